@@ -1,0 +1,1 @@
+"""Adapters: translate platform events into the core's messages and its replies back."""

@@ -1,0 +1,113 @@
+"""The `coach` command line: the composition root that joins the core with an adapter.
+
+Only this module decides exit codes; nothing below it calls sys.exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.app import Settings, build_coach
+from bot.flowlang.catalog import check_paths
+from bot.flowlang.errors import FlowErrors
+from bot.paths import flows_dir
+from bot.store.url import StoreURLError
+
+EXIT_FLOWS = 2
+EXIT_USAGE = 64
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="coach", description="Conversation Coach")
+    parser.add_argument("--store", help="memory, sqlite:///path.db or a path "
+                                        "(default: $COACH_STORE or your data directory)")
+    parser.add_argument("--flows", type=Path, help="flows directory (default: the shipped "
+                                                   "flows, or $COACH_FLOWS_DIR)")
+    parser.add_argument("--log-level", default=os.environ.get("COACH_LOG_LEVEL", "WARNING"))
+    sub = parser.add_subparsers(dest="command", required=True)
+    chat = sub.add_parser("chat", help="talk to the coach in this terminal")
+    chat.add_argument("--user", default=os.environ.get("USER") or "me",
+                      help="whose session to use (default: your login name)")
+    flows = sub.add_parser("flows", help="check the flow files")
+    flows_sub = flows.add_subparsers(dest="flows_command", required=True)
+    check = flows_sub.add_parser("check", help="report every problem as file:line:col")
+    check.add_argument("paths", nargs="*", type=Path)
+    bench = sub.add_parser("bench", help="measure messages per second and latency")
+    bench.add_argument("--store", dest="bench_store", choices=("memory", "sqlite"),
+                       default="memory")
+    bench.add_argument("--users", type=int, default=200)
+    bench.add_argument("--messages", type=int, default=20000)
+    bench.add_argument("--preload", type=int, default=0,
+                       help="store this many idle sessions first (sqlite only)")
+    bench.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        if args.command == "flows":
+            return _flows_check(args.paths or [args.flows or flows_dir()])
+        if args.command == "chat":
+            return _chat(args)
+        if args.command == "bench":
+            from bot.bench import run_bench
+
+            return run_bench(store=args.bench_store, users=args.users,
+                             messages=args.messages, as_json=args.json, flows=args.flows,
+                             preload=args.preload)
+    except FlowErrors as errors:
+        for problem in errors.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(errors.problems)} problem(s) in the flows; nothing was started.",
+              file=sys.stderr)
+        return EXIT_FLOWS
+    except StoreURLError as error:
+        print(f"coach: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_USAGE
+
+
+def _flows_check(paths: list[Path]) -> int:
+    started = time.perf_counter()
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        for path in missing:
+            print(f"{path}:1: no such file or directory", file=sys.stderr)
+        return EXIT_FLOWS
+    catalog, problems = check_paths(paths)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        return EXIT_FLOWS
+    assert catalog is not None
+    took = (time.perf_counter() - started) * 1000
+    states = sum(len(f.spec.states) for f in catalog.flows.values())
+    print(f"ok: {len(catalog.flows)} flows, {states} states checked in {took:.0f} ms")
+    return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from adapters.console import ConsoleChat
+
+    coach = build_coach(Settings(args.store, args.flows))
+
+    async def run() -> int:
+        try:
+            return await ConsoleChat(coach, args.user, sys.stdout).run(sys.stdin)
+        finally:
+            await coach.store.close()
+
+    return asyncio.run(run())

@@ -1,0 +1,26 @@
+"""Assemble a Coach from settings: the one place adapters get the core from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.flowlang.catalog import Catalog, load_catalog
+from bot.paths import flows_dir
+from bot.pipeline import Coach
+from bot.store import open_store
+
+
+@dataclass(frozen=True)
+class Settings:
+    store_url: str | None = None
+    flows: Path | None = None
+
+
+def load_flows(flows: Path | None = None) -> Catalog:
+    """Raises FlowErrors (every problem, with file and line) when the flows are broken."""
+    return load_catalog([flows or flows_dir()])
+
+
+def build_coach(settings: Settings, catalog: Catalog | None = None) -> Coach:
+    return Coach(catalog or load_flows(settings.flows), open_store(settings.store_url))

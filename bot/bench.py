@@ -1,0 +1,207 @@
+"""`coach bench`: messages per second and latency through the whole core, beside two floors.
+
+Simulated people walk the shipped flows at random (typing when asked, pressing buttons
+otherwise), each waiting for its reply before the next message, as a real person does.
+The same run measures a bare `transitions` machine with no store and bare durable SQLite
+commits on the same disk, so the figures can be read as ratios on a noisy machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import resource
+import shutil
+import sqlite3
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from transitions import Machine
+
+from bot.app import load_flows
+from bot.messages import Incoming, Reply, UserKey
+from bot.pipeline import Coach
+from bot.session import Session
+from bot.store.base import Store
+from bot.store.memory import MemoryStore
+from bot.store.sqlite import SQLiteStore
+
+ANSWERS = (
+    "I noticed you were messaging someone late at night and it made me uneasy.",
+    "Friendly chats are fine, flirting is not.",
+    "Honestly I am not sure yet.",
+    "I would like us to talk about it calmly this weekend.",
+)
+
+
+@dataclass
+class BenchResult:
+    store: str
+    users: int
+    messages: int
+    seconds: float
+    messages_per_s: float
+    p50_ms: float
+    p99_ms: float
+    peak_rss_mb: float
+    bare_transitions_per_s: float
+    durable_commit_per_s: float
+    stored_sessions: int
+    rss_before_preload_mb: float
+    rss_after_preload_mb: float
+
+    @property
+    def ratios(self) -> dict[str, float]:
+        return {
+            "core_vs_bare_transitions": self.messages_per_s / self.bare_transitions_per_s,
+            "core_vs_durable_commit": self.messages_per_s / self.durable_commit_per_s,
+        }
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _next_message(reply: Reply, rng: random.Random, user: UserKey) -> Incoming:
+    if reply.expects_text and (not reply.choices or rng.random() < 0.7):
+        return Incoming(user, text=rng.choice(ANSWERS))
+    if reply.choices:
+        return Incoming(user, button=rng.choice(reply.choices).id)
+    return Incoming(user, text="/start")
+
+
+async def _drive(coach: Coach, users: int, messages: int, seed: int) -> list[float]:
+    latencies: list[float] = []
+    per_user = max(1, messages // users)
+
+    async def person(n: int) -> None:
+        rng = random.Random(seed + n)
+        user = UserKey("bench", str(n))
+        reply = await coach.handle(Incoming(user, text="/start"))
+        for _ in range(per_user - 1):
+            message = _next_message(reply, rng, user)
+            started = time.perf_counter()
+            reply = await coach.handle(message)
+            latencies.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(person(n) for n in range(users)))
+    return latencies
+
+
+def bare_transitions_per_s(count: int = 50_000) -> float:
+    """Floor: the same kind of trigger on one shared machine, with nothing else."""
+
+    class Model:
+        state: str
+
+    model = Model()
+    states = [f"s{n}" for n in range(10)]
+    machine = Machine(model=model, states=states, initial="s0", auto_transitions=False,
+                      send_event=True)
+    for n, name in enumerate(states):
+        machine.add_transition("go", name, states[(n + 1) % len(states)])
+    event = machine.events["go"]
+    started = time.perf_counter()
+    for n in range(count):
+        machine.set_state(states[n % len(states)], model=model)
+        event.trigger(model)
+    return count / (time.perf_counter() - started)
+
+
+def durable_commit_per_s(directory: Path, count: int = 1500) -> float:
+    """Floor: one durable SQLite commit per message (WAL, synchronous=FULL), same disk."""
+    path = directory / "floor.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
+        payload = "x" * 400
+        started = time.perf_counter()
+        for n in range(count):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT OR REPLACE INTO t VALUES (?, ?)", (f"k{n % 500}", payload))
+            conn.execute("COMMIT")
+        return count / (time.perf_counter() - started)
+    finally:
+        conn.close()
+
+
+def _preload(path: Path, count: int) -> None:
+    """Fill the store with `count` idle sessions, straight through SQL."""
+    data = Session("x", "menu", "welcome").to_json()
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT OR REPLACE INTO sessions (user_key, version, updated_at, data) "
+            "VALUES (?, 1, ?, ?)",
+            ((f"stored:{n}", time.time(), data) for n in range(count)))
+
+
+async def _run(store_kind: str, users: int, messages: int, preload: int, workdir: Path,
+               flows: Path | None) -> BenchResult:
+    catalog = load_flows(flows)
+    store: Store
+    rss_before = _rss_mb()
+    if store_kind == "sqlite":
+        db = workdir / "bench.db"
+        store = SQLiteStore(db)
+        if preload:
+            _preload(db, preload)
+    else:
+        store = MemoryStore()
+    rss_after = _rss_mb()
+    coach = Coach(catalog, store)
+    try:
+        await _drive(coach, min(users, 50), min(messages, 2000), seed=99)  # warm-up
+        started = time.perf_counter()
+        latencies = await _drive(coach, users, messages, seed=1)
+        seconds = time.perf_counter() - started
+        stored = await store.count()
+    finally:
+        await store.close()
+    latencies.sort()
+    return BenchResult(
+        store=store_kind, users=users, messages=len(latencies) + users, seconds=seconds,
+        messages_per_s=(len(latencies) + users) / seconds,
+        p50_ms=statistics.median(latencies) * 1000,
+        p99_ms=latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        bare_transitions_per_s=bare_transitions_per_s(),
+        durable_commit_per_s=durable_commit_per_s(workdir),
+        stored_sessions=stored, rss_before_preload_mb=rss_before, rss_after_preload_mb=rss_after,
+    )
+
+
+def run_bench(*, store: str, users: int, messages: int, as_json: bool,
+              flows: Path | None = None, preload: int = 0) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix=".coach-bench-", dir=Path.cwd()))
+    try:
+        result = asyncio.run(_run(store, users, messages, preload, workdir, flows))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if as_json:
+        print(json.dumps({**asdict(result), **result.ratios}))
+        return 0
+    ratios = result.ratios
+    print(f"store={result.store} users={result.users} messages={result.messages} "
+          f"in {result.seconds:.2f} s")
+    print(f"  core:      {result.messages_per_s:,.0f} messages/s  p50 {result.p50_ms:.2f} ms  "
+          f"p99 {result.p99_ms:.2f} ms  peak RSS {result.peak_rss_mb:.0f} MB")
+    print(f"  floors:    bare transitions {result.bare_transitions_per_s:,.0f} triggers/s; "
+          f"durable SQLite commits {result.durable_commit_per_s:,.0f}/s")
+    print(f"  ratios:    core/bare transitions {ratios['core_vs_bare_transitions']:.3f}; "
+          f"core/durable commits {ratios['core_vs_durable_commit']:.2f}")
+    if result.store == "sqlite":
+        print(f"  sessions:  {result.stored_sessions:,} stored; "
+              f"RSS {result.rss_before_preload_mb:.0f} MB before preload, "
+              f"{result.rss_after_preload_mb:.0f} MB after")
+    return 0

@@ -1,0 +1,111 @@
+"""Load, check and compile a whole set of flows once, at start-up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.flowlang.compile import CompiledFlow, compile_flow
+from bot.flowlang.errors import FlowErrors, FlowProblem
+from bot.flowlang.model import FlowSpec
+from bot.flowlang.parse import parse_flow
+from bot.flowlang.registry import REGISTRY, Registry
+from bot.flowlang.source import SourceDoc, load_source
+from bot.flowlang.validate import FlowSetChecker, slots_written
+from bot.texts import Texts, load_texts
+
+MESSAGES_FILE = Path("core") / "messages.yaml"
+MENU_FLOW = "menu"
+
+
+@dataclass
+class Catalog:
+    """Everything the engine needs from the flow files, built once and then read-only."""
+
+    flows: dict[str, CompiledFlow]
+    texts: Texts | None
+    slots: frozenset[str] = frozenset()
+    questions: dict[str, str] = field(default_factory=dict)
+
+    def flow(self, flow_id: str) -> CompiledFlow | None:
+        return self.flows.get(flow_id)
+
+    @property
+    def home(self) -> str:
+        return MENU_FLOW if MENU_FLOW in self.flows else next(iter(sorted(self.flows)))
+
+
+def flow_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """Flow files and messages files among the given files and directories."""
+    flows: list[Path] = []
+    messages: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            flows.extend(sorted(p for p in path.glob("*.yaml") if p.is_file()))
+            if (path / MESSAGES_FILE).is_file():
+                messages.append(path / MESSAGES_FILE)
+        else:
+            flows.append(path)
+    return flows, messages
+
+
+def check_paths(
+    paths: Iterable[Path], registry: Registry = REGISTRY
+) -> tuple[Catalog | None, list[FlowProblem]]:
+    """Every problem in the given flows, and the compiled catalog when there are none."""
+    flow_paths, message_paths = flow_files(paths)
+    problems: list[FlowProblem] = []
+    parsed: list[tuple[FlowSpec, SourceDoc]] = []
+    if not flow_paths:
+        problems.append(FlowProblem(", ".join(str(p) for p in paths) or ".", 1, 0,
+                                    "no flow files (*.yaml) found"))
+    for path in flow_paths:
+        doc, found = load_source(path)
+        problems.extend(found)
+        if doc is None:
+            continue
+        flow, found = parse_flow(doc)
+        problems.extend(found)
+        if flow is not None:
+            parsed.append((flow, doc))
+    problems.extend(FlowSetChecker(parsed, registry).check())
+    texts: Texts | None = None
+    for path in message_paths:
+        texts, found = load_texts(path)
+        problems.extend(found)
+    if problems:
+        return None, sorted(set(problems))
+    slots: set[str] = set()
+    for flow, _ in parsed:
+        slots |= slots_written(flow, registry)
+    catalog = Catalog(
+        flows={flow.id: compile_flow(flow, registry) for flow, _ in parsed},
+        texts=texts,
+        slots=frozenset(slots),
+        questions=_questions(flow for flow, _ in parsed),
+    )
+    return catalog, []
+
+
+def load_catalog(paths: Iterable[Path], registry: Registry = REGISTRY) -> Catalog:
+    """The catalog, or FlowErrors listing every problem (the caller decides the exit code)."""
+    paths = list(paths)
+    catalog, problems = check_paths(paths, registry)
+    if catalog is None:
+        raise FlowErrors(problems)
+    if catalog.texts is None:
+        raise FlowErrors([FlowProblem(str(paths[0]) if paths else ".", 1, 0,
+                                      f"{MESSAGES_FILE} is missing: the core's own messages "
+                                      "live there")])
+    return catalog
+
+
+def _questions(flows: Iterable[FlowSpec]) -> dict[str, str]:
+    """The question behind each slot, so an export reads as questions and answers."""
+    questions: dict[str, str] = {}
+    for flow in flows:
+        for state in flow.states.values():
+            if state.ask and state.say and state.ask.slot not in questions:
+                questions[state.ask.slot] = state.say[-1]
+    return questions

@@ -1,0 +1,117 @@
+"""Load a YAML file safely and remember where every value came from.
+
+PyYAML's SafeLoader composes the node tree (no object is ever constructed from tags) and its
+SafeConstructor builds the plain data; walking the same nodes gives each value's line and
+column, so later checks can point at the exact place in the file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.flowlang.errors import FlowProblem
+
+PathKey = tuple[Any, ...]
+
+
+@dataclass
+class SourceDoc:
+    """Plain data plus positions: `where[path]` is the (line, col) of the value at `path`."""
+
+    path: str
+    data: Any
+    where: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    key_where: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+
+    def pos(self, at: PathKey, *, key: bool = False) -> tuple[int, int]:
+        """Position of a value (or of its key); falls back to the nearest known parent."""
+        table = self.key_where if key else self.where
+        probe = at
+        while probe:
+            if probe in table:
+                return table[probe]
+            if probe in self.where:
+                return self.where[probe]
+            probe = probe[:-1]
+        return self.where.get((), (1, 1))
+
+    def problem(self, at: PathKey, message: str, *, key: bool = False) -> FlowProblem:
+        line, col = self.pos(at, key=key)
+        return FlowProblem(self.path, line, col, message)
+
+
+def load_source(
+    path: Path, display: str | None = None
+) -> tuple[SourceDoc | None, list[FlowProblem]]:
+    """Read one YAML file; a problem list instead of an exception when it cannot be used."""
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [FlowProblem(name, 1, 0, f"cannot read file: {exc}")]
+    return parse_source(text, name)
+
+
+class FlowYamlLoader(yaml.SafeLoader):
+    """SafeLoader where only true/false are booleans.
+
+    YAML 1.1 reads `label: Yes` or `No` as booleans, a trap for anyone writing button
+    labels; with this loader they stay text, as in YAML 1.2.
+    """
+
+
+FlowYamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+FlowYamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def parse_source(text: str, name: str) -> tuple[SourceDoc | None, list[FlowProblem]]:
+    loader = FlowYamlLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, [FlowProblem(name, 1, 0, "the file is empty; a flow needs id, title, "
+                                                  "start and states")]
+        problems: list[FlowProblem] = []
+        doc = SourceDoc(name, None)
+        _walk(node, (), doc, problems)
+        doc.data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 0)
+        what = exc.problem or exc.context or "invalid YAML"
+        return None, [FlowProblem(name, line, col, f"YAML syntax error: {what}")]
+    except yaml.YAMLError as exc:
+        return None, [FlowProblem(name, 1, 0, f"YAML error: {exc}")]
+    finally:
+        loader.dispose()
+    return doc, problems
+
+
+def _walk(node: yaml.Node, at: PathKey, doc: SourceDoc, problems: list[FlowProblem]) -> None:
+    mark = node.start_mark
+    doc.where[at] = (mark.line + 1, mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            child = (*at, key)
+            key_mark = key_node.start_mark
+            if key in seen:
+                problems.append(FlowProblem(doc.path, key_mark.line + 1, key_mark.column + 1,
+                                            f"duplicate key '{key}'"))
+            seen.add(key)
+            doc.key_where[child] = (key_mark.line + 1, key_mark.column + 1)
+            _walk(value_node, child, doc, problems)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*at, index), doc, problems)

@@ -1,0 +1,312 @@
+"""Stage two: checks across states and flows (targets, reachability, slots, registry names)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from string import Template
+from typing import Any
+
+from bot.flowlang.errors import FlowProblem, did_you_mean
+from bot.flowlang.model import Call, FlowSpec, Route, StateSpec
+from bot.flowlang.parse import NAME
+from bot.flowlang.registry import Registered, Registry
+from bot.flowlang.source import PathKey, SourceDoc
+
+MAX_CHOICES = 25
+
+
+def template_slots(text: str) -> tuple[set[str], list[str]]:
+    """Slot names a template uses, and placeholder mistakes such as a lone `$`."""
+    names: set[str] = set()
+    invalid: list[str] = []
+    for match in Template.pattern.finditer(text):
+        name = match.group("named") or match.group("braced")
+        if name:
+            names.add(name)
+        elif match.group("invalid") is not None:
+            start = match.start("invalid")
+            invalid.append(text[start : start + 12])
+    return names, invalid
+
+
+class FlowSetChecker:
+    """Checks a whole set of flows at once; flows refer to each other."""
+
+    def __init__(self, flows: list[tuple[FlowSpec, SourceDoc]], registry: Registry) -> None:
+        self.flows = flows
+        self.by_id: dict[str, tuple[FlowSpec, SourceDoc]] = {}
+        self.registry = registry
+        self.problems: list[FlowProblem] = []
+
+    def check(self) -> list[FlowProblem]:
+        for flow, doc in self.flows:
+            if flow.id in self.by_id:
+                other = self.by_id[flow.id][1].path
+                self.problems.append(doc.problem(("id",), f"duplicate flow id '{flow.id}' "
+                                                          f"(also in {other})"))
+            else:
+                self.by_id[flow.id] = (flow, doc)
+        defined = self._defined_slots()
+        entries = self._cross_flow_entries()
+        for flow, doc in self.by_id.values():
+            self._check_flow(flow, doc, defined, entries.get(flow.id, set()))
+        return self.problems
+
+    # -- per flow -------------------------------------------------------------------------
+
+    def _check_flow(
+        self, flow: FlowSpec, doc: SourceDoc, defined: set[str], entered_at: set[str]
+    ) -> None:
+        if flow.start not in flow.states:
+            self._fail(doc, ("start",), f"start state '{flow.start}' does not exist"
+                                        f"{did_you_mean(flow.start, flow.states)}")
+        for state in flow.states.values():
+            base: PathKey = ("states", state.name)
+            self._check_shape(doc, state, base)
+            for where, route in self._routes(doc, state):
+                self._check_route(flow, doc, route, where, defined)
+            for index, text in enumerate(state.say):
+                where = (*base, "say", index) if isinstance(_raw(doc, base, "say"), list) else (
+                    *base, "say")
+                self._check_template(doc, where, text, defined)
+            for index, choice in enumerate(state.choices):
+                self._check_template(doc, (*base, "choices", index, "label"), choice.label, defined)
+            self._check_calls(doc, (*base, "do"), state.actions, self.registry.actions, "action",
+                              defined)
+            if state.ask and state.ask.skip_label:
+                self._check_template(doc, (*base, "ask", "skip"), state.ask.skip_label, defined)
+        self._check_reachable(flow, doc, entered_at)
+        self._check_auto_cycles(flow, doc)
+
+    def _check_shape(self, doc: SourceDoc, state: StateSpec, base: PathKey) -> None:
+        name = state.name
+        if not state.interactive and not state.next:
+            self._fail(doc, base, f"state '{name}' is a dead end: give it choices, an ask, or "
+                                  "'next'", key=True)
+        if state.ask and not state.next:
+            self._fail(doc, (*base, "ask"), f"state '{name}' asks for '{state.ask.slot}' but "
+                                            "has no 'next' to go to after the answer")
+        if state.choices and state.next and not state.ask:
+            self._fail(doc, (*base, "next"), f"state '{name}' has choices, so its 'next' is "
+                                             "never used (next follows an ask, or a state "
+                                             "with no choices)")
+        if state.next and state.next[-1].when:
+            where = (*base, "next", len(state.next) - 1) if isinstance(
+                _raw(doc, base, "next"), list) else (*base, "next")
+            self._fail(doc, where, f"the last route of '{name}' has a condition; end with a "
+                                   "route without 'if'/'unless' so there is always a way on")
+        if len(state.choices) + (1 if state.ask and state.ask.skip_label else 0) > MAX_CHOICES:
+            self._fail(doc, (*base, "choices"), f"state '{name}' offers more than "
+                                                f"{MAX_CHOICES} choices")
+        if not state.say and state.interactive:
+            self._fail(doc, base, f"state '{name}' waits for the person but says nothing; "
+                                  "add 'say'", key=True)
+
+    def _routes(self, doc: SourceDoc, state: StateSpec) -> Iterator[tuple[PathKey, Route]]:
+        base: PathKey = ("states", state.name)
+        for index, choice in enumerate(state.choices):
+            yield (*base, "choices", index), choice.route
+        listed = isinstance(_raw(doc, base, "next"), list)
+        for index, route in enumerate(state.next):
+            yield ((*base, "next", index) if listed else (*base, "next")), route
+
+    def _check_route(
+        self, flow: FlowSpec, doc: SourceDoc, route: Route, where: PathKey, defined: set[str]
+    ) -> None:
+        target = route.target
+        if target.kind == "state" and target.state not in flow.states:
+            self._fail(doc, (*where, "to") if _raw_is_map(doc, where) else where,
+                       f"'{target.state}' is not a state of flow '{flow.id}'"
+                       f"{did_you_mean(target.state or '', flow.states)}")
+        if target.kind in ("flow", "call"):
+            key = "flow" if target.kind == "flow" else "call"
+            other = self.by_id.get(target.flow or "")
+            if other is None:
+                self._fail(doc, (*where, key), f"there is no flow '{target.flow}'"
+                                               f"{did_you_mean(target.flow or '', self.by_id)}")
+            elif target.kind == "flow" and target.state and target.state not in other[0].states:
+                self._fail(doc, (*where, "at"), f"'{target.state}' is not a state of flow "
+                                                f"'{target.flow}'")
+        if target.kind == "call" and target.state not in flow.states:
+            self._fail(doc, (*where, "then"), f"'{target.state}' is not a state of flow "
+                                              f"'{flow.id}'")
+        self._check_calls(doc, (*where, "if"), route.when, self.registry.conditions, "condition",
+                          defined)
+        self._check_calls(doc, (*where, "do"), route.actions, self.registry.actions, "action",
+                          defined)
+        for slot, value in route.sets:
+            self._check_template(doc, (*where, "set", slot), value, defined)
+
+    def _check_calls(
+        self,
+        doc: SourceDoc,
+        where: PathKey,
+        calls: Iterable[Call],
+        known: dict[str, Registered],
+        what: str,
+        defined: set[str],
+    ) -> None:
+        for call in calls:
+            at = where if not call.negate else (*where[:-1], "unless")
+            entry = known.get(call.name)
+            if entry is None:
+                self._fail(doc, at, f"unknown {what} '{call.name}'"
+                                    f"{did_you_mean(call.name, known)}; known: "
+                                    f"{', '.join(sorted(known))}")
+                continue
+            problem = _arg_problem(entry, call.arg, set(self.by_id))
+            if problem:
+                self._fail(doc, at, f"{what} '{call.name}': {problem}")
+                continue
+            for slot in _slots_read(entry, call.arg):
+                if slot not in defined:
+                    self._fail(doc, at, f"{what} '{call.name}' uses slot '{slot}', which no "
+                                        f"flow ever asks for or sets{did_you_mean(slot, defined)}")
+
+    def _check_template(
+        self, doc: SourceDoc, where: PathKey, text: str, defined: set[str]
+    ) -> None:
+        names, invalid = template_slots(text)
+        for bad in invalid:
+            self._fail(doc, where, f"stray '$' in \"{bad}\": write ${{slot}} for an answer, "
+                                   "or $$ for a dollar sign")
+        for name in sorted(names - defined):
+            self._fail(doc, where, f"template uses '${{{name}}}', but no flow ever asks for or "
+                                   f"sets slot '{name}'{did_you_mean(name, defined)}")
+
+    def _check_reachable(self, flow: FlowSpec, doc: SourceDoc, entered_at: set[str]) -> None:
+        if flow.start not in flow.states:
+            return
+        seen: set[str] = set()
+        todo = [flow.start, *sorted(entered_at & set(flow.states))]
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in flow.states:
+                continue
+            seen.add(name)
+            state = flow.states[name]
+            routes = [c.route for c in state.choices] + list(state.next)
+            for route in routes:
+                if route.target.kind in ("state", "call") and route.target.state:
+                    todo.append(route.target.state)
+        for name in flow.states:
+            if name not in seen:
+                self._fail(doc, ("states", name), f"state '{name}' can never be reached from "
+                                                  f"'{flow.start}'", key=True)
+
+    def _check_auto_cycles(self, flow: FlowSpec, doc: SourceDoc) -> None:
+        """States that move on by themselves must not loop without the person."""
+        auto = {n: s for n, s in flow.states.items() if not s.interactive}
+        for name in auto:
+            path = [name]
+            current = name
+            while True:
+                nexts = [r.target.state for r in auto[current].next if r.target.kind == "state"]
+                following = next((n for n in nexts if n in auto), None)
+                if following is None:
+                    break
+                if following == name:
+                    self._fail(doc, ("states", name), "states move on by themselves in a "
+                                                      f"loop: {' -> '.join([*path, name])}",
+                               key=True)
+                    break
+                if following in path:
+                    break
+                path.append(following)
+                current = following
+
+    # -- whole set ------------------------------------------------------------------------
+
+    def _defined_slots(self) -> set[str]:
+        defined: set[str] = set()
+        for flow, _ in self.by_id.values():
+            defined |= slots_written(flow, self.registry)
+        return defined
+
+    def _cross_flow_entries(self) -> dict[str, set[str]]:
+        entries: dict[str, set[str]] = {}
+        for flow, _ in self.by_id.values():
+            for state in flow.states.values():
+                for route in [c.route for c in state.choices] + list(state.next):
+                    if route.target.kind == "flow" and route.target.state:
+                        entries.setdefault(route.target.flow or "", set()).add(route.target.state)
+        return entries
+
+    def _fail(self, doc: SourceDoc, at: PathKey, message: str, *, key: bool = False) -> None:
+        self.problems.append(doc.problem(at, message, key=key))
+
+
+def slots_written(flow: FlowSpec, registry: Registry) -> set[str]:
+    """Every slot this flow can fill: asks, `set:`, and actions that write slots."""
+    slots: set[str] = set()
+    for state in flow.states.values():
+        if state.ask:
+            slots.add(state.ask.slot)
+        calls = list(state.actions)
+        for route in [c.route for c in state.choices] + list(state.next):
+            slots.update(slot for slot, _ in route.sets)
+            calls.extend(route.actions)
+        for call in calls:
+            entry = registry.actions.get(call.name)
+            if entry is None:
+                continue
+            slots.update(entry.writes)
+            if entry.arg == "slot_values" and isinstance(call.arg, dict):
+                slots.update(str(k) for k in call.arg)
+    return slots
+
+
+def _arg_problem(entry: Registered, arg: Any, flow_ids: set[str]) -> str | None:
+    kind = entry.arg
+    if kind == "none":
+        return None if arg in (None, True) else "takes no argument"
+    if arg is None:
+        return f"needs an argument ({kind})"
+    if kind in ("slot", "text", "flow"):
+        if not isinstance(arg, str):
+            return f"argument must be a {kind} name"
+        if kind == "slot" and not NAME.match(arg):
+            return f"'{arg}' is not a valid slot name"
+        if kind == "flow" and arg not in flow_ids:
+            return f"there is no flow '{arg}'{did_you_mean(arg, flow_ids)}"
+        return None
+    if kind == "slots":
+        items = arg if isinstance(arg, list) else [arg]
+        if not all(isinstance(i, str) and NAME.match(i) for i in items):
+            return "argument must be a slot name or a list of slot names"
+        return None
+    if not isinstance(arg, dict) or not arg:
+        return "argument must map slot names to values"
+    if not all(isinstance(k, str) and NAME.match(k) for k in arg):
+        return "keys must be slot names"
+    return None
+
+
+def _slots_read(entry: Registered, arg: Any) -> list[str]:
+    if entry.arg == "slot" and isinstance(arg, str):
+        return [arg]
+    if entry.arg == "slot_values" and isinstance(arg, dict) and entry.name != "set_slot":
+        return [str(k) for k in arg]
+    return []
+
+
+def _raw(doc: SourceDoc, base: PathKey, key: str) -> Any:
+    node: Any = doc.data
+    for part in (*base, key):
+        if not isinstance(node, dict | list):
+            return None
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _raw_is_map(doc: SourceDoc, where: PathKey) -> bool:
+    node: Any = doc.data
+    for part in where:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return isinstance(node, dict)

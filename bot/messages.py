@@ -1,0 +1,70 @@
+"""The core's message types: what adapters hand in and what they get back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class UserKey:
+    """Who a session belongs to; frozen so it can key locks and stores safely."""
+
+    platform: str
+    user_id: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.user_id}"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One platform event, reduced to what the core needs.
+
+    Exactly one of `text` and `button` is normally set; `button` is the opaque id of a
+    choice the core handed out earlier.
+    """
+
+    user: UserKey
+    text: str | None = None
+    button: str | None = None
+    private: bool = True
+    update_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A button: `id` goes back to the core unchanged, `label` is what the person sees."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file to hand to the user (an export); adapters that cannot send files print it."""
+
+    filename: str
+    mime_type: str
+    data: bytes
+
+
+@dataclass
+class Reply:
+    """What the core answers: message parts in order, then the current step's controls.
+
+    `notice` is a short line for button toasts (Telegram's answerCallbackQuery); adapters
+    without toasts may ignore it, because the same information is in `parts`.
+    """
+
+    parts: list[str] = field(default_factory=list)
+    choices: list[Choice] = field(default_factory=list)
+    expects_text: bool = False
+    max_length: int | None = None
+    notice: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    duplicate: bool = False
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.parts)

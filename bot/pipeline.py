@@ -1,0 +1,287 @@
+"""The path of one message: screen, command or step, commit, then reply.
+
+Adapters call `Coach.handle` with an Incoming and send the Reply it returns. A user's
+messages are handled one at a time in arrival order; the session is committed before the
+reply exists, so a reply is never sent for a step that was not saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bot.engine import BUTTON_ID, Engine, StepContext
+from bot.export import export_attachment, export_data, export_text
+from bot.flowlang.catalog import Catalog
+from bot.flowlang.registry import REGISTRY, Registry
+from bot.locks import KeyedLocks
+from bot.messages import Attachment, Choice, Incoming, Reply
+from bot.session import Position, Session
+from bot.store.base import Store, VersionConflict
+
+log = logging.getLogger("coach.core")
+
+COMMANDS = ("start", "menu", "help", "back", "restart", "resume", "export", "delete", "sos",
+            "privacy")
+DELETE_YES = "delete.yes"
+DELETE_NO = "delete.no"
+SAVE_ATTEMPTS = 5
+
+
+@dataclass
+class Turn:
+    """The outcome of one message before it is committed."""
+
+    ctx: StepContext
+    controls: bool = True
+    notice: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    choices: list[Choice] | None = None
+    erase: bool = False
+    event: str = "text"
+
+
+def clean_text(text: str) -> str:
+    """Drop control characters (keeping line breaks) and surrounding blanks."""
+    if text.isprintable():
+        return text.strip()
+    return "".join(
+        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc"
+    ).strip()
+
+
+def parse_command(text: str) -> tuple[str, str] | None:
+    """`/start@CoachBot talk` -> ("start", "talk"); None when the text is no command."""
+    if not text.startswith("/") or len(text) < 2:
+        return None
+    head, _, rest = text[1:].partition(" ")
+    name = head.split("@", 1)[0].casefold()
+    if not name or not all(ch.isalnum() or ch == "_" for ch in name):
+        return None
+    return name, rest.strip()
+
+
+class Coach:
+    """The platform-free core. One instance serves every user of every adapter."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: Store,
+        *,
+        registry: Registry = REGISTRY,
+        config: Mapping[str, str] | None = None,
+    ) -> None:
+        if catalog.texts is None:
+            raise ValueError("the catalog has no core messages")
+        self.catalog = catalog
+        self.texts = catalog.texts
+        self.store = store
+        self.registry = registry
+        self.config = dict(config or {})
+        self.engine = Engine(catalog, registry)
+        self.locks = KeyedLocks()
+
+    # -- entry points ---------------------------------------------------------------------
+
+    async def handle(self, message: Incoming) -> Reply:
+        if not message.private:
+            log.info("event=group_chat platform=%s", message.user.platform)
+            return Reply(parts=[self.texts.get("group_chat")])
+        text = clean_text(message.text) if message.text is not None else None
+        key = message.user.key
+        async with self.locks.hold(key):
+            for _ in range(SAVE_ATTEMPTS):
+                stored = await self.store.load(key)
+                if stored and message.update_id and message.update_id in stored.seen:
+                    log.info("event=duplicate user=%s", key)
+                    return Reply(duplicate=True)
+                turn = self._process(stored, message, text)
+                if turn.erase:
+                    await self.store.delete(key)
+                    log.info("event=deleted user=%s", key)
+                    return self._reply(turn)
+                try:
+                    await self.store.save(turn.ctx.session)
+                except VersionConflict:
+                    log.info("event=version_conflict user=%s", key)
+                    continue
+                session = turn.ctx.session
+                log.info("event=%s user=%s flow=%s state=%s", turn.event, key, session.flow,
+                         session.state)
+                return self._reply(turn)
+        raise VersionConflict(key)
+
+    async def open(self, user: Incoming) -> Reply:
+        """Greet someone opening the chat: where they left off, or the menu if new."""
+        key = user.user.key
+        async with self.locks.hold(key):
+            stored = await self.store.load(key)
+            if stored is None:
+                turn = self._process(None, user, None)
+            else:
+                turn = self._process(stored, user, "/resume")
+                turn.ctx.out.insert(0, self.texts.get(
+                    "welcome_back", title=self.engine.title(turn.ctx.session)))
+            await self.store.save(turn.ctx.session)
+            return self._reply(turn)
+
+    # -- one message --------------------------------------------------------------------------
+
+    def _process(self, stored: Session | None, message: Incoming, text: str | None) -> Turn:
+        home = self.engine.home()
+        session = stored or Session(message.user.key, home.flow, home.state)
+        ctx = StepContext(session, self.catalog, self.registry, self.config)
+        turn = Turn(ctx)
+        if message.update_id:
+            session.remember_update(message.update_id)
+        command = parse_command(text) if text else None
+        if stored is None:
+            self.engine.enter(ctx, home)
+            if command is None or command[0] in ("start", "menu"):
+                if command:
+                    ctx.out.clear()
+                    self._command(turn, *command)
+                return turn
+            ctx.out.clear()
+        elif not ctx.valid(session.position):
+            self._repair(turn)
+            return turn
+        if session.pending == "delete":
+            session.pending = None
+            if message.button == DELETE_YES:
+                turn.erase, turn.controls, turn.event = True, False, "delete"
+                ctx.out.append(self.texts.get("deleted", answers=len(session.slots)))
+                return turn
+            ctx.out.append(self.texts.get("delete_cancelled"))
+            if message.button == DELETE_NO:
+                self._reshow(turn)
+                return turn
+        if command is not None:
+            self._command(turn, *command)
+        elif message.button is not None:
+            self._button(turn, message.button)
+        else:
+            self._text(turn, text or "")
+        return turn
+
+    def _command(self, turn: Turn, name: str, args: str) -> None:
+        ctx, texts, engine = turn.ctx, self.texts, self.engine
+        turn.event = f"command_{name}" if name in COMMANDS else "command_unknown"
+        if name in ("start", "menu"):
+            target = engine.home()
+            if args:
+                flow_id = args.split()[0].casefold()
+                start = engine.start_of(flow_id)
+                if start is None:
+                    ctx.out.append(texts.get("unknown_flow", flow=flow_id[:40]))
+                else:
+                    target = start
+            ctx.session.calls.clear()
+            engine.enter(ctx, target)
+        elif name in ("help", "sos", "privacy"):
+            ctx.out.append(texts.get(name))
+        elif name == "back":
+            while ctx.session.back:
+                previous = ctx.session.back.pop()
+                if ctx.valid(previous):
+                    engine.enter(ctx, previous, run_actions=False)
+                    return
+            ctx.out.append(texts.get("back_nothing"))
+        elif name == "restart":
+            start = engine.start_of(ctx.session.flow) or engine.home()
+            ctx.out.append(texts.get("restarted", title=engine.title(ctx.session)))
+            ctx.session.push_back(ctx.session.position)
+            engine.enter(ctx, start)
+        elif name == "resume":
+            self._reshow(turn)
+        elif name == "export":
+            self._export(turn)
+        elif name == "delete":
+            ctx.session.pending = "delete"
+            ctx.out.append(texts.get("delete_confirm"))
+            turn.choices = [Choice(DELETE_YES, texts.get("delete_yes")),
+                            Choice(DELETE_NO, texts.get("delete_no"))]
+        else:
+            ctx.out.append(texts.get("unknown_command", command="/" + name[:32]))
+
+    def _button(self, turn: Turn, button: str) -> None:
+        ctx = turn.ctx
+        turn.event = "button"
+        match = BUTTON_ID.match(button)
+        step = int(match.group(1)) if match else -1
+        if match and step == ctx.session.step:
+            which = match.group(2)
+            done = self.engine.skip(ctx) if which == "s" else self.engine.press(ctx, int(which))
+            if done:
+                return
+        stale = (match is not None and step < ctx.session.step) or button in (DELETE_YES,
+                                                                             DELETE_NO)
+        notice = self.texts.get("stale_button" if stale else "bad_button")
+        turn.event = "button_stale" if stale else "button_invalid"
+        turn.notice = notice
+        ctx.out.append(notice)
+        self._reshow(turn)
+
+    def _text(self, turn: Turn, text: str) -> None:
+        ctx, texts, engine = turn.ctx, self.texts, self.engine
+        state = engine.state(ctx.session)
+        if state.ask is not None:
+            ask = state.ask
+            if not text:
+                ctx.out.append(texts.get("empty_text"))
+            elif len(text) > ask.max_length:
+                ctx.out.append(texts.get("too_long", max=ask.max_length, length=len(text)))
+            elif len(text) < ask.min_length:
+                ctx.out.append(texts.get("too_short", min=ask.min_length))
+            else:
+                turn.event = "answer"
+                engine.answer(ctx, text)
+            return
+        chosen = engine.label_choice(ctx, text) if text else None
+        if chosen is not None:
+            self._button(turn, chosen)
+            return
+        ctx.out.append(texts.get("empty_text" if not text else "pick_a_choice"))
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _reshow(self, turn: Turn) -> None:
+        self.engine.enter(turn.ctx, turn.ctx.session.position, run_actions=False)
+
+    def _repair(self, turn: Turn) -> None:
+        """The flows changed under this session: keep what still fits, restart the flow."""
+        ctx, session = turn.ctx, turn.ctx.session
+        flow = self.catalog.flow(session.flow)
+        target = Position(flow.spec.id, flow.spec.start) if flow else self.engine.home()
+        session.slots = {k: v for k, v in session.slots.items() if k in self.catalog.slots}
+        session.back = [p for p in session.back if ctx.valid(p)]
+        session.calls = [p for p in session.calls if ctx.valid(p)]
+        session.last = session.last if ctx.valid(session.last) else None
+        session.pending = None
+        title = self.catalog.flows[target.flow].spec.title
+        ctx.out.append(self.texts.get("flow_changed", title=title))
+        turn.event = "flow_changed"
+        self.engine.enter(ctx, target)
+
+    def _export(self, turn: Turn) -> None:
+        ctx = turn.ctx
+        data = export_data(ctx.session, self.catalog)
+        position = self.texts.get("export_position", title=data["position"]["flow_title"])
+        ctx.out.append(export_text(data, self.texts.get("export_header"), position,
+                                   self.texts.get("export_empty")))
+        turn.attachments.append(export_attachment(data))
+
+    def _reply(self, turn: Turn) -> Reply:
+        reply = Reply(parts=list(turn.ctx.out), notice=turn.notice,
+                      attachments=list(turn.attachments))
+        if turn.choices is not None:
+            reply.choices = turn.choices
+        elif turn.controls:
+            controls = self.engine.controls(turn.ctx)
+            reply.choices = controls.choices
+            reply.expects_text = controls.expects_text
+            reply.max_length = controls.max_length
+        return reply

@@ -1,0 +1,41 @@
+"""The store interface: load, compare-and-set save, delete, purge.
+
+Compare-and-set on `Session.version` is what lets several processes (or a future Redis
+store) share sessions without one overwriting another's newer step.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from bot.session import Session
+
+
+class VersionConflict(Exception):
+    """The stored session changed since it was read; reload and try again."""
+
+
+class Store(ABC):
+    @abstractmethod
+    async def load(self, user_key: str) -> Session | None: ...
+
+    @abstractmethod
+    async def save(self, session: Session) -> None:
+        """Store `session` if the stored version is still `session.version`, then bump it.
+
+        Raises VersionConflict otherwise. Returns only once the data is durable.
+        """
+
+    @abstractmethod
+    async def delete(self, user_key: str) -> bool:
+        """Erase everything about this user; True if there was anything."""
+
+    @abstractmethod
+    async def purge(self, older_than: float) -> int:
+        """Erase sessions untouched since `older_than` (a Unix time); how many."""
+
+    @abstractmethod
+    async def count(self) -> int: ...
+
+    async def close(self) -> None:
+        return None

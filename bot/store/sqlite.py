@@ -1,0 +1,177 @@
+"""The embedded default store: SQLite in WAL mode with durable, grouped commits.
+
+Reads and writes run on the event loop's thread, where a primary-key lookup or an upsert in
+the page cache takes microseconds. Only the COMMIT (the fsync, with synchronous=FULL) runs
+in a worker thread. While one commit is in flight, the next saves from other users collect;
+when it lands they are written and committed together. Every save still returns only once
+it is durable, but one fsync serves everyone who arrived during the previous one: group
+commit, as databases do it. (A thread that ran every statement would fight the event loop
+for the GIL on each of them.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.session import Session
+from bot.store.base import Store, VersionConflict
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    user_key   TEXT PRIMARY KEY,
+    version    INTEGER NOT NULL,
+    updated_at REAL NOT NULL,
+    data       TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated_at);
+"""
+
+Operation = Callable[[sqlite3.Connection], Any]
+
+
+@dataclass
+class _Write:
+    operation: Operation
+    future: asyncio.Future
+    checkpoint: bool = False
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA secure_delete=ON")
+    return conn
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = _connect(self.path)
+        self._writer.executescript(SCHEMA)
+        os.chmod(self.path, 0o600)
+        self._reader = _connect(self.path)
+        self._pending: list[_Write] = []
+        self._flusher: asyncio.Task | None = None
+        self._closed = False
+
+    # -- group commit -------------------------------------------------------------------------
+
+    async def _write(self, operation: Operation, *, checkpoint: bool = False) -> Any:
+        if self._closed:
+            raise RuntimeError("store is closed")
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append(_Write(operation, future, checkpoint))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                results = self._apply(batch)
+                await asyncio.to_thread(self._commit, any(w.checkpoint for w in batch))
+            except Exception as exc:
+                if self._writer.in_transaction:
+                    self._writer.execute("ROLLBACK")
+                results = [(False, exc)] * len(batch)
+            for write, (ok, value) in zip(batch, results, strict=True):
+                if write.future.done():
+                    continue
+                if ok:
+                    write.future.set_result(value)
+                else:
+                    write.future.set_exception(value)
+
+    def _apply(self, batch: list[_Write]) -> list[tuple[bool, Any]]:
+        conn = self._writer
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            return [(True, write.operation(conn)) for write in batch]
+        except Exception:
+            conn.execute("ROLLBACK")
+        # One operation failed: run each alone, so the others are not spoiled by it.
+        results: list[tuple[bool, Any]] = []
+        for write in batch:
+            conn.execute("SAVEPOINT op")
+            try:
+                results.append((True, write.operation(conn)))
+                conn.execute("RELEASE op")
+            except Exception as exc:
+                conn.execute("ROLLBACK TO op")
+                conn.execute("RELEASE op")
+                results.append((False, exc))
+        return results
+
+    def _commit(self, checkpoint: bool) -> None:
+        if self._writer.in_transaction:
+            self._writer.execute("COMMIT")
+        if checkpoint:
+            # Fold the WAL into the database and truncate it: erased rows leave no copy.
+            self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- the interface ------------------------------------------------------------------------
+
+    async def load(self, user_key: str) -> Session | None:
+        row = self._reader.execute("SELECT data FROM sessions WHERE user_key = ?",
+                                   (user_key,)).fetchone()
+        return Session.from_json(row[0]) if row else None
+
+    async def save(self, session: Session) -> None:
+        expected = session.version
+        updated = time.time()
+        session.version, session.updated_at = expected + 1, updated
+        data = session.to_json()
+        session.version, session.updated_at = expected, updated
+
+        def write(conn: sqlite3.Connection) -> bool:
+            if expected == 0:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO sessions (user_key, version, updated_at, data) "
+                    "VALUES (?, ?, ?, ?)", (session.user_key, expected + 1, updated, data))
+            else:
+                cursor = conn.execute(
+                    "UPDATE sessions SET version = ?, updated_at = ?, data = ? "
+                    "WHERE user_key = ? AND version = ?",
+                    (expected + 1, updated, data, session.user_key, expected))
+            return cursor.rowcount == 1
+
+        if not await self._write(write):
+            raise VersionConflict(session.user_key)
+        session.version = expected + 1
+
+    async def delete(self, user_key: str) -> bool:
+        def erase(conn: sqlite3.Connection) -> bool:
+            return conn.execute("DELETE FROM sessions WHERE user_key = ?",
+                                (user_key,)).rowcount > 0
+
+        return bool(await self._write(erase, checkpoint=True))
+
+    async def purge(self, older_than: float) -> int:
+        def erase(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM sessions WHERE updated_at < ?",
+                                (older_than,)).rowcount
+
+        return int(await self._write(erase, checkpoint=True))
+
+    async def count(self) -> int:
+        return int(self._reader.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._flusher is not None and not self._flusher.done():
+            await self._flusher
+        self._reader.close()
+        self._writer.close()

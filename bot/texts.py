@@ -1,0 +1,84 @@
+"""The core's own sentences (help, "that step has passed", ...), kept in YAML for editors.
+
+Python only knows the ids; the wording lives in `flows/core/messages.yaml`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from bot.flowlang.errors import FlowProblem, did_you_mean
+from bot.flowlang.source import load_source
+
+# Every id the core uses, with the placeholders each may contain.
+TEXT_IDS: dict[str, frozenset[str]] = {
+    "help": frozenset(),
+    "privacy": frozenset(),
+    "sos": frozenset(),
+    "unknown_command": frozenset({"command"}),
+    "stale_button": frozenset(),
+    "bad_button": frozenset(),
+    "empty_text": frozenset(),
+    "too_long": frozenset({"max", "length"}),
+    "too_short": frozenset({"min"}),
+    "pick_a_choice": frozenset(),
+    "flow_changed": frozenset({"title"}),
+    "unknown_flow": frozenset({"flow"}),
+    "back_nothing": frozenset(),
+    "restarted": frozenset({"title"}),
+    "resume_here": frozenset({"title"}),
+    "welcome_back": frozenset({"title"}),
+    "delete_confirm": frozenset(),
+    "delete_yes": frozenset(),
+    "delete_no": frozenset(),
+    "deleted": frozenset({"answers"}),
+    "delete_cancelled": frozenset(),
+    "export_header": frozenset(),
+    "export_empty": frozenset(),
+    "export_position": frozenset({"title"}),
+    "group_chat": frozenset(),
+    "missing_answer": frozenset(),
+    "skipped": frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Texts:
+    entries: dict[str, str]
+
+    def get(self, text_id: str, **values: object) -> str:
+        if not values:
+            return self.entries[text_id]
+        return Template(self.entries[text_id]).safe_substitute(
+            {k: str(v) for k, v in values.items()}
+        )
+
+
+def load_texts(path: Path, display: str | None = None) -> tuple[Texts | None, list[FlowProblem]]:
+    doc, problems = load_source(path, display)
+    if doc is None:
+        return None, problems
+    if not isinstance(doc.data, dict):
+        return None, [doc.problem((), "the messages file must map message ids to text")]
+    entries: dict[str, str] = {}
+    for key, value in doc.data.items():
+        if key not in TEXT_IDS:
+            problems.append(doc.problem((key,), f"unknown message id '{key}'"
+                                                f"{did_you_mean(str(key), TEXT_IDS)}", key=True))
+            continue
+        if not isinstance(value, str) or not value.strip():
+            problems.append(doc.problem((key,), f"message '{key}' must be non-empty text"))
+            continue
+        allowed = TEXT_IDS[key]
+        for match in Template.pattern.finditer(value):
+            name = match.group("named") or match.group("braced")
+            if name and name not in allowed:
+                hint = f"; it may use {', '.join(sorted(allowed))}" if allowed else ""
+                problems.append(doc.problem((key,), f"message '{key}' uses '${{{name}}}', "
+                                                    f"which the core does not fill{hint}"))
+        entries[key] = value.strip()
+    for missing in sorted(set(TEXT_IDS) - set(doc.data)):
+        problems.append(doc.problem((), f"message '{missing}' is missing"))
+    return Texts(entries), problems

@@ -1,0 +1,67 @@
+"""Shared fixtures: the real core on the test flows, with memory and SQLite stores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.flowlang.catalog import Catalog, load_catalog
+from bot.messages import Incoming, Reply, UserKey
+from bot.pipeline import Coach
+from bot.store.memory import MemoryStore
+from bot.store.sqlite import SQLiteStore
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CORE_FLOWS = FIXTURES / "core_flows"
+REPO = Path(__file__).resolve().parent.parent
+
+
+class Chat:
+    """Drives the real core as one person would, remembering the last reply's buttons."""
+
+    def __init__(self, coach: Coach, user: str = "alice", platform: str = "test") -> None:
+        self.coach = coach
+        self.user = UserKey(platform, user)
+        self.last: Reply | None = None
+
+    async def send(self, text: str, **extra: object) -> Reply:
+        self.last = await self.coach.handle(Incoming(self.user, text=text, **extra))
+        return self.last
+
+    async def press(self, label: str, **extra: object) -> Reply:
+        assert self.last is not None, "no reply yet"
+        ids = [c.id for c in self.last.choices if c.label == label]
+        assert ids, f"no button {label!r} in {[c.label for c in self.last.choices]}"
+        self.last = await self.coach.handle(Incoming(self.user, button=ids[0], **extra))
+        return self.last
+
+    async def button(self, button_id: str) -> Reply:
+        self.last = await self.coach.handle(Incoming(self.user, button=button_id))
+        return self.last
+
+    @property
+    def labels(self) -> list[str]:
+        return [c.label for c in self.last.choices] if self.last else []
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return load_catalog([CORE_FLOWS])
+
+
+@pytest.fixture
+def coach(catalog: Catalog) -> Coach:
+    return Coach(catalog, MemoryStore())
+
+
+@pytest.fixture
+async def sqlite_coach(catalog: Catalog, tmp_path: Path):
+    store = SQLiteStore(tmp_path / "coach.db")
+    yield Coach(catalog, store)
+    await store.close()
+
+
+@pytest.fixture
+def chat(coach: Coach) -> Chat:
+    return Chat(coach)

@@ -1,0 +1,158 @@
+"""Sessions under pressure: ordering, isolation, compare-and-set, flows that changed."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.flowlang.catalog import Catalog, load_catalog
+from bot.messages import Incoming, UserKey
+from bot.pipeline import Coach
+from bot.session import Position, Session
+from bot.store.base import Store, VersionConflict
+from bot.store.memory import MemoryStore
+from bot.store.sqlite import SQLiteStore
+from tests.conftest import CORE_FLOWS, Chat
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    sqlite = SQLiteStore(tmp_path / "s.db")
+    yield sqlite
+    await sqlite.close()
+
+
+async def test_messages_from_one_user_keep_their_order(catalog: Catalog, store: Store) -> None:
+    """Ten messages delivered at once are handled one by one, in arrival order."""
+    coach = Coach(catalog, store)
+    chat = Chat(coach)
+    await chat.send("/start quiz")
+    user = UserKey("test", "alice")
+    texts = ["Sam", "Red", "first", "Finish", "Again", "Kim", "Blue", "second", "Finish", "/export"]
+    replies = await asyncio.gather(*(coach.handle(Incoming(user, text=t)) for t in texts))
+    assert replies[0].parts == ["Hello Sam. Favourite colour?"]
+    assert replies[3].parts == ["Done: Sam likes red because first."]
+    assert replies[8].parts == ["Done: Kim likes blue because second."]
+    session = await store.load(user.key)
+    assert session is not None and session.slots["why"] == "second"
+    assert len(coach.locks) == 0, "per-user locks are dropped when free"
+
+
+async def test_parallel_users_never_see_each_others_slots(catalog: Catalog, store: Store) -> None:
+    coach = Coach(catalog, store)
+
+    async def walk(n: int) -> str:
+        chat = Chat(coach, f"user{n}")
+        await chat.send("/start quiz")
+        await chat.send(f"name{n}")
+        await chat.press("Red")
+        await chat.send(f"reason{n}")
+        reply = await chat.press("Finish")
+        return reply.parts[0]
+
+    results = await asyncio.gather(*(walk(n) for n in range(100)))
+    for n, text in enumerate(results):
+        assert text == f"Done: name{n} likes red because reason{n}."
+    assert await store.count() == 100
+
+
+async def test_compare_and_set_refuses_a_stale_save(store: Store) -> None:
+    session = Session("k", "quiz", "name")
+    await store.save(session)
+    first = await store.load("k")
+    second = await store.load("k")
+    assert first is not None and second is not None
+    first.slots["name"] = "one"
+    await store.save(first)
+    second.slots["name"] = "two"
+    with pytest.raises(VersionConflict):
+        await store.save(second)
+    fresh = Session("k", "quiz", "name")
+    with pytest.raises(VersionConflict):
+        await store.save(fresh)
+    stored = await store.load("k")
+    assert stored is not None and stored.slots == {"name": "one"} and stored.version == 2
+
+
+async def test_a_conflict_reloads_and_handles_the_message_again(catalog: Catalog) -> None:
+    """Another process moved the session on: the message is re-run on the newer state."""
+    store = MemoryStore()
+    coach = Coach(catalog, store)
+    chat = Chat(coach)
+    await chat.send("/start quiz")
+    real_load = store.load
+    calls = 0
+
+    async def racing_load(key: str) -> Session | None:
+        nonlocal calls
+        calls += 1
+        session = await real_load(key)
+        if calls == 1 and session is not None:
+            other = await real_load(key)
+            assert other is not None
+            other.slots["name"] = "Other"
+            other.state = "colour"
+            await store.save(other)
+        return session
+
+    store.load = racing_load  # type: ignore[method-assign]
+    reply = await chat.send("Red")
+    assert reply.parts == ["Why red?"]
+    assert calls == 2
+
+
+async def test_purge_and_delete(store: Store) -> None:
+    await store.save(Session("old", "quiz", "name"))
+    await store.save(Session("new", "quiz", "name"))
+    assert await store.purge(older_than=0) == 0
+    assert await store.delete("old") is True
+    assert await store.delete("old") is False
+    assert await store.count() == 1
+
+
+async def test_session_json_round_trip() -> None:
+    session = Session("k", "f", "s", slots={"a": "é😀"}, back=[Position("f", "x")],
+                      calls=[Position("g", "y")], last=Position("f", "s"), seen=["1"])
+    assert Session.from_json(session.to_json()) == session
+
+
+async def test_flow_edited_under_a_stored_session(tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    shutil.copytree(CORE_FLOWS, flows)
+    store = SQLiteStore(tmp_path / "edit.db")
+    try:
+        chat = Chat(Coach(load_catalog([flows]), store))
+        await chat.send("/start quiz")
+        await chat.send("Sam")
+        await chat.press("Red")
+        session = await store.load(chat.user.key)
+        assert session is not None and session.state == "detail"
+        quiz = flows / "quiz.yaml"
+        text = quiz.read_text().replace("  detail:", "  reason:").replace("to: detail",
+                                                                          "to: reason")
+        quiz.write_text(text.replace("{slot: colour", "{slot: colour"))
+        edited = Chat(Coach(load_catalog([flows]), store))
+        reply = await edited.send("because")
+        assert 'pick up "Quiz" from its start' in reply.parts[0]
+        assert reply.parts[1] == "What is your name?"
+        session = await store.load(chat.user.key)
+        assert session is not None
+        assert session.slots == {"name": "Sam", "colour": "red"}, "valid slots are kept"
+        (flows / "side.yaml").unlink()
+        quiz.write_text(quiz.read_text().replace("call: side, then: done", "to: done"))
+        await edited.send("/start side")
+        session = await store.load(chat.user.key)
+        assert session is not None
+        session.flow, session.state = "side", "one"
+        await store.save(session)
+        gone = Chat(Coach(load_catalog([flows]), store))
+        reply = await gone.send("Go back")
+        assert 'pick up "Test menu"' in reply.parts[0]
+    finally:
+        await store.close()

@@ -1,0 +1,86 @@
+"""The SQLite store's promises: durable settings, group commit, no trace after delete."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from bot.session import Session
+from bot.store.sqlite import SQLiteStore
+from bot.store.url import StoreURLError, open_store
+
+
+async def test_pragmas_and_file_mode(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "p.db")
+    try:
+        await store.save(Session("k", "f", "s"))
+        pragmas = await store._write(lambda c: (
+            c.execute("PRAGMA journal_mode").fetchone()[0],
+            c.execute("PRAGMA synchronous").fetchone()[0],
+            c.execute("PRAGMA secure_delete").fetchone()[0],
+        ))
+        assert pragmas == ("wal", 2, 1)
+        assert (tmp_path / "p.db").stat().st_mode & 0o777 == 0o600
+    finally:
+        await store.close()
+
+
+async def test_many_saves_share_commits(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "g.db")
+    try:
+        sessions = [Session(f"u{n}", "f", "s") for n in range(300)]
+        await asyncio.gather(*(store.save(s) for s in sessions))
+        assert await store.count() == 300
+        assert all(s.version == 1 for s in sessions)
+    finally:
+        await store.close()
+    with sqlite3.connect(tmp_path / "g.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 300
+
+
+async def test_delete_leaves_no_trace_in_the_files(tmp_path: Path) -> None:
+    path = tmp_path / "d.db"
+    store = SQLiteStore(path)
+    canary = "CANARY-8d1f-secret-answer"
+    try:
+        await store.save(Session("k", "f", "s", slots={"why": canary}))
+        await store.save(Session("other", "f", "s", slots={"why": "keep me"}))
+        assert await store.delete("k")
+    finally:
+        await store.close()
+    for file in tmp_path.iterdir():
+        assert canary.encode() not in file.read_bytes(), file.name
+    assert b"keep me" in path.read_bytes()
+
+
+async def test_one_failing_operation_does_not_spoil_the_batch(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "f.db")
+    try:
+        def broken(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO nowhere VALUES (1)")
+
+        results = await asyncio.gather(store._write(broken), store.save(Session("k", "f", "s")),
+                                       return_exceptions=True)
+        assert isinstance(results[0], sqlite3.OperationalError)
+        assert results[1] is None
+        assert await store.load("k") is not None
+    finally:
+        await store.close()
+
+
+async def test_store_urls(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for url, where in (("sqlite:///rel.db", tmp_path / "rel.db"),
+                       (f"sqlite:///{tmp_path}/abs.db", tmp_path / "abs.db"),
+                       (str(tmp_path / "bare.db"), tmp_path / "bare.db")):
+        store = open_store(url)
+        assert isinstance(store, SQLiteStore) and store.path.resolve() == where.resolve(), url
+        await store.close()
+    assert type(open_store("memory")).__name__ == "MemoryStore"
+    for bad in ("redis://localhost", "sqlite://"):
+        try:
+            open_store(bad)
+        except StoreURLError:
+            continue
+        raise AssertionError(bad)

@@ -15,9 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.app import Settings, build_coach
+from bot.crypto import CipherKeyError
 from bot.flowlang.catalog import check_paths
 from bot.flowlang.errors import FlowErrors
 from bot.paths import flows_dir
+from bot.store.sqlite import UnreadableStore
 from bot.store.url import StoreURLError
 
 EXIT_FLOWS = 2
@@ -39,6 +41,23 @@ def _parser() -> argparse.ArgumentParser:
     flows_sub = flows.add_subparsers(dest="flows_command", required=True)
     check = flows_sub.add_parser("check", help="report every problem as file:line:col")
     check.add_argument("paths", nargs="*", type=Path)
+    transcripts = flows_sub.add_parser("test", help="run conversation transcripts",
+                                       add_help=False)
+    transcripts.add_argument("rest", nargs=argparse.REMAINDER)
+    for name, what in (("feedback", "how a message you plan to say may land"),
+                       ("screen", "the safety screen's verdict on messages")):
+        passthrough = sub.add_parser(name, help=what, add_help=False)
+        passthrough.add_argument("rest", nargs=argparse.REMAINDER)
+    telegram = sub.add_parser("telegram", help="run as a Telegram bot ($TELEGRAM_BOT_TOKEN)")
+    telegram.add_argument("--webhook-url", help="receive updates by webhook at this public URL "
+                                                "(default: long polling)")
+    telegram.add_argument("--listen", default="0.0.0.0", help="webhook listen address")
+    telegram.add_argument("--port", type=int, default=8443, help="webhook listen port")
+    sub.add_parser("discord", help="run as a Discord bot ($DISCORD_BOT_TOKEN)")
+    keys = sub.add_parser("keys", help="the store's encryption keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser("new", help="print a fresh key for $COACH_SECRET_KEY")
+    keys_sub.add_parser("rotate", help="re-encrypt every stored session under a new key")
     bench = sub.add_parser("bench", help="measure messages per second and latency")
     bench.add_argument("--store", dest="bench_store", choices=("memory", "sqlite"),
                        default="memory")
@@ -51,14 +70,33 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if hasattr(args, "rest"):
+        args.rest = [*unknown, *args.rest]  # their own module parses these
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        if args.command == "flows":
+        if args.command == "flows" and args.flows_command == "check":
             return _flows_check(args.paths or [args.flows or flows_dir()])
         if args.command == "chat":
             return _chat(args)
+        if args.command == "keys":
+            from adapters.keys import run_keys
+
+            return run_keys(args.keys_command, args.store)
+        if args.command in ("feedback", "screen") or getattr(args, "flows_command", "") == "test":
+            return _passthrough(args)
+        if args.command == "telegram":
+            from adapters.telegram import run_telegram
+
+            return run_telegram(Settings(args.store, args.flows), args)
+        if args.command == "discord":
+            from adapters.discord import run_discord
+
+            return run_discord(Settings(args.store, args.flows), args)
         if args.command == "bench":
             from bot.bench import run_bench
 
@@ -71,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{len(errors.problems)} problem(s) in the flows; nothing was started.",
               file=sys.stderr)
         return EXIT_FLOWS
-    except StoreURLError as error:
+    except (StoreURLError, CipherKeyError, UnreadableStore) as error:
         print(f"coach: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -97,6 +135,19 @@ def _flows_check(paths: list[Path]) -> int:
     states = sum(len(f.spec.states) for f in catalog.flows.values())
     print(f"ok: {len(catalog.flows)} flows, {states} states checked in {took:.0f} ms")
     return 0
+
+
+def _passthrough(args: argparse.Namespace) -> int:
+    """Commands whose options their own module parses."""
+    if args.command == "feedback":
+        from bot.coach.feedback_cli import run
+    elif args.command == "screen":
+        from bot.safety.screen_cli import run
+    else:
+        from bot.transcripts import run as run_transcripts
+
+        return run_transcripts(args.rest, sys.stdout)
+    return run(args.rest, sys.stdin, sys.stdout)
 
 
 def _chat(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from pathlib import Path
 from transitions import Machine
 
 from bot.app import load_flows
+from bot.crypto import Cipher, load_cipher
 from bot.messages import Incoming, Reply, UserKey
 from bot.pipeline import Coach
 from bot.session import Session
@@ -136,14 +137,15 @@ def durable_commit_per_s(directory: Path, count: int = 1500) -> float:
         conn.close()
 
 
-def _preload(path: Path, count: int) -> None:
+def _preload(path: Path, count: int, cipher: Cipher) -> None:
     """Fill the store with `count` idle sessions, straight through SQL."""
-    data = Session("x", "menu", "welcome").to_json()
     with sqlite3.connect(path) as conn:
         conn.executemany(
             "INSERT OR REPLACE INTO sessions (user_key, version, updated_at, data) "
             "VALUES (?, 1, ?, ?)",
-            ((f"stored:{n}", time.time(), data) for n in range(count)))
+            ((f"stored:{n}", time.time(),
+              cipher.encrypt(Session(f"stored:{n}", "menu", "welcome").to_json(), f"stored:{n}"))
+             for n in range(count)))
 
 
 async def _run(store_kind: str, users: int, messages: int, preload: int, workdir: Path,
@@ -153,9 +155,10 @@ async def _run(store_kind: str, users: int, messages: int, preload: int, workdir
     rss_before = _rss_mb()
     if store_kind == "sqlite":
         db = workdir / "bench.db"
-        store = SQLiteStore(db)
+        cipher = load_cipher(db)
+        store = SQLiteStore(db, cipher)  # encrypted at rest, as in production
         if preload:
-            _preload(db, preload)
+            _preload(db, preload, cipher)
     else:
         store = MemoryStore()
     rss_after = _rss_mb()

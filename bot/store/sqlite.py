@@ -20,15 +20,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.crypto import Cipher, InvalidToken
 from bot.session import Session
 from bot.store.base import Store, VersionConflict
+
+
+class UnreadableStore(RuntimeError):
+    """The stored sessions cannot be decrypted with the configured key(s)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     user_key   TEXT PRIMARY KEY,
     version    INTEGER NOT NULL,
     updated_at REAL NOT NULL,
-    data       TEXT NOT NULL
+    data       BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated_at);
 """
@@ -53,7 +58,10 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 class SQLiteStore(Store):
-    def __init__(self, path: str | Path) -> None:
+    """Each session row's data is encrypted with `cipher` (see bot/crypto.py); only the user
+    key, version and time stay readable, for lookups and retention."""
+
+    def __init__(self, path: str | Path, cipher: Cipher | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = _connect(self.path)
@@ -63,6 +71,28 @@ class SQLiteStore(Store):
         self._pending: list[_Write] = []
         self._flusher: asyncio.Task | None = None
         self._closed = False
+        self.cipher = cipher
+        self._check_key()
+
+    def _check_key(self) -> None:
+        """Fail at start-up, not on someone's message, when the key does not fit."""
+        row = self._reader.execute("SELECT data, user_key FROM sessions LIMIT 1").fetchone()
+        if row is not None:
+            self._decode(row[0], row[1])
+
+    def _encode(self, plain: str, owner: str) -> str | bytes:
+        return self.cipher.encrypt(plain, owner) if self.cipher else plain
+
+    def _decode(self, stored: str | bytes, owner: str) -> str:
+        if self.cipher is None:
+            if isinstance(stored, bytes):
+                raise UnreadableStore(f"{self.path}: sessions are encrypted but no key is set")
+            return stored
+        try:
+            return self.cipher.decrypt(stored, owner)
+        except InvalidToken as exc:
+            raise UnreadableStore(f"{self.path}: stored sessions cannot be decrypted with the "
+                                  f"key(s) from {self.cipher.source}") from exc
 
     # -- group commit -------------------------------------------------------------------------
 
@@ -125,13 +155,13 @@ class SQLiteStore(Store):
     async def load(self, user_key: str) -> Session | None:
         row = self._reader.execute("SELECT data FROM sessions WHERE user_key = ?",
                                    (user_key,)).fetchone()
-        return Session.from_json(row[0]) if row else None
+        return Session.from_json(self._decode(row[0], user_key)) if row else None
 
     async def save(self, session: Session) -> None:
         expected = session.version
         updated = time.time()
         session.version, session.updated_at = expected + 1, updated
-        data = session.to_json()
+        data = self._encode(session.to_json(), session.user_key)
         session.version, session.updated_at = expected, updated
 
         def write(conn: sqlite3.Connection) -> bool:
@@ -163,6 +193,20 @@ class SQLiteStore(Store):
                                 (older_than,)).rowcount
 
         return int(await self._write(erase, checkpoint=True))
+
+    async def rotate_keys(self) -> int:
+        """Re-encrypt every row under the newest key; how many rows."""
+        cipher = self.cipher
+        if cipher is None:
+            return 0
+
+        def rotate(conn: sqlite3.Connection) -> int:
+            rows = conn.execute("SELECT user_key, data FROM sessions").fetchall()
+            conn.executemany("UPDATE sessions SET data = ? WHERE user_key = ?",
+                             [(cipher.rotate(data, key), key) for key, data in rows])
+            return len(rows)
+
+        return int(await self._write(rotate, checkpoint=True))
 
     async def count(self) -> int:
         return int(self._reader.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])

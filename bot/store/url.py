@@ -7,6 +7,7 @@ from pathlib import Path
 
 from platformdirs import user_data_dir
 
+from bot.crypto import load_cipher
 from bot.store.base import Store
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SQLiteStore
@@ -30,8 +31,13 @@ def open_store(url: str | None = None) -> Store:
         path = url.removeprefix("sqlite://").removeprefix("/")
         if not path:
             raise StoreURLError(f"{url} names no file: write sqlite:///path.db")
-        return SQLiteStore(Path(path).expanduser())
+        return _sqlite(Path(path).expanduser())
     if "://" in url:
         scheme = url.split("://", 1)[0]
         raise StoreURLError(f"unknown store '{scheme}': use memory, sqlite:///path.db or a path")
-    return SQLiteStore(Path(url).expanduser())
+    return _sqlite(Path(url).expanduser())
+
+
+def _sqlite(path: Path) -> SQLiteStore:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteStore(path, load_cipher(path))

@@ -1,0 +1,110 @@
+"""Answers are encrypted at rest: no plain text in the database files, keys handled safely."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.crypto import CipherKeyError, key_file_for, load_cipher, new_key
+from bot.pipeline import Coach
+from bot.store.sqlite import SQLiteStore, UnreadableStore
+from bot.store.url import open_store
+from tests.conftest import CORE_FLOWS, REPO, Chat
+
+CANARY = "CANARY-7c2e-my-partner-texts-someone"
+
+
+@pytest.fixture(autouse=True)
+def _no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COACH_SECRET_KEY", raising=False)
+
+
+async def _answer_canary(store: SQLiteStore, catalog) -> Chat:
+    chat = Chat(Coach(catalog, store))
+    await chat.send("/start quiz")
+    await chat.send("Sam")
+    await chat.press("Red")
+    await chat.send(CANARY)
+    return chat
+
+
+def _raw_bytes(directory: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in directory.iterdir() if p.is_file())
+
+
+async def test_no_answer_in_plain_text_on_disk(tmp_path: Path, catalog) -> None:
+    store = open_store(str(tmp_path / "c.db"))
+    assert isinstance(store, SQLiteStore)
+    chat = await _answer_canary(store, catalog)
+    session = await store.load(chat.user.key)
+    assert session is not None and session.slots["why"] == CANARY
+    assert CANARY.encode() not in _raw_bytes(tmp_path)
+    assert b"Sam" not in (tmp_path / "c.db-wal").read_bytes()
+    await store.close()
+    assert CANARY.encode() not in _raw_bytes(tmp_path)
+
+
+async def test_key_file_beside_the_database_owner_only(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "db" / "c.db"))
+    await store.close()
+    key = key_file_for(tmp_path / "db" / "c.db")
+    assert key.exists() and key.parent == tmp_path / "db"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert load_cipher(tmp_path / "db" / "c.db").keys == load_cipher(
+        tmp_path / "db" / "c.db").keys
+
+
+async def test_env_key_wins_and_a_wrong_key_fails_at_start(tmp_path: Path, catalog,
+                                                           monkeypatch) -> None:
+    monkeypatch.setenv("COACH_SECRET_KEY", new_key().decode())
+    store = open_store(str(tmp_path / "e.db"))
+    assert isinstance(store, SQLiteStore)
+    await _answer_canary(store, catalog)
+    await store.close()
+    assert not key_file_for(tmp_path / "e.db").exists()
+    monkeypatch.setenv("COACH_SECRET_KEY", new_key().decode())
+    with pytest.raises(UnreadableStore):
+        open_store(str(tmp_path / "e.db"))
+    monkeypatch.setenv("COACH_SECRET_KEY", "not-a-key")
+    with pytest.raises(CipherKeyError):
+        open_store(str(tmp_path / "e.db"))
+
+
+def test_rotate_with_a_key_file(tmp_path: Path) -> None:
+    db = tmp_path / "r.db"
+    env = {k: v for k, v in os.environ.items() if k != "COACH_SECRET_KEY"}
+    env["COACH_FLOWS_DIR"] = str(CORE_FLOWS)
+    subprocess.run([sys.executable, "-m", "bot", "--store", str(db), "chat"],
+                   input="1\nSam\n1\n" + CANARY + "\n", text=True, capture_output=True,
+                   cwd=REPO, env=env, check=True, timeout=60)
+    before = key_file_for(db).read_text()
+    done = subprocess.run([sys.executable, "-m", "bot", "--store", str(db), "keys", "rotate"],
+                          text=True, capture_output=True, cwd=REPO, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "re-encrypted 1 session" in done.stdout
+    after = key_file_for(db).read_text()
+    assert after != before
+    old_key = next(line for line in before.splitlines() if not line.startswith("#"))
+    assert old_key not in after
+    resumed = subprocess.run([sys.executable, "-m", "bot", "--store", str(db), "chat"],
+                             input="/export\n", text=True, capture_output=True, cwd=REPO,
+                             env=env, timeout=60)
+    assert CANARY in resumed.stdout
+    assert CANARY.encode() not in _raw_bytes(tmp_path)
+
+
+def test_a_wrong_key_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    db = tmp_path / "w.db"
+    env = {**os.environ, "COACH_FLOWS_DIR": str(CORE_FLOWS),
+           "COACH_SECRET_KEY": new_key().decode()}
+    subprocess.run([sys.executable, "-m", "bot", "--store", str(db), "chat"], input="hi\n",
+                   text=True, capture_output=True, cwd=REPO, env=env, check=True, timeout=60)
+    env["COACH_SECRET_KEY"] = new_key().decode()
+    done = subprocess.run([sys.executable, "-m", "bot", "--store", str(db), "chat"], input="",
+                          text=True, capture_output=True, cwd=REPO, env=env, timeout=60)
+    assert done.returncode == 64
+    assert "cannot be decrypted" in done.stderr and "Traceback" not in done.stderr

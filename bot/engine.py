@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from bot.config import template_values
 from bot.flowlang.catalog import Catalog
 from bot.flowlang.compile import ADVANCE, ANSWER, SKIP, CompiledFlow, pick
 from bot.flowlang.model import Call, Route, StateSpec
@@ -32,6 +33,8 @@ class StepContext:
 
     def render(self, text: str) -> str:
         missing = self.catalog.texts.get("missing_answer") if self.catalog.texts else "…"
+        if "${cfg_" in text:
+            return render(text, {**template_values(self.config), **self.session.slots}, missing)
         return render(text, self.session.slots, missing)
 
     def say(self, text: str) -> None:
@@ -135,6 +138,13 @@ class Engine:
 
     def press(self, ctx: StepContext, index: int) -> bool:
         return self.take(ctx, pick(index))
+
+    def call(self, ctx: StepContext, target: Position) -> None:
+        """Hand over to another flow from outside the flows (the safety screen does this);
+        `return: true` there comes back to this step."""
+        if ctx.session.flow != target.flow:
+            ctx.session.calls.append(ctx.session.position)
+        self.enter(ctx, target)
 
     def _follow(self, ctx: StepContext, route: Route) -> Position:
         for slot, value in route.sets:

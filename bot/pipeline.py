@@ -7,17 +7,22 @@ reply exists, so a reply is never sent for a step that was not saved.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from bot.config import retention_days
 from bot.engine import BUTTON_ID, Engine, StepContext
 from bot.export import export_attachment, export_data, export_text
-from bot.flowlang.catalog import Catalog
+from bot.flowlang.catalog import SAFETY_FLOW, Catalog
 from bot.flowlang.registry import REGISTRY, Registry
 from bot.locks import KeyedLocks
 from bot.messages import Attachment, Choice, Incoming, Reply
+from bot.safety.actions import APPLY_HELD
+from bot.safety.screen import ScreenResult, screen
 from bot.session import Position, Session
 from bot.store.base import Store, VersionConflict
 
@@ -28,6 +33,8 @@ COMMANDS = ("start", "menu", "help", "back", "restart", "resume", "export", "del
 DELETE_YES = "delete.yes"
 DELETE_NO = "delete.no"
 SAVE_ATTEMPTS = 5
+PURGE_EVERY_S = 3600.0
+Screen = Callable[[str], ScreenResult]
 
 
 @dataclass
@@ -73,6 +80,8 @@ class Coach:
         *,
         registry: Registry = REGISTRY,
         config: Mapping[str, str] | None = None,
+        screen: Screen = screen,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if catalog.texts is None:
             raise ValueError("the catalog has no core messages")
@@ -83,10 +92,16 @@ class Coach:
         self.config = dict(config or {})
         self.engine = Engine(catalog, registry)
         self.locks = KeyedLocks()
+        self.screen = screen
+        self.clock = clock
+        self.services: dict[str, object] = {"resources": catalog.resources}
+        self._last_purge = 0.0
+        self._purging: asyncio.Task | None = None
 
     # -- entry points ---------------------------------------------------------------------
 
     async def handle(self, message: Incoming) -> Reply:
+        self._purge_if_due()
         if not message.private:
             log.info("event=group_chat platform=%s", message.user.platform)
             return Reply(parts=[self.texts.get("group_chat")])
@@ -133,13 +148,16 @@ class Coach:
     def _process(self, stored: Session | None, message: Incoming, text: str | None) -> Turn:
         home = self.engine.home()
         session = stored or Session(message.user.key, home.flow, home.state)
-        ctx = StepContext(session, self.catalog, self.registry, self.config)
+        ctx = StepContext(session, self.catalog, self.registry, self.config,
+                          services=self.services)
         turn = Turn(ctx)
         if message.update_id:
             session.remember_update(message.update_id)
         command = parse_command(text) if text else None
         if stored is None:
             self.engine.enter(ctx, home)
+            if text and self._safety_check(turn, text, first=True):
+                return turn
             if command is None or command[0] in ("start", "menu"):
                 if command:
                     ctx.out.clear()
@@ -148,6 +166,10 @@ class Coach:
             ctx.out.clear()
         elif not ctx.valid(session.position):
             self._repair(turn)
+            return turn
+        if session.held and session.flow != SAFETY_FLOW:
+            session.held = None
+        if text and self._safety_check(turn, text):
             return turn
         if session.pending == "delete":
             session.pending = None
@@ -165,7 +187,71 @@ class Coach:
             self._button(turn, message.button)
         else:
             self._text(turn, text or "")
+        if session.pending == APPLY_HELD:
+            self._apply_held(turn)
         return turn
+
+    # -- safety -------------------------------------------------------------------------------
+
+    def _safety_check(self, turn: Turn, text: str, *, first: bool = False) -> bool:
+        """Screen the message before anything else uses it. A flagged message is never
+        stored as an answer, echoed or logged; the person is taken to the safety flow."""
+        result = self.screen(text)
+        if not result.is_flagged:
+            return False
+        ctx = turn.ctx
+        turn.event = f"safety_{result.risk}_{result.category}"
+        ctx.out.clear()
+        entry = "unsure" if result.risk == "unsure" else result.category
+        safety = self.catalog.flow(SAFETY_FLOW)
+        if safety is None or entry not in safety.spec.states:
+            ctx.out.append(self.texts.get("sos"))
+            self._sos_lines(ctx, result.category)
+            self._reshow(turn)
+            return True
+        state = self.engine.state(ctx.session)
+        keep = result.risk == "unsure" and state.ask is not None and not first
+        ctx.session.held = text if keep else None
+        ctx.session.pending = None
+        self.engine.call(ctx, Position(SAFETY_FLOW, entry))
+        return True
+
+    def _apply_held(self, turn: Turn) -> None:
+        """They said they are safe: the answer written before the check-in counts."""
+        ctx = turn.ctx
+        held, ctx.session.held, ctx.session.pending = ctx.session.held, None, None
+        if held and self.engine.state(ctx.session).ask is not None:
+            ctx.out.clear()
+            ctx.out.append(self.texts.get("held_answer_kept"))
+            self.engine.answer(ctx, held)
+
+    def _sos_lines(self, ctx: StepContext, category: str) -> None:
+        resources = self.catalog.resources
+        if resources is not None:
+            category = category if category in ("violence", "coercive_control",
+                                                 "self_harm") else "general"
+            ctx.out.append(resources.text(category, self.config.get("country")))
+
+    def _purge_if_due(self) -> None:
+        """Retention: sessions untouched for COACH_RETENTION_DAYS are erased, checked at
+        most hourly, in the background."""
+        days = retention_days(self.config)
+        now = self.clock()
+        if not days or now - self._last_purge < PURGE_EVERY_S:
+            return
+        if self._purging is not None and not self._purging.done():
+            return
+        self._last_purge = now
+        self._purging = asyncio.get_running_loop().create_task(self.purge_expired())
+
+    async def purge_expired(self) -> int:
+        days = retention_days(self.config)
+        if not days:
+            return 0
+        count = await self.store.purge(self.clock() - days * 86400)
+        if count:
+            log.info("event=retention_purge sessions=%d", count)
+        return count
 
     def _command(self, turn: Turn, name: str, args: str) -> None:
         ctx, texts, engine = turn.ctx, self.texts, self.engine
@@ -183,6 +269,8 @@ class Coach:
             engine.enter(ctx, target)
         elif name in ("help", "sos", "privacy"):
             ctx.out.append(texts.get(name))
+            if name == "sos":
+                self._sos_lines(ctx, "general")
         elif name == "back":
             while ctx.session.back:
                 previous = ctx.session.back.pop()

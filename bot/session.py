@@ -23,6 +23,8 @@ class Session:
 
     `step` counts every step shown, so a button can say which step it belongs to;
     `version` counts saves, so a store can refuse a save based on an old read.
+    `held` keeps an answer while the coach checks in on the person's safety; it is used
+    only if they say they are safe, and dropped otherwise.
     """
 
     user_key: str
@@ -36,6 +38,7 @@ class Session:
     version: int = 0
     seen: list[str] = field(default_factory=list)
     pending: str | None = None
+    held: str | None = None
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 
@@ -74,4 +77,4 @@ class Session:
 
 
 _PLAIN_FIELDS = ("user_key", "flow", "state", "slots", "step", "version", "seen", "pending",
-                 "created_at", "updated_at")
+                 "held", "created_at", "updated_at")

@@ -41,6 +41,7 @@ TEXT_IDS: dict[str, frozenset[str]] = {
     "group_chat": frozenset(),
     "missing_answer": frozenset(),
     "skipped": frozenset(),
+    "held_answer_kept": frozenset(),
 }
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot import features  # noqa: F401  (registers the core's actions and conditions)
 from bot.flowlang.compile import CompiledFlow, compile_flow
 from bot.flowlang.errors import FlowErrors, FlowProblem
 from bot.flowlang.model import FlowSpec
@@ -13,10 +14,14 @@ from bot.flowlang.parse import parse_flow
 from bot.flowlang.registry import REGISTRY, Registry
 from bot.flowlang.source import SourceDoc, load_source
 from bot.flowlang.validate import FlowSetChecker, slots_written
+from bot.safety.resources import RESOURCES_FILE, Resources, load_resources
 from bot.texts import Texts, load_texts
 
 MESSAGES_FILE = Path("core") / "messages.yaml"
 MENU_FLOW = "menu"
+SAFETY_FLOW = "safety"
+# States the core itself enters, so a flow set that has the flow must have them.
+CORE_ENTRY_STATES = {SAFETY_FLOW: ("violence", "coercive_control", "self_harm", "unsure")}
 
 
 @dataclass
@@ -27,6 +32,7 @@ class Catalog:
     texts: Texts | None
     slots: frozenset[str] = frozenset()
     questions: dict[str, str] = field(default_factory=dict)
+    resources: Resources | None = None
 
     def flow(self, flow_id: str) -> CompiledFlow | None:
         return self.flows.get(flow_id)
@@ -36,25 +42,28 @@ class Catalog:
         return MENU_FLOW if MENU_FLOW in self.flows else next(iter(sorted(self.flows)))
 
 
-def flow_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
-    """Flow files and messages files among the given files and directories."""
+def flow_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path], list[Path]]:
+    """Flow files, messages files and help-line files among the given files and folders."""
     flows: list[Path] = []
     messages: list[Path] = []
+    resources: list[Path] = []
     for path in paths:
         if path.is_dir():
             flows.extend(sorted(p for p in path.glob("*.yaml") if p.is_file()))
             if (path / MESSAGES_FILE).is_file():
                 messages.append(path / MESSAGES_FILE)
+            if (path / RESOURCES_FILE).is_file():
+                resources.append(path / RESOURCES_FILE)
         else:
             flows.append(path)
-    return flows, messages
+    return flows, messages, resources
 
 
 def check_paths(
     paths: Iterable[Path], registry: Registry = REGISTRY
 ) -> tuple[Catalog | None, list[FlowProblem]]:
     """Every problem in the given flows, and the compiled catalog when there are none."""
-    flow_paths, message_paths = flow_files(paths)
+    flow_paths, message_paths, resource_paths = flow_files(paths)
     problems: list[FlowProblem] = []
     parsed: list[tuple[FlowSpec, SourceDoc]] = []
     if not flow_paths:
@@ -69,10 +78,15 @@ def check_paths(
         problems.extend(found)
         if flow is not None:
             parsed.append((flow, doc))
-    problems.extend(FlowSetChecker(parsed, registry).check())
+    problems.extend(FlowSetChecker(parsed, registry, CORE_ENTRY_STATES).check())
+    problems.extend(_core_entry_problems(parsed))
     texts: Texts | None = None
     for path in message_paths:
         texts, found = load_texts(path)
+        problems.extend(found)
+    resources: Resources | None = None
+    for path in resource_paths:
+        resources, found = load_resources(path)
         problems.extend(found)
     if problems:
         return None, sorted(set(problems))
@@ -84,8 +98,19 @@ def check_paths(
         texts=texts,
         slots=frozenset(slots),
         questions=_questions(flow for flow, _ in parsed),
+        resources=resources,
     )
     return catalog, []
+
+
+def _core_entry_problems(parsed: list[tuple[FlowSpec, SourceDoc]]) -> list[FlowProblem]:
+    problems = []
+    for flow, doc in parsed:
+        for name in CORE_ENTRY_STATES.get(flow.id, ()):
+            if name not in flow.states:
+                problems.append(doc.problem(("states",), f"flow '{flow.id}' must have a state "
+                                                         f"'{name}': the core enters it"))
+    return problems
 
 
 def load_catalog(paths: Iterable[Path], registry: Registry = REGISTRY) -> Catalog:

@@ -17,6 +17,7 @@ ROUTE_KEYS = (*TARGET_KEYS, "if", "unless", "set", "do")
 CHOICE_KEYS = ("label", *ROUTE_KEYS)
 ASK_KEYS = ("slot", "max_length", "min_length", "skip")
 MAX_TEXT_LENGTH = 4000
+MAX_LABEL = 60
 
 
 class FlowParser:
@@ -103,8 +104,8 @@ class FlowParser:
             else:
                 for index, item in enumerate(raw_choices):
                     choice = self._choice(item, (*at, "choices", index))
-                    if choice is not None:
-                        choices.append(choice)
+                    # A broken choice keeps its place, so later ones keep their lines.
+                    choices.append(choice or ChoiceSpec("", Route(Target("return"))))
         ask = self._ask(raw["ask"], (*at, "ask")) if "ask" in raw else None
         routes = self._routes(raw["next"], (*at, "next")) if "next" in raw else ()
         return StateSpec(name, say, actions, tuple(choices), ask, routes)
@@ -118,6 +119,7 @@ class FlowParser:
             where = (*at, index) if isinstance(raw, list) else at
             if not _is_text(item):
                 self.fail(where, "each 'say' message must be non-empty text")
+                out.append("")  # keeps later messages at their own index (and line)
                 continue
             if len(str(item)) > MAX_TEXT_LENGTH:
                 self.fail(where, f"message is {len(str(item))} characters; keep it under "
@@ -132,8 +134,9 @@ class FlowParser:
             return None
         self._unknown_keys(raw, at, CHOICE_KEYS, "choice")
         label = self._text(raw, (*at, "label"), required=True)
-        if label and len(label) > 60:
-            self.fail((*at, "label"), f"button label is {len(label)} characters; keep it under 60")
+        if label and len(label) > MAX_LABEL:
+            self.fail((*at, "label"), f"button label is {len(label)} characters; keep it to "
+                                      f"{MAX_LABEL} or fewer")
         route = self._route_body(raw, at)
         if label is None or route is None:
             return None
@@ -146,18 +149,18 @@ class FlowParser:
         routes: list[Route] = []
         for index, item in enumerate(items):
             where = (*at, index) if isinstance(raw, list) else at
+            placeholder = Route(Target("return"))  # keeps later routes at their own index
             if isinstance(item, str):
-                if self._state_ref(item, where):
-                    routes.append(Route(Target("state", state=item)))
+                ok = self._state_ref(item, where)
+                routes.append(Route(Target("state", state=item)) if ok else placeholder)
                 continue
             if not isinstance(item, dict):
                 self.fail(where, "'next' must be a state name, a route mapping or a list of them")
+                routes.append(placeholder)
                 continue
             self._unknown_keys(item, where, ROUTE_KEYS, "route")
-            route = self._route_body(item, where)
-            if route is not None:
-                routes.append(route)
-        if not routes and not self.problems:
+            routes.append(self._route_body(item, where) or placeholder)
+        if not items:
             self.fail(at, "'next' must name at least one route")
         return tuple(routes)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from bot.engine import StepContext
 
-ArgKind = Literal["none", "slot", "slots", "slot_values", "text", "flow"]
+ArgKind = Literal["none", "slot", "slots", "slot_values", "text", "flow", "config"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def _can_continue(ctx: StepContext, _: Any) -> bool:
     return ctx.can_resume()
 
 
-@REGISTRY.condition("config_set", "text", "the operator has set this configuration value")
+@REGISTRY.condition("config_set", "config", "the operator has set this configuration value")
 def _config_set(ctx: StepContext, key: str) -> bool:
     return bool(ctx.config.get(key))
 

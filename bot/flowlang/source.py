@@ -83,7 +83,10 @@ def parse_source(text: str, name: str) -> tuple[SourceDoc | None, list[FlowProbl
                                                   "start and states")]
         problems: list[FlowProblem] = []
         doc = SourceDoc(name, None)
-        _walk(node, (), doc, problems)
+        walker = _Walker(loader, doc, problems)
+        walker.walk(node, ())
+        if walker.looped:
+            return None, problems
         doc.data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -97,21 +100,59 @@ def parse_source(text: str, name: str) -> tuple[SourceDoc | None, list[FlowProbl
     return doc, problems
 
 
-def _walk(node: yaml.Node, at: PathKey, doc: SourceDoc, problems: list[FlowProblem]) -> None:
-    mark = node.start_mark
-    doc.where[at] = (mark.line + 1, mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
+class _Walker:
+    """Records positions; an alias is walked once only (no "billion laughs"), and an alias
+    that contains itself is reported instead of recursing forever."""
+
+    def __init__(self, loader: yaml.SafeLoader, doc: SourceDoc,
+                 problems: list[FlowProblem]) -> None:
+        self.loader = loader
+        self.doc = doc
+        self.problems = problems
+        self.done: set[int] = set()
+        self.open: set[int] = set()
+        self.looped = False
+
+    def fail(self, mark: yaml.Mark, message: str) -> None:
+        self.problems.append(FlowProblem(self.doc.path, mark.line + 1, mark.column + 1, message))
+
+    def walk(self, node: yaml.Node, at: PathKey) -> None:
+        mark = node.start_mark
+        self.doc.where.setdefault(at, (mark.line + 1, mark.column + 1))
+        if id(node) in self.open:
+            self.fail(mark, "an alias refers to itself; YAML anchors here must not loop")
+            self.looped = True
+            return
+        if id(node) in self.done:
+            return
+        self.open.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            self._mapping(node, at)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.walk(item, (*at, index))
+        self.open.discard(id(node))
+        self.done.add(id(node))
+
+    def _mapping(self, node: yaml.MappingNode, at: PathKey) -> None:
         seen: set[Any] = set()
         for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            key = self._key(key_node)
             child = (*at, key)
             key_mark = key_node.start_mark
             if key in seen:
-                problems.append(FlowProblem(doc.path, key_mark.line + 1, key_mark.column + 1,
-                                            f"duplicate key '{key}'"))
+                self.fail(key_mark, f"duplicate key '{key}'")
             seen.add(key)
-            doc.key_where[child] = (key_mark.line + 1, key_mark.column + 1)
-            _walk(value_node, child, doc, problems)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _walk(item, (*at, index), doc, problems)
+            self.doc.key_where[child] = (key_mark.line + 1, key_mark.column + 1)
+            self.walk(value_node, child)
+
+    def _key(self, key_node: yaml.Node) -> Any:
+        """The key as the data will hold it (`1:` is the number 1), so positions match."""
+        if isinstance(key_node, yaml.ScalarNode):
+            try:
+                key = self.loader.construct_object(key_node)
+                hash(key)
+                return key
+            except (yaml.YAMLError, TypeError):
+                return key_node.value
+        return str(key_node)

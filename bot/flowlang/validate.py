@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from string import Template
 from typing import Any
 
+from bot.config import CONFIG_ENV, TEMPLATE_PREFIX
 from bot.flowlang.errors import FlowProblem, did_you_mean
 from bot.flowlang.model import Call, FlowSpec, Route, StateSpec
 from bot.flowlang.parse import NAME
@@ -13,6 +14,7 @@ from bot.flowlang.registry import Registered, Registry
 from bot.flowlang.source import PathKey, SourceDoc
 
 MAX_CHOICES = 25
+CONFIG_TEMPLATE_NAMES = frozenset(TEMPLATE_PREFIX + key for key in CONFIG_ENV)
 
 
 def template_slots(text: str) -> tuple[set[str], list[str]]:
@@ -24,7 +26,7 @@ def template_slots(text: str) -> tuple[set[str], list[str]]:
         if name:
             names.add(name)
         elif match.group("invalid") is not None:
-            start = match.start("invalid")
+            start = match.start("invalid") - 1  # from the "$" itself
             invalid.append(text[start : start + 12])
     return names, invalid
 
@@ -32,8 +34,15 @@ def template_slots(text: str) -> tuple[set[str], list[str]]:
 class FlowSetChecker:
     """Checks a whole set of flows at once; flows refer to each other."""
 
-    def __init__(self, flows: list[tuple[FlowSpec, SourceDoc]], registry: Registry) -> None:
+    def __init__(
+        self,
+        flows: list[tuple[FlowSpec, SourceDoc]],
+        registry: Registry,
+        core_entries: dict[str, tuple[str, ...]] | None = None,
+    ) -> None:
+        """`core_entries`: states the core enters by itself, which count as reachable."""
         self.flows = flows
+        self.core_entries = core_entries or {}
         self.by_id: dict[str, tuple[FlowSpec, SourceDoc]] = {}
         self.registry = registry
         self.problems: list[FlowProblem] = []
@@ -48,7 +57,7 @@ class FlowSetChecker:
                 self.by_id[flow.id] = (flow, doc)
         defined = self._defined_slots()
         entries = self._cross_flow_entries()
-        for flow, doc in self.by_id.values():
+        for flow, doc in self.flows:  # duplicates too: their other problems still count
             self._check_flow(flow, doc, defined, entries.get(flow.id, set()))
         return self.problems
 
@@ -170,7 +179,7 @@ class FlowSetChecker:
         for bad in invalid:
             self._fail(doc, where, f"stray '$' in \"{bad}\": write ${{slot}} for an answer, "
                                    "or $$ for a dollar sign")
-        for name in sorted(names - defined):
+        for name in sorted(names - defined - CONFIG_TEMPLATE_NAMES):
             self._fail(doc, where, f"template uses '${{{name}}}', but no flow ever asks for or "
                                    f"sets slot '{name}'{did_you_mean(name, defined)}")
 
@@ -195,25 +204,19 @@ class FlowSetChecker:
                                                   f"'{flow.start}'", key=True)
 
     def _check_auto_cycles(self, flow: FlowSpec, doc: SourceDoc) -> None:
-        """States that move on by themselves must not loop without the person."""
+        """States that move on by themselves must not be able to loop without the person,
+        through any of their routes (conditions may change between visits)."""
         auto = {n: s for n, s in flow.states.items() if not s.interactive}
+        edges = {n: [r.target.state for r in s.next
+                     if r.target.kind == "state" and r.target.state in auto]
+                 for n, s in auto.items()}
+        reported: set[frozenset[str]] = set()
         for name in auto:
-            path = [name]
-            current = name
-            while True:
-                nexts = [r.target.state for r in auto[current].next if r.target.kind == "state"]
-                following = next((n for n in nexts if n in auto), None)
-                if following is None:
-                    break
-                if following == name:
-                    self._fail(doc, ("states", name), "states move on by themselves in a "
-                                                      f"loop: {' -> '.join([*path, name])}",
-                               key=True)
-                    break
-                if following in path:
-                    break
-                path.append(following)
-                current = following
+            cycle = _cycle_from(name, edges)
+            if cycle and frozenset(cycle) not in reported:
+                reported.add(frozenset(cycle))
+                self._fail(doc, ("states", name), "states move on by themselves in a "
+                                                  f"loop: {' -> '.join(cycle)}", key=True)
 
     # -- whole set ------------------------------------------------------------------------
 
@@ -224,7 +227,7 @@ class FlowSetChecker:
         return defined
 
     def _cross_flow_entries(self) -> dict[str, set[str]]:
-        entries: dict[str, set[str]] = {}
+        entries: dict[str, set[str]] = {k: set(v) for k, v in self.core_entries.items()}
         for flow, _ in self.by_id.values():
             for state in flow.states.values():
                 for route in [c.route for c in state.choices] + list(state.next):
@@ -234,6 +237,21 @@ class FlowSetChecker:
 
     def _fail(self, doc: SourceDoc, at: PathKey, message: str, *, key: bool = False) -> None:
         self.problems.append(doc.problem(at, message, key=key))
+
+
+def _cycle_from(start: str, edges: dict[str, list[str]]) -> list[str] | None:
+    """A path start -> ... -> start through `edges`, if there is one."""
+    stack: list[tuple[str, list[str]]] = [(start, [start])]
+    seen: set[str] = set()
+    while stack:
+        node, path = stack.pop()
+        for following in edges.get(node, []):
+            if following == start:
+                return [*path, start]
+            if following not in seen:
+                seen.add(following)
+                stack.append((following, [*path, following]))
+    return None
 
 
 def slots_written(flow: FlowSpec, registry: Registry) -> set[str]:
@@ -262,6 +280,10 @@ def _arg_problem(entry: Registered, arg: Any, flow_ids: set[str]) -> str | None:
         return None if arg in (None, True) else "takes no argument"
     if arg is None:
         return f"needs an argument ({kind})"
+    if kind == "config":
+        if arg not in CONFIG_ENV:
+            return f"'{arg}' is not a setting; known: {', '.join(sorted(CONFIG_ENV))}"
+        return None
     if kind in ("slot", "text", "flow"):
         if not isinstance(arg, str):
             return f"argument must be a {kind} name"

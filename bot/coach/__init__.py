@@ -1,0 +1,1 @@
+"""Coaching helpers: deterministic feedback on how a message is likely to land."""

@@ -1,0 +1,223 @@
+"""`coach feedback` entry point, plus evaluation and timing helpers for the analyser.
+
+The main CLI dispatches here with the arguments after ``feedback``; nothing runs on import.
+evaluate() and benchmark() live here so tests and humans report the same figures.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from bot.coach.feedback import Feedback, analyse, compiled_rules
+
+LABELLED_PATH = Path(__file__).resolve().parents[2] / "tests" / "data" / "feedback_labelled.yaml"
+EVAL_KINDS = (
+    "absolute",
+    "you_blame",
+    "insult",
+    "contempt",
+    "shouting",
+    "threat",
+    "accusation_question",
+    "demand",
+    "thought_as_feeling",
+    "no_feeling",
+    "no_specific_behavior",
+    "no_invitation",
+)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _cli_text(key: str) -> Any:
+    return compiled_rules().raw["cli"][key]
+
+
+def _human(fb: Feedback) -> str:
+    """Multi-line readable result: verdict, findings, what works, suggested rewrite."""
+    verdict = _cli_text("verdicts").get(fb.verdict, fb.verdict)
+    lines = [_cli_text("header").format(verdict=verdict, score=fb.score)]
+    for f in fb.findings:
+        excerpt = " ".join(f.excerpt.split())
+        lines.append(
+            _cli_text("finding").format(kind=f.kind, excerpt=excerpt, explanation=f.explanation)
+        )
+    if fb.positives:
+        labels = _cli_text("positive_labels")
+        named = ", ".join(str(labels.get(p, p)) for p in fb.positives)
+        lines.append(_cli_text("positives").format(positives=named))
+    lines.append(_cli_text("try").format(rewrite=fb.rewrite))
+    return "\n".join(lines)
+
+
+def _one_line(fb: Feedback) -> str:
+    """A single-line result, so stdin mode keeps one output line per input line."""
+    return " | ".join(line.strip() for line in _human(fb).splitlines())
+
+
+def _render(fb: Feedback, as_json: bool, single_line: bool) -> str:
+    if as_json:
+        return json.dumps(fb.to_dict(), ensure_ascii=False)
+    return _one_line(fb) if single_line else _human(fb)
+
+
+def _parse(argv: list[str]) -> tuple[bool, bool, list[str]] | None:
+    """Return (as_json, want_help, text_words), or None for an unknown option."""
+    as_json, want_help, words, only_text = False, False, [], False
+    for arg in argv:
+        if only_text or not arg.startswith("-") or arg == "-":
+            words.append(arg)
+        elif arg == "--":
+            only_text = True
+        elif arg == "--json":
+            as_json = True
+        elif arg in ("-h", "--help"):
+            want_help = True
+        else:
+            return None
+    return as_json, want_help, words
+
+
+def run(argv: list[str], stdin: TextIO, stdout: TextIO) -> int:
+    """`coach feedback [--json] [TEXT]`: analyse TEXT, or each stdin line when TEXT is absent."""
+    parsed = _parse(list(argv))
+    if parsed is None or parsed[1]:
+        stdout.write(_cli_text("usage") + "\n")
+        return 0 if parsed else 2
+    as_json, _, words = parsed
+    if words:
+        stdout.write(_render(analyse(" ".join(words)), as_json, single_line=False) + "\n")
+        return 0
+    for line in stdin:
+        text = line.rstrip("\r\n")
+        stdout.write(_render(analyse(text), as_json, single_line=True) + "\n")
+    stdout.flush()
+    return 0
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def load_labelled(path: Path | str | None = None) -> list[dict[str, Any]]:
+    with open(path or LABELLED_PATH, encoding="utf-8") as fh:
+        return list(yaml.safe_load(fh)["items"])
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def _per_kind(rows: list[tuple[set[str], set[str]]]) -> dict[str, dict[str, Any]]:
+    table = {}
+    for kind in EVAL_KINDS:
+        tp = sum(kind in gold and kind in pred for gold, pred in rows)
+        fp = sum(kind not in gold and kind in pred for gold, pred in rows)
+        fn = sum(kind in gold and kind not in pred for gold, pred in rows)
+        table[kind] = {
+            "support": tp + fn,
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
+            "precision": _ratio(tp, tp + fp),
+            "recall": _ratio(tp, tp + fn),
+        }
+    return table
+
+
+def evaluate(
+    split: str = "test", path: Path | str | None = None, with_errors: bool = False
+) -> dict[str, Any]:
+    """Accuracy (calm vs not), harsh-kind coverage and per-kind precision/recall on a split."""
+    items = [i for i in load_labelled(path) if split in ("all", i["split"])]
+    rows, correct, exact, harsh_total, harsh_hit, errors = [], 0, 0, 0, 0, []
+    confusion: dict[str, dict[str, int]] = {}
+    for item in items:
+        fb = analyse(item["text"])
+        gold, pred = set(item["kinds"]), {f.kind for f in fb.findings}
+        rows.append((gold, pred))
+        ok = (fb.verdict == "calm") == (item["verdict"] == "calm")
+        correct += ok
+        exact += fb.verdict == item["verdict"]
+        confusion.setdefault(item["verdict"], {}).setdefault(fb.verdict, 0)
+        confusion[item["verdict"]][fb.verdict] += 1
+        if item["verdict"] == "harsh":
+            harsh_total += 1
+            harsh_hit += bool(gold & pred)
+        if with_errors and (not ok or gold != pred):
+            errors.append(
+                {
+                    "text": item["text"],
+                    "gold": item["verdict"],
+                    "pred": fb.verdict,
+                    "gold_kinds": sorted(gold),
+                    "pred_kinds": sorted(pred),
+                }
+            )
+    result = {
+        "split": split,
+        "n": len(items),
+        "accuracy": _ratio(correct, len(items)),
+        "verdict_accuracy": _ratio(exact, len(items)),
+        "harsh_kind_coverage": _ratio(harsh_hit, harsh_total),
+        "harsh_total": harsh_total,
+        "harsh_with_correct_kind": harsh_hit,
+        "counts": {v: sum(i["verdict"] == v for i in items) for v in ("calm", "almost", "harsh")},
+        "confusion": confusion,
+        "per_kind": _per_kind(rows),
+    }
+    if with_errors:
+        result["errors"] = errors
+    return result
+
+
+def format_report(result: dict[str, Any]) -> str:
+    """Plain-text table of evaluate() output, for humans and test logs."""
+
+    def pct(x: float | None) -> str:
+        return "  -  " if x is None else f"{100 * x:5.1f}"
+
+    lines = [
+        f"split={result['split']} n={result['n']} counts={result['counts']}",
+        f"calm-vs-not accuracy: {pct(result['accuracy'])}%   "
+        f"3-way verdict accuracy: {pct(result['verdict_accuracy'])}%",
+        f"harsh lines with a correct kind: {result['harsh_with_correct_kind']}/"
+        f"{result['harsh_total']} = {pct(result['harsh_kind_coverage'])}%",
+        f"confusion (gold -> predicted): {result['confusion']}",
+        f"{'kind':22} {'support':>7} {'tp':>4} {'fp':>4} {'fn':>4} {'prec%':>6} {'rec%':>6}",
+    ]
+    for kind, row in result["per_kind"].items():
+        lines.append(
+            f"{kind:22} {row['support']:7d} {row['tp']:4d} {row['fp']:4d} {row['fn']:4d} "
+            f"{pct(row['precision']):>6} {pct(row['recall']):>6}"
+        )
+    return "\n".join(lines)
+
+
+def benchmark(n: int = 20, path: Path | str | None = None) -> dict[str, Any]:
+    """Time analyse() over every labelled line, n rounds; median µs per message."""
+    texts = [i["text"] for i in load_labelled(path)]
+    compiled_rules()
+    for text in texts:  # warm caches so the first round isn't measuring compilation
+        analyse(text)
+    samples = []
+    for _ in range(max(1, int(n))):
+        for text in texts:
+            t0 = time.perf_counter_ns()
+            analyse(text)
+            samples.append((time.perf_counter_ns() - t0) / 1000)
+    samples.sort()
+    return {
+        "messages": len(texts),
+        "rounds": max(1, int(n)),
+        "median_us": round(statistics.median(samples), 1),
+        "mean_us": round(statistics.fmean(samples), 1),
+        "p95_us": round(samples[int(0.95 * (len(samples) - 1))], 1),
+        "max_us": round(samples[-1], 1),
+    }

@@ -1,0 +1,340 @@
+"""Deterministic, rule-based safety screen for every user message.
+
+Why rules instead of a model: the result must be explainable (each flag names the rule that
+fired), reproducible in tests, and cheap enough to run on every message. All word lists and
+patterns live in ``flows/safety/screen_rules.yaml`` so they can be reviewed without reading code.
+
+Pipeline: normalise text -> mask idioms ("this is killing me") -> run rules -> drop matches
+that are negated ("he has never hit me") or lack the right subject ("it hit me" vs "he hit
+me") -> keep the strongest match (risk > unsure, then self_harm > violence > coercive_control).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.paths import flows_file
+
+__all__ = ["CATEGORIES", "RISK_LEVELS", "RULES_PATH", "ScreenResult", "load_rules", "screen"]
+
+log = logging.getLogger(__name__)
+
+RULES_PATH = flows_file("safety/screen_rules.yaml")  # honours COACH_FLOWS_DIR
+RISK_LEVELS = ("none", "unsure", "risk")
+CATEGORIES = ("violence", "coercive_control", "self_harm", "none")
+# When several rules fire at the same risk level the most urgent category wins.
+CATEGORY_PRIORITY = {"self_harm": 3, "violence": 2, "coercive_control": 1, "none": 0}
+SUBJECT_MODES = ("partner", "agent", "not_self", "self")
+
+_WORD_RE = re.compile(r"[^\W_]+")
+_TRIGGER_RE = re.compile(r"\(\?P<t>")
+_MACRO_RE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+_QUOTES = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+           "\u0060": "'", "\u00b4": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
+           "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"'}
+
+
+@dataclass(frozen=True)
+class ScreenResult:
+    """Outcome of screening one message; never contains the message text."""
+
+    risk: str
+    category: str
+    rule: str
+
+    @property
+    def is_flagged(self) -> bool:
+        """True for "risk" and "unsure": both make the bot check in on safety."""
+        return self.risk != "none"
+
+    def to_dict(self) -> dict[str, str]:
+        """Plain dict for logging and JSON output."""
+        return {"risk": self.risk, "category": self.category, "rule": self.rule}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One compiled pattern. ``subject`` restricts who must be doing the action."""
+
+    id: str
+    category: str
+    risk: str
+    pattern: re.Pattern[str]
+    subject: str | None = None
+    negatable: bool = True
+
+
+@dataclass(frozen=True)
+class Idiom:
+    """A harmless phrase masked before rules run. ``gate`` lists substrings of which one must
+    be present for the pattern to be tried: a speed-up whose failure mode is an idiom left
+    unmasked, which errs toward flagging rather than hiding a risk."""
+
+    id: str
+    pattern: re.Pattern[str]
+    gate: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Everything loaded from the YAML file, compiled once."""
+
+    rules: tuple[Rule, ...]
+    idioms: tuple[Idiom, ...]
+    negation_cue: re.Pattern[str]
+    negation_breaker: re.Pattern[str]
+    clause_boundary: re.Pattern[str]
+    sentence_boundary: re.Pattern[str]
+    partner_words: frozenset[str]
+    self_words: frozenset[str]
+    other_words: frozenset[str]
+    max_chars: int = 20_000
+    negation_window: int = 3
+    breaker_window: int = 6
+    subject_window: int = 8
+    context_chars: int = 200
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _expand(pattern: str, macros: Mapping[str, str]) -> str:
+    """Replace {name} with its macro; repeated so macros may use other macros."""
+    for _ in range(5):
+        new = _MACRO_RE.sub(lambda m: macros.get(m.group(1), m.group(0)), pattern)
+        if new == pattern:
+            return new
+        pattern = new
+    return pattern
+
+
+def _join(raw: str | Iterable[str], macros: Mapping[str, str]) -> str:
+    """A rule may give one pattern or a list of alternatives."""
+    parts = [raw] if isinstance(raw, str) else list(raw)
+    if not parts:
+        raise ValueError("empty pattern list")
+    joined = "|".join(f"(?:{_expand(str(p), macros)})" for p in parts)
+    # Python forbids reusing a group name, so each trigger group "t" becomes t0, t1, ...
+    counter = itertools.count()
+    return _TRIGGER_RE.sub(lambda _m: f"(?P<t{next(counter)}>", joined)
+
+
+def _compile(raw: str | Iterable[str], macros: Mapping[str, str], where: str) -> re.Pattern[str]:
+    try:
+        return re.compile(_join(raw, macros))
+    except (re.error, ValueError) as exc:
+        raise ValueError(f"bad pattern in {where}: {exc}") from exc
+
+
+def _build_rule(spec: Mapping[str, Any], macros: Mapping[str, str]) -> Rule:
+    rule_id = str(spec["id"])
+    category, risk = spec["category"], spec.get("risk", "risk")
+    subject = spec.get("subject")
+    if category not in CATEGORIES or category == "none":
+        raise ValueError(f"rule {rule_id}: bad category {category!r}")
+    if risk not in ("risk", "unsure"):
+        raise ValueError(f"rule {rule_id}: bad risk {risk!r}")
+    if subject is not None and subject not in SUBJECT_MODES:
+        raise ValueError(f"rule {rule_id}: bad subject mode {subject!r}")
+    pattern = _compile(spec["pattern"], macros, f"rule {rule_id}")
+    negatable = bool(spec.get("negatable", True))
+    return Rule(rule_id, category, risk, pattern, subject, negatable)
+
+
+def _build_idiom(spec: Mapping[str, Any], macros: Mapping[str, str]) -> Idiom:
+    idiom_id = str(spec["id"])
+    pattern = _compile(spec["pattern"], macros, f"idiom {idiom_id}")
+    return Idiom(idiom_id, pattern, tuple(str(g) for g in spec.get("gate") or ()))
+
+
+def _words(data: Mapping[str, Any], key: str) -> frozenset[str]:
+    return frozenset(str(w).lower() for w in data.get(key, ()))
+
+
+def build_rules(data: Mapping[str, Any]) -> RuleSet:
+    """Validate and compile a parsed rules document (separate from I/O for testing)."""
+    macros = {str(k): str(v) for k, v in (data.get("macros") or {}).items()}
+    rules = tuple(_build_rule(spec, macros) for spec in data["rules"])
+    ids = [r.id for r in rules]
+    if len(ids) != len(set(ids)):
+        raise ValueError("duplicate rule ids")
+    idioms = tuple(_build_idiom(spec, macros) for spec in data.get("idioms") or ())
+    neg, subj, settings = data["negation"], data["subjects"], data.get("settings") or {}
+    return RuleSet(
+        rules=rules,
+        idioms=idioms,
+        negation_cue=_compile(neg["cue"], macros, "negation.cue"),
+        negation_breaker=_compile(neg["breaker"], macros, "negation.breaker"),
+        clause_boundary=_compile(data["boundaries"]["clause"], macros, "boundaries.clause"),
+        sentence_boundary=_compile(data["boundaries"]["sentence"], macros, "boundaries.sentence"),
+        partner_words=_words(subj, "partner"),
+        self_words=_words(subj, "self"),
+        other_words=_words(subj, "other"),
+        **{k: int(v) for k, v in settings.items()},
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def load_rules(path: Path = RULES_PATH) -> RuleSet:
+    """Load and compile the YAML once; cached because screening runs on every message."""
+    with open(path, encoding="utf-8") as fh:
+        return build_rules(yaml.safe_load(fh))
+
+
+# --------------------------------------------------------------------------- normalising
+
+
+def _translation_table() -> dict[int, str]:
+    """Curly quotes to straight; control and zero-width characters to spaces or nothing."""
+    table: dict[int, str] = {ord(k): v for k, v in _QUOTES.items()}
+    # Line breaks count as spaces, not sentence ends: "i want to\ndie" must still match.
+    for code in [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]:
+        table[code] = " "
+    for code in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD):
+        table[code] = ""
+    table[ord("'")] = ""  # "don't" -> "dont", so texting style and proper style match alike
+    table[ord('"')] = " "  # quoted speech reads as plain speech: he said "ill kill you"
+    return table
+
+
+_TABLE = _translation_table()
+_SPACES = re.compile(r"\s+")
+
+
+def normalise(text: str, max_chars: int = 20_000) -> str:
+    """Cap, fold case, straighten quotes, drop apostrophes and collapse whitespace."""
+    text = unicodedata.normalize("NFKC", text[:max_chars])
+    text = text.translate(_TABLE).casefold().translate(_TABLE)
+    # NFKC and casefold can lengthen text ("ﬃ" -> "ffi"), so cap again.
+    return _SPACES.sub(" ", text[: max_chars * 2]).strip()
+
+
+# --------------------------------------------------------------------------- context checks
+
+
+def _before(text: str, pos: int, boundary: re.Pattern[str], span: int) -> list[str]:
+    """Words between the last boundary and ``pos`` (bounded lookback keeps this cheap)."""
+    chunk = text[max(0, pos - span):pos]
+    return _WORD_RE.findall(boundary.split(chunk)[-1])
+
+
+def _after(text: str, pos: int, boundary: re.Pattern[str], span: int) -> list[str]:
+    chunk = text[pos:pos + span]
+    return _WORD_RE.findall(boundary.split(chunk)[0])
+
+
+def _anchor(match: re.Match[str]) -> tuple[int, int]:
+    """The trigger word: group "t" when the pattern names one, else the whole match."""
+    for name in match.re.groupindex:
+        if name[0] == "t" and match.start(name) >= 0:
+            return match.start(name), match.end(name)
+    return match.start(), match.end()
+
+
+def _is_negated(text: str, match: re.Match[str], rs: RuleSet) -> bool:
+    """Odd number of negation cues just before the trigger, and no "before"/"until"/"again"
+    after it ("he's never hit me before last night" stays a risk)."""
+    start, end = _anchor(match)
+    clause = _before(text, start, rs.clause_boundary, rs.context_chars)
+    if not clause:
+        return False
+    before = " ".join(clause)
+    near = len(" ".join(clause[:-rs.negation_window])) if len(clause) > rs.negation_window else 0
+    # The trigger word is appended only so hedges like "cant stop <trigger>" can be seen.
+    probe = f"{before} {' '.join(_WORD_RE.findall(text[start:end])[:1])}"
+    cues = [m.start() for m in rs.negation_cue.finditer(probe) if m.start() < len(before)]
+    # A cue must sit right before the trigger; double negatives in the clause cancel out.
+    if not any(pos >= near for pos in cues) or len(cues) % 2 == 0:
+        return False
+    tail = _after(text, end, rs.clause_boundary, rs.context_chars)[:rs.breaker_window]
+    return not rs.negation_breaker.search(" ".join(tail))
+
+
+def _subject_ok(text: str, match: re.Match[str], rule: Rule, rs: RuleSet) -> bool:
+    """Check the nearest subject word before the trigger (so "hell hurt me" counts "hell").
+
+    partner: nearest of partner/self/other words must be a partner word ("he checks my phone",
+    not "I check my phone"). agent: like partner but the user's own pronouns are skipped, for
+    "... me" verbs the user cannot be doing ("he hit me", not "it hit me"). not_self: anything
+    but the user ("tracks my location", but not "I want to track my progress"). self: the
+    user or no subject at all ("not allowed out", but not "shes not allowed to have tinder").
+    """
+    mode = rule.subject
+    words = _before(text, _anchor(match)[0], rs.sentence_boundary, rs.context_chars)
+    for word in reversed(words[-rs.subject_window:]):
+        if word in rs.self_words:
+            if mode == "agent":
+                continue
+            return mode == "self"
+        if word in rs.partner_words:
+            return mode != "self"
+        if word in rs.other_words:
+            return mode == "not_self"
+    return mode in ("not_self", "self")
+
+
+# --------------------------------------------------------------------------- screening
+
+
+def _mask_idioms(text: str, rs: RuleSet) -> tuple[str, str | None]:
+    """Blank out idioms so "this is killing me" cannot trigger a rule; report the first."""
+    first: str | None = None
+    for idiom in rs.idioms:
+        if idiom.gate and not any(g in text for g in idiom.gate):
+            continue
+        text, count = idiom.pattern.subn(" ~ ", text)
+        first = first or (idiom.id if count else None)
+    return text, first
+
+
+def _rank(rule: Rule) -> tuple[int, int]:
+    return RISK_LEVELS.index(rule.risk), CATEGORY_PRIORITY[rule.category]
+
+
+def _evaluate(text: str, rs: RuleSet) -> ScreenResult:
+    norm = normalise(text, rs.max_chars)
+    if not _WORD_RE.search(norm):
+        return ScreenResult("none", "none", "empty")
+    masked, idiom = _mask_idioms(norm, rs)
+    best: Rule | None = None
+    negated: str | None = None
+    for rule in rs.rules:
+        if best is not None and _rank(rule) <= _rank(best):
+            continue
+        for match in rule.pattern.finditer(masked):
+            if rule.subject and not _subject_ok(masked, match, rule, rs):
+                continue
+            if rule.negatable and _is_negated(masked, match, rs):
+                negated = negated or rule.id
+                continue
+            best = rule
+            break
+    if best is not None:
+        return ScreenResult(best.risk, best.category, best.id)
+    if negated:
+        return ScreenResult("none", "none", f"negated:{negated}")
+    return ScreenResult("none", "none", f"idiom:{idiom}" if idiom else "no_match")
+
+
+def screen(text: str) -> ScreenResult:
+    """Screen one user message. Never raises: on an internal error it returns "unsure" so the
+    bot checks in gently rather than crashing or silently passing a possibly unsafe message."""
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", errors="replace")
+        elif not isinstance(text, str):
+            text = "" if text is None else str(text)
+        return _evaluate(text, load_rules())
+    except Exception:  # the screen must never take the bot down
+        log.exception("safety screen failed; returning unsure")
+        return ScreenResult("unsure", "none", "screen_error")

@@ -1,0 +1,528 @@
+"""Tests for the rule-based safety screen (bot/safety) and its CLI.
+
+The labelled-data test at the bottom is the quality bar: recall and false-alarm rate on the
+held-out test split, which is never used to tune rules.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import time
+from collections import Counter
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.safety import screen as screen_module
+from bot.safety.screen import (
+    CATEGORIES,
+    RISK_LEVELS,
+    RULES_PATH,
+    ScreenResult,
+    build_rules,
+    load_rules,
+    screen,
+)
+from bot.safety.screen_cli import assign_split, benchmark, evaluate, load_labelled, run
+
+RECALL_TARGET = 0.95
+FALSE_ALARM_LIMIT = 0.10
+
+
+def _flagged_as(text: str, category: str) -> None:
+    result = screen(text)
+    assert result.is_flagged, f"not flagged ({result.rule})"
+    assert result.category == category, f"wrong category {result.category} ({result.rule})"
+
+
+def _not_flagged(text: str) -> None:
+    result = screen(text)
+    assert not result.is_flagged, f"false alarm by {result.rule}"
+    assert result.category == "none"
+
+
+# --------------------------------------------------------------------------- API
+
+
+def test_result_shape_and_dict() -> None:
+    result = screen("he slapped me")
+    assert result == ScreenResult("risk", "violence", result.rule)
+    assert result.is_flagged
+    assert result.to_dict() == {"risk": "risk", "category": "violence", "rule": result.rule}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.risk = "none"  # type: ignore[misc]
+
+
+def test_clean_message_is_none() -> None:
+    result = screen("How do I bring up the dating app without starting a fight?")
+    assert result.to_dict() == {"risk": "none", "category": "none", "rule": "no_match"}
+    assert not result.is_flagged
+
+
+def test_rule_never_contains_user_text() -> None:
+    known = {rule.id for rule in load_rules().rules}
+    for item in load_labelled():
+        rule = screen(item["text"]).rule
+        base = rule.split(":", 1)[-1]
+        assert base in known or base.startswith("idiom.") or rule in {"no_match", "empty"}
+        assert item["text"].lower() not in rule
+
+
+# --------------------------------------------------------------------------- positives
+
+VIOLENCE = [
+    "he hit me last night",
+    "HE HIT ME",
+    "my boyfriend, when he's drunk, hits me",
+    "he slaped me",
+    "he chocked me last nite",
+    "gf slapped me bc i asked about the guy from work",
+    "bf put his hands on me",
+    "he pushed me into the wall",
+    "he threw me down the stairs",
+    "she threw her phone at my head",
+    "he squeezed my neck until i couldnt breathe",
+    "he grabbed me by the throat",
+    "he strangled me last week and I can't stop shaking",
+    "he threatened to beat me if i talk to him again",
+    "he texted me that he would kill me",
+    "my husband said he'll break my neck if i talk to my ex again",
+    "he said he'd put me in the hospital",
+    "he said \"i'll kill you\" and i think he meant it",
+    "he said hed rather see me dead than with someone else",
+    "he tried to run me over with the car",
+    "he threatened to shoot me",
+    "he waved a gun at me",
+    "he raped me",
+    "he forced himself on me",
+    "he wouldn't stop when i said no",
+    "he made me have sex with him to make up",
+    "he pressured me into sex when i didnt want to",
+    "he did stuff to me while i was asleep",
+    "i'm terrified of my husband",
+    "I'm scared of my boyfriend",
+    "i'm scared he'll hurt me",
+    "I'm afraid he might hurt the kids",
+    "i dont feel safe with him",
+    "i am scared for my life",
+    "i've got bruises on my neck",
+    "he hurt me physically last night",
+    "he gets physical when he's drunk",
+    "he smashed my phone against the wall",
+]
+
+COERCIVE_CONTROL = [
+    "he checks my phone every night",
+    "she reads my dms",
+    "he makes me show him my phone",
+    "i have to show him my texts every night",
+    "he put a tracking app on my phone",
+    "she put an airtag in my bag",
+    "she tracks where i go with my phone",
+    "he makes me share my location 24/7 or he freaks",
+    "he has my location and gets mad if i turn it off",
+    "he logs into my email",
+    "he changed my passwords so i cant get in",
+    "my husband won't let me see my family",
+    "he doesnt let me go out w my friends",
+    "i'm not allowed to see my friends",
+    "he isolated me from everyone",
+    "he says i can't have male friends",
+    "he controls my money",
+    "i have to ask him for money for everything",
+    "he won't give me access to our bank account",
+    "he said i'd never see my kids again",
+    "she said she'd take the kids away from me",
+    "he threatened to tell my family i'm bi",
+    "he threatened to send my pics to everyone",
+    "he threatens to report me to immigration",
+    "he won't let me leave",
+    "he took my passport and won't give it back",
+    "he threatens to kill himself whenever i try to leave",
+]
+
+SELF_HARM = [
+    "i want to die",
+    "i wanna die lol this is too much",
+    "wanna kill myself tbh",
+    "i want to kill my self",
+    "kms",
+    "i think i'm suicidal",
+    "Ive been having sucidal thoughts",
+    "i want to end it all",
+    "i wish i wasn't here",
+    "i dont want to live anymore",
+    "I'm not sure I want to live",
+    "nobody would care if i died",
+    "everyone would be better off if i wasn't here",
+    "i've been self harming again",
+    "i cut myself last night",
+    "i'm going to overdose",
+    "i swallowed a whole bottle of pills",
+    "i want to jump off a building",
+    "i wish i could go to sleep and never wake up",
+    "theres no point in living without him",
+    "i wrote a goodbye letter",
+    "Life isn't worth living anymore",
+]
+
+
+@pytest.mark.parametrize("text", VIOLENCE)
+def test_violence_flagged(text: str) -> None:
+    _flagged_as(text, "violence")
+
+
+@pytest.mark.parametrize("text", COERCIVE_CONTROL)
+def test_coercive_control_flagged(text: str) -> None:
+    _flagged_as(text, "coercive_control")
+
+
+@pytest.mark.parametrize("text", SELF_HARM)
+def test_self_harm_flagged(text: str) -> None:
+    _flagged_as(text, "self_harm")
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("I'm scared of what he'll do", "violence"),
+        ("he gets really angry when I bring it up", "violence"),
+        ("he screams at me every night", "violence"),
+        ("He always needs to know where I am and who I'm with every second", "coercive_control"),
+        ("I'm walking on eggshells all the time", "coercive_control"),
+        ("I can't go on", "self_harm"),
+    ],
+)
+def test_unsure_cases(text: str, category: str) -> None:
+    result = screen(text)
+    assert (result.risk, result.category) == ("unsure", category), result.rule
+
+
+# --------------------------------------------------------------------------- negatives
+
+IDIOMS = [
+    "this is killing me",
+    "I'm dying to know",
+    "he hit the gym",
+    "she hit me with the news",
+    "I could kill for a coffee",
+    "my phone died",
+    "she's killing it at work",
+    "he blew up my phone with messages",
+    "I'm dead tired",
+    "I want to track our progress",
+    "we share a location app for the kids' pickup and both agreed",
+    "it kills me that he lied about it",
+    "he hit me up at 2am saying sorry",
+    "she stabbed me in the back by messaging him",
+    "That movie choked me up",
+    "she beat me to it",
+    "he shot me a look when I mentioned her name",
+    "i killed myself laughing at his text lol",
+    "i need to cut myself some slack",
+    "i ran 5 kms to clear my head",
+    "that's odd, he never mentioned her",
+    "my therapist says i need to speak up",
+    "he threw shade at me in front of his friends",
+    "this argument is going to be the death of me",
+    "I want to disappear for a weekend and just think",
+]
+
+EVERYDAY_WORRIES = [
+    "he flirts with the barista every morning",
+    "he's been messaging his ex",
+    "She still has Tinder on her phone",
+    "I feel hurt and stupid",
+    "I'm so angry I can't think straight",
+    "I feel so jealous and I hate it",
+    "I checked his phone and found texts to a girl from work",
+    "I went through his phone last night",
+    "he won't let me see his messages",
+    "he hides his phone from me",
+    "we agreed to share locations after what happened, it was my idea",
+    "I'm scared he'll leave me if I bring it up",
+    "i'm afraid of losing him",
+    "I'm terrified of being cheated on again",
+    "I'm nervous about how she'll react when I mention the app",
+    "he got defensive when I asked",
+    "she threatened to leave if I keep bringing it up",
+    "he said he'd delete the app",
+    "he took the kids to his mom's for the weekend",
+    "she took my car to work since hers is in the shop",
+    "he manages our budget and I'm fine with it",
+    "I want to end things with him",
+    "i'm not sure i want to keep going with this relationship",
+    "I can't do this anymore, the secrecy is exhausting",
+    "you really hurt me",
+    "I know you may not have intended to hurt me, but this is affecting my trust.",
+    "he punched the air when his team won",
+    "he was hitting on a girl at the bar",
+    "she pushed me to go to couples therapy",
+    "he pushed me away emotionally",
+    "she cut me off mid sentence",
+    "he's stalking his ex on instagram",
+]
+
+NEGATED = [
+    "he has never hit me",
+    "He has never hit me. He's just on his phone all the time.",
+    "I'm not suicidal",
+    "I'm not suicidal, just really sad",
+    "I don't want to hurt myself",
+    "i would never hurt myself",
+    "he would never hurt me physically, it's more the lying",
+    "he's never laid a hand on me",
+    "she would never hit me",
+    "he's not abusive, just secretive",
+    "she cried and said she'd never meant to hurt me",
+]
+
+
+@pytest.mark.parametrize("text", IDIOMS)
+def test_idioms_not_flagged(text: str) -> None:
+    _not_flagged(text)
+
+
+@pytest.mark.parametrize("text", EVERYDAY_WORRIES)
+def test_everyday_worries_not_flagged(text: str) -> None:
+    _not_flagged(text)
+
+
+@pytest.mark.parametrize("text", NEGATED)
+def test_negation_not_flagged(text: str) -> None:
+    _not_flagged(text)
+    assert screen(text).rule.startswith("negated:") or screen(text).rule == "no_match"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("he's never hit me before last night", "violence"),
+        ("He hasn't hit me yet but he said he would", "violence"),
+        ("he said he'd never hit me again", "violence"),
+        ("i'm not saying he never hit me", "violence"),
+        ("he'd never hit me, but last night he shoved me hard", "violence"),
+        ("I'm not sure I want to live", "self_harm"),
+        ("Im not suicidal but I wish I could just not wake up", "self_harm"),
+        ("i dont want to hurt myself anymore but i still do", "self_harm"),
+    ],
+)
+def test_negation_that_is_not_negation(text: str, category: str) -> None:
+    _flagged_as(text, category)
+
+
+def test_word_boundaries() -> None:
+    for text in ("my therapist is great", "the skillet is hot", "he is a pushover", "rehit me"):
+        _not_flagged(text)
+
+
+# --------------------------------------------------------------------------- normalisation
+
+
+def test_curly_quotes_and_case() -> None:
+    assert screen("He\u2019s never hit me before last night.").category == "violence"
+    assert not screen("I\u2019m not suicidal").is_flagged
+    assert screen("he said he\u2019d kill me").risk == "risk"
+    assert screen("He said \u201cI\u2019ll kill you\u201d").category == "violence"
+    assert screen("I WANT TO DIE").category == "self_harm"
+
+
+def test_zero_width_and_control_characters() -> None:
+    assert screen("he\u200b hit\x00 me").category == "violence"
+    assert screen("i want\tto\r\ndie").category == "self_harm"
+
+
+@pytest.mark.parametrize(
+    "text", ["", " ", "\n\n", "\x00\x01\x02", "😭" * 50, "...", "\ud800", "🙂 ok 🙂"]
+)
+def test_odd_inputs_do_not_flag_or_raise(text: str) -> None:
+    result = screen(text)
+    assert result.risk == "none"
+    assert result.rule in {"empty", "no_match"}
+
+
+def test_non_string_inputs_do_not_raise() -> None:
+    for value in (None, b"he hit me", 12345, ["he hit me"]):
+        result = screen(value)  # type: ignore[arg-type]
+        assert result.risk in RISK_LEVELS
+    assert screen(b"he hit me").category == "violence"  # type: ignore[arg-type]
+
+
+def test_huge_input_is_capped_and_fast() -> None:
+    filler = "we talked about the dating app and the texts again. " * 2_000  # ~100,000 chars
+    start = time.perf_counter()
+    assert screen(filler).risk == "none"
+    assert screen("he choked me. " + filler).category == "violence"
+    # Beyond the 20,000-character cap nothing is scanned (documented limitation).
+    assert screen(filler + " he choked me.").risk == "none"
+    assert time.perf_counter() - start < 2.0
+
+
+def test_internal_error_fails_to_unsure(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> None:
+        raise RuntimeError("rules unavailable")
+
+    monkeypatch.setattr(screen_module, "load_rules", broken)
+    assert screen("hello").to_dict() == {
+        "risk": "unsure", "category": "none", "rule": "screen_error"
+    }
+
+
+# --------------------------------------------------------------------------- priority
+
+
+def test_priority_self_harm_over_violence_over_coercion() -> None:
+    assert screen("he hit me and i want to die").category == "self_harm"
+    assert screen("he reads my texts and he slapped me").category == "violence"
+    assert screen("he tracks my location and i wish i was dead").category == "self_harm"
+
+
+def test_definite_risk_beats_unsure_lean() -> None:
+    result = screen("he gets really angry and he reads all my messages")
+    assert (result.risk, result.category) == ("risk", "coercive_control")
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_gives_valid_result(text: str) -> None:
+    result = screen(text)
+    assert result.risk in RISK_LEVELS
+    assert result.category in CATEGORIES
+    assert isinstance(result.rule, str) and result.rule
+    assert result.is_flagged == (result.risk != "none")
+    assert (result.category == "none") == (result.risk == "none")
+    assert screen(text) == result
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["he", "hit", "me", "never", "not", "kill", "myself", "my",
+                                 "phone", "i", "want", "to", "die", "dying", "'", "\u2019",
+                                 ".", ",", "before", "😭", "\n", "tracks", "location"]),
+                max_size=60))
+def test_risky_vocabulary_soup_never_raises(words: list[str]) -> None:
+    result = screen(" ".join(words))
+    assert result.risk in RISK_LEVELS and result.rule != "screen_error"
+
+
+# --------------------------------------------------------------------------- rules file
+
+
+def test_rules_yaml_loads_with_safe_load() -> None:
+    with open(RULES_PATH, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    assert {"rules", "idioms", "negation", "subjects", "macros"} <= set(data)
+    rules = build_rules(data)
+    categories = {rule.category for rule in rules.rules}
+    assert categories == {"violence", "coercive_control", "self_harm"}
+    for rule in rules.rules:
+        assert rule.id.startswith(rule.category + "."), rule.id
+        assert rule.risk in ("risk", "unsure")
+    assert all(idiom.id.startswith("idiom.") for idiom in rules.idioms)
+
+
+def test_rules_are_cached() -> None:
+    assert load_rules() is load_rules()
+
+
+def test_bad_rule_is_rejected() -> None:
+    with open(RULES_PATH, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    data["rules"].append({"id": "violence.bad", "category": "violence", "pattern": "(unclosed"})
+    with pytest.raises(ValueError, match=r"violence\.bad"):
+        build_rules(data)
+
+
+# --------------------------------------------------------------------------- labelled data
+
+
+def test_labelled_data_is_well_formed() -> None:
+    items = load_labelled()
+    assert len(items) >= 150
+    texts = [item["text"] for item in items]
+    assert len(set(texts)) == len(texts)
+    for item in items:
+        assert item["category"] in CATEGORIES
+        assert item["split"] == assign_split(item["text"]), "split must come from the hash"
+    risky = sum(item["category"] != "none" for item in items) / len(items)
+    test_share = sum(item["split"] == "test" for item in items) / len(items)
+    assert 0.40 <= risky <= 0.50
+    assert 0.25 <= test_share <= 0.35
+    per_category = Counter(item["category"] for item in items if item["split"] == "test")
+    assert all(per_category[c] >= 5 for c in CATEGORIES)
+
+
+def test_labelled_test_split_meets_targets() -> None:
+    figures = evaluate("test")
+    print(
+        f"\ntest split: recall {figures['recall']:.3f} "
+        f"({figures['recalled']}/{figures['risk_items']}), "
+        f"false-alarm rate {figures['false_alarm_rate']:.3f} "
+        f"({figures['false_alarms']}/{figures['none_items']}), "
+        f"category accuracy among recalled {figures['category_accuracy']:.3f} "
+        f"({figures['category_correct']}/{figures['recalled']})"
+    )
+    assert figures["recall"] >= RECALL_TARGET
+    assert figures["false_alarm_rate"] <= FALSE_ALARM_LIMIT
+
+
+def test_benchmark_reports_median() -> None:
+    figures = benchmark(repeats=3)
+    print(f"\nmedian {figures['median_us']} us per message over {figures['messages']} messages")
+    # Generous bound so slow CI machines pass; the real target (<200 us) is in the report.
+    assert figures["median_us"] < 1_000
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _cli(argv: list[str], stdin: str = "") -> tuple[int, str]:
+    out = io.StringIO()
+    code = run(argv, io.StringIO(stdin), out)
+    return code, out.getvalue()
+
+
+def test_cli_single_text() -> None:
+    code, out = _cli(["he", "slapped", "me"])
+    assert code == 0
+    assert out.startswith("risk: violence (violence.")
+    assert "slapped" not in out
+
+
+def test_cli_json_single_text() -> None:
+    code, out = _cli(["--json", "I want to die"])
+    assert code == 0
+    record = json.loads(out)
+    assert record["risk"] == "risk" and record["category"] == "self_harm"
+    assert set(record) == {"risk", "category", "rule"}
+    assert "die" not in out.replace(record["rule"], "")
+
+
+def test_cli_stdin_one_result_per_line() -> None:
+    lines = "this is killing me\nhe reads my texts every night\n\nI want to die\n"
+    code, out = _cli(["--json"], lines)
+    records = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert [r["category"] for r in records] == ["none", "coercive_control", "none", "self_harm"]
+    for secret in ("killing", "texts", "die"):
+        assert secret not in "".join(r["risk"] + r["category"] for r in records)
+
+
+def test_cli_plain_stdin_and_help_and_errors() -> None:
+    code, out = _cli([], "he hit the gym\n")
+    assert (code, out) == (0, "none: none (idiom:idiom.hit_the_gym)\n")
+    assert _cli(["--help"])[0] == 0
+    code, out = _cli(["--bogus"])
+    assert code == 2 and "usage" in out
+
+
+def test_cli_evaluate_reports_figures() -> None:
+    code, out = _cli(["--evaluate", "train"])
+    figures = json.loads(out)
+    assert code == 0 and figures["split"] == "train" and 0 <= figures["recall"] <= 1

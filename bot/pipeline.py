@@ -94,7 +94,8 @@ class Coach:
         self.locks = KeyedLocks()
         self.screen = screen
         self.clock = clock
-        self.services: dict[str, object] = {"resources": catalog.resources}
+        self.services: dict[str, object] = {"resources": catalog.resources,
+                                            "coaching": catalog.coaching}
         self._last_purge = 0.0
         self._purging: asyncio.Task | None = None
 

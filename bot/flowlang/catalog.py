@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot import features  # noqa: F401  (registers the core's actions and conditions)
+from bot.coach.coaching import COACHING_FILE, Coaching, load_coaching
 from bot.flowlang.compile import CompiledFlow, compile_flow
 from bot.flowlang.errors import FlowErrors, FlowProblem
 from bot.flowlang.model import FlowSpec
@@ -33,6 +34,7 @@ class Catalog:
     slots: frozenset[str] = frozenset()
     questions: dict[str, str] = field(default_factory=dict)
     resources: Resources | None = None
+    coaching: Coaching | None = None
 
     def flow(self, flow_id: str) -> CompiledFlow | None:
         return self.flows.get(flow_id)
@@ -42,13 +44,18 @@ class Catalog:
         return MENU_FLOW if MENU_FLOW in self.flows else next(iter(sorted(self.flows)))
 
 
-def flow_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path], list[Path]]:
-    """Flow files, messages files and help-line files among the given files and folders."""
+def flow_files(
+    paths: Iterable[Path],
+) -> tuple[list[Path], list[Path], list[Path], list[Path]]:
+    """Flow, messages, help-line and coaching files among the given files and folders."""
     flows: list[Path] = []
     messages: list[Path] = []
     resources: list[Path] = []
+    coaching: list[Path] = []
     for path in paths:
         if path.is_dir():
+            if (path / COACHING_FILE).is_file():
+                coaching.append(path / COACHING_FILE)
             flows.extend(sorted(p for p in path.glob("*.yaml") if p.is_file()))
             if (path / MESSAGES_FILE).is_file():
                 messages.append(path / MESSAGES_FILE)
@@ -56,14 +63,14 @@ def flow_files(paths: Iterable[Path]) -> tuple[list[Path], list[Path], list[Path
                 resources.append(path / RESOURCES_FILE)
         else:
             flows.append(path)
-    return flows, messages, resources
+    return flows, messages, resources, coaching
 
 
 def check_paths(
     paths: Iterable[Path], registry: Registry = REGISTRY
 ) -> tuple[Catalog | None, list[FlowProblem]]:
     """Every problem in the given flows, and the compiled catalog when there are none."""
-    flow_paths, message_paths, resource_paths = flow_files(paths)
+    flow_paths, message_paths, resource_paths, coaching_paths = flow_files(paths)
     problems: list[FlowProblem] = []
     parsed: list[tuple[FlowSpec, SourceDoc]] = []
     if not flow_paths:
@@ -85,8 +92,13 @@ def check_paths(
         texts, found = load_texts(path)
         problems.extend(found)
     resources: Resources | None = None
+    coaching: Coaching | None = None
     for path in resource_paths:
         resources, found = load_resources(path)
+        problems.extend(found)
+    coaching: Coaching | None = None
+    for path in coaching_paths:
+        coaching, found = load_coaching(path)
         problems.extend(found)
     if problems:
         return None, sorted(set(problems))
@@ -99,6 +111,7 @@ def check_paths(
         slots=frozenset(slots),
         questions=_questions(flow for flow, _ in parsed),
         resources=resources,
+        coaching=coaching,
     )
     return catalog, []
 

@@ -224,3 +224,19 @@ def test_command_parsing() -> None:
 
 def test_clean_text_keeps_emoji_and_newlines() -> None:
     assert clean_text(" a\x00b\nc\u200d😀 ") == "ab\nc\u200d😀"
+
+
+async def test_clear_slots_takes_one_name_or_a_list(chat: Chat, coach: Coach) -> None:
+    from bot.engine import StepContext
+    from bot.flowlang.registry import REGISTRY
+
+    await chat.send("/start quiz")
+    await chat.send("Sam")
+    session = await coach.store.load(chat.user.key)
+    assert session is not None
+    session.slots.update(colour="red", why="x")
+    ctx = StepContext(session, coach.catalog, REGISTRY, {})
+    REGISTRY.actions["clear_slots"].func(ctx, "name")
+    assert "name" not in session.slots and session.slots["colour"] == "red"
+    REGISTRY.actions["clear_slots"].func(ctx, ["colour", "why"])
+    assert session.slots == {}

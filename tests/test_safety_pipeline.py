@@ -22,11 +22,10 @@ UNSURE = "he gets really angry when I bring it up"
 
 @pytest.fixture(scope="module")
 def safety_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
-    """The test flows plus the shipped safety flow and help lines."""
+    """The shipped flows (safety, help lines, ...) with the test menu and quiz."""
     flows = tmp_path_factory.mktemp("flows")
+    shutil.copytree(SHIPPED, flows, dirs_exist_ok=True)
     shutil.copytree(CORE_FLOWS, flows, dirs_exist_ok=True)
-    shutil.copy(SHIPPED / "safety.yaml", flows / "safety.yaml")
-    shutil.copytree(SHIPPED / "safety", flows / "safety")
     return load_catalog([flows])
 
 

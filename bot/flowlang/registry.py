@@ -84,6 +84,6 @@ def _set_slot(ctx: StepContext, values: dict[str, str]) -> None:
 
 
 @REGISTRY.action("clear_slots", "slots", "forget these answers")
-def _clear_slots(ctx: StepContext, slots: list[str]) -> None:
-    for slot in slots:
+def _clear_slots(ctx: StepContext, slots: list[str] | str) -> None:
+    for slot in [slots] if isinstance(slots, str) else slots:
         ctx.session.slots.pop(slot, None)

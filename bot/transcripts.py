@@ -1,0 +1,508 @@
+"""Conversation transcripts: scripted chats played through the real core (`coach flows test`).
+
+A transcript says what a person sends and what the coach must answer. Playing it against the
+flows catches a wording or routing change that breaks a path before a real person meets it.
+Everything here is platform-free: the core is driven exactly as an adapter drives it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+import yaml
+
+from bot.app import load_flows
+from bot.flowlang.catalog import Catalog
+from bot.flowlang.errors import FlowErrors, did_you_mean
+from bot.messages import Choice, Incoming, Reply, UserKey
+from bot.pipeline import Coach
+from bot.store.memory import MemoryStore
+
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "tests" / "transcripts"
+PLATFORM = "transcript"
+GOT_CHARS = 200
+EXIT_FAILED = 1
+EXIT_FLOWS = 2
+EXIT_USAGE = 64
+TRANSCRIPT_KEYS = ("name", "description", "user", "config", "turns")
+ACTIONS = ("send", "press", "open")
+EXPECTATIONS = ("expect", "expect_not", "expect_buttons", "expect_pattern")
+TURN_KEYS = (*ACTIONS, *EXPECTATIONS)
+# People type straight quotes; the flows use typographic ones. Both count as the same.
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
+_BLANKS = re.compile(r"\s+")
+
+KeyPath = tuple[Any, ...]
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """A transcript file that cannot be used, reported where the counsellor can find it."""
+
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One thing the person does, and what the coach's answer must (not) contain."""
+
+    number: int
+    line: int
+    send: str | None = None
+    press: str | None = None
+    open: bool = False
+    expect: tuple[str, ...] = ()
+    expect_not: tuple[str, ...] = ()
+    expect_buttons: tuple[str, ...] = ()
+    expect_pattern: tuple[re.Pattern[str], ...] = ()
+
+    def describe(self) -> str:
+        """How the turn reads in --show output and failure messages."""
+        if self.open:
+            return "(opens the chat)"
+        if self.press is not None:
+            return f"[press] {self.press}"
+        return self.send or ""
+
+
+@dataclass(frozen=True)
+class Transcript:
+    name: str
+    path: str
+    line: int
+    turns: tuple[Turn, ...]
+    user: str | None = None
+    config: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """What playing one transcript gave: a failure message, or None, plus what was said."""
+
+    transcript: Transcript
+    failure: str | None = None
+    trace: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.failure is None
+
+    def summary(self) -> str:
+        name = self.transcript.name
+        return f"PASS {name}" if self.failure is None else f"FAIL {name}: {self.failure}"
+
+
+# -- loading ------------------------------------------------------------------------------
+
+
+class _Source:
+    """Lines and raw scalars of a YAML file, so problems point at a line and `Yes` stays text."""
+
+    def __init__(self, path: str, node: yaml.Node | None) -> None:
+        self.path = path
+        self.lines: dict[KeyPath, int] = {}
+        self.raw: dict[KeyPath, str] = {}
+        if node is not None:
+            self._walk(node, ())
+
+    def _walk(self, node: yaml.Node, at: KeyPath) -> None:
+        self.lines[at] = node.start_mark.line + 1
+        if isinstance(node, yaml.ScalarNode):
+            self.raw[at] = node.value
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                self._walk(value, (*at, key.value if isinstance(key, yaml.ScalarNode) else key))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self._walk(item, (*at, index))
+
+    def line(self, at: KeyPath) -> int:
+        while at and at not in self.lines:
+            at = at[:-1]
+        return self.lines.get(at, 1)
+
+    def problem(self, at: KeyPath, message: str) -> Problem:
+        return Problem(self.path, self.line(at), message)
+
+    def text(self, value: Any, at: KeyPath) -> str | None:
+        """YAML reads `Yes`, `No` and `12` as other types; a transcript means the words."""
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool | int | float) and at in self.raw:
+            return self.raw[at]
+        return None
+
+
+def parse_transcripts(text: str, path: str) -> tuple[list[Transcript], list[Problem]]:
+    """Every transcript in one file's text, or the problems that make it unusable."""
+    try:
+        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        what = error.problem or error.context or "invalid YAML"
+        return [], [Problem(path, mark.line + 1 if mark else 1, f"YAML syntax error: {what}")]
+    except yaml.YAMLError as error:
+        return [], [Problem(path, 1, f"YAML error: {error}")]
+    source = _Source(path, node)
+    stem = Path(path).stem
+    if isinstance(data, dict):
+        items: list[tuple[KeyPath, Any, str]] = [((), data, stem)]
+    elif isinstance(data, list) and data:
+        items = [((index,), item, f"{stem}-{index + 1}") for index, item in enumerate(data)]
+    else:
+        return [], [Problem(path, 1, "a transcript file must be a mapping with 'turns' (or a "
+                                     "list of such mappings)")]
+    transcripts: list[Transcript] = []
+    problems: list[Problem] = []
+    for at, item, default_name in items:
+        transcript = _transcript(source, item, at, default_name, problems)
+        if transcript is not None:
+            transcripts.append(transcript)
+    return transcripts, problems
+
+
+def _transcript(
+    source: _Source, data: Any, at: KeyPath, default_name: str, problems: list[Problem]
+) -> Transcript | None:
+    if not isinstance(data, dict):
+        problems.append(source.problem(at, "each transcript must be a mapping with 'turns'"))
+        return None
+    found = len(problems)
+    _unknown_keys(source, data, at, TRANSCRIPT_KEYS, "transcript", problems)
+    name = default_name
+    if "name" in data:
+        name = source.text(data["name"], (*at, "name")) or ""
+        if not name.strip():
+            problems.append(source.problem((*at, "name"), "'name' must be text"))
+    user = None
+    if data.get("user") is not None:
+        user = source.text(data["user"], (*at, "user"))
+        if not user:
+            problems.append(source.problem((*at, "user"), "'user' must be text"))
+    config: dict[str, str] = {}
+    raw_config = data.get("config") or {}
+    if not isinstance(raw_config, dict):
+        problems.append(source.problem((*at, "config"), "'config' must map names to values"))
+    else:
+        for key, value in raw_config.items():
+            config[str(key)] = source.text(value, (*at, "config", key)) or str(value)
+    raw_turns = data.get("turns")
+    if not isinstance(raw_turns, list) or not raw_turns:
+        problems.append(source.problem((*at, "turns") if "turns" in data else at,
+                                       "'turns' must be a non-empty list of turns"))
+        return None
+    turns = [_turn(source, raw, (*at, "turns", index), index + 1, problems)
+             for index, raw in enumerate(raw_turns)]
+    if len(problems) > found:
+        return None
+    return Transcript(name.strip(), source.path, source.line(at), tuple(t for t in turns if t),
+                      user, config)
+
+
+def _turn(
+    source: _Source, data: Any, at: KeyPath, number: int, problems: list[Problem]
+) -> Turn | None:
+    if not isinstance(data, dict):
+        problems.append(source.problem(at, f"turn {number} must be a mapping such as "
+                                           "{send: /start, expect: Hi}"))
+        return None
+    _unknown_keys(source, data, at, TURN_KEYS, f"turn {number}", problems)
+    given = [key for key in ACTIONS if key in data]
+    if len(given) != 1:
+        what = "none" if not given else " and ".join(given)
+        problems.append(source.problem(at, f"turn {number} needs exactly one of send, press "
+                                           f"or open (found {what})"))
+        return None
+    action = given[0]
+    value = data[action]
+    if action == "open":
+        if value is not True:
+            problems.append(source.problem((*at, "open"), "write 'open: true'"))
+            return None
+        words = None
+    else:
+        words = source.text(value, (*at, action))
+        if words is None or (action == "press" and not words.strip()):
+            problems.append(source.problem((*at, action), f"'{action}' must be text"))
+            return None
+    lists = {key: _strings(source, data, at, key, problems) for key in EXPECTATIONS}
+    patterns: list[re.Pattern[str]] = []
+    for pattern in lists["expect_pattern"]:
+        try:
+            patterns.append(re.compile(pattern))
+        except re.error as error:
+            problems.append(source.problem((*at, "expect_pattern"),
+                                           f"'{pattern}' is not a valid pattern: {error}"))
+    return Turn(
+        number, source.line(at),
+        send=words if action == "send" else None,
+        press=words if action == "press" else None,
+        open=action == "open",
+        expect=lists["expect"], expect_not=lists["expect_not"],
+        expect_buttons=lists["expect_buttons"], expect_pattern=tuple(patterns),
+    )
+
+
+def _strings(
+    source: _Source, data: dict, at: KeyPath, key: str, problems: list[Problem]
+) -> tuple[str, ...]:
+    if key not in data:
+        return ()
+    raw = data[key]
+    items = raw if isinstance(raw, list) else [raw]
+    out: list[str] = []
+    for index, item in enumerate(items):
+        where = (*at, key, index) if isinstance(raw, list) else (*at, key)
+        text = source.text(item, where)
+        if text is None or not text.strip():
+            problems.append(source.problem(where, f"'{key}' must be text or a list of texts"))
+        else:
+            out.append(text)
+    return tuple(out)
+
+
+def _unknown_keys(
+    source: _Source, data: dict, at: KeyPath, allowed: Sequence[str], what: str,
+    problems: list[Problem],
+) -> None:
+    for key in data:
+        if key not in allowed:
+            problems.append(source.problem((*at, key), f"unknown key '{key}' in {what}"
+                                                       f"{did_you_mean(str(key), allowed)}"))
+
+
+def transcript_files(paths: Iterable[Path]) -> list[Path]:
+    """The *.yaml / *.yml files among the given files and folders (folders searched deeply)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")
+                                and p.is_file()))
+        else:
+            files.append(path)
+    return files
+
+
+def load_transcripts(paths: Iterable[Path]) -> tuple[list[Transcript], list[Problem]]:
+    """All transcripts under the given paths; names must be unique so results can be told apart."""
+    transcripts: list[Transcript] = []
+    problems: list[Problem] = []
+    seen: dict[str, Transcript] = {}
+    for path in transcript_files(paths):
+        shown = _shown(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            problems.append(Problem(shown, 1, f"cannot read file: {error}"))
+            continue
+        found, broken = parse_transcripts(text, shown)
+        problems.extend(broken)
+        for transcript in found:
+            if transcript.name in seen:
+                other = seen[transcript.name]
+                problems.append(Problem(shown, transcript.line, f"duplicate transcript name "
+                                        f"'{transcript.name}' (also {other.path}:{other.line})"))
+                continue
+            seen[transcript.name] = transcript
+            transcripts.append(transcript)
+    return transcripts, problems
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+# -- playing ------------------------------------------------------------------------------
+
+
+def _normal(text: str) -> str:
+    """Compare as a reader would: ignore case, line breaks and the style of quotes."""
+    return _BLANKS.sub(" ", text.translate(_QUOTES)).casefold().strip()
+
+
+def _flat(reply: Reply) -> str:
+    labels = " ".join(f"[{choice.label}]" for choice in reply.choices)
+    text = _BLANKS.sub(" ", reply.text).strip()
+    return f"{text} {labels}".strip()
+
+
+def _got(reply: Reply) -> str:
+    flat = _flat(reply)
+    return flat if len(flat) <= GOT_CHARS else flat[:GOT_CHARS] + "…"
+
+
+def find_choice(reply: Reply | None, label: str) -> tuple[Choice | None, str | None]:
+    """The button with this label: exact, then ignoring case, then by a unique beginning."""
+    if reply is None or not reply.choices:
+        return None, f'no buttons to press "{label}" on; the last reply offered none'
+    choices = reply.choices
+    for match in (
+        lambda c: c.label == label,
+        lambda c: _normal(c.label) == _normal(label),
+        lambda c: _normal(c.label).startswith(_normal(label)),
+    ):
+        found = [c for c in choices if match(c)]
+        if len(found) == 1:
+            return found[0], None
+        if len(found) > 1:
+            names = ", ".join(f'"{c.label}"' for c in found)
+            return None, f'"{label}" matches more than one button: {names}'
+    offered = ", ".join(f'"{c.label}"' for c in choices)
+    return None, f'no button "{label}" in the last reply; buttons were: {offered}'
+
+
+def check_reply(turn: Turn, reply: Reply) -> str | None:
+    """The first expectation the reply does not meet, as a message; None when all hold."""
+    haystack = _normal(reply.text + "\n" + "\n".join(c.label for c in reply.choices))
+    for wanted in turn.expect:
+        if _normal(wanted) not in haystack:
+            return f'expected "{wanted}" in reply; got: {_got(reply)}'
+    for unwanted in turn.expect_not:
+        if _normal(unwanted) in haystack:
+            return f'expected "{unwanted}" not in reply; got: {_got(reply)}'
+    labels = [_normal(c.label) for c in reply.choices]
+    for button in turn.expect_buttons:
+        if _normal(button) not in labels:
+            offered = ", ".join(f'"{c.label}"' for c in reply.choices) or "none"
+            return f'expected button "{button}"; buttons were: {offered}'
+    flat = reply.text + "\n" + "\n".join(c.label for c in reply.choices)
+    for pattern in turn.expect_pattern:
+        if not pattern.search(flat):
+            return f"expected pattern /{pattern.pattern}/ in reply; got: {_got(reply)}"
+    return None
+
+
+async def play(transcript: Transcript, catalog: Catalog) -> Outcome:
+    """Play one transcript on a fresh in-memory store, stopping at the first failed turn."""
+    coach = Coach(catalog, MemoryStore(), config=transcript.config)
+    user = UserKey(PLATFORM, transcript.user or transcript.name)
+    outcome = Outcome(transcript)
+    last: Reply | None = None
+    for turn in transcript.turns:
+        if turn.open:
+            reply = await coach.open(Incoming(user))
+        elif turn.press is not None:
+            choice, error = find_choice(last, turn.press)
+            if choice is None:
+                outcome.failure = f"turn {turn.number}: {error}"
+                return outcome
+            reply = await coach.handle(Incoming(user, button=choice.id))
+        else:
+            reply = await coach.handle(Incoming(user, text=turn.send or ""))
+        outcome.trace.append(f"> {turn.describe()}")
+        outcome.trace.extend(_shown_reply(reply))
+        failure = check_reply(turn, reply)
+        if failure is not None:
+            outcome.failure = f"turn {turn.number}: {failure}"
+            return outcome
+        last = reply
+    return outcome
+
+
+def _shown_reply(reply: Reply) -> list[str]:
+    lines = ["  " + line for part in reply.parts for line in part.splitlines()]
+    lines += [f"  [{n}] {c.label}" for n, c in enumerate(reply.choices, start=1)]
+    return lines
+
+
+async def play_all(transcripts: Iterable[Transcript], catalog: Catalog) -> list[Outcome]:
+    return [await play(transcript, catalog) for transcript in transcripts]
+
+
+# -- command line -------------------------------------------------------------------------
+
+
+class _UsageError(Exception):
+    def __init__(self, status: int, message: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that writes to the caller's stream and never exits the process (the CLI
+    decides exit codes)."""
+
+    def __init__(self, out: TextIO, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.out = out
+
+    def print_help(self, file: Any = None) -> None:
+        self.out.write(self.format_help())
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise _UsageError(status, message or "")
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(EXIT_USAGE, f"{self.format_usage()}{self.prog}: error: {message}\n")
+
+
+def _parser(stdout: TextIO) -> _Parser:
+    parser = _Parser(stdout, prog="coach flows test",
+                     description="Play conversation transcripts through the coach and report "
+                                 "PASS or FAIL for each.")
+    parser.add_argument("paths", nargs="*", type=Path,
+                        help=f"transcript files or folders (default: {_shown(DEFAULT_DIR)})")
+    parser.add_argument("--flows", type=Path,
+                        help="flows folder to test (default: the shipped flows or "
+                             "$COACH_FLOWS_DIR)")
+    parser.add_argument("-k", dest="only", metavar="TEXT",
+                        help="run only transcripts whose name contains TEXT")
+    parser.add_argument("--show", action="store_true",
+                        help="print every turn and the coach's reply (handy while writing)")
+    return parser
+
+
+def run(argv: list[str], stdout: TextIO) -> int:
+    """`coach flows test [PATH...]`: one PASS/FAIL line per transcript, then the totals."""
+    try:
+        args = _parser(stdout).parse_args(argv)
+    except _UsageError as error:
+        stdout.write(error.message)
+        return error.status
+    paths: list[Path] = args.paths or [DEFAULT_DIR]
+    missing = [p for p in paths if not p.exists()]
+    for path in missing:
+        stdout.write(f"{path}:1: no such file or directory\n")
+    if missing:
+        return EXIT_USAGE
+    try:
+        catalog = load_flows(args.flows)
+    except FlowErrors as errors:
+        for problem in errors.problems:
+            stdout.write(f"{problem}\n")
+        stdout.write("The flows have problems (see `coach flows check`); no transcript was "
+                     "run.\n")
+        return EXIT_FLOWS
+    transcripts, problems = load_transcripts(paths)
+    if args.only:
+        transcripts = [t for t in transcripts if args.only.casefold() in t.name.casefold()]
+    for problem in sorted(problems):
+        stdout.write(f"{problem}\n")
+    if not transcripts and not problems:
+        stdout.write(f"no transcripts found in {', '.join(str(p) for p in paths)}\n")
+        return EXIT_FAILED
+    outcomes = asyncio.run(play_all(transcripts, catalog))
+    for outcome in outcomes:
+        stdout.write(outcome.summary() + "\n")
+        if args.show:
+            stdout.write("".join(f"    {line}\n" for line in outcome.trace))
+    passed = sum(outcome.passed for outcome in outcomes)
+    failed = len(outcomes) - passed + len({problem.path for problem in problems})
+    stdout.write(f"{passed} passed, {failed} failed\n")
+    return EXIT_FAILED if failed else 0

@@ -33,6 +33,8 @@ COMMANDS = ("start", "menu", "help", "back", "restart", "resume", "export", "del
 DELETE_YES = "delete.yes"
 DELETE_NO = "delete.no"
 SAVE_ATTEMPTS = 5
+# The menu asks adults to confirm their age; until they have, deep links lead to the menu.
+CONSENT_SLOT, CONSENT_VALUE = "adult", "yes"
 PURGE_EVERY_S = 3600.0
 Screen = Callable[[str], ScreenResult]
 
@@ -192,6 +194,11 @@ class Coach:
             self._apply_held(turn)
         return turn
 
+    def _consented(self, ctx: StepContext) -> bool:
+        if CONSENT_SLOT not in self.catalog.slots:
+            return True
+        return ctx.session.slots.get(CONSENT_SLOT) == CONSENT_VALUE
+
     # -- safety -------------------------------------------------------------------------------
 
     def _safety_check(self, turn: Turn, text: str, *, first: bool = False) -> bool:
@@ -266,10 +273,12 @@ class Coach:
                     ctx.out.append(texts.get("unknown_flow", flow=flow_id[:40]))
                 else:
                     target = start
+            if target.flow not in (engine.home().flow, SAFETY_FLOW) and not self._consented(ctx):
+                target = engine.home()
             ctx.session.calls.clear()
             engine.enter(ctx, target)
         elif name in ("help", "sos", "privacy"):
-            ctx.out.append(texts.get(name))
+            ctx.out.append(texts.get(name, days=retention_days(self.config)))
             if name == "sos":
                 self._sos_lines(ctx, "general")
         elif name == "back":

@@ -15,7 +15,7 @@ from bot.flowlang.source import load_source
 # Every id the core uses, with the placeholders each may contain.
 TEXT_IDS: dict[str, frozenset[str]] = {
     "help": frozenset(),
-    "privacy": frozenset(),
+    "privacy": frozenset({"days"}),
     "sos": frozenset(),
     "unknown_command": frozenset({"command"}),
     "stale_button": frozenset(),

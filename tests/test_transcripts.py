@@ -58,7 +58,7 @@ async def test_a_wrong_expectation_fails(shipped_flows: Catalog) -> None:
 
 async def test_each_kind_of_expectation_can_fail(shipped_flows: Catalog) -> None:
     cases = {
-        "expect_not: Boundary questions": 'expected "Boundary questions" not in reply',
+        "expect_not: 18 or older": 'expected "18 or older" not in reply',
         "expect_buttons: No such button": 'expected button "No such button"',
         "expect_pattern: '^Nope'": "expected pattern /^Nope/",
     }
@@ -89,8 +89,8 @@ def test_broken_files_are_reported_with_their_line(tmp_path: Path) -> None:
 
 def test_run_prints_one_line_per_transcript_and_totals(tmp_path: Path) -> None:
     (tmp_path / "good.yaml").write_text(
-        "name: good\nturns:\n  - send: /start\n    expect: Which of these fits you today?\n"
-        "  - press: boundary questions\n    expect: Let's start\n")
+        "name: good\nturns:\n  - send: /start\n    expect: Are you 18 or older?\n"
+        "  - press: yes, i'm 18\n    expect: Which of these fits you today?\n")
     (tmp_path / "bad.yaml").write_text(
         "name: bad\nturns:\n  - send: /start\n    expect: Goodbye forever\n")
     out = io.StringIO()

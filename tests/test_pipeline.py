@@ -240,3 +240,24 @@ async def test_clear_slots_takes_one_name_or_a_list(chat: Chat, coach: Coach) ->
     assert "name" not in session.slots and session.slots["colour"] == "red"
     REGISTRY.actions["clear_slots"].func(ctx, ["colour", "why"])
     assert session.slots == {}
+
+
+async def test_a_message_in_flight_cannot_bring_deleted_data_back(coach: Coach) -> None:
+    import asyncio
+
+    chat = Chat(coach)
+    await chat.send("/start quiz")
+    await chat.send("Sam")
+    await chat.send("/delete")
+    assert chat.last is not None
+    yes = next(c.id for c in chat.last.choices if c.label.startswith("Yes"))
+    user = chat.user
+    replies = await asyncio.gather(
+        coach.handle(Incoming(user, button=yes)),
+        coach.handle(Incoming(user, text="Red")),
+        coach.handle(Incoming(user, text="/export")),
+    )
+    assert "erased everything" in replies[0].text
+    assert "Sam" not in replies[1].text + replies[2].text
+    session = await coach.store.load(user.key)
+    assert session is not None and "name" not in session.slots

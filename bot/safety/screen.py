@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from bot.paths import flows_file
+from bot.safety.prefilter import gate, grams
 
 __all__ = ["CATEGORIES", "RISK_LEVELS", "RULES_PATH", "ScreenResult", "load_rules", "screen"]
 
@@ -72,6 +73,7 @@ class Rule:
     pattern: re.Pattern[str]
     subject: str | None = None
     negatable: bool = True
+    gate: frozenset[str] | None = None  # see prefilter.py: None means always run
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def _build_rule(spec: Mapping[str, Any], macros: Mapping[str, str]) -> Rule:
         raise ValueError(f"rule {rule_id}: bad subject mode {subject!r}")
     pattern = _compile(spec["pattern"], macros, f"rule {rule_id}")
     negatable = bool(spec.get("negatable", True))
-    return Rule(rule_id, category, risk, pattern, subject, negatable)
+    return Rule(rule_id, category, risk, pattern, subject, negatable, gate(pattern))
 
 
 def _build_idiom(spec: Mapping[str, Any], macros: Mapping[str, str]) -> Idiom:
@@ -308,8 +310,11 @@ def _evaluate(text: str, rs: RuleSet) -> ScreenResult:
     masked, idiom = _mask_idioms(norm, rs)
     best: Rule | None = None
     negated: str | None = None
+    present = grams(masked)
     for rule in rs.rules:
         if best is not None and _rank(rule) <= _rank(best):
+            continue
+        if rule.gate is not None and rule.gate.isdisjoint(present):
             continue
         for match in rule.pattern.finditer(masked):
             if rule.subject and not _subject_ok(masked, match, rule, rs):

@@ -1,0 +1,75 @@
+"""A cheap pre-check that lets the screen skip rules that cannot match a message.
+
+For each rule's regular expression we work out, from its parsed form, a set of literal
+strings of which every match must contain at least one. A rule whose strings' first three
+letters appear nowhere in the message cannot match, so its (comparatively slow) regex is not
+run. The check only ever skips rules that provably cannot match; when a pattern gives no
+such guarantee, the rule always runs. Same results, a fraction of the time.
+"""
+
+from __future__ import annotations
+
+import re
+from re import _constants as sre  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
+from typing import Any
+
+GRAM = 3
+_REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", sre.MAX_REPEAT))
+
+
+def required_strings(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Literal strings one of which every match contains, or None when unknown."""
+    found = _sequence(sre_parse.parse(pattern.pattern, pattern.flags))
+    if found is None:
+        return None
+    if pattern.flags & re.IGNORECASE:
+        found = {s.lower() for s in found}
+    return frozenset(found)
+
+
+def gate(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """The first letters of the required strings, or None when the rule must always run."""
+    strings = required_strings(pattern)
+    if not strings or min(len(s) for s in strings) < GRAM:
+        return None
+    return frozenset(s[:GRAM] for s in strings)
+
+
+def grams(text: str) -> set[str]:
+    return {text[i : i + GRAM] for i in range(len(text) - GRAM + 1)}
+
+
+def _strength(options: set[str]) -> int:
+    return min(len(s) for s in options) if options else 0
+
+
+def _sequence(items: Any) -> set[str] | None:
+    """A sequence must contain everything it is made of; keep its most telling part."""
+    candidates: list[set[str]] = []
+    run: list[str] = []
+    for op, arg in items:
+        if op is sre.LITERAL:
+            run.append(chr(arg))
+            continue
+        if run:
+            candidates.append({"".join(run)})
+            run = []
+        part: set[str] | None = None
+        if op is sre.SUBPATTERN:
+            part = _sequence(arg[-1])
+        elif op is sre.BRANCH:
+            part = set()
+            for alternative in arg[1]:
+                options = _sequence(alternative)
+                if options is None:
+                    part = None
+                    break
+                part |= options
+        elif op in _REPEATS and arg[0] >= 1:
+            part = _sequence(arg[2])
+        if part:
+            candidates.append(part)
+    if run:
+        candidates.append({"".join(run)})
+    return max(candidates, key=_strength) if candidates else None

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 SEEN_UPDATES_KEPT = 64
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once, not per save
 BACK_STACK_KEPT = 30
 
 
@@ -64,7 +65,12 @@ class Session:
         data["back"] = [[p.flow, p.state] for p in self.back]
         data["calls"] = [[p.flow, p.state] for p in self.calls]
         data["last"] = [self.last.flow, self.last.state] if self.last else None
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return _ENCODER.encode(data)
+
+    def copy(self) -> Session:
+        """A copy that shares nothing mutable (positions are frozen)."""
+        return replace(self, slots=dict(self.slots), back=list(self.back),
+                       calls=list(self.calls), seen=list(self.seen))
 
     @classmethod
     def from_json(cls, raw: str) -> Session:

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from bot.session import Session
+from bot.store.base import VersionConflict
 from bot.store.sqlite import SQLiteStore
 from bot.store.url import StoreURLError, open_store
 
@@ -84,3 +85,29 @@ async def test_store_urls(tmp_path: Path, monkeypatch) -> None:
         except StoreURLError:
             continue
         raise AssertionError(bad)
+
+
+async def test_cache_is_bounded_and_yields_to_another_writer(tmp_path: Path) -> None:
+    """Two stores on one file act like two processes: the cache never hides a newer row."""
+    one = SQLiteStore(tmp_path / "two.db", cache_size=3)
+    two = SQLiteStore(tmp_path / "two.db", cache_size=3)
+    try:
+        for n in range(10):
+            await one.save(Session(f"u{n}", "f", "s"))
+        assert len(one._cache) == 3
+        mine = await one.load("u9")
+        theirs = await two.load("u9")
+        assert mine is not None and theirs is not None
+        theirs.slots["name"] = "newer"
+        await two.save(theirs)
+        mine.slots["name"] = "older"
+        try:
+            await one.save(mine)
+            raise AssertionError("a stale cached session must not overwrite a newer row")
+        except VersionConflict:
+            pass
+        fresh = await one.load("u9")
+        assert fresh is not None and fresh.slots["name"] == "newer"
+    finally:
+        await one.close()
+        await two.close()

@@ -15,6 +15,7 @@ import asyncio
 import os
 import sqlite3
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,9 +60,17 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 class SQLiteStore(Store):
     """Each session row's data is encrypted with `cipher` (see bot/crypto.py); only the user
-    key, version and time stay readable, for lookups and retention."""
+    key, version and time stay readable, for lookups and retention.
 
-    def __init__(self, path: str | Path, cipher: Cipher | None = None) -> None:
+    Recently active sessions are also kept, decrypted, in a small write-through cache
+    (`cache_size` entries, least recently used dropped first), so a conversation in progress
+    is not read back and decrypted on every message. The cache never decides anything on its
+    own: every save is still a compare-and-set on the stored version, and a conflict (another
+    process wrote the row) drops the cached copy so the retry reads the database.
+    """
+
+    def __init__(self, path: str | Path, cipher: Cipher | None = None,
+                 cache_size: int = 2048) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = _connect(self.path)
@@ -72,6 +81,8 @@ class SQLiteStore(Store):
         self._flusher: asyncio.Task | None = None
         self._closed = False
         self.cipher = cipher
+        self._cache: OrderedDict[str, Session] = OrderedDict()
+        self._cache_size = cache_size
         self._check_key()
 
     def _check_key(self) -> None:
@@ -152,7 +163,19 @@ class SQLiteStore(Store):
 
     # -- the interface ------------------------------------------------------------------------
 
+    def _remember(self, session: Session) -> None:
+        if self._cache_size <= 0:
+            return
+        self._cache[session.user_key] = session.copy()
+        self._cache.move_to_end(session.user_key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
     async def load(self, user_key: str) -> Session | None:
+        cached = self._cache.get(user_key)
+        if cached is not None:
+            self._cache.move_to_end(user_key)
+            return cached.copy()
         row = self._reader.execute("SELECT data FROM sessions WHERE user_key = ?",
                                    (user_key,)).fetchone()
         return Session.from_json(self._decode(row[0], user_key)) if row else None
@@ -177,10 +200,14 @@ class SQLiteStore(Store):
             return cursor.rowcount == 1
 
         if not await self._write(write):
+            self._cache.pop(session.user_key, None)
             raise VersionConflict(session.user_key)
         session.version = expected + 1
+        self._remember(session)
 
     async def delete(self, user_key: str) -> bool:
+        self._cache.pop(user_key, None)
+
         def erase(conn: sqlite3.Connection) -> bool:
             return conn.execute("DELETE FROM sessions WHERE user_key = ?",
                                 (user_key,)).rowcount > 0
@@ -188,6 +215,8 @@ class SQLiteStore(Store):
         return bool(await self._write(erase, checkpoint=True))
 
     async def purge(self, older_than: float) -> int:
+        self._cache.clear()
+
         def erase(conn: sqlite3.Connection) -> int:
             return conn.execute("DELETE FROM sessions WHERE updated_at < ?",
                                 (older_than,)).rowcount

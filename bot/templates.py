@@ -29,3 +29,17 @@ def render(text: str, slots: Mapping[str, str], missing: str = "…") -> str:
     if "$" not in text:
         return text
     return _compiled(text).safe_substitute(_Answers(slots, missing))
+
+
+def placeholders(text: str) -> tuple[set[str], list[str]]:
+    """The names a template fills, and placeholder mistakes such as a lone `$`."""
+    names: set[str] = set()
+    invalid: list[str] = []
+    for match in Template.pattern.finditer(text):
+        name = match.group("named") or match.group("braced")
+        if name:
+            names.add(name)
+        elif match.group("invalid") is not None:
+            start = match.start("invalid") - 1  # from the "$" itself
+            invalid.append(text[start : start + 12])
+    return names, invalid

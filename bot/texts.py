@@ -11,6 +11,7 @@ from string import Template
 
 from bot.flowlang.errors import FlowProblem, did_you_mean
 from bot.flowlang.source import load_source
+from bot.templates import placeholders
 
 # Every id the core uses, with the placeholders each may contain.
 TEXT_IDS: dict[str, frozenset[str]] = {
@@ -73,9 +74,8 @@ def load_texts(path: Path, display: str | None = None) -> tuple[Texts | None, li
             problems.append(doc.problem((key,), f"message '{key}' must be non-empty text"))
             continue
         allowed = TEXT_IDS[key]
-        for match in Template.pattern.finditer(value):
-            name = match.group("named") or match.group("braced")
-            if name and name not in allowed:
+        for name in sorted(placeholders(value)[0]):
+            if name not in allowed:
                 hint = f"; it may use {', '.join(sorted(allowed))}" if allowed else ""
                 problems.append(doc.problem((key,), f"message '{key}' uses '${{{name}}}', "
                                                     f"which the core does not fill{hint}"))

@@ -11,18 +11,16 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from bot.coach.feedback import MISSING_KINDS, PATTERN_KINDS, POSITIVE_KINDS, VERDICTS
 from bot.flowlang.errors import FlowProblem
 from bot.flowlang.source import PathKey, SourceDoc, load_source
+from bot.templates import placeholders
 
 COACHING_FILE = Path("coach") / "coaching.yaml"
 MOODS = ("tense", "guarded", "opening")
 STYLES = ("open", "defensive", "dismissive", "counter_accusing", "shut_down")
-VERDICTS = ("calm", "almost", "harsh")
-KINDS = ("absolute", "you_blame", "insult", "contempt", "shouting", "threat",
-         "accusation_question", "demand", "thought_as_feeling", "no_feeling",
-         "no_specific_behavior", "no_invitation")
-POSITIVES = ("i_statement", "named_feeling", "specific_observation", "invitation",
-             "appreciation", "own_part")
+KINDS = (*PATTERN_KINDS, "shouting", *MISSING_KINDS)
+POSITIVES = POSITIVE_KINDS
 
 # Where each text lives, and the placeholders it may use.
 TEXTS: dict[PathKey, frozenset[str]] = {
@@ -82,9 +80,8 @@ def _text_problems(doc: SourceDoc) -> list[FlowProblem]:
         if not isinstance(value, str) or not value.strip():
             problems.append(doc.problem(at, f"'{'.'.join(at)}' must be non-empty text"))
             continue
-        for match in Template.pattern.finditer(value):
-            name = match.group("named") or match.group("braced")
-            if name and name not in allowed:
+        for name in sorted(placeholders(value)[0]):
+            if name not in allowed:
                 problems.append(doc.problem(at, f"'{'.'.join(at)}' uses '${{{name}}}', which "
                                                 "the coach does not fill"))
     return problems

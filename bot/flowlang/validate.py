@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from string import Template
 from typing import Any
 
 from bot.config import CONFIG_ENV, TEMPLATE_PREFIX
@@ -12,23 +11,10 @@ from bot.flowlang.model import Call, FlowSpec, Route, StateSpec
 from bot.flowlang.parse import NAME
 from bot.flowlang.registry import Registered, Registry
 from bot.flowlang.source import PathKey, SourceDoc
+from bot.templates import placeholders
 
 MAX_CHOICES = 25
 CONFIG_TEMPLATE_NAMES = frozenset(TEMPLATE_PREFIX + key for key in CONFIG_ENV)
-
-
-def template_slots(text: str) -> tuple[set[str], list[str]]:
-    """Slot names a template uses, and placeholder mistakes such as a lone `$`."""
-    names: set[str] = set()
-    invalid: list[str] = []
-    for match in Template.pattern.finditer(text):
-        name = match.group("named") or match.group("braced")
-        if name:
-            names.add(name)
-        elif match.group("invalid") is not None:
-            start = match.start("invalid") - 1  # from the "$" itself
-            invalid.append(text[start : start + 12])
-    return names, invalid
 
 
 class FlowSetChecker:
@@ -175,7 +161,7 @@ class FlowSetChecker:
     def _check_template(
         self, doc: SourceDoc, where: PathKey, text: str, defined: set[str]
     ) -> None:
-        names, invalid = template_slots(text)
+        names, invalid = placeholders(text)
         for bad in invalid:
             self._fail(doc, where, f"stray '$' in \"{bad}\": write ${{slot}} for an answer, "
                                    "or $$ for a dollar sign")

@@ -172,9 +172,9 @@ def roleplay_summary(ctx: StepContext, _: Any) -> None:
     slots = ctx.session.slots
     ctx.say(coaching.say("roleplay", "summary", "lines", turns=_int(ctx, "rp_turn"),
                          calm=_int(ctx, "rp_calm")))
-    if "opener_first_score" in slots and "best_score" in slots:
-        ctx.say(coaching.say("roleplay", "summary", "opener", first=slots["opener_first_score"],
-                             best=slots["best_score"]))
+    first, best = slots.get("opener_first_score"), slots.get("best_score")
+    if first is not None and best is not None and first != best:
+        ctx.say(coaching.say("roleplay", "summary", "opener", first=first, best=best))
     kinds = Counter(k for k in slots.get("rp_kinds", "").split(",") if k)
     focus = kinds.most_common(1)[0][0] if kinds else "none"
     ctx.say(coaching.texts[("roleplay", "summary", "carry_prefix")]

@@ -1,0 +1,695 @@
+"""The Discord adapter: discord.py 2.x in front of the core.
+
+It only translates. A DM, a slash command or a button press becomes an Incoming for
+`Coach.handle` (user `UserKey("discord", user id)`, update id = message or interaction id, so
+an event the gateway replays is handled once by the core); the Reply becomes Discord messages:
+parts packed into as few messages as fit under 2,000 characters (markdown escaped, so text
+shows as written), choices as persistent buttons on the last one (adapters/discord_ui.py),
+exports as a file plus the text. `allowed_mentions` is "none" on the client and on every send,
+so nothing anyone typed can ping @everyone, a role or a user.
+
+Where the conversation happens: in the person's DM with the bot. A slash command used in a
+server (or in someone else's DM, for a user-installed app) gets only the core's `group_chat`
+notice, ephemeral (seen by that person alone), with a link button that opens their DM with
+the bot. Nothing of a flow or of the person's answers is ever posted in a channel.
+
+Timing: an interaction must be acknowledged within 3 s, so the acknowledgement (a "thinking"
+defer for commands, a deferred update for buttons) is sent at once, beside the core's work,
+never after it. Order: each handler takes its place in a per-user lane before its first await,
+so one person's events are handled and answered in arrival order, while others run in
+parallel; the core also serialises per user and skips update ids it has seen.
+
+Everything else is discord.py's: gateway reconnects and resumes, heartbeats, rate limits.
+Logs carry event names and ids only; the token is redacted everywhere (adapters/redact.py);
+discord.py's own loggers, which print payloads at DEBUG, are held at INFO.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import signal
+import sys
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+from discord.utils import MISSING
+
+from adapters.discord_ui import (
+    ChoiceButton,
+    ChoiceMenu,
+    Outgoing,
+    choice_view,
+    dm_link_view,
+    files,
+    pack,
+    plain,
+    plan,
+    shorten,
+)
+from adapters.redact import install_redaction, redact
+from bot.app import Settings, build_coach
+from bot.locks import KeyedLocks
+from bot.messages import Incoming, Reply, UserKey
+from bot.pipeline import Coach
+
+log = logging.getLogger("coach.discord")
+
+EXIT_CONFIG = 2
+EXIT_FAILED = 1
+NO_MENTIONS = discord.AllowedMentions.none()
+KEYBOARDS_REMEMBERED = 50_000
+MAX_FLOW_CHOICES = 25  # Discord's limit for an option's choices
+API_PATH = yarl.URL(Route.BASE).path  # "/api/v10": the API version discord.py speaks
+TEXT_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)
+
+# The slash commands mirror the core's global commands. Their descriptions are adapter
+# chrome (the flows cannot describe Discord's command picker).
+START = ("start", "Start, or open a topic")
+START_FLOW = "The topic to open (default: the main menu)"
+COMMANDS = (
+    ("menu", "The main menu"),
+    ("help", "What you can do here"),
+    ("back", "Go to the previous step"),
+    ("resume", "Show where you left off"),
+    ("export", "Everything kept about you"),
+    ("delete", "Erase everything about you"),
+    ("sos", "Help right now"),
+    ("privacy", "What is kept and why"),
+)
+EVERYWHERE = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True)
+ANY_INSTALL = app_commands.AppInstallationType(guild=True, user=True)
+
+
+class ConfigError(ValueError):
+    """The environment cannot start a bot; the message is safe to print."""
+
+
+# -- configuration ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sharding:
+    """Which shards this process runs: none (one connection), `auto` (as many as Discord
+    recommends), a count (all of them here), or some ids of a count (several processes)."""
+
+    auto: bool = False
+    count: int | None = None
+    ids: tuple[int, ...] | None = None
+
+    @property
+    def sharded_client(self) -> bool:
+        """AutoShardedClient runs several shards in one process; Client runs one or none."""
+        return self.auto or (self.count is not None and (self.ids is None or len(self.ids) > 1))
+
+    @property
+    def syncs_commands(self) -> bool:
+        """Commands are synced once per application: by the process that runs shard 0."""
+        return self.ids is None or 0 in self.ids
+
+
+@dataclass(frozen=True)
+class DiscordConfig:
+    token: str = field(repr=False)
+    guild_id: int | None = None
+    sharding: Sharding = field(default_factory=Sharding)
+    api_base_url: str | None = None
+    gateway_url: str | None = None
+    drain_timeout: float = 10.0  # on shutdown, how long handlers in flight may take
+
+
+def _int(env: Mapping[str, str], name: str) -> int | None:
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise ConfigError(f"{name} must be a number, not {value[:20]!r}")
+    return int(value)
+
+
+def _sharding(env: Mapping[str, str]) -> Sharding:
+    shards = env.get("DISCORD_SHARDS", "").strip().casefold()
+    ids_text = env.get("DISCORD_SHARD_ID", "").strip()
+    count = _int(env, "DISCORD_SHARD_COUNT")
+    if shards and (ids_text or count is not None):
+        raise ConfigError("set either DISCORD_SHARDS or DISCORD_SHARD_ID with "
+                          "DISCORD_SHARD_COUNT, not both")
+    if shards == "auto":
+        return Sharding(auto=True)
+    if shards:
+        if not shards.isdigit() or int(shards) < 1:
+            raise ConfigError("DISCORD_SHARDS must be auto or a number of shards")
+        return Sharding(count=int(shards))
+    if not ids_text and count is None:
+        return Sharding()
+    if not ids_text or count is None or count < 1:
+        raise ConfigError("DISCORD_SHARD_ID and DISCORD_SHARD_COUNT go together "
+                          "(e.g. DISCORD_SHARD_ID=0 DISCORD_SHARD_COUNT=4)")
+    parts = [p.strip() for p in ids_text.split(",")]
+    if not all(p.isdigit() and int(p) < count for p in parts):
+        raise ConfigError(f"DISCORD_SHARD_ID must be shard numbers from 0 to {count - 1}, "
+                          "separated by commas")
+    return Sharding(count=count, ids=tuple(sorted({int(p) for p in parts})))
+
+
+def config_from_env(env: Mapping[str, str]) -> DiscordConfig:
+    """Raises ConfigError with a one-line reason that never contains the token."""
+    token = env.get("DISCORD_BOT_TOKEN", "").strip()
+    if not token:
+        raise ConfigError("DISCORD_BOT_TOKEN is not set; copy the bot token from the Discord "
+                          "developer portal (Bot → Reset Token) into the environment")
+    if any(ch.isspace() for ch in token):
+        raise ConfigError("DISCORD_BOT_TOKEN contains spaces; paste the token alone")
+    gateway = env.get("DISCORD_GATEWAY_URL", "").strip() or None
+    if gateway and yarl.URL(gateway).scheme not in ("ws", "wss"):
+        raise ConfigError("DISCORD_GATEWAY_URL must be a ws:// or wss:// URL")
+    base = env.get("DISCORD_API_BASE_URL", "").strip().rstrip("/") or None
+    if base and yarl.URL(base).scheme not in ("http", "https"):
+        raise ConfigError("DISCORD_API_BASE_URL must be an http:// or https:// URL")
+    if base and yarl.URL(base).path in ("", "/"):
+        base += API_PATH  # a server root: add the API version discord.py speaks
+    return DiscordConfig(token=token, guild_id=_int(env, "DISCORD_GUILD_ID"),
+                         sharding=_sharding(env), api_base_url=base, gateway_url=gateway)
+
+
+def apply_endpoints(config: DiscordConfig) -> Callable[[], None]:
+    """Point discord.py at another REST base and gateway (tests, self-hosted proxies).
+
+    These are class attributes, so they hold for the whole process; returns a function that
+    puts the previous values back."""
+    old_base, old_gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    if config.api_base_url:
+        Route.BASE = config.api_base_url
+    if config.gateway_url:
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.gateway_url)
+
+    def restore() -> None:
+        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = old_base, old_gateway
+
+    return restore
+
+
+def intents() -> discord.Intents:
+    """DM messages only. Interactions (slash commands, buttons) need no intent, and DM text
+    arrives without the privileged message-content intent, so nothing privileged is asked
+    for. No guild state either: the bot never reads a server's channels, roles or members."""
+    wanted = discord.Intents.none()
+    wanted.dm_messages = True
+    return wanted
+
+
+# -- translation --------------------------------------------------------------------------------
+
+
+def user_key(user: discord.abc.User) -> UserKey:
+    return UserKey("discord", str(user.id))
+
+
+def in_bot_dm(interaction: discord.Interaction[Any]) -> bool:
+    """True only in the person's DM with this bot; a user-installed app can also be used in
+    servers and in other people's DMs (context PRIVATE_CHANNEL), which are not private."""
+    context = interaction.context
+    if context.guild or context.private_channel:
+        return False
+    if context.dm_channel:
+        return True
+    return interaction.guild_id is None and isinstance(interaction.channel, discord.DMChannel)
+
+
+def command_text(name: str, flow: str | None = None) -> str:
+    """A slash command as the core's command text: `/start talk`."""
+    return f"/{name} {flow}" if flow else f"/{name}"
+
+
+def flow_choices(coach: Coach) -> list[app_commands.Choice[str]]:
+    """The shipped flows as /start's choices, by title; Discord allows 25."""
+    flows = sorted(coach.catalog.flows.values(), key=lambda f: f.spec.title.casefold())
+    if len(flows) > MAX_FLOW_CHOICES:
+        log.warning("event=flow_choices_truncated flows=%d", len(flows))
+    return [app_commands.Choice(name=shorten(f.spec.title, 100), value=f.spec.id)
+            for f in flows[:MAX_FLOW_CHOICES]]
+
+
+@dataclass
+class Delivery:
+    """Where a reply goes: the DM channel, and the interaction it answers, if any."""
+
+    channel: discord.abc.Messageable
+    interaction: discord.Interaction[Any] | None = None
+    ack: asyncio.Task[bool] | None = None
+    edit_original: bool = False  # the first message replaces the "thinking" placeholder
+    pressed: int | None = None  # the message whose buttons the acknowledgement removed
+
+
+# -- the client ---------------------------------------------------------------------------------
+
+
+class _Hooks:
+    """What the client forwards to the adapter (a mixin, for both client classes)."""
+
+    adapter: DiscordBot
+
+    async def setup_hook(self) -> None:
+        await self.adapter.setup()
+
+    async def on_ready(self) -> None:
+        self.adapter.ready()
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.adapter.on_message(message)
+
+    async def handle_choice(self, interaction: discord.Interaction[Any], choice_id: str) -> None:
+        await self.adapter.on_choice(interaction, choice_id)
+
+
+class CoachClient(_Hooks, discord.Client):
+    pass
+
+
+class ShardedCoachClient(_Hooks, discord.AutoShardedClient):
+    pass
+
+
+def build_client(config: DiscordConfig) -> discord.Client:
+    # The coach has no voice: skip discord.py's start-up warnings about voice libraries.
+    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+    options: dict[str, Any] = {
+        "intents": intents(),
+        "allowed_mentions": NO_MENTIONS,
+        "max_messages": None,  # no message cache: people's words are not kept in memory
+        "member_cache_flags": discord.MemberCacheFlags.none(),
+        "chunk_guilds_at_startup": False,
+    }
+    sharding = config.sharding
+    if sharding.sharded_client:
+        ids = list(sharding.ids) if sharding.ids else None
+        return ShardedCoachClient(shard_count=sharding.count, shard_ids=ids, **options)
+    if sharding.ids:
+        return CoachClient(shard_id=sharding.ids[0], shard_count=sharding.count, **options)
+    return CoachClient(**options)
+
+
+class DiscordBot:
+    """One running bot: the discord.py client, its command tree and the per-user lanes."""
+
+    def __init__(self, coach: Coach, config: DiscordConfig) -> None:
+        self.coach = coach
+        self.config = config
+        self.client = build_client(config)
+        self.client.adapter = self  # type: ignore[attr-defined]
+        self.tree = app_commands.CommandTree(self.client)
+        self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
+        self._add_commands()
+        self.lanes = KeyedLocks()
+        self.running: asyncio.Task[None] | None = None
+        self.stopping = False
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._keyboards: OrderedDict[int, int] = OrderedDict()
+
+    # -- lifecycle
+
+    async def start(self) -> None:
+        """Log in (which syncs the commands), then connect in the background. Raises
+        discord.LoginFailure for a rejected token."""
+        await self.client.login(self.config.token)
+        sharding = self.config.sharding
+        if sharding.auto and self.config.gateway_url:
+            # Keep our gateway: with a count set, discord.py uses DEFAULT_GATEWAY.
+            count, _, _ = await self.client.http.get_bot_gateway()
+            self.client.shard_count = count
+        self.running = asyncio.create_task(self.client.connect(reconnect=True))
+
+    async def setup(self) -> None:
+        """discord.py's setup_hook: after login, before the gateway connects."""
+        self.client.add_dynamic_items(ChoiceButton, ChoiceMenu)
+        if self.config.sharding.syncs_commands:
+            await self._sync_commands()
+
+    def ready(self) -> None:
+        log.info("event=discord_ready bot_id=%s shards=%s",
+                 self.client.user.id if self.client.user else None, self.client.shard_count)
+
+    async def stop(self) -> None:
+        """Take no new events, let the ones in flight finish, then close the connection."""
+        self.stopping = True
+        if self._inflight:
+            _, left = await asyncio.wait(set(self._inflight), timeout=self.config.drain_timeout)
+            if left:
+                log.warning("event=handlers_abandoned count=%d", len(left))
+        await self.client.close()
+        if self.running is not None:
+            if not self.running.done():
+                self.running.cancel()
+            await asyncio.gather(self.running, return_exceptions=True)
+        log.info("event=discord_stopped")
+
+    async def _sync_commands(self) -> None:
+        try:
+            if self.config.guild_id is not None:
+                guild = discord.Object(id=self.config.guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+            else:
+                synced = await self.tree.sync()
+        except discord.HTTPException as error:  # no command menu is no reason not to run
+            log.warning("event=commands_sync_failed status=%s code=%s", error.status, error.code)
+            return
+        log.info("event=commands_synced scope=%s count=%d",
+                 "guild" if self.config.guild_id else "global", len(synced))
+
+    # -- commands
+
+    def _add_commands(self) -> None:
+        async def start(interaction: discord.Interaction[Any], flow: str | None = None) -> None:
+            await self.on_command(interaction, command_text("start", flow))
+
+        start = app_commands.describe(flow=START_FLOW)(start)
+        start = app_commands.choices(flow=flow_choices(self.coach))(start)
+        self._add(START[0], START[1], start)
+        for name, description in COMMANDS:
+            self._add(name, description, self._simple(name))
+
+    def _simple(self, name: str) -> Callable[[discord.Interaction[Any]], Coroutine[Any, Any, None]]:
+        async def command(interaction: discord.Interaction[Any]) -> None:
+            await self.on_command(interaction, command_text(name))
+
+        return command
+
+    def _add(self, name: str, description: str, callback: Any) -> None:
+        self.tree.add_command(app_commands.Command(
+            name=name, description=description, callback=callback,
+            allowed_contexts=EVERYWHERE, allowed_installs=ANY_INSTALL))
+
+    async def _on_command_error(self, interaction: discord.Interaction[Any],
+                                error: app_commands.AppCommandError) -> None:
+        log.error("event=command_error interaction=%s error=%s", interaction.id,
+                  type(error).__name__, exc_info=error)
+
+    # -- inbound: no await may come before a handler has its place in the user's lane
+
+    async def on_message(self, message: discord.Message) -> None:
+        """DMs from people; server messages never arrive (no guild message intent)."""
+        if message.author.bot or message.guild is not None or message.type not in TEXT_MESSAGES:
+            return
+        if self._refused():
+            return
+        incoming = Incoming(user_key(message.author), text=message.content, private=True,
+                            update_id=str(message.id))
+        await self._tracked(self._serve(incoming, Delivery(message.channel)))
+
+    async def on_command(self, interaction: discord.Interaction[Any], text: str) -> None:
+        if self._refused():
+            return
+        private = in_bot_dm(interaction)
+        incoming = Incoming(user_key(interaction.user), text=text, private=private,
+                            update_id=str(interaction.id))
+        ack = self._acknowledge(interaction, interaction.response.defer(
+            thinking=True, ephemeral=not private))
+        if private:
+            delivery = Delivery(self._channel(interaction), interaction, ack, edit_original=True)
+            await self._tracked(self._serve(incoming, delivery))
+        else:
+            await self._tracked(self._notice_elsewhere(interaction, incoming, ack))
+
+    async def on_choice(self, interaction: discord.Interaction[Any], choice_id: str) -> None:
+        if self._refused():
+            return
+        private = in_bot_dm(interaction)
+        incoming = Incoming(user_key(interaction.user), button=choice_id, private=private,
+                            update_id=str(interaction.id))
+        ack = self._acknowledge(interaction, self._defer_press(interaction))
+        if private:
+            pressed = interaction.message.id if interaction.message else None
+            delivery = Delivery(self._channel(interaction), interaction, ack, pressed=pressed)
+            await self._tracked(self._serve(incoming, delivery))
+        else:
+            await self._tracked(self._notice_elsewhere(interaction, incoming, ack))
+
+    def _refused(self) -> bool:
+        """While stopping, events are left alone (not even acknowledged)."""
+        if self.stopping:
+            log.info("event=dropped_while_stopping")
+        return self.stopping
+
+    async def _tracked(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` as part of this event's task, which stop() waits for."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._inflight.add(task)
+        try:
+            await work
+        finally:
+            if task is not None:
+                self._inflight.discard(task)
+
+    def _acknowledge(self, interaction: discord.Interaction[Any],
+                     work: Coroutine[Any, Any, None]) -> asyncio.Task[bool]:
+        """Start the acknowledgement now, beside the core's work: True once it is sent."""
+        async def send() -> bool:
+            try:
+                await work
+                return True
+            except discord.DiscordException as error:  # expired, or answered already
+                log.warning("event=ack_failed interaction=%s error=%s code=%s", interaction.id,
+                            type(error).__name__, getattr(error, "code", None))
+                return False
+
+        return asyncio.create_task(send())
+
+    async def _defer_press(self, interaction: discord.Interaction[Any]) -> None:
+        """Acknowledge a press and take the buttons off its message, so it cannot be pressed
+        twice; the core answers with the next step (or a notice and the current one)."""
+        await interaction.response.defer()
+        try:
+            await interaction.edit_original_response(view=None, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as error:
+            log.info("event=buttons_not_removed interaction=%s status=%s", interaction.id,
+                     error.status)
+
+    def _channel(self, interaction: discord.Interaction[Any]) -> discord.abc.Messageable:
+        channel = interaction.channel
+        if isinstance(channel, discord.abc.Messageable):
+            return channel
+        return self.client.get_partial_messageable(interaction.channel_id or 0)
+
+    # -- the core and the reply
+
+    async def _serve(self, incoming: Incoming, delivery: Delivery) -> None:
+        async with self.lanes.hold(incoming.user.key):
+            try:
+                reply = await self.coach.handle(incoming)
+            except Exception:
+                log.exception("event=core_failed user=%s", incoming.user.key)
+                await self._abandon(delivery)
+                return
+            if delivery.ack is not None and not await delivery.ack:
+                # Not acknowledged in time: answer in the DM without the interaction.
+                delivery = Delivery(delivery.channel)
+            await self._deliver(reply, delivery)
+
+    async def _deliver(self, reply: Reply, delivery: Delivery) -> None:
+        if reply.duplicate:
+            await self._abandon(delivery)
+            return
+        await self._clear_old_buttons(delivery)
+        for index, item in enumerate(plan(reply)):
+            view = choice_view(item.choices) if item.choices else None
+            sent = await self._send(delivery, item, view, replace=index == 0)
+            if sent is None:
+                return
+            if view is not None:
+                self._remember_buttons(sent.channel.id, sent.id)
+
+    async def _send(self, delivery: Delivery, item: Outgoing, view: discord.ui.View | None, *,
+                    replace: bool) -> discord.Message | None:
+        """One message. The first of a command's reply replaces its "thinking" placeholder;
+        if that fails, it goes to the DM as a plain message. None when nothing was sent."""
+        interaction = delivery.interaction
+        if replace and delivery.edit_original and interaction is not None:
+            try:
+                return await interaction.edit_original_response(
+                    content=item.content or None, view=view,
+                    attachments=files(item.attachments) or MISSING, allowed_mentions=NO_MENTIONS)
+            except discord.HTTPException as error:
+                log.warning("event=placeholder_not_replaced interaction=%s status=%s code=%s",
+                            interaction.id, error.status, error.code)
+        try:
+            return await delivery.channel.send(
+                content=item.content or None, view=view, files=files(item.attachments) or None,
+                allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as error:  # e.g. 50007: they closed their DMs
+            log.error("event=send_failed channel=%s status=%s code=%s", _id(delivery),
+                      error.status, error.code)
+            return None
+
+    async def _abandon(self, delivery: Delivery) -> None:
+        """Nothing to say (a duplicate, or the core failed): remove a "thinking" placeholder
+        rather than leave it spinning."""
+        interaction = delivery.interaction
+        if interaction is None or not delivery.edit_original:
+            return
+        if delivery.ack is not None and not await delivery.ack:
+            return
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.delete_original_response()
+
+    async def _notice_elsewhere(self, interaction: discord.Interaction[Any], incoming: Incoming,
+                                ack: asyncio.Task[bool]) -> None:
+        """Outside the bot's DM the core returns only its `group_chat` notice: show it to this
+        person alone, with a button that opens their DM with the bot."""
+        reply = await self.coach.handle(incoming)
+        if not await ack:
+            return
+        texts = pack([plain(part) for part in reply.parts]) or [""]
+        view = dm_link_view(await self._dm_url(interaction.user))
+        try:
+            if interaction.type is discord.InteractionType.component:
+                await interaction.followup.send(texts[0], view=view, ephemeral=True,
+                                                allowed_mentions=NO_MENTIONS)
+            else:
+                await interaction.edit_original_response(content=texts[0], view=view,
+                                                         allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as error:
+            log.error("event=notice_failed interaction=%s status=%s", interaction.id,
+                      error.status)
+
+    async def _dm_url(self, user: discord.abc.User) -> str:
+        """A link to the person's DM with the bot: opening the channel posts nothing."""
+        try:
+            channel = await user.create_dm()
+            return f"https://discord.com/channels/@me/{channel.id}"
+        except discord.HTTPException as error:
+            log.info("event=dm_open_failed status=%s code=%s", error.status, error.code)
+            bot_id = self.client.user.id if self.client.user else self.client.application_id
+            return f"https://discord.com/users/{bot_id}"
+
+    def _remember_buttons(self, channel_id: int, message_id: int) -> None:
+        self._keyboards[channel_id] = message_id
+        self._keyboards.move_to_end(channel_id)
+        while len(self._keyboards) > KEYBOARDS_REMEMBERED:
+            self._keyboards.popitem(last=False)
+
+    async def _clear_old_buttons(self, delivery: Delivery) -> None:
+        """Take the buttons off the last message that had any, so old steps do not linger
+        (the pressed message lost its buttons with the acknowledgement)."""
+        channel = delivery.channel
+        old = self._keyboards.pop(getattr(channel, "id", 0), None)
+        if old is None or old == delivery.pressed or not hasattr(channel, "get_partial_message"):
+            return
+        try:
+            await channel.get_partial_message(old).edit(view=None, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException as error:
+            log.info("event=buttons_not_removed channel=%s status=%s", _id(delivery),
+                     error.status)
+
+
+def _id(delivery: Delivery) -> object:
+    return getattr(delivery.channel, "id", None)
+
+
+# -- the command --------------------------------------------------------------------------------
+
+
+class _DropGuildsWarning(logging.Filter):
+    """discord.py warns when the guilds intent is off because most bots read server state;
+    this one never does, so the warning would only worry whoever reads the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Guilds intent" not in str(record.msg)
+
+
+class _MaskInteractionTokens(logging.Filter):
+    """discord.py's rate-limit warnings quote request URLs, and interaction URLs carry the
+    interaction's token (15 minutes of posting as the bot in that conversation)."""
+
+    URL_TOKEN = re.compile(r"(/(?:webhooks|interactions)/\d+/)[^/?\s]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "/webhooks/" in message or "/interactions/" in message:
+            record.msg, record.args = self.URL_TOKEN.sub(r"\1<redacted>", message), None
+        return True
+
+
+def _add_filter(name: str, kind: type[logging.Filter]) -> None:
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, kind) for f in logger.filters):
+        logger.addFilter(kind())
+
+
+def quiet_library_logs() -> None:
+    """discord.py's gateway and HTTP loggers print whole payloads (people's words) at DEBUG:
+    hold every `discord.*` logger at INFO, whatever --log-level says."""
+    root = logging.getLogger().getEffectiveLevel()
+    logging.getLogger("discord").setLevel(max(logging.INFO, root))
+    _add_filter("discord.state", _DropGuildsWarning)
+    for name in ("discord.http", "discord.webhook.async_"):
+        _add_filter(name, _MaskInteractionTokens)
+
+
+def run_discord(settings: Settings, args: object) -> int:
+    """`coach discord`: run until SIGINT/SIGTERM; returns the exit code."""
+    try:
+        config = config_from_env(os.environ)
+    except ConfigError as error:
+        print(f"coach: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    install_redaction(config.token)
+    quiet_library_logs()
+    apply_endpoints(config)
+    coach = build_coach(settings)
+    return asyncio.run(serve(coach, config))
+
+
+async def serve(coach: Coach, config: DiscordConfig) -> int:
+    bot = DiscordBot(coach, config)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        try:
+            await bot.start()
+        except discord.LoginFailure:
+            print("coach: Discord rejected DISCORD_BOT_TOKEN (401 Unauthorized); copy it again "
+                  "from the developer portal", file=sys.stderr)
+            return EXIT_CONFIG
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as error:
+            print(f"coach: could not start the Discord bot: {_reason(error)}", file=sys.stderr)
+            return EXIT_FAILED
+        assert bot.running is not None
+        waiting = asyncio.create_task(stopping.wait())
+        await asyncio.wait({waiting, bot.running}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if bot.running.done():
+            error = bot.running.exception() if not bot.running.cancelled() else None
+            print(f"coach: the Discord gateway connection ended: {_reason(error)}",
+                  file=sys.stderr)
+            return EXIT_FAILED
+        log.info("event=shutdown_requested")
+        return 0
+    finally:
+        try:
+            await bot.stop()
+        except Exception:
+            log.exception("event=stop_failed")
+        await coach.store.close()
+
+
+def _reason(error: BaseException | None) -> str:
+    """One line naming the error, redacted (exception texts can quote URLs or payloads)."""
+    if error is None:
+        return "closed"
+    text = redact(str(error)).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

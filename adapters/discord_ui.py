@@ -1,0 +1,257 @@
+"""How a Reply looks on Discord: message texts under 2,000 characters, and choices as
+persistent buttons (or select menus for long lists).
+
+Kept apart from the client wiring in adapters/discord.py so the layout rules can be tested
+without a connection. Nothing here decides what is said: the words come from the core; the
+only strings of our own are the select placeholder and the DM link label (adapter chrome).
+
+Persistence: every button's custom id is ``coach:<choice id>`` and every select menu's
+``coach-menu:<n>`` (the picked value is the choice id). Both are ``DynamicItem`` classes that
+the client registers at start-up, so a press on any message, sent before or after a restart,
+is routed by its custom id alone; discord.py keeps no per-message state for them. The core
+checks the choice id against the person's current step, so a stale or forged id only earns a
+short notice and the current step again.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+from discord import ui
+from discord.utils import escape_markdown
+
+from bot.messages import Attachment, Choice, Reply
+
+log = logging.getLogger("coach.discord")
+
+MAX_CONTENT = 2000  # characters per message; counted in UTF-16 units to be safe either way
+MAX_BUTTON_LABEL = 80
+MAX_OPTION_LABEL = 100
+MAX_CUSTOM_ID = 100
+MAX_OPTION_VALUE = 100
+PER_ROW = 5
+MAX_ROWS = 5
+MAX_BUTTONS = PER_ROW * MAX_ROWS
+MAX_OPTIONS = 25
+SHORT_LABEL = 20  # when every label is this short, buttons share rows
+BUTTON_PREFIX = "coach:"
+MENU_PREFIX = "coach-menu:"
+SELECT_PLACEHOLDER = "Choose…"
+DM_LINK_LABEL = "Open our private chat"
+
+# Called with (interaction, choice id) when a coach button or menu is used.
+PressHandler = Callable[[discord.Interaction[Any], str], Awaitable[None]]
+
+
+# -- text ---------------------------------------------------------------------------------------
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, ending in "…" when cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
+def _prefix_within(text: str, limit: int) -> int:
+    """How many characters of `text` fit in `limit` UTF-16 units."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return index
+    return len(text)
+
+
+_BOUNDARIES = (re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"(?<=[.!?…])\s+"),
+               re.compile(r"\s+"))
+
+
+def _cut(text: str, limit: int) -> int:
+    """Where the next chunk ends: the coarsest boundary (paragraph, line, sentence, word) in
+    the back half of the window; a hard cut only for a run without spaces."""
+    end = _prefix_within(text, limit)
+    window = text[:end]
+    fallback = 0
+    for boundary in _BOUNDARIES:
+        ends = [m.end() for m in boundary.finditer(window)]
+        if ends and ends[-1] >= end // 2:
+            return ends[-1]
+        fallback = max(fallback, ends[-1] if ends else 0)
+    if fallback:
+        return fallback
+    while end > 1 and text[end - 1] == "\\":  # never separate an escape from its character
+        end -= 1
+    return end
+
+
+def split_content(text: str, limit: int = MAX_CONTENT) -> list[str]:
+    """Chunks of at most `limit` units, cut at paragraph, line, sentence or word boundaries."""
+    text = text.strip()
+    chunks: list[str] = []
+    while utf16_len(text) > limit:
+        cut = _cut(text, limit)
+        head, text = text[:cut].rstrip(), text[cut:].lstrip()
+        if head:
+            chunks.append(head)
+    if text:
+        chunks.append(text)
+    return chunks
+
+
+def pack(parts: Sequence[str], limit: int = MAX_CONTENT) -> list[str]:
+    """The reply's parts as few messages as fit: parts joined by a blank line, long parts
+    split. Fewer messages read better and cost fewer calls under Discord's rate limits."""
+    messages: list[str] = []
+    current = ""
+    for part in parts:
+        for chunk in split_content(part, limit):
+            joined = f"{current}\n\n{chunk}" if current else chunk
+            if utf16_len(joined) <= limit:
+                current = joined
+            else:
+                messages.append(current)
+                current = chunk
+    if current:
+        messages.append(current)
+    return messages
+
+
+def plain(text: str) -> str:
+    """Show text as written: markdown characters in flow texts or in a person's own answers
+    (echoed in summaries) are escaped, so nobody's words turn into formatting or links."""
+    return escape_markdown(text)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to send; the last one of a reply carries the files and the choices."""
+
+    content: str
+    choices: tuple[Choice, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+
+
+def plan(reply: Reply) -> list[Outgoing]:
+    """The messages for one Reply, in order."""
+    texts = pack([plain(part) for part in reply.parts])
+    if not texts and (reply.choices or reply.attachments):
+        log.error("event=controls_without_text")
+        texts = [""]
+    items = [Outgoing(text) for text in texts]
+    if items:
+        items[-1] = Outgoing(items[-1].content, tuple(reply.choices), tuple(reply.attachments))
+    return items
+
+
+def files(attachments: Sequence[Attachment]) -> list[discord.File]:
+    """discord.File objects are single-use streams: build them right before each send."""
+    return [discord.File(io.BytesIO(a.data), filename=a.filename) for a in attachments]
+
+
+# -- choices ------------------------------------------------------------------------------------
+
+
+def usable(choices: Sequence[Choice], limit: int) -> list[Choice]:
+    """Choices whose id fits in a custom id (or option value); others are logged, dropped."""
+    kept = []
+    for choice in choices:
+        if 1 <= len(choice.id) <= limit:
+            kept.append(choice)
+        else:
+            log.error("event=choice_dropped reason=id_length chars=%d", len(choice.id))
+    return kept
+
+
+def rows_for(count: int, labels: Sequence[str]) -> int:
+    """Buttons per row: five when every label is short, else as few as fit in five rows."""
+    if all(len(label) <= SHORT_LABEL for label in labels):
+        return PER_ROW
+    return max(1, math.ceil(count / MAX_ROWS))
+
+
+class ChoiceButton(ui.DynamicItem[ui.Button[Any]], template=r"coach:(?P<choice>.{1,94})"):
+    """A choice as a button; routed by custom id alone, so it works across restarts."""
+
+    def __init__(self, choice_id: str, label: str = "…", *, row: int | None = None) -> None:
+        super().__init__(ui.Button(label=shorten(label, MAX_BUTTON_LABEL),
+                                   custom_id=BUTTON_PREFIX + choice_id,
+                                   style=discord.ButtonStyle.secondary, row=row))
+        self.choice_id = choice_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction[Any],
+                             item: ui.Item[Any], match: re.Match[str], /) -> ChoiceButton:
+        return cls(match["choice"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await _pressed(interaction, self.choice_id)
+
+
+class ChoiceMenu(ui.DynamicItem[ui.Select[Any]], template=r"coach-menu:(?P<n>[0-9]{1,2})"):
+    """A long list of choices as a select menu; the picked value is the choice id."""
+
+    def __init__(self, number: int, choices: Sequence[Choice] = (), *,
+                 row: int | None = None) -> None:
+        options = [discord.SelectOption(label=shorten(c.label, MAX_OPTION_LABEL), value=c.id)
+                   for c in choices]
+        super().__init__(ui.Select(custom_id=f"{MENU_PREFIX}{number}", options=options,
+                                   placeholder=SELECT_PLACEHOLDER, row=row))
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction[Any],
+                             item: ui.Item[Any], match: re.Match[str], /) -> ChoiceMenu:
+        return cls(int(match["n"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        values = (interaction.data or {}).get("values") or [""]
+        await _pressed(interaction, str(values[0]))
+
+
+async def _pressed(interaction: discord.Interaction[Any], choice_id: str) -> None:
+    handler: PressHandler | None = getattr(interaction.client, "handle_choice", None)
+    if handler is not None:
+        await handler(interaction, choice_id)
+
+
+def choice_view(choices: Sequence[Choice]) -> ui.View | None:
+    """Buttons for up to 25 choices, select menus (25 options each) for more."""
+    if len(choices) > MAX_BUTTONS:
+        return _menus(usable(choices, MAX_OPTION_VALUE))
+    buttons = usable(choices, MAX_CUSTOM_ID - len(BUTTON_PREFIX))
+    if not buttons:
+        return None
+    view = ui.View(timeout=None)
+    per_row = rows_for(len(buttons), [c.label for c in buttons])
+    for index, choice in enumerate(buttons):
+        view.add_item(ChoiceButton(choice.id, choice.label, row=index // per_row))
+    return view
+
+
+def _menus(choices: list[Choice]) -> ui.View | None:
+    if len(choices) > MAX_OPTIONS * MAX_ROWS:
+        log.error("event=choices_dropped count=%d", len(choices) - MAX_OPTIONS * MAX_ROWS)
+        choices = choices[:MAX_OPTIONS * MAX_ROWS]
+    if not choices:
+        return None
+    view = ui.View(timeout=None)
+    for number, start in enumerate(range(0, len(choices), MAX_OPTIONS)):
+        view.add_item(ChoiceMenu(number, choices[start:start + MAX_OPTIONS], row=number))
+    return view
+
+
+def dm_link_view(url: str) -> ui.View:
+    """One link button to the person's DM with the bot (no custom id, nothing to route)."""
+    view = ui.View(timeout=None)
+    view.add_item(ui.Button(label=DM_LINK_LABEL, url=url, style=discord.ButtonStyle.link))
+    return view

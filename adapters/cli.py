@@ -61,8 +61,13 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure messages per second and latency")
     bench.add_argument("--store", dest="bench_store", choices=("memory", "sqlite"),
                        default="memory")
-    bench.add_argument("--users", type=int, default=200)
-    bench.add_argument("--messages", type=int, default=20000)
+    bench.add_argument("--users", type=int, help="simulated people (default 200; "
+                                                 "1000 with --telegram)")
+    bench.add_argument("--messages", type=int, help="messages in all (default 20000; "
+                                                    "6000 updates with --telegram)")
+    bench.add_argument("--telegram", action="store_true",
+                       help="the whole Telegram path against a fake Bot API server "
+                            "(needs the repository's tests/fakes)")
     bench.add_argument("--preload", type=int, default=0,
                        help="store this many idle sessions first (sqlite only)")
     bench.add_argument("--json", action="store_true")
@@ -98,11 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_discord(Settings(args.store, args.flows), args)
         if args.command == "bench":
-            from bot.bench import run_bench
-
-            return run_bench(store=args.bench_store, users=args.users,
-                             messages=args.messages, as_json=args.json, flows=args.flows,
-                             preload=args.preload)
+            return _bench(args)
     except FlowErrors as errors:
         for problem in errors.problems:
             print(problem, file=sys.stderr)
@@ -138,6 +139,18 @@ def _flows_check(paths: list[Path]) -> int:
     states = sum(len(f.spec.states) for f in catalog.flows.values())
     print(f"ok: {len(catalog.flows)} flows, {states} states checked in {took:.0f} ms")
     return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    if args.telegram:
+        from adapters.telegram_bench import run as run_telegram_bench
+
+        return run_telegram_bench(args.users or 1000, args.messages or 6000, args.json)
+    from bot.bench import run_bench
+
+    return run_bench(store=args.bench_store, users=args.users or 200,
+                     messages=args.messages or 20000, as_json=args.json, flows=args.flows,
+                     preload=args.preload)
 
 
 def _passthrough(args: argparse.Namespace) -> int:

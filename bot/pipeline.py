@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -36,6 +37,7 @@ SAVE_ATTEMPTS = 5
 # The menu asks adults to confirm their age; until they have, deep links lead to the menu.
 CONSENT_SLOT, CONSENT_VALUE = "adult", "yes"
 PURGE_EVERY_S = 3600.0
+GROUP_UPDATES_KEPT = 4096
 Screen = Callable[[str], ScreenResult]
 
 
@@ -99,6 +101,7 @@ class Coach:
         self.services: dict[str, object] = {"resources": catalog.resources,
                                             "coaching": catalog.coaching}
         self._last_purge = 0.0
+        self._group_updates: OrderedDict[str, None] = OrderedDict()
         self._purging: asyncio.Task | None = None
 
     # -- entry points ---------------------------------------------------------------------
@@ -106,6 +109,8 @@ class Coach:
     async def handle(self, message: Incoming) -> Reply:
         self._purge_if_due()
         if not message.private:
+            if message.update_id and self._seen_in_groups(message.update_id):
+                return Reply(duplicate=True)
             log.info("event=group_chat platform=%s", message.user.platform)
             return Reply(parts=[self.texts.get("group_chat")])
         text = clean_text(message.text) if message.text is not None else None
@@ -193,6 +198,16 @@ class Coach:
         if session.pending == APPLY_HELD:
             self._apply_held(turn)
         return turn
+
+    def _seen_in_groups(self, update_id: str) -> bool:
+        """Group updates touch no session, so their ids are remembered here (the last
+        GROUP_UPDATES_KEPT of them) to answer a repeated delivery once."""
+        if update_id in self._group_updates:
+            return True
+        self._group_updates[update_id] = None
+        if len(self._group_updates) > GROUP_UPDATES_KEPT:
+            self._group_updates.popitem(last=False)
+        return False
 
     def _consented(self, ctx: StepContext) -> bool:
         if CONSENT_SLOT not in self.catalog.slots:

@@ -261,3 +261,10 @@ async def test_a_message_in_flight_cannot_bring_deleted_data_back(coach: Coach) 
     assert "Sam" not in replies[1].text + replies[2].text
     session = await coach.store.load(user.key)
     assert session is not None and "name" not in session.slots
+
+
+async def test_a_repeated_group_update_gets_one_notice(coach: Coach) -> None:
+    user = UserKey("test", "grp")
+    first = await coach.handle(Incoming(user, text="/start", private=False, update_id="g1"))
+    again = await coach.handle(Incoming(user, text="/start", private=False, update_id="g1"))
+    assert "one to one" in first.text and again.duplicate and again.parts == []

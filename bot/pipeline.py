@@ -114,6 +114,24 @@ class Coach:
             log.info("event=group_chat platform=%s", message.user.platform)
             return Reply(parts=[self.texts.get("group_chat")])
         text = clean_text(message.text) if message.text is not None else None
+        return await self._commit(message, lambda stored: self._process(stored, message, text))
+
+    async def open(self, user: Incoming) -> Reply:
+        """Greet someone opening the chat: where they left off, or the menu if new."""
+
+        def greet(stored: Session | None) -> Turn:
+            if stored is None:
+                return self._process(None, user, None)
+            turn = self._process(stored, user, "/resume")
+            turn.ctx.out.insert(0, self.texts.get(
+                "welcome_back", title=self.engine.title(turn.ctx.session)))
+            return turn
+
+        return await self._commit(user, greet)
+
+    async def _commit(self, message: Incoming, step: Callable[[Session | None], Turn]) -> Reply:
+        """Under the person's lock: load, take the step, save (compare-and-set), reply.
+        A conflict means another process saved first: the step runs again on its version."""
         key = message.user.key
         async with self.locks.hold(key):
             for _ in range(SAVE_ATTEMPTS):
@@ -121,7 +139,7 @@ class Coach:
                 if stored and message.update_id and message.update_id in stored.seen:
                     log.info("event=duplicate user=%s", key)
                     return Reply(duplicate=True)
-                turn = self._process(stored, message, text)
+                turn = step(stored)
                 if turn.erase:
                     await self.store.delete(key)
                     log.info("event=deleted user=%s", key)
@@ -136,20 +154,6 @@ class Coach:
                          session.state)
                 return self._reply(turn)
         raise VersionConflict(key)
-
-    async def open(self, user: Incoming) -> Reply:
-        """Greet someone opening the chat: where they left off, or the menu if new."""
-        key = user.user.key
-        async with self.locks.hold(key):
-            stored = await self.store.load(key)
-            if stored is None:
-                turn = self._process(None, user, None)
-            else:
-                turn = self._process(stored, user, "/resume")
-                turn.ctx.out.insert(0, self.texts.get(
-                    "welcome_back", title=self.engine.title(turn.ctx.session)))
-            await self.store.save(turn.ctx.session)
-            return self._reply(turn)
 
     # -- one message --------------------------------------------------------------------------
 

@@ -83,7 +83,7 @@ T = "talk.yaml"
 
 ONE_PROBLEM: list[tuple[str, Expected]] = [
     # -- the file itself ----------------------------------------------------------------
-    ("yaml_syntax", (T, 6, 14, "YAML syntax error: mapping values are not allowed here")),
+    ("yaml_syntax", (T, 6, 14, "YAML syntax error: mapping values are not allowed")),
     ("empty_file", (T, 1, 0, "the file is empty; a flow needs id, title, start and states")),
     ("list_not_mapping", (T, 1, 1, "a flow file must be a mapping with id, title, start")),
     ("python_tag", (T, 6, 10, "YAML syntax error: could not determine a constructor for the "
@@ -447,3 +447,20 @@ def test_bug_auto_loop_through_a_fallback_route_is_reported() -> None:
     assert any(p.path == path_of("conditional_auto_loop", T) and p.line in (14, 22)
                and "move on by themselves in a loop" in p.message for p in problems), (
         show(problems))
+
+
+def test_broken_rule_files_stop_the_check(tmp_path: Path) -> None:
+    """The safety screen's and the coach's rule files are compiled with the flows."""
+    import shutil
+
+    flows = tmp_path / "flows"
+    shutil.copytree(REPO / "flows", flows)
+    screen_rules = flows / "safety" / "screen_rules.yaml"
+    screen_rules.write_text(screen_rules.read_text().replace("\nrules:", "\nrulez:", 1))
+    feedback_rules = flows / "coach" / "feedback_rules.yaml"
+    feedback_rules.write_text(feedback_rules.read_text() + "\n  broken: [unclosed\n")
+    catalog, problems = check_paths([flows])
+    assert catalog is None
+    where = {(Path(p.path).name, p.line) for p in problems}
+    assert ("screen_rules.yaml", 1) in where
+    assert any(name == "feedback_rules.yaml" and line > 1 for name, line in where)

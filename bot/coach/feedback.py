@@ -17,9 +17,8 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import yaml
-
 from bot.paths import flows_file
+from bot.yamlfile import safe_data
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +142,7 @@ class _Text:
 def load_rules(path: str | None = None) -> dict[str, Any]:
     """Read the YAML rules once; safe_load because the file is data, never code."""
     with open(path or RULES_PATH, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+        data = safe_data(fh.read())
     if not isinstance(data, dict) or "kinds" not in data:
         raise ValueError("feedback rules file has no 'kinds' section")
     return data
@@ -202,7 +201,11 @@ def _kind_rule(name: str, spec: dict[str, Any], macros: dict[str, str]) -> _Kind
 @lru_cache(maxsize=1)
 def compiled_rules() -> _Rules:
     """Compile every regex once, on first use, so each analyse() call only matches."""
-    raw = load_rules()
+    return build_rules(load_rules())
+
+
+def build_rules(raw: dict[str, Any]) -> _Rules:
+    """Compile a parsed rules document (also used to check an edited file at start-up)."""
     macros = {str(k): str(v) for k, v in (raw.get("macros") or {}).items()}
     verbs = (raw.get("behaviour") or {}).get("verbs") or ["(?!x)x"]
     macros["BVERB"] = "(?:" + "|".join(re.escape(str(v)) for v in verbs) + ")"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from bot import features  # noqa: F401  (registers the core's actions and conditions)
 from bot.coach.coaching import COACHING_FILE, Coaching, load_coaching
+from bot.coach.feedback import build_rules as build_feedback_rules
 from bot.flowlang.compile import CompiledFlow, compile_flow
 from bot.flowlang.errors import FlowErrors, FlowProblem
 from bot.flowlang.model import FlowSpec
@@ -16,7 +21,9 @@ from bot.flowlang.registry import REGISTRY, Registry
 from bot.flowlang.source import SourceDoc, load_source
 from bot.flowlang.validate import FlowSetChecker, slots_written
 from bot.safety.resources import RESOURCES_FILE, Resources, load_resources
+from bot.safety.screen import build_rules as build_screen_rules
 from bot.texts import Texts, load_texts
+from bot.yamlfile import safe_data
 
 MESSAGES_FILE = Path("core") / "messages.yaml"
 MENU_FLOW = "menu"
@@ -100,6 +107,7 @@ def check_paths(
     for path in coaching_paths:
         coaching, found = load_coaching(path)
         problems.extend(found)
+    problems.extend(rule_file_problems(paths))
     if problems:
         return None, sorted(set(problems))
     slots: set[str] = set()
@@ -114,6 +122,35 @@ def check_paths(
         coaching=coaching,
     )
     return catalog, []
+
+
+RULE_FILES: dict[Path, Callable[[Any], object]] = {
+    Path("safety") / "screen_rules.yaml": build_screen_rules,
+    Path("coach") / "feedback_rules.yaml": build_feedback_rules,
+}
+
+
+def rule_file_problems(paths: Iterable[Path]) -> list[FlowProblem]:
+    """The safety screen's and the coach's rule files, compiled as they will be at run time,
+    so an edit that breaks them stops the start instead of every message."""
+    problems = []
+    for folder in (p for p in paths if p.is_dir()):
+        for relative, build in RULE_FILES.items():
+            path = folder / relative
+            if not path.is_file():
+                continue
+            try:
+                build(safe_data(path.read_text(encoding="utf-8")))
+            except yaml.MarkedYAMLError as exc:
+                mark = exc.problem_mark
+                line, col = (mark.line + 1, mark.column + 1) if mark else (1, 0)
+                problems.append(FlowProblem(str(path), line, col, f"YAML syntax error: "
+                                                                  f"{exc.problem}"))
+            except (yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError,
+                    re.error) as exc:
+                problems.append(FlowProblem(str(path), 1, 0, f"rules do not compile: "
+                                                             f"{type(exc).__name__}: {exc}"))
+    return problems
 
 
 def _core_entry_problems(parsed: list[tuple[FlowSpec, SourceDoc]]) -> list[FlowProblem]:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from bot.flowlang.errors import FlowProblem
+from bot.yamlfile import SafeLoader
 
 PathKey = tuple[Any, ...]
 
@@ -57,7 +58,7 @@ def load_source(
     return parse_source(text, name)
 
 
-class FlowYamlLoader(yaml.SafeLoader):
+class FlowYamlLoader(SafeLoader):  # type: ignore[misc,valid-type]
     """SafeLoader where only true/false are booleans.
 
     YAML 1.1 reads `label: Yes` or `No` as booleans, a trap for anyone writing button
@@ -67,7 +68,7 @@ class FlowYamlLoader(yaml.SafeLoader):
 
 FlowYamlLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    for first, resolvers in SafeLoader.yaml_implicit_resolvers.items()
 }
 FlowYamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.paths import flows_file
 from bot.safety.prefilter import gate, grams
+from bot.yamlfile import safe_data
 
 __all__ = ["CATEGORIES", "RISK_LEVELS", "RULES_PATH", "ScreenResult", "load_rules", "screen"]
 
@@ -190,7 +189,7 @@ def build_rules(data: Mapping[str, Any]) -> RuleSet:
 def load_rules(path: Path = RULES_PATH) -> RuleSet:
     """Load and compile the YAML once; cached because screening runs on every message."""
     with open(path, encoding="utf-8") as fh:
-        return build_rules(yaml.safe_load(fh))
+        return build_rules(safe_data(fh.read()))
 
 
 # --------------------------------------------------------------------------- normalising

@@ -27,6 +27,7 @@ import discord
 from discord import ui
 from discord.utils import escape_markdown
 
+from adapters.text_split import split_text, utf16_len
 from bot.messages import Attachment, Choice, Reply
 
 log = logging.getLogger("coach.discord")
@@ -53,60 +54,15 @@ PressHandler = Callable[[discord.Interaction[Any], str], Awaitable[None]]
 # -- text ---------------------------------------------------------------------------------------
 
 
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 def shorten(text: str, limit: int) -> str:
     """At most `limit` characters, ending in "…" when cut."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
-def _prefix_within(text: str, limit: int) -> int:
-    """How many characters of `text` fit in `limit` UTF-16 units."""
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return index
-    return len(text)
-
-
-_BOUNDARIES = (re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"(?<=[.!?…])\s+"),
-               re.compile(r"\s+"))
-
-
-def _cut(text: str, limit: int) -> int:
-    """Where the next chunk ends: the coarsest boundary (paragraph, line, sentence, word) in
-    the back half of the window; a hard cut only for a run without spaces."""
-    end = _prefix_within(text, limit)
-    window = text[:end]
-    fallback = 0
-    for boundary in _BOUNDARIES:
-        ends = [m.end() for m in boundary.finditer(window)]
-        if ends and ends[-1] >= end // 2:
-            return ends[-1]
-        fallback = max(fallback, ends[-1] if ends else 0)
-    if fallback:
-        return fallback
-    while end > 1 and text[end - 1] == "\\":  # never separate an escape from its character
-        end -= 1
-    return end
-
-
 def split_content(text: str, limit: int = MAX_CONTENT) -> list[str]:
-    """Chunks of at most `limit` units, cut at paragraph, line, sentence or word boundaries."""
-    text = text.strip()
-    chunks: list[str] = []
-    while utf16_len(text) > limit:
-        cut = _cut(text, limit)
-        head, text = text[:cut].rstrip(), text[cut:].lstrip()
-        if head:
-            chunks.append(head)
-    if text:
-        chunks.append(text)
-    return chunks
+    """Chunks under Discord's message limit, cut at natural boundaries."""
+    return split_text(text, limit)
 
 
 def pack(parts: Sequence[str], limit: int = MAX_CONTENT) -> list[str]:

@@ -59,6 +59,7 @@ from telegram.request import BaseRequest, RequestData
 
 from adapters.outbox import Call, Outbox, Pacing
 from adapters.redact import install_redaction, redact
+from adapters.text_split import split_text as split_by_units
 from bot.app import Settings, build_coach
 from bot.messages import Attachment, Choice, Incoming, Reply, UserKey
 from bot.pipeline import Coach
@@ -174,49 +175,9 @@ def to_incoming(update: Update) -> Incoming | None:
     return Incoming(key, text=update.message.text, private=private, update_id=update_id)
 
 
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _prefix_within(text: str, limit: int) -> int:
-    """How many characters of `text` fit in `limit` UTF-16 units."""
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return index
-    return len(text)
-
-
-_BOUNDARIES = (re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"(?<=[.!?…])\s+"),
-               re.compile(r"\s+"))
-
-
-def _cut(text: str, limit: int) -> int:
-    """Where to end the next chunk: the coarsest boundary in the back half of the window."""
-    end = _prefix_within(text, limit)
-    window = text[:end]
-    fallback = 0
-    for boundary in _BOUNDARIES:
-        ends = [m.end() for m in boundary.finditer(window)]
-        if ends and ends[-1] >= end // 2:
-            return ends[-1]
-        fallback = max(fallback, ends[-1] if ends else 0)
-    return fallback or end
-
-
 def split_text(text: str, limit: int = MAX_TEXT_UNITS) -> list[str]:
-    """Split at paragraph, line, sentence or word boundaries into chunks Telegram accepts."""
-    text = text.strip()
-    chunks: list[str] = []
-    while utf16_len(text) > limit:
-        cut = _cut(text, limit)
-        head, text = text[:cut].rstrip(), text[cut:].lstrip()
-        if head:
-            chunks.append(head)
-    if text:
-        chunks.append(text)
-    return chunks
+    """Chunks Telegram accepts, cut at paragraph, line, sentence or word boundaries."""
+    return split_by_units(text, limit)
 
 
 def _fits(choice: Choice) -> bool:

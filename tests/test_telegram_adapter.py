@@ -33,8 +33,8 @@ from adapters.telegram import (
     TelegramConfig,
     keyboard,
     split_text,
-    utf16_len,
 )
+from adapters.text_split import utf16_len
 from bot.app import load_flows
 from bot.messages import Choice
 from bot.pipeline import CONSENT_SLOT, Coach

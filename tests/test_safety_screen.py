@@ -11,6 +11,7 @@ import io
 import json
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import yaml
@@ -470,6 +471,24 @@ def test_labelled_test_split_meets_targets() -> None:
     )
     assert figures["recall"] >= RECALL_TARGET
     assert figures["false_alarm_rate"] <= FALSE_ALARM_LIMIT
+
+
+DEV_PATH = Path(__file__).parent / "data" / "safety_dev.yaml"
+
+
+def test_dev_set_meets_targets() -> None:
+    """A tuning set: rules were adjusted against tests/data/safety_dev.yaml, so passing here
+    guards against regressions but is not evidence of generalisation (see safety_fresh.yaml)."""
+    with open(DEV_PATH, encoding="utf-8") as fh:
+        items = yaml.safe_load(fh)["items"]
+    assert len(items) >= 100 and all("split" not in item for item in items)
+    risky = [screen(item["text"]) for item in items if item["category"] != "none"]
+    safe = [screen(item["text"]) for item in items if item["category"] == "none"]
+    recall = sum(r.is_flagged for r in risky) / len(risky)
+    false_alarms = sum(r.is_flagged for r in safe) / len(safe)
+    print(f"\ndev set: recall {recall:.3f}, false-alarm rate {false_alarms:.3f}")
+    assert recall >= RECALL_TARGET
+    assert false_alarms <= FALSE_ALARM_LIMIT
 
 
 def test_benchmark_reports_median() -> None:

@@ -16,7 +16,10 @@ import yaml
 
 from bot.coach.feedback import Feedback, analyse, compiled_rules
 
-LABELLED_PATH = Path(__file__).resolve().parents[2] / "tests" / "data" / "feedback_labelled.yaml"
+DATA_DIR = Path(__file__).resolve().parents[2] / "tests" / "data"
+LABELLED_PATH = DATA_DIR / "feedback_labelled.yaml"
+DEV_PATH = DATA_DIR / "feedback_dev.yaml"  # tuning set written after the labelled set
+FRESH_PATH = DATA_DIR / "feedback_fresh.yaml"  # held out: scored once, never tuned on
 EVAL_KINDS = (
     "absolute",
     "you_blame",
@@ -134,8 +137,11 @@ def _per_kind(rows: list[tuple[set[str], set[str]]]) -> dict[str, dict[str, Any]
 def evaluate(
     split: str = "test", path: Path | str | None = None, with_errors: bool = False
 ) -> dict[str, Any]:
-    """Accuracy (calm vs not), harsh-kind coverage and per-kind precision/recall on a split."""
-    items = [i for i in load_labelled(path) if split in ("all", i["split"])]
+    """Accuracy (calm vs not), harsh-kind coverage and per-kind precision/recall on a split.
+
+    Files without a split field (the dev and fresh sets) are evaluated with split="all".
+    """
+    items = [i for i in load_labelled(path) if split == "all" or i.get("split") == split]
     rows, correct, exact, harsh_total, harsh_hit, errors = [], 0, 0, 0, 0, []
     confusion: dict[str, dict[str, int]] = {}
     for item in items:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.config import config_from_env
 from bot.flowlang.catalog import Catalog, load_catalog
 from bot.paths import flows_dir
 from bot.pipeline import Coach
@@ -13,8 +15,12 @@ from bot.store import open_store
 
 @dataclass(frozen=True)
 class Settings:
+    """What an operator chooses; ``config`` defaults to the COACH_* environment variables
+    (country, referral, retention), read once at start-up."""
+
     store_url: str | None = None
     flows: Path | None = None
+    config: Mapping[str, str] = field(default_factory=config_from_env)
 
 
 def load_flows(flows: Path | None = None) -> Catalog:
@@ -23,4 +29,8 @@ def load_flows(flows: Path | None = None) -> Catalog:
 
 
 def build_coach(settings: Settings, catalog: Catalog | None = None) -> Coach:
-    return Coach(catalog or load_flows(settings.flows), open_store(settings.store_url))
+    return Coach(
+        catalog or load_flows(settings.flows),
+        open_store(settings.store_url),
+        config=settings.config,
+    )

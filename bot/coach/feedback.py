@@ -26,6 +26,7 @@ RULES_PATH = flows_file("coach/feedback_rules.yaml")  # honours COACH_FLOWS_DIR
 VERDICTS = ("calm", "almost", "harsh")
 MISSING_KINDS = ("no_feeling", "no_specific_behavior", "no_invitation")
 PATTERN_KINDS = (
+    "policing",
     "threat",
     "insult",
     "contempt",
@@ -536,6 +537,17 @@ def _missing_parts(
     return [_make_finding(rules.kinds[k], t, 0, 0) for k in missing]
 
 
+def _too_short(t: _Text, rules: _Rules) -> list[Finding]:
+    """"ok" or "2" is no opener: say so, rather than praise it as calm."""
+    rule = rules.kinds.get("too_short")
+    if rule is None:
+        return []
+    min_words = int(rules.raw["kinds"]["too_short"].get("min_words", 3))
+    if len(_WORD.findall(t.norm)) >= min_words:
+        return []
+    return [_make_finding(rule, t, 0, len(t.original))]
+
+
 def _verdict(findings: list[Finding], rules: _Rules) -> str:
     if any(rules.kinds[f.kind].severity == "harsh" for f in findings):
         return "harsh"
@@ -573,6 +585,8 @@ def _rewrite(
     if verdict == "calm" and stripped and len(stripped) <= max_echo:
         return stripped
     feeling = _feeling_word(t, rules, hits, verdict)
+    if any(f.kind == "policing" for f in findings) and "policing" in templates:
+        return str(templates["policing"]).format(feeling=feeling)
     if "own_part" in hits:
         return str(templates["apology"])
     thought = _thought(t, rules, findings)
@@ -609,7 +623,7 @@ def _analyse(text: str, rules: _Rules) -> Feedback:
     _drop_accusing_questions(hits, findings)
     behaviour = _behaviour(t, rules, findings)
     if not findings:
-        findings = _missing_parts(t, rules, hits, behaviour)
+        findings = _too_short(t, rules) or _missing_parts(t, rules, hits, behaviour)
     findings = findings[: int((rules.raw.get("limits") or {}).get("max_findings", 20))]
     positives = [name for name in POSITIVE_KINDS if name in hits]
     verdict = _verdict(findings, rules)

@@ -7,6 +7,11 @@ patterns live in ``flows/safety/screen_rules.yaml`` so they can be reviewed with
 Pipeline: normalise text -> mask idioms ("this is killing me") -> run rules -> drop matches
 that are negated ("he has never hit me") or lack the right subject ("it hit me" vs "he hit
 me") -> keep the strongest match (risk > unsure, then self_harm > violence > coercive_control).
+
+Rules name particular ways of saying a thing, and people disclose in endless ways. So when no
+rule fires, a second stage looks for families of signals (for self-harm: preparations, means,
+finality...) and asks gently when two different families of one category appear together:
+"wrote my will ... picked a date" is neither alone, but both together are worth a question.
 """
 
 from __future__ import annotations
@@ -34,9 +39,10 @@ RISK_LEVELS = ("none", "unsure", "risk")
 CATEGORIES = ("violence", "coercive_control", "self_harm", "none")
 # When several rules fire at the same risk level the most urgent category wins.
 CATEGORY_PRIORITY = {"self_harm": 3, "violence": 2, "coercive_control": 1, "none": 0}
-SUBJECT_MODES = ("partner", "agent", "not_self", "self")
+SUBJECT_MODES = ("partner", "partner_named", "agent", "not_self", "self")
 
 _WORD_RE = re.compile(r"[^\W_]+")
+_AND = re.compile(r"\band\b")
 _TRIGGER_RE = re.compile(r"\(\?P<t>")
 _MACRO_RE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 _QUOTES = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
@@ -87,6 +93,18 @@ class Idiom:
 
 
 @dataclass(frozen=True)
+class SignalFamily:
+    """One family of signal phrases; families of a category add up (see the module doc)."""
+
+    id: str
+    category: str
+    weight: int
+    patterns: tuple[re.Pattern[str], ...]
+    negatable: bool = True
+    gates: tuple[frozenset[str] | None, ...] = ()
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """Everything loaded from the YAML file, compiled once."""
 
@@ -99,6 +117,11 @@ class RuleSet:
     partner_words: frozenset[str]
     self_words: frozenset[str]
     other_words: frozenset[str]
+    addressee_words: frozenset[str] = frozenset()
+    people_words: frozenset[str] = frozenset()
+    reassurance: re.Pattern[str] | None = None
+    signals: tuple[SignalFamily, ...] = ()
+    signal_threshold: int = 2
     max_chars: int = 20_000
     negation_window: int = 3
     breaker_window: int = 6
@@ -158,6 +181,22 @@ def _build_idiom(spec: Mapping[str, Any], macros: Mapping[str, str]) -> Idiom:
     return Idiom(idiom_id, pattern, tuple(str(g) for g in spec.get("gate") or ()))
 
 
+def _build_signal(spec: Mapping[str, Any], macros: Mapping[str, str]) -> SignalFamily:
+    family_id, category = str(spec["id"]), spec["category"]
+    if category not in CATEGORIES or category == "none":
+        raise ValueError(f"signal {family_id}: bad category {category!r}")
+    raw = spec["pattern"]
+    patterns = tuple(
+        _compile(p, macros, f"signal {family_id}") for p in ([raw] if isinstance(raw, str) else raw)
+    )
+    weight = int(spec.get("weight", 1))
+    if weight < 1:
+        raise ValueError(f"signal {family_id}: weight must be at least 1")
+    negatable = bool(spec.get("negatable", True))
+    gates = tuple(gate(p) for p in patterns)
+    return SignalFamily(family_id, category, weight, patterns, negatable, gates)
+
+
 def _words(data: Mapping[str, Any], key: str) -> frozenset[str]:
     return frozenset(str(w).lower() for w in data.get(key, ()))
 
@@ -171,6 +210,10 @@ def build_rules(data: Mapping[str, Any]) -> RuleSet:
         raise ValueError("duplicate rule ids")
     idioms = tuple(_build_idiom(spec, macros) for spec in data.get("idioms") or ())
     neg, subj, settings = data["negation"], data["subjects"], data.get("settings") or {}
+    signal_data = data.get("signals") or {}
+    signals = tuple(_build_signal(spec, macros) for spec in signal_data.get("families") or ())
+    if len({f.id for f in signals}) != len(signals):
+        raise ValueError("duplicate signal family ids")
     return RuleSet(
         rules=rules,
         idioms=idioms,
@@ -181,6 +224,15 @@ def build_rules(data: Mapping[str, Any]) -> RuleSet:
         partner_words=_words(subj, "partner"),
         self_words=_words(subj, "self"),
         other_words=_words(subj, "other"),
+        addressee_words=_words(subj, "addressee"),
+        people_words=_words(subj, "people"),
+        signals=signals,
+        signal_threshold=int(signal_data.get("threshold", 2)),
+        reassurance=(
+            _compile(data["reassurance"], macros, "reassurance")
+            if data.get("reassurance")
+            else None
+        ),
         **{k: int(v) for k, v in settings.items()},
     )
 
@@ -254,7 +306,11 @@ def _is_negated(text: str, match: re.Match[str], rs: RuleSet) -> bool:
     # The trigger word is appended only so hedges like "cant stop <trigger>" can be seen.
     probe = f"{before} {' '.join(_WORD_RE.findall(text[start:end])[:1])}"
     cues = [m.start() for m in rs.negation_cue.finditer(probe) if m.start() < len(before)]
-    # A cue must sit right before the trigger; double negatives in the clause cancel out.
+    # A cue must sit right before the trigger; double negatives in the clause cancel out
+    # ("I'm not saying he never hit me"), but only within one thought: cues before an "and"
+    # belong to another one ("I'm not in danger and I'm not thinking of hurting myself").
+    thought = max((m.end() for m in _AND.finditer(before)), default=0)
+    cues = [pos for pos in cues if pos >= thought]
     if not any(pos >= near for pos in cues) or len(cues) % 2 == 0:
         return False
     tail = _after(text, end, rs.clause_boundary, rs.context_chars)[:rs.breaker_window]
@@ -265,20 +321,29 @@ def _subject_ok(text: str, match: re.Match[str], rule: Rule, rs: RuleSet) -> boo
     """Check the nearest subject word before the trigger (so "hell hurt me" counts "hell").
 
     partner: nearest of partner/self/other words must be a partner word ("he checks my phone",
-    not "I check my phone"). agent: like partner but the user's own pronouns are skipped, for
-    "... me" verbs the user cannot be doing ("he hit me", not "it hit me"). not_self: anything
-    but the user ("tracks my location", but not "I want to track my progress"). self: the
-    user or no subject at all ("not allowed out", but not "shes not allowed to have tinder").
+    not "I check my phone"); "you" counts, since rehearsal lines speak to the partner.
+    partner_named: the same without "you". agent: someone else acts on the user: the user's
+    own pronouns are skipped and other people count ("he hit me", "my dad hit me", not "it
+    hit me"). not_self: anything but the user ("tracks my location", but not "I want to track
+    my progress"). self: the user or no subject at all ("not allowed out", but not "shes not
+    allowed to have tinder").
     """
     mode = rule.subject
     words = _before(text, _anchor(match)[0], rs.sentence_boundary, rs.context_chars)
-    for word in reversed(words[-rs.subject_window:]):
+    # An agent may sit further back: "my husband of twenty years has, on more than one
+    # occasion, struck me" (only partner words count there, so a wider window is safe).
+    window = rs.subject_window * (2 if mode == "agent" else 1)
+    for word in reversed(words[-window:]):
         if word in rs.self_words:
             if mode == "agent":
                 continue
             return mode == "self"
         if word in rs.partner_words:
             return mode != "self"
+        if word in rs.addressee_words:
+            return mode not in ("self", "partner_named")
+        if word in rs.people_words:
+            return mode in ("agent", "not_self")
         if word in rs.other_words:
             return mode == "not_self"
     return mode in ("not_self", "self")
@@ -302,6 +367,41 @@ def _rank(rule: Rule) -> tuple[int, int]:
     return RISK_LEVELS.index(rule.risk), CATEGORY_PRIORITY[rule.category]
 
 
+def _signals(masked: str, present: set[str], rs: RuleSet) -> ScreenResult | None:
+    """The second stage: an "unsure" when one category gathers enough signals.
+
+    Each pattern of a family that appears counts once, at most two per family, so two
+    different signs ("things in order" and "letters for my sister") add up as much as two
+    families do, while one phrase repeated adds nothing.
+    """
+    found: dict[str, list[tuple[SignalFamily, int]]] = {}
+    for family in rs.signals:
+        hits = 0
+        for pattern, needed in zip(family.patterns, family.gates, strict=True):
+            if needed is not None and needed.isdisjoint(present):
+                continue
+            for match in pattern.finditer(masked):
+                if family.negatable and _is_negated(masked, match, rs):
+                    continue
+                hits += 1
+                break
+            if hits == 2:
+                break
+        if hits:
+            found.setdefault(family.category, []).append((family, hits))
+    best: tuple[int, int, str] | None = None
+    for category, families in found.items():
+        total = sum(f.weight * hits for f, hits in families)
+        if total >= rs.signal_threshold:
+            rank = (total, CATEGORY_PRIORITY[category], category)
+            best = rank if best is None or rank > best else best
+    if best is None:
+        return None
+    category = best[2]
+    names = "+".join(f.id.split(".", 1)[-1] for f, _hits in found[category])
+    return ScreenResult("unsure", category, f"signals:{category}:{names}")
+
+
 def _evaluate(text: str, rs: RuleSet) -> ScreenResult:
     norm = normalise(text, rs.max_chars)
     if not _WORD_RE.search(norm):
@@ -323,7 +423,15 @@ def _evaluate(text: str, rs: RuleSet) -> ScreenResult:
                 continue
             best = rule
             break
+    if best is None and rs.signals:
+        signalled = _signals(masked, present, rs)
+        if signalled is not None and not (rs.reassurance and rs.reassurance.search(masked)):
+            return signalled
     if best is not None:
+        # "she yells and cries but she's never touched me": an explicit reassurance outweighs
+        # a merely uncertain sign (never a clear one), so the person is not asked needlessly.
+        if best.risk == "unsure" and rs.reassurance is not None and rs.reassurance.search(masked):
+            return ScreenResult("none", "none", f"reassured:{best.id}")
         return ScreenResult(best.risk, best.category, best.id)
     if negated:
         return ScreenResult("none", "none", f"negated:{negated}")

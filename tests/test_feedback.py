@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -25,6 +26,7 @@ from bot.coach.feedback_cli import (
     DEV_PATH,
     EVAL_KINDS,
     LABELLED_PATH,
+    ROUNDS_PATH,
     benchmark,
     evaluate,
     format_report,
@@ -461,25 +463,25 @@ def test_test_split_meets_the_quality_bar() -> None:
     assert result["harsh_kind_coverage"] >= 0.85
 
 
-def test_dev_set_accuracy() -> None:
-    """Dev set (tests/data/feedback_dev.yaml): 80 lines written after the labelled set.
-
-    This is a TUNING set: the rules were adjusted on it (with the train split), so its
-    score is optimistic and only guards against regressions on fillers, rhetorical
-    questions, sarcasm, indirect threats, praise with "always" and rarer feeling words.
-    The honest estimate is the test split and tests/data/feedback_fresh.yaml.
-    """
-    items = load_labelled(DEV_PATH)
-    assert len(items) == 80
-    assert sum(i["verdict"] == "calm" for i in items) == 40
+@pytest.mark.parametrize(("path", "floor"), [(DEV_PATH, 0.90), (ROUNDS_PATH, 0.85)])
+def test_tuning_sets_accuracy(path: Path, floor: float) -> None:
+    """Tuning sets written after the labelled set (tests/data/feedback_dev.yaml, and the rounds
+    in feedback_rounds.yaml by writers who never saw the rules). The rules were widened from
+    their misses, so these scores are optimistic and only guard against regressions; their
+    first-contact scores are in the file headers. The rounds' floor is lower because their
+    writers mark "feeling + behaviour, no question" as almost, where the analyser (and the
+    labelled set) read it as calm."""
+    items = load_labelled(path)
+    assert len(items) >= 80
     for item in items:
         assert "split" not in item
         assert set(item["kinds"]) <= set(EVAL_KINDS)
         assert (item["verdict"] == "calm") == (not item["kinds"])
     assert not {i["text"] for i in items} & {i["text"] for i in load_labelled()}
-    result = evaluate("all", DEV_PATH)
+    result = evaluate("all", path)
     print("\n" + format_report(result))
-    assert result["accuracy"] >= 0.90
+    assert result["accuracy"] >= floor
+    assert result["harsh_kind_coverage"] >= 0.85
 
 
 def test_evaluate_reports_per_kind_figures() -> None:

@@ -473,20 +473,27 @@ def test_labelled_test_split_meets_targets() -> None:
     assert figures["false_alarm_rate"] <= FALSE_ALARM_LIMIT
 
 
-DEV_PATH = Path(__file__).parent / "data" / "safety_dev.yaml"
+DATA = Path(__file__).parent / "data"
 
 
-def test_dev_set_meets_targets() -> None:
-    """A tuning set: rules were adjusted against tests/data/safety_dev.yaml, so passing here
-    guards against regressions but is not evidence of generalisation (see safety_fresh.yaml)."""
-    with open(DEV_PATH, encoding="utf-8") as fh:
-        items = yaml.safe_load(fh)["items"]
-    assert len(items) >= 100 and all("split" not in item for item in items)
+def _figures(items: list[dict]) -> tuple[float, float]:
     risky = [screen(item["text"]) for item in items if item["category"] != "none"]
     safe = [screen(item["text"]) for item in items if item["category"] == "none"]
-    recall = sum(r.is_flagged for r in risky) / len(risky)
-    false_alarms = sum(r.is_flagged for r in safe) / len(safe)
-    print(f"\ndev set: recall {recall:.3f}, false-alarm rate {false_alarms:.3f}")
+    return (sum(r.is_flagged for r in risky) / len(risky),
+            sum(r.is_flagged for r in safe) / len(safe))
+
+
+@pytest.mark.parametrize("name", ["safety_dev.yaml", "safety_fresh.yaml", "safety_rounds.yaml"])
+def test_tuning_sets_meet_targets(name: str) -> None:
+    """Tuning sets: the rules were widened from their misses, so passing here guards against
+    regressions, not generalisation (their first-contact scores are in their headers; the
+    honest figure is the unseen hold-out below)."""
+    with open(DATA / name, encoding="utf-8") as fh:
+        items = yaml.safe_load(fh)["items"]
+    assert len(items) >= 50 and all("split" not in item for item in items)
+    assert {item["category"] for item in items} == set(CATEGORIES)
+    recall, false_alarms = _figures(items)
+    print(f"\n{name}: recall {recall:.3f}, false-alarm rate {false_alarms:.3f}")
     assert recall >= RECALL_TARGET
     assert false_alarms <= FALSE_ALARM_LIMIT
 

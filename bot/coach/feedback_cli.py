@@ -19,7 +19,8 @@ from bot.coach.feedback import Feedback, analyse, compiled_rules
 DATA_DIR = Path(__file__).resolve().parents[2] / "tests" / "data"
 LABELLED_PATH = DATA_DIR / "feedback_labelled.yaml"
 DEV_PATH = DATA_DIR / "feedback_dev.yaml"  # tuning set written after the labelled set
-FRESH_PATH = DATA_DIR / "feedback_fresh.yaml"  # held out: scored once, never tuned on
+ROUNDS_PATH = DATA_DIR / "feedback_rounds.yaml"  # tuning rounds by writers who never saw rules
+HOLDOUT_PATH = DATA_DIR / "feedback_holdout.yaml"  # held out: scored once, never tuned on
 EVAL_KINDS = (
     "absolute",
     "you_blame",

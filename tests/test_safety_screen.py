@@ -358,8 +358,8 @@ def test_huge_input_is_capped_and_fast() -> None:
     start = time.perf_counter()
     assert screen(filler).risk == "none"
     assert screen("he choked me. " + filler).category == "violence"
-    # Beyond the 20,000-character cap nothing is scanned (documented limitation).
-    assert screen(filler + " he choked me.").risk == "none"
+    # A long message is screened at both ends: a risk at the end of a ramble is found too.
+    assert screen(filler + " he choked me.").category == "violence"
     assert time.perf_counter() - start < 2.0
 
 

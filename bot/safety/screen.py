@@ -446,7 +446,15 @@ def screen(text: str) -> ScreenResult:
             text = text.decode("utf-8", errors="replace")
         elif not isinstance(text, str):
             text = "" if text is None else str(text)
-        return _evaluate(text, load_rules())
+        rules = load_rules()
+        if len(text) <= rules.max_chars:
+            return _evaluate(text, rules)
+        # A long message is screened at both ends, so a risk at the end of a long ramble is
+        # not missed; each part stays within the bound that keeps screening cheap.
+        head = _evaluate(text[: rules.max_chars], rules)
+        tail = _evaluate(text[-rules.max_chars :], rules)
+        return max(head, tail, key=lambda r: (RISK_LEVELS.index(r.risk),
+                                              CATEGORY_PRIORITY.get(r.category, 0)))
     except Exception:  # the screen must never take the bot down
         log.exception("safety screen failed; returning unsure")
         return ScreenResult("unsure", "none", "screen_error")

@@ -552,3 +552,24 @@ def test_cli_evaluate_reports_figures() -> None:
     code, out = _cli(["--evaluate", "train"])
     figures = json.loads(out)
     assert code == 0 and figures["split"] == "train" and 0 <= figures["recall"] <= 1
+
+
+def test_holdout_is_unseen_and_keeps_its_measured_floor() -> None:
+    """tests/data/safety_holdout.yaml was scored once and never tuned on (see its header).
+
+    Its first score was recall 82.5%, false alarms 2.5%; this guards that floor (a little
+    below it) so a rule change cannot quietly make the screen worse on unseen wording.
+    """
+    with open(DATA / "safety_holdout.yaml", encoding="utf-8") as fh:
+        items = yaml.safe_load(fh)["items"]
+    assert len(items) == 200
+    seen = set()
+    for name in ("safety_labelled.yaml", "safety_dev.yaml", "safety_fresh.yaml",
+                 "safety_rounds.yaml"):
+        with open(DATA / name, encoding="utf-8") as fh:
+            seen |= {item["text"] for item in yaml.safe_load(fh)["items"]}
+    assert not seen & {item["text"] for item in items}
+    recall, false_alarms = _figures(items)
+    print(f"\nhold-out: recall {recall:.3f}, false-alarm rate {false_alarms:.3f}")
+    assert recall >= 0.80
+    assert false_alarms <= FALSE_ALARM_LIMIT

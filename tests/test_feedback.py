@@ -553,3 +553,52 @@ def test_benchmark_is_fast_enough() -> None:
     assert result["messages"] == len(load_labelled(LABELLED_PATH))
     # The target is < 1000 µs; allow headroom so a slow CI runner doesn't flake.
     assert result["median_us"] < 2500
+
+
+# --------------------------------------------------------------------------- policing, too short
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Can you let me check your phone when I feel anxious?",
+        "I want you to show me your phone every night.",
+        "I need to see your messages so I can trust you again.",
+        "Can you share your location with me from now on?",
+        "From now on I want to see your phone whenever I ask.",
+        "I will check his phone every night and track his location",
+        "Give me your password.",
+        "I'd like your passwords for Instagram by tonight.",
+        "I'll keep an eye on who she texts.",
+        "Your phone stays on the table from now on.",
+        "We should install Life360 so I always know.",
+    ],
+)
+def test_policing_is_never_calm(text: str) -> None:
+    result = analyse(text)
+    assert "policing" in {f.kind for f in result.findings}, kinds(text)
+    assert result.verdict == "harsh"
+    assert "open" in result.rewrite.lower()  # the rewrite asks for openness, not access
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'll show you my phone whenever you want, no secrets.",
+        "I don't want to check your phone, I want us to trust each other.",
+        "You asked to see my phone and I said yes.",
+        "I noticed you message Sam a lot and I felt uneasy. Can we talk?",
+    ],
+)
+def test_openness_offered_is_not_policing(text: str) -> None:
+    assert "policing" not in {f.kind for f in analyse(text).findings}
+
+
+@pytest.mark.parametrize("text", ["ok", "asdfgh", "2", "fine then"])
+def test_too_short_is_not_praised_as_calm(text: str) -> None:
+    result = analyse(text)
+    assert result.verdict != "calm"
+
+
+def test_short_calm_reply_is_still_calm() -> None:
+    assert analyse("I hear you.").verdict == "calm"

@@ -7,40 +7,78 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.app import Settings, build_coach
 from bot.crypto import CipherKeyError
-from bot.flowlang.catalog import check_paths
+from bot.flowlang.catalog import check_paths, flow_files
 from bot.flowlang.errors import FlowErrors
 from bot.paths import flows_dir
+from bot.store.base import StoreOpenError
 from bot.store.sqlite import UnreadableStore
 from bot.store.url import StoreURLError
+from bot.templates import fill
 
 EXIT_FLOWS = 2
 EXIT_USAGE = 64
+EXIT_STORE = 74  # EX_IOERR: the store cannot be opened
+EXIT_INTERRUPTED = 130
+GLOBAL_OPTIONS = ("--store", "--flows", "--log-level")
+CHECK_PATHS_HELP = ("flow files or folders (default: the flows folder). A folder is checked "
+                    "as the bot checks it at start-up; a single file is checked together "
+                    "with the other flows in its folder, and only its own problems are "
+                    "reported")
+
+
+def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """The options every command takes, before or after the command's name. Below the top
+    level they default to "not given", so they never undo a value given before."""
+    unset = {} if top else {"default": argparse.SUPPRESS}
+    parser.add_argument("--store", help="memory, sqlite:///path.db or a path "
+                                        "(default: $COACH_STORE or your data directory)",
+                        **({"default": None} if top else unset))
+    parser.add_argument("--flows", type=Path, help="flows directory (default: the shipped "
+                                                   "flows, or $COACH_FLOWS_DIR)",
+                        **({"default": None} if top else unset))
+    parser.add_argument("--log-level", help="logging level (default: $COACH_LOG_LEVEL or "
+                                            "WARNING)",
+                        **({"default": os.environ.get("COACH_LOG_LEVEL", "WARNING")}
+                           if top else unset))
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+        return value
+
+    return parse
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coach", description="Conversation Coach")
-    parser.add_argument("--store", help="memory, sqlite:///path.db or a path "
-                                        "(default: $COACH_STORE or your data directory)")
-    parser.add_argument("--flows", type=Path, help="flows directory (default: the shipped "
-                                                   "flows, or $COACH_FLOWS_DIR)")
-    parser.add_argument("--log-level", default=os.environ.get("COACH_LOG_LEVEL", "WARNING"))
+    _global_options(parser, top=True)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, top=False)
     sub = parser.add_subparsers(dest="command", required=True)
-    chat = sub.add_parser("chat", help="talk to the coach in this terminal")
+    chat = sub.add_parser("chat", help="talk to the coach in this terminal", parents=[common])
     chat.add_argument("--user", default=os.environ.get("USER") or "me",
                       help="whose session to use (default: your login name)")
     flows = sub.add_parser("flows", help="check the flow files")
     flows_sub = flows.add_subparsers(dest="flows_command", required=True)
-    check = flows_sub.add_parser("check", help="report every problem as file:line:col")
-    check.add_argument("paths", nargs="*", type=Path)
+    check = flows_sub.add_parser("check", help="report every problem as file:line:col",
+                                 parents=[common])
+    check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help=CHECK_PATHS_HELP)
     transcripts = flows_sub.add_parser("test", help="run conversation transcripts",
                                        add_help=False)
     transcripts.add_argument("rest", nargs=argparse.REMAINDER)
@@ -48,27 +86,33 @@ def _parser() -> argparse.ArgumentParser:
                        ("screen", "the safety screen's verdict on messages")):
         passthrough = sub.add_parser(name, help=what, add_help=False)
         passthrough.add_argument("rest", nargs=argparse.REMAINDER)
-    telegram = sub.add_parser("telegram", help="run as a Telegram bot ($TELEGRAM_BOT_TOKEN)")
+    telegram = sub.add_parser("telegram", help="run as a Telegram bot ($TELEGRAM_BOT_TOKEN)",
+                              parents=[common])
     telegram.add_argument("--webhook-url", help="receive updates by webhook at this public URL "
                                                 "(default: long polling)")
     telegram.add_argument("--listen", default="0.0.0.0", help="webhook listen address")
     telegram.add_argument("--port", type=int, default=8443, help="webhook listen port")
-    sub.add_parser("discord", help="run as a Discord bot ($DISCORD_BOT_TOKEN)")
-    keys = sub.add_parser("keys", help="the store's encryption keys")
+    sub.add_parser("discord", help="run as a Discord bot ($DISCORD_BOT_TOKEN)",
+                   parents=[common])
+    keys = sub.add_parser("keys", help="the store's encryption keys", parents=[common])
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    keys_sub.add_parser("new", help="print a fresh key for $COACH_SECRET_KEY")
-    keys_sub.add_parser("rotate", help="re-encrypt every stored session under a new key")
+    keys_sub.add_parser("new", help="print a fresh key for $COACH_SECRET_KEY", parents=[common])
+    keys_sub.add_parser("rotate", help="re-encrypt every stored session under a new key",
+                        parents=[common])
     bench = sub.add_parser("bench", help="measure messages per second and latency")
     bench.add_argument("--store", dest="bench_store", choices=("memory", "sqlite"),
-                       default="memory")
-    bench.add_argument("--users", type=int, help="simulated people (default 200; "
-                                                 "1000 with --telegram)")
-    bench.add_argument("--messages", type=int, help="messages in all (default 20000; "
-                                                    "6000 updates with --telegram)")
+                       default="memory", help="which store to measure (default memory)")
+    bench.add_argument("--flows", type=Path, default=argparse.SUPPRESS,
+                       help="flows directory to walk (default: the shipped flows)")
+    bench.add_argument("--log-level", default=argparse.SUPPRESS, help="logging level")
+    bench.add_argument("--users", type=_count(1), help="simulated people (default 200; "
+                                                       "1000 with --telegram)")
+    bench.add_argument("--messages", type=_count(1), help="messages in all (default 20000; "
+                                                          "6000 updates with --telegram)")
     bench.add_argument("--telegram", action="store_true",
                        help="the whole Telegram path against a fake Bot API server "
                             "(needs the repository's tests/fakes)")
-    bench.add_argument("--preload", type=int, default=0,
+    bench.add_argument("--preload", type=_count(0), default=0,
                        help="store this many idle sessions first (sqlite only)")
     bench.add_argument("--json", action="store_true")
     return parser
@@ -78,10 +122,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, unknown = parser.parse_known_args(argv)
     if hasattr(args, "rest"):
-        args.rest = [*unknown, *args.rest]  # their own module parses these
+        args.rest = _take_global_options(args, [*unknown, *args.rest])  # the rest: their own
     elif unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+    level = logging.getLevelName(str(args.log_level).upper())
+    if not isinstance(level, int):
+        parser.error(f"argument --log-level: unknown level '{args.log_level}' "
+                     "(DEBUG, INFO, WARNING, ERROR or CRITICAL)")
+    logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         if args.command == "flows" and args.flows_command == "check":
@@ -110,15 +158,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{len(errors.problems)} problem(s) in the flows; nothing was started.",
               file=sys.stderr)
         return EXIT_FLOWS
+    except StoreOpenError as error:
+        print(f"coach: {error}", file=sys.stderr)
+        return EXIT_STORE
     except (StoreURLError, CipherKeyError, UnreadableStore) as error:
         print(f"coach: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader went away (`coach ... | head`); nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     return EXIT_USAGE
+
+
+def _take_global_options(args: argparse.Namespace, rest: list[str]) -> list[str]:
+    """`coach flows test --store x` and the like: the options every command takes are read
+    here, wherever they were written; the other words go to the command's own parser."""
+    kept: list[str] = []
+    words = iter(rest)
+    for word in words:
+        name, equals, value = word.partition("=")
+        if name not in GLOBAL_OPTIONS or getattr(args, "command", "") in ("feedback", "screen"):
+            kept.append(word)
+            continue
+        if not equals:
+            value = next(words, "")
+        attribute = name.removeprefix("--").replace("-", "_")
+        setattr(args, attribute, Path(value) if attribute == "flows" else value)
+    return kept
 
 
 def _flows_check(paths: list[Path]) -> int:
@@ -136,8 +204,11 @@ def _flows_check(paths: list[Path]) -> int:
         return EXIT_FLOWS
     assert catalog is not None
     took = (time.perf_counter() - started) * 1000
-    states = sum(len(f.spec.states) for f in catalog.flows.values())
-    print(f"ok: {len(catalog.flows)} flows, {states} states checked in {took:.0f} ms")
+    asked = {str(p) for p in flow_files(paths)[0]}
+    checked = [f for f in catalog.flows.values() if f.spec.path in asked]
+    states = sum(len(f.spec.states) for f in checked)
+    print(fill("ok: ${flows} flow|flows, ${states} state|states checked in ${ms} ms",
+               {"flows": len(checked), "states": states, "ms": f"{took:.0f}"}))
     return 0
 
 
@@ -145,12 +216,13 @@ def _bench(args: argparse.Namespace) -> int:
     if args.telegram:
         from adapters.telegram_bench import run as run_telegram_bench
 
-        return run_telegram_bench(args.users or 1000, args.messages or 6000, args.json)
+        return run_telegram_bench(1000 if args.users is None else args.users,
+                                  6000 if args.messages is None else args.messages, args.json)
     from bot.bench import run_bench
 
-    return run_bench(store=args.bench_store, users=args.users or 200,
-                     messages=args.messages or 20000, as_json=args.json, flows=args.flows,
-                     preload=args.preload)
+    return run_bench(store=args.bench_store, users=200 if args.users is None else args.users,
+                     messages=20000 if args.messages is None else args.messages,
+                     as_json=args.json, flows=args.flows, preload=args.preload)
 
 
 def _passthrough(args: argparse.Namespace) -> int:
@@ -162,19 +234,30 @@ def _passthrough(args: argparse.Namespace) -> int:
     else:
         from bot.transcripts import run as run_transcripts
 
-        return run_transcripts(args.rest, sys.stdout)
+        given = args.rest
+        if args.flows is not None and not any(w.partition("=")[0] == "--flows" for w in given):
+            given = ["--flows", str(args.flows), *given]
+        return run_transcripts(given, sys.stdout)
     return run(args.rest, sys.stdin, sys.stdout)
 
 
 def _chat(args: argparse.Namespace) -> int:
     from adapters.console import ConsoleChat
 
+    for stream in (sys.stdin, sys.stdout):  # a stray byte must not stop the chat
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="replace")  # type: ignore[union-attr]
     coach = build_coach(Settings(args.store, args.flows))
 
     async def run() -> int:
         try:
             return await ConsoleChat(coach, args.user, sys.stdout).run(sys.stdin)
         finally:
-            await coach.store.close()
+            await coach.close()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except KeyboardInterrupt:  # Ctrl-C: every reply so far was committed before it was shown
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        return EXIT_INTERRUPTED

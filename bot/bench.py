@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import random
 import resource
@@ -80,22 +81,35 @@ def _next_message(reply: Reply, rng: random.Random, user: UserKey) -> Incoming:
     return Incoming(user, text="/start")
 
 
-async def _drive(coach: Coach, users: int, messages: int, seed: int) -> list[float]:
-    latencies: list[float] = []
-    per_user = max(1, messages // users)
+def shares(messages: int, users: int) -> list[int]:
+    """`messages` spread over `users` as evenly as whole messages allow; with fewer
+    messages than people, only as many people take part as there are messages."""
+    base, extra = divmod(messages, users)
+    return [base + (n < extra) for n in range(users) if base + (n < extra)]
 
-    async def person(n: int) -> None:
+
+async def _drive(coach: Coach, users: int, messages: int, seed: int) -> list[float]:
+    """Every message is timed, the first `/start` of each person too."""
+    latencies: list[float] = []
+
+    async def person(n: int, count: int) -> None:
         rng = random.Random(seed + n)
         user = UserKey("bench", str(n))
-        reply = await coach.handle(Incoming(user, text="/start"))
-        for _ in range(per_user - 1):
-            message = _next_message(reply, rng, user)
+        message = Incoming(user, text="/start")
+        for _ in range(count):
             started = time.perf_counter()
             reply = await coach.handle(message)
             latencies.append(time.perf_counter() - started)
+            message = _next_message(reply, rng, user)
 
-    await asyncio.gather(*(person(n) for n in range(users)))
+    await asyncio.gather(*(person(n, count) for n, count in enumerate(shares(messages, users))))
     return latencies
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """The value below which `fraction` of the (sorted, non-empty) values lie."""
+    index = max(0, math.ceil(fraction * len(sorted_values)) - 1)
+    return sorted_values[min(index, len(sorted_values) - 1)]
 
 
 def bare_transitions_per_s(count: int = 50_000) -> float:
@@ -173,10 +187,10 @@ async def _run(store_kind: str, users: int, messages: int, preload: int, workdir
         await store.close()
     latencies.sort()
     return BenchResult(
-        store=store_kind, users=users, messages=len(latencies) + users, seconds=seconds,
-        messages_per_s=(len(latencies) + users) / seconds,
+        store=store_kind, users=min(users, messages), messages=len(latencies), seconds=seconds,
+        messages_per_s=len(latencies) / seconds,
         p50_ms=statistics.median(latencies) * 1000,
-        p99_ms=latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         bare_transitions_per_s=bare_transitions_per_s(),
         durable_commit_per_s=durable_commit_per_s(workdir),
@@ -186,7 +200,11 @@ async def _run(store_kind: str, users: int, messages: int, preload: int, workdir
 
 def run_bench(*, store: str, users: int, messages: int, as_json: bool,
               flows: Path | None = None, preload: int = 0) -> int:
-    workdir = Path(tempfile.mkdtemp(prefix=".coach-bench-", dir=Path.cwd()))
+    """The temporary store lives under the system's temporary directory (the working
+    directory may not be writable, as in the Docker image)."""
+    if users < 1 or messages < 1 or preload < 0:
+        raise ValueError("users and messages must be 1 or more, preload 0 or more")
+    workdir = Path(tempfile.mkdtemp(prefix="coach-bench-"))
     try:
         result = asyncio.run(_run(store, users, messages, preload, workdir, flows))
     finally:

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.config import template_values
 from bot.flowlang.catalog import Catalog
 from bot.flowlang.compile import ADVANCE, ANSWER, SKIP, CompiledFlow, pick
-from bot.flowlang.model import Call, Route, StateSpec
+from bot.flowlang.model import Call, ChoiceSpec, Route, StateSpec
 from bot.flowlang.registry import Registry
 from bot.messages import Choice
 from bot.session import Position, Session
 from bot.templates import render
 
 MAX_AUTO_STEPS = 64
-BUTTON_ID = re.compile(r"^(\d{1,12})\.(\d{1,3}|s)$")
+# `<step>.<choice>`, `<step>.s` (skip) or `<step>.m` (the Menu button the core adds).
+BUTTON_ID = re.compile(r"^(\d{1,12})\.(\d{1,3}|s|m)$")
+MENU = "m"
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
 
 
 @dataclass
@@ -60,6 +64,22 @@ class Controls:
     max_length: int | None
 
 
+def typed(text: str) -> str:
+    """Text as compared with a label: any capitals, curly or straight quotes, single
+    spaces, and no blanks or punctuation around it ("  skip this one. " ~ "Skip this one")."""
+    words = " ".join(text.translate(_QUOTES).casefold().split())
+    start, end = 0, len(words)
+    while start < end and _loose(words[start]):
+        start += 1
+    while end > start and _loose(words[end - 1]):
+        end -= 1
+    return words[start:end]
+
+
+def _loose(ch: str) -> bool:
+    return ch.isspace() or unicodedata.category(ch)[0] == "P"
+
+
 class Engine:
     """Stateless: everything about a person is in their Session."""
 
@@ -91,18 +111,29 @@ class Engine:
 
     # -- moving -----------------------------------------------------------------------------
 
-    def enter(self, ctx: StepContext, position: Position, *, run_actions: bool = True) -> None:
-        """Show a state; states that wait for nobody move on by themselves."""
+    def enter(self, ctx: StepContext, position: Position, *, run_actions: bool = True,
+              mark: int | None = None) -> None:
+        """Show a state; states that wait for nobody move on by themselves.
+
+        A position that carries what it showed (a step the person left and comes back to)
+        is shown again exactly so, without running its actions a second time. Everything
+        said from `mark` on (default: from here) is kept as the new step's text, unless it is
+        just the state's own `say`: that renders the same again, and the stored session
+        stays small."""
+        start = len(ctx.out) if mark is None else mark
         for _ in range(MAX_AUTO_STEPS):
             ctx.session.move_to(position)
             state = self.state(ctx.session)
+            if position.shown is not None and state.interactive:
+                ctx.out.extend(position.shown)
+                self._arrive(ctx, start)
+                return
             if run_actions:
                 self._run(ctx, state.actions)
+            plain = len(ctx.out) == start and not state.actions
             ctx.out.extend(ctx.render(text) for text in state.say)
             if state.interactive:
-                ctx.session.step += 1
-                if position.flow != self.catalog.home:
-                    ctx.session.last = position
+                self._arrive(ctx, start, plain=plain)
                 return
             taken = self.flow(ctx.session).fire(position.state, ADVANCE, ctx)
             if taken is None:  # checked flows always have an unconditional last route
@@ -110,23 +141,43 @@ class Engine:
             position = self._follow(ctx, taken[1])
             run_actions = True
         ctx.session.move_to(self.home())
-        self.enter(ctx, self.home())
+        self.enter(ctx, self.home(), mark=start)
+
+    def _arrive(self, ctx: StepContext, start: int, *, plain: bool = False) -> None:
+        """A new step: its buttons get new ids, and what it said is kept for a re-show
+        (None when it said only its own `say`, which renders the same again)."""
+        session = ctx.session
+        session.step += 1
+        session.shown = None if plain else tuple(ctx.out[start:])
+        if session.flow != self.catalog.home:
+            session.last = session.here
+
+    def reshow(self, ctx: StepContext) -> None:
+        """The current step again, exactly as it was sent, with the same buttons (so they
+        keep working). A step that said only its own `say` (and sessions stored before
+        steps kept their text) is rendered from it again."""
+        session = ctx.session
+        if session.shown is None:
+            ctx.out.extend(ctx.render(text) for text in self.state(session).say)
+        else:
+            ctx.out.extend(session.shown)
 
     def take(self, ctx: StepContext, trigger: str) -> bool:
         """Fire a trigger from the current state; False when it is not valid there now."""
-        here = ctx.session.position
+        here = ctx.session.here
+        mark = len(ctx.out)
         taken = self.flow(ctx.session).fire(here.state, trigger, ctx)
         if taken is None:
             return False
         ctx.session.push_back(here)
-        self.enter(ctx, self._follow(ctx, taken[1]))
+        self.enter(ctx, self._follow(ctx, taken[1]), mark=mark)
         return True
 
     def answer(self, ctx: StepContext, text: str) -> bool:
         state = self.state(ctx.session)
         if state.ask is None:
             return False
-        ctx.session.slots[state.ask.slot] = text
+        ctx.session.slots[state.ask.slot] = state.ask.cleaned(text)
         return self.take(ctx, ANSWER)
 
     def skip(self, ctx: StepContext) -> bool:
@@ -139,11 +190,20 @@ class Engine:
     def press(self, ctx: StepContext, index: int) -> bool:
         return self.take(ctx, pick(index))
 
+    def to_menu(self, ctx: StepContext) -> bool:
+        """The Menu button the core adds; False when this step does not offer it."""
+        if not self.offers_menu(ctx):
+            return False
+        ctx.session.push_back(ctx.session.here)
+        ctx.session.calls.clear()
+        self.enter(ctx, self.home())
+        return True
+
     def call(self, ctx: StepContext, target: Position) -> None:
         """Hand over to another flow from outside the flows (the safety screen does this);
-        `return: true` there comes back to this step."""
+        `return: true` there comes back to this step, shown as it was."""
         if ctx.session.flow != target.flow:
-            ctx.session.calls.append(ctx.session.position)
+            ctx.session.calls.append(ctx.session.here)
         self.enter(ctx, target)
 
     def _follow(self, ctx: StepContext, route: Route) -> Position:
@@ -183,13 +243,34 @@ class Engine:
         step = ctx.session.step
         choices = [
             Choice(f"{step}.{index}", ctx.render(choice.label))
-            for index, choice in enumerate(state.choices)
-            if self._holds(ctx, choice.route.when)
+            for index, choice in self._shown_choices(ctx, state)
         ]
         if state.ask and state.ask.skip_label:
             choices.append(Choice(f"{step}.s", ctx.render(state.ask.skip_label)))
+        if self.offers_menu(ctx):
+            choices.append(Choice(f"{step}.{MENU}", self._menu_label()))
         return Controls(choices, state.ask is not None,
                         state.ask.max_length if state.ask else None)
+
+    def offers_menu(self, ctx: StepContext) -> bool:
+        """Every step gets a last "Menu" button, except in the menu flow, in flows with
+        `menu_button: false`, and where one of the step's own buttons leads to the menu."""
+        flow = self.flow(ctx.session).spec
+        home = self.catalog.home
+        if flow.id == home or not flow.menu_button:
+            return False
+        state = flow.states[ctx.session.state]
+        return not any(choice.route.target.kind == "flow" and choice.route.target.flow == home
+                       for _, choice in self._shown_choices(ctx, state))
+
+    def _menu_label(self) -> str:
+        texts = self.catalog.texts
+        return texts.get("menu_button") if texts else "Menu"
+
+    def _shown_choices(self, ctx: StepContext,
+                       state: StateSpec) -> list[tuple[int, ChoiceSpec]]:
+        return [(index, choice) for index, choice in enumerate(state.choices)
+                if self._holds(ctx, choice.route.when)]
 
     def _holds(self, ctx: StepContext, conditions: tuple[Call, ...]) -> bool:
         return all(
@@ -197,10 +278,18 @@ class Engine:
             for c in conditions
         )
 
-    def label_choice(self, ctx: StepContext, text: str) -> str | None:
-        """A typed label counts as pressing that button (people type what they see)."""
-        wanted = text.casefold().strip()
-        for choice in self.controls(ctx).choices:
-            if choice.label.casefold().strip() == wanted:
+    def typed_choice(self, ctx: StepContext, text: str) -> str | None:
+        """A typed label, or a button's number, counts as pressing that button (people type
+        what they see)."""
+        choices = self.controls(ctx).choices
+        if not choices or len(text) > 2 * max(len(c.label) for c in choices) + 16:
+            return None  # far longer than any label: an answer, not a press
+        wanted = typed(text)
+        if not wanted:
+            return None
+        if wanted.isdigit() and 1 <= int(wanted) <= len(choices):
+            return choices[int(wanted) - 1].id
+        for choice in choices:
+            if typed(choice.label) == wanted:
                 return choice.id
         return None

@@ -32,6 +32,9 @@ def export_data(session: Session, catalog: Catalog) -> dict:
             for slot, value in sorted(session.slots.items())
         ],
         "steps_back_remembered": len(session.back),
+        # Kept so /resume can repeat the current step exactly; it may quote answers.
+        "current_step_text": list(session.shown or ()),
+        "flow_asked_for": session.wanted,
     }
 
 

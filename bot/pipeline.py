@@ -13,10 +13,10 @@ import time
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.config import retention_days
-from bot.engine import BUTTON_ID, Engine, StepContext
+from bot.engine import BUTTON_ID, MENU, Engine, StepContext
 from bot.export import export_attachment, export_data, export_text
 from bot.flowlang.catalog import SAFETY_FLOW, Catalog
 from bot.flowlang.registry import REGISTRY, Registry
@@ -25,7 +25,7 @@ from bot.messages import Attachment, Choice, Incoming, Reply
 from bot.safety.actions import APPLY_HELD
 from bot.safety.screen import ScreenResult, screen
 from bot.session import Position, Session
-from bot.store.base import Store, VersionConflict
+from bot.store.base import Store, StoreClosed, VersionConflict
 
 log = logging.getLogger("coach.core")
 
@@ -54,12 +54,23 @@ class Turn:
     event: str = "text"
 
 
+def valid_unicode(text: str) -> str:
+    """Text that can be encoded: a lone surrogate (half an emoji, or a byte that was not
+    UTF-8, as Python decodes it) becomes U+FFFD; a proper pair becomes its character."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 def clean_text(text: str) -> str:
-    """Drop control characters (keeping line breaks) and surrounding blanks."""
+    """Valid Unicode, without control characters (keeping line breaks) and surrounding
+    blanks."""
     if text.isprintable():
         return text.strip()
     return "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc"
+        ch for ch in valid_unicode(text) if ch in "\n\t" or unicodedata.category(ch) != "Cc"
     ).strip()
 
 
@@ -113,21 +124,35 @@ class Coach:
                 return Reply(duplicate=True)
             log.info("event=group_chat platform=%s", message.user.platform)
             return Reply(parts=[self.texts.get("group_chat")])
+        if message.update_id and valid_unicode(message.update_id) is not message.update_id:
+            message = replace(message, update_id=valid_unicode(message.update_id))
         text = clean_text(message.text) if message.text is not None else None
         return await self._commit(message, lambda stored: self._process(stored, message, text))
 
     async def open(self, user: Incoming) -> Reply:
-        """Greet someone opening the chat: where they left off, or the menu if new."""
+        """Greet someone opening the chat: where they left off (that step exactly as it was
+        sent, buttons still valid), or the menu if new."""
 
         def greet(stored: Session | None) -> Turn:
             if stored is None:
                 return self._process(None, user, None)
             turn = self._process(stored, user, "/resume")
-            turn.ctx.out.insert(0, self.texts.get(
-                "welcome_back", title=self.engine.title(turn.ctx.session)))
+            session = turn.ctx.session
+            if turn.event == "flow_changed" or session.flow == self.catalog.home:
+                greeting = [self.texts.get("welcome_back_menu")]
+            else:
+                greeting = [self.texts.get("welcome_back", title=self.engine.title(session))]
+            # The menu may greet returning people itself: say "Welcome back." once.
+            turn.ctx.out[:] = greeting + [p for p in turn.ctx.out if p not in greeting]
             return turn
 
         return await self._commit(user, greet)
+
+    async def close(self) -> None:
+        """Let a retention purge in progress finish, then close the store."""
+        if self._purging is not None and not self._purging.done():
+            await self._purging
+        await self.store.close()
 
     async def _commit(self, message: Incoming, step: Callable[[Session | None], Turn]) -> Reply:
         """Under the person's lock: load, take the step, save (compare-and-set), reply.
@@ -193,6 +218,7 @@ class Coach:
             if message.button == DELETE_NO:
                 self._reshow(turn)
                 return turn
+        mark = len(ctx.out)
         if command is not None:
             self._command(turn, *command)
         elif message.button is not None:
@@ -201,6 +227,8 @@ class Coach:
             self._text(turn, text or "")
         if session.pending == APPLY_HELD:
             self._apply_held(turn)
+        if session.wanted and session.flow == self.catalog.home and self._consented(ctx):
+            self._open_wanted(turn, mark)
         return turn
 
     def _seen_in_groups(self, update_id: str) -> bool:
@@ -217,6 +245,19 @@ class Coach:
         if CONSENT_SLOT not in self.catalog.slots:
             return True
         return ctx.session.slots.get(CONSENT_SLOT) == CONSENT_VALUE
+
+    def _open_wanted(self, turn: Turn, mark: int) -> None:
+        """They have just confirmed their age: open the flow their `/start FLOW` asked for,
+        instead of the menu this step landed on."""
+        ctx = turn.ctx
+        start = self.engine.start_of(ctx.session.wanted or "")
+        ctx.session.wanted = None
+        if start is None:  # the flows changed in between
+            return
+        del ctx.out[mark:]
+        ctx.session.push_back(ctx.session.here)
+        ctx.session.calls.clear()
+        self.engine.enter(ctx, start)
 
     # -- safety -------------------------------------------------------------------------------
 
@@ -269,7 +310,17 @@ class Coach:
         if self._purging is not None and not self._purging.done():
             return
         self._last_purge = now
-        self._purging = asyncio.get_running_loop().create_task(self.purge_expired())
+        self._purging = asyncio.get_running_loop().create_task(self._purge_quietly())
+
+    async def _purge_quietly(self) -> None:
+        """The background purge: its failure is logged, never left for the event loop to
+        report at shutdown."""
+        try:
+            await self.purge_expired()
+        except StoreClosed:
+            log.info("event=retention_purge_skipped reason=store_closed")
+        except Exception as error:  # a purge must never take the bot down
+            log.warning("event=retention_purge_failed error=%s", type(error).__name__)
 
     async def purge_expired(self) -> int:
         days = retention_days(self.config)
@@ -285,6 +336,7 @@ class Coach:
         turn.event = f"command_{name}" if name in COMMANDS else "command_unknown"
         if name in ("start", "menu"):
             target = engine.home()
+            ctx.session.wanted = None
             if args:
                 flow_id = args.split()[0].casefold()
                 start = engine.start_of(flow_id)
@@ -293,6 +345,7 @@ class Coach:
                 else:
                     target = start
             if target.flow not in (engine.home().flow, SAFETY_FLOW) and not self._consented(ctx):
+                ctx.session.wanted = target.flow  # opened once they have confirmed their age
                 target = engine.home()
             ctx.session.calls.clear()
             engine.enter(ctx, target)
@@ -310,7 +363,7 @@ class Coach:
         elif name == "restart":
             start = engine.start_of(ctx.session.flow) or engine.home()
             ctx.out.append(texts.get("restarted", title=engine.title(ctx.session)))
-            ctx.session.push_back(ctx.session.position)
+            ctx.session.push_back(ctx.session.here)
             engine.enter(ctx, start)
         elif name == "resume":
             self._reshow(turn)
@@ -331,7 +384,12 @@ class Coach:
         step = int(match.group(1)) if match else -1
         if match and step == ctx.session.step:
             which = match.group(2)
-            done = self.engine.skip(ctx) if which == "s" else self.engine.press(ctx, int(which))
+            if which == "s":
+                done = self.engine.skip(ctx)
+            elif which == MENU:
+                done = self.engine.to_menu(ctx)
+            else:
+                done = self.engine.press(ctx, int(which))
             if done:
                 return
         stale = (match is not None and step < ctx.session.step) or button in (DELETE_YES,
@@ -343,30 +401,33 @@ class Coach:
         self._reshow(turn)
 
     def _text(self, turn: Turn, text: str) -> None:
+        """A button's label or number acts as the button, also where free text is asked
+        for; any other text is the answer (or, with no question, a gentle nudge)."""
         ctx, texts, engine = turn.ctx, self.texts, self.engine
+        chosen = engine.typed_choice(ctx, text) if text else None
+        if chosen is not None:
+            self._button(turn, chosen)
+            return
         state = engine.state(ctx.session)
         if state.ask is not None:
             ask = state.ask
+            kept = ask.cleaned(text)
             if not text:
                 ctx.out.append(texts.get("empty_text"))
-            elif len(text) > ask.max_length:
-                ctx.out.append(texts.get("too_long", max=ask.max_length, length=len(text)))
-            elif len(text) < ask.min_length:
+            elif len(kept) > ask.max_length:
+                ctx.out.append(texts.get("too_long", max=ask.max_length, length=len(kept)))
+            elif len(kept) < ask.min_length:
                 ctx.out.append(texts.get("too_short", min=ask.min_length))
             else:
                 turn.event = "answer"
                 engine.answer(ctx, text)
-            return
-        chosen = engine.label_choice(ctx, text) if text else None
-        if chosen is not None:
-            self._button(turn, chosen)
             return
         ctx.out.append(texts.get("empty_text" if not text else "pick_a_choice"))
 
     # -- helpers ------------------------------------------------------------------------------
 
     def _reshow(self, turn: Turn) -> None:
-        self.engine.enter(turn.ctx, turn.ctx.session.position, run_actions=False)
+        self.engine.reshow(turn.ctx)
 
     def _repair(self, turn: Turn) -> None:
         """The flows changed under this session: keep what still fits, restart the flow."""
@@ -378,8 +439,11 @@ class Coach:
         session.calls = [p for p in session.calls if ctx.valid(p)]
         session.last = session.last if ctx.valid(session.last) else None
         session.pending = None
-        title = self.catalog.flows[target.flow].spec.title
-        ctx.out.append(self.texts.get("flow_changed", title=title))
+        session.shown = None
+        if flow is None:
+            ctx.out.append(self.texts.get("flow_removed"))
+        else:
+            ctx.out.append(self.texts.get("flow_changed", title=flow.spec.title))
         turn.event = "flow_changed"
         self.engine.enter(ctx, target)
 

@@ -10,12 +10,25 @@ from typing import Any
 SEEN_UPDATES_KEPT = 64
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once, not per save
 BACK_STACK_KEPT = 30
+# Characters of step text kept with the back stack. Older steps beyond this are shown again
+# from their `say` (without their actions' output) instead of exactly as they were.
+BACK_TEXT_KEPT = 1500
 
 
 @dataclass(frozen=True)
 class Position:
+    """A state of a flow. `shown` is what that step displayed when the person left it, so
+    /back, `return` and `resume` can repeat it exactly instead of running its actions again;
+    it takes no part in comparing positions."""
+
     flow: str
     state: str
+    shown: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def place(self) -> Position:
+        """The same position without its text."""
+        return Position(self.flow, self.state) if self.shown is not None else self
 
 
 @dataclass
@@ -24,8 +37,12 @@ class Session:
 
     `step` counts every step shown, so a button can say which step it belongs to;
     `version` counts saves, so a store can refuse a save based on an old read.
+    `shown` is the current step's messages as they were sent (action output included), for
+    /resume, a stale button and the greeting after a restart.
     `held` keeps an answer while the coach checks in on the person's safety; it is used
     only if they say they are safe, and dropped otherwise.
+    `wanted` is a flow asked for (`/start FLOW`) before the age question was answered; it
+    opens once it has been.
     """
 
     user_key: str
@@ -40,12 +57,19 @@ class Session:
     seen: list[str] = field(default_factory=list)
     pending: str | None = None
     held: str | None = None
+    shown: tuple[str, ...] | None = None
+    wanted: str | None = None
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 
     @property
     def position(self) -> Position:
         return Position(self.flow, self.state)
+
+    @property
+    def here(self) -> Position:
+        """The current position with what it showed, to come back to later."""
+        return Position(self.flow, self.state, self.shown)
 
     def move_to(self, position: Position) -> None:
         self.flow, self.state = position.flow, position.state
@@ -58,17 +82,32 @@ class Session:
         if not self.back or self.back[-1] != position:
             self.back.append(position)
             del self.back[:-BACK_STACK_KEPT]
+        self._trim_back_text()
+
+    def _trim_back_text(self) -> None:
+        budget = BACK_TEXT_KEPT
+        for index in range(len(self.back) - 1, -1, -1):
+            shown = self.back[index].shown
+            if shown is None:
+                continue
+            budget -= sum(len(part) for part in shown)
+            if budget < 0:
+                self.back[index] = self.back[index].place
 
     def to_json(self) -> str:
-        """Positions are written as [flow, state] pairs: compact, and fast on every save."""
+        """Positions are written as [flow, state] pairs (with their text as a third item when
+        kept): compact, and fast on every save."""
         data = {name: getattr(self, name) for name in _PLAIN_FIELDS}
-        data["back"] = [[p.flow, p.state] for p in self.back]
-        data["calls"] = [[p.flow, p.state] for p in self.calls]
-        data["last"] = [self.last.flow, self.last.state] if self.last else None
+        data["back"] = [_pair(p) for p in self.back]
+        data["calls"] = [_pair(p) for p in self.calls]
+        last = self.last
+        if last is not None and last == self.position and last.shown == self.shown:
+            last = last.place  # the current step's text is written once, as `shown`
+        data["last"] = _pair(last) if last else None
         return _ENCODER.encode(data)
 
     def copy(self) -> Session:
-        """A copy that shares nothing mutable (positions are frozen)."""
+        """A copy that shares nothing mutable (positions and texts are frozen)."""
         return replace(self, slots=dict(self.slots), back=list(self.back),
                        calls=list(self.calls), seen=list(self.seen))
 
@@ -76,11 +115,26 @@ class Session:
     def from_json(cls, raw: str) -> Session:
         data: dict[str, Any] = json.loads(raw)
         session = cls(**{k: data[k] for k in _PLAIN_FIELDS if k in data})
-        session.back = [Position(*p) for p in data.get("back", [])]
-        session.calls = [Position(*p) for p in data.get("calls", [])]
-        session.last = Position(*data["last"]) if data.get("last") else None
+        session.shown = tuple(session.shown) if session.shown is not None else None
+        session.back = [_position(p) for p in data.get("back", [])]
+        session.calls = [_position(p) for p in data.get("calls", [])]
+        last = _position(data["last"]) if data.get("last") else None
+        if last is not None and last.shown is None and last == session.position:
+            last = session.here
+        session.last = last
         return session
 
 
+def _pair(position: Position) -> list[Any]:
+    if position.shown is None:
+        return [position.flow, position.state]
+    return [position.flow, position.state, list(position.shown)]
+
+
+def _position(raw: list[Any]) -> Position:
+    shown = tuple(raw[2]) if len(raw) > 2 and raw[2] is not None else None
+    return Position(raw[0], raw[1], shown)
+
+
 _PLAIN_FIELDS = ("user_key", "flow", "state", "slots", "step", "version", "seen", "pending",
-                 "held", "created_at", "updated_at")
+                 "held", "shown", "wanted", "created_at", "updated_at")

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from string import Template
 
 from bot.flowlang.errors import FlowProblem, did_you_mean
+from bot.flowlang.parse import MAX_LABEL
 from bot.flowlang.source import load_source
-from bot.templates import placeholders
+from bot.templates import fill, placeholders
 
 # Every id the core uses, with the placeholders each may contain.
 TEXT_IDS: dict[str, frozenset[str]] = {
@@ -26,11 +26,14 @@ TEXT_IDS: dict[str, frozenset[str]] = {
     "too_short": frozenset({"min"}),
     "pick_a_choice": frozenset(),
     "flow_changed": frozenset({"title"}),
+    "flow_removed": frozenset(),
     "unknown_flow": frozenset({"flow"}),
     "back_nothing": frozenset(),
     "restarted": frozenset({"title"}),
     "resume_here": frozenset({"title"}),
     "welcome_back": frozenset({"title"}),
+    "welcome_back_menu": frozenset(),
+    "menu_button": frozenset(),
     "delete_confirm": frozenset(),
     "delete_yes": frozenset(),
     "delete_no": frozenset(),
@@ -45,17 +48,17 @@ TEXT_IDS: dict[str, frozenset[str]] = {
     "held_answer_kept": frozenset(),
 }
 
+# Messages shown as button labels, held to the same length as labels in flows.
+BUTTON_IDS = frozenset({"delete_yes", "delete_no", "menu_button"})
+
 
 @dataclass(frozen=True)
 class Texts:
     entries: dict[str, str]
 
     def get(self, text_id: str, **values: object) -> str:
-        if not values:
-            return self.entries[text_id]
-        return Template(self.entries[text_id]).safe_substitute(
-            {k: str(v) for k, v in values.items()}
-        )
+        """The message with `${name}` filled; `${n} word|words` agrees with n."""
+        return fill(self.entries[text_id], values) if values else self.entries[text_id]
 
 
 def load_texts(path: Path, display: str | None = None) -> tuple[Texts | None, list[FlowProblem]]:
@@ -73,6 +76,9 @@ def load_texts(path: Path, display: str | None = None) -> tuple[Texts | None, li
         if not isinstance(value, str) or not value.strip():
             problems.append(doc.problem((key,), f"message '{key}' must be non-empty text"))
             continue
+        if key in BUTTON_IDS and len(value.strip()) > MAX_LABEL:
+            problems.append(doc.problem((key,), f"'{key}' is a button label: keep it to "
+                                                f"{MAX_LABEL} characters or fewer"))
         allowed = TEXT_IDS[key]
         for name in sorted(placeholders(value)[0]):
             if name not in allowed:

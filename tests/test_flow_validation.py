@@ -2,7 +2,9 @@
 
 Each directory under `tests/fixtures/broken/` is a complete flow set: a minimal valid
 `menu.yaml` plus one broken file (or a broken `core/messages.yaml`), written so that only
-the intended problem is reported. Most cases change the same small `talk.yaml` in one place:
+the intended problem is reported. Their `core/` is a link to the valid set's messages, since
+a flows folder without them is itself a problem. Most cases change the same small
+`talk.yaml` in one place:
 
      1 id: talk                                    11     say: What should I call you?
      3 start: intro                                12     ask: {slot: name, max_length: 40}
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +33,7 @@ from transitions import Machine
 from bot.flowlang.catalog import check_paths, load_catalog
 from bot.flowlang.errors import FlowErrors, FlowProblem
 from bot.flowlang.registry import REGISTRY
+from tests.conftest import CORE_FLOWS
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -121,6 +125,16 @@ ONE_PROBLEM: list[tuple[str, Expected]] = [
     ("ask_without_next", (T, 12, 10, "state 'ask_name' asks for 'name' but has no 'next'")),
     ("next_never_used", (T, 10, 11, "state 'intro' has choices, so its 'next' is never used")),
     ("last_route_condition", (T, 17, 9, "the last route of 'thanks' has a condition")),
+    ("all_choices_conditional", (T, 17, 3, "state 'done' may show no buttons: every choice "
+                                           "has 'if' or 'unless'. Add a choice without a "
+                                           "condition, so there is always a way on")),
+    ("self_loop", (T, 17, 3, "state 'done' is a dead end: from here the flow only goes round "
+                             "(done -> done) and can never be left")),
+    ("menu_button_not_bool", (T, 4, 14, "'menu_button' must be true or false")),
+    ("strip_prefix_not_text", (T, 12, 53, "'strip_prefix' must be a phrase or a list of up "
+                                          "to 20 phrases")),
+    ("trapped_loop", (T, 17, 3, "state 'done' is a dead end: from here the flow only goes "
+                                "round (done -> recap -> done) and can never be left")),
     # -- templates ----------------------------------------------------------------------
     ("template_unknown_slot", (T, 15, 10, "template uses '${nope}', but no flow ever asks "
                                           "for or sets slot 'nope'")),
@@ -227,7 +241,7 @@ def test_a_python_tag_is_never_constructed(tmp_path: Path) -> None:
         "id: menu\ntitle: Main menu\nstart: welcome\nstates:\n  welcome:\n"
         f"    say: !!python/object/apply:os.system ['touch {marker}']\n"
         "    choices:\n      - {label: Again, to: welcome}\n", encoding="utf-8")
-    catalog, problems = check_paths([tmp_path])
+    catalog, problems = check_paths([tmp_path / "menu.yaml"])
     assert catalog is None
     assert not marker.exists()
     [problem] = problems
@@ -389,6 +403,56 @@ def test_cli_shipped_flows_are_ok() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ok:")
     assert "Traceback" not in done.stderr
+
+
+def test_cli_checks_a_folder_as_the_start_up_does(tmp_path: Path) -> None:
+    """A folder without the core's messages used to pass the check and then refuse to start."""
+    flows = tmp_path / "flows"
+    shutil.copytree(CORE_FLOWS, flows)
+    shutil.rmtree(flows / "core")
+    done = coach(flows)
+    assert done.returncode == 2, done.stdout
+    assert done.stderr.splitlines() == [
+        f"{flows / 'core' / 'messages.yaml'}:1: the core's own messages are missing: every "
+        "flows folder needs this file (copy it from the shipped flows)",
+        "1 problem(s) found."]
+    env = {**os.environ, "COACH_FLOWS_DIR": str(flows)}
+    started = subprocess.run([sys.executable, "-m", "bot", "--store", "memory", "chat"],
+                             input="", capture_output=True, text=True, cwd=REPO, env=env,
+                             timeout=60)
+    assert started.returncode == 2 and "messages are missing" in started.stderr
+
+
+def test_cli_checks_one_shipped_file_against_its_folder() -> None:
+    done = coach(REPO / "flows" / "boundaries.yaml")
+    assert done.returncode == 0, done.stderr
+    assert re.fullmatch(r"ok: 1 flow, \d+ states checked in \d+ ms\n", done.stdout)
+
+
+def test_one_file_reports_only_its_own_problems() -> None:
+    case = "three_problems"
+    _, problems = check_paths([BROKEN / case / T])
+    assert [(Path(p.path).name, p.line) for p in problems] == [(T, 6), (T, 17), (T, 22)]
+    _, problems = check_paths([BROKEN / case / "menu.yaml"])
+    assert [(Path(p.path).name, p.line) for p in problems] == [("menu.yaml", 9)]
+    # talk.yaml's `flow: menu` resolves against menu.yaml beside it, and vice versa
+    catalog, problems = check_paths([BROKEN / "unreachable" / "menu.yaml"])
+    assert problems == [] and catalog is not None
+    done = coach(BROKEN / case / T, BROKEN / "unreachable" / "menu.yaml")
+    assert done.returncode == 2
+    assert [line.split(":")[0] for line in done.stderr.splitlines()[:-1]] == [
+        path_of(case, T)] * 3
+
+
+def test_a_file_and_its_folder_are_checked_once() -> None:
+    catalog, problems = check_paths([VALID, VALID / "talk.yaml"])
+    assert problems == [] and catalog is not None
+
+
+def test_cli_help_says_how_files_are_checked() -> None:
+    done = subprocess.run([sys.executable, "-m", "bot", "flows", "check", "--help"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert "only its own problems are" in " ".join(done.stdout.split())
 
 
 def test_cli_nonexistent_path_exits_2(tmp_path: Path) -> None:

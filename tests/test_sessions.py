@@ -153,6 +153,8 @@ async def test_flow_edited_under_a_stored_session(tmp_path: Path) -> None:
         await store.save(session)
         gone = Chat(Coach(load_catalog([flows]), store))
         reply = await gone.send("Go back")
-        assert 'pick up "Test menu"' in reply.parts[0]
+        assert "the part you were in is no longer here" in reply.parts[0]
+        assert "Test menu" not in reply.parts[0], "the menu is not the part that changed"
+        assert reply.parts[1:] == ["Welcome to the test menu.", "Pick a topic."]
     finally:
         await store.close()

@@ -111,3 +111,31 @@ async def test_cache_is_bounded_and_yields_to_another_writer(tmp_path: Path) -> 
     finally:
         await one.close()
         await two.close()
+
+
+def test_a_store_that_cannot_be_opened_is_one_clear_error(tmp_path: Path) -> None:
+    import pytest
+
+    from bot.store.base import StoreOpenError
+
+    not_a_database = tmp_path / "notes.txt"
+    not_a_database.write_text("my notes\n")
+    for path, reason in ((tmp_path, "it is a directory"),
+                         (not_a_database, "not an SQLite database"),
+                         (not_a_database / "x.db", "part of the path is a file")):
+        with pytest.raises(StoreOpenError, match=reason) as caught:
+            open_store(str(path))
+        assert str(caught.value).startswith(f"cannot open the store at {path}: ")
+    assert not list(tmp_path.glob("*.key")), "no key file beside a path that cannot be used"
+    assert not_a_database.read_text() == "my notes\n"
+
+
+async def test_writes_after_close_say_the_store_is_closed(tmp_path: Path) -> None:
+    import pytest
+
+    from bot.store.base import StoreClosed
+
+    store = SQLiteStore(tmp_path / "closed.db")
+    await store.close()
+    with pytest.raises(StoreClosed):
+        await store.save(Session("k", "f", "s"))

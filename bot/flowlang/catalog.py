@@ -15,7 +15,7 @@ from bot.coach.coaching import COACHING_FILE, Coaching, load_coaching
 from bot.coach.feedback import build_rules as build_feedback_rules
 from bot.flowlang.compile import CompiledFlow, compile_flow
 from bot.flowlang.errors import FlowErrors, FlowProblem
-from bot.flowlang.model import FlowSpec
+from bot.flowlang.model import FlowSpec, home_flow
 from bot.flowlang.parse import parse_flow
 from bot.flowlang.registry import REGISTRY, Registry
 from bot.flowlang.source import SourceDoc, load_source
@@ -26,7 +26,6 @@ from bot.texts import Texts, load_texts
 from bot.yamlfile import safe_data
 
 MESSAGES_FILE = Path("core") / "messages.yaml"
-MENU_FLOW = "menu"
 SAFETY_FLOW = "safety"
 # States the core itself enters, so a flow set that has the flow must have them.
 CORE_ENTRY_STATES = {SAFETY_FLOW: ("violence", "coercive_control", "self_harm", "unsure")}
@@ -48,7 +47,7 @@ class Catalog:
 
     @property
     def home(self) -> str:
-        return MENU_FLOW if MENU_FLOW in self.flows else next(iter(sorted(self.flows)))
+        return home_flow(self.flows)
 
 
 def flow_files(
@@ -76,30 +75,42 @@ def flow_files(
 def check_paths(
     paths: Iterable[Path], registry: Registry = REGISTRY
 ) -> tuple[Catalog | None, list[FlowProblem]]:
-    """Every problem in the given flows, and the compiled catalog when there are none."""
+    """Every problem in the given flows, and the compiled catalog when there are none.
+
+    A folder is checked as the bot checks it at start-up, core messages included. A single
+    file is checked together with the other flows in its folder (so its references to them
+    resolve), and only problems in the files asked for are reported.
+    """
+    paths = list(paths)
     flow_paths, message_paths, resource_paths, coaching_paths = flow_files(paths)
+    flow_paths = _unique(flow_paths)
     problems: list[FlowProblem] = []
-    parsed: list[tuple[FlowSpec, SourceDoc]] = []
     if not flow_paths:
         problems.append(FlowProblem(", ".join(str(p) for p in paths) or ".", 1, 0,
                                     "no flow files (*.yaml) found"))
-    for path in flow_paths:
-        doc, found = load_source(path)
-        problems.extend(found)
-        if doc is None:
-            continue
-        flow, found = parse_flow(doc)
-        problems.extend(found)
-        if flow is not None:
+    for folder in (p for p in paths if p.is_dir() and flow_paths):
+        if not (folder / MESSAGES_FILE).is_file():
+            problems.append(FlowProblem(str(folder / MESSAGES_FILE), 1, 0,
+                                        "the core's own messages are missing: every flows "
+                                        "folder needs this file (copy it from the shipped "
+                                        "flows)"))
+    parsed = _parse_all(flow_paths, problems)
+    context = _parse_all(_siblings(paths, flow_paths), [])  # their own problems: not asked
+    known = {flow.id for flow, _ in parsed}
+    for flow, doc in context:
+        if flow.id not in known:
+            known.add(flow.id)
             parsed.append((flow, doc))
-    problems.extend(FlowSetChecker(parsed, registry, CORE_ENTRY_STATES).check())
-    problems.extend(_core_entry_problems(parsed))
+    asked = {str(p) for p in flow_paths}
+    context_paths = {doc.path for _, doc in context} - asked
+    found = FlowSetChecker(parsed, registry, CORE_ENTRY_STATES).check()
+    found += _core_entry_problems(parsed)
+    problems.extend(p for p in found if p.path not in context_paths)
     texts: Texts | None = None
     for path in message_paths:
         texts, found = load_texts(path)
         problems.extend(found)
     resources: Resources | None = None
-    coaching: Coaching | None = None
     for path in resource_paths:
         resources, found = load_resources(path)
         problems.extend(found)
@@ -122,6 +133,48 @@ def check_paths(
         coaching=coaching,
     )
     return catalog, []
+
+
+def _parse_all(
+    paths: Iterable[Path], problems: list[FlowProblem]
+) -> list[tuple[FlowSpec, SourceDoc]]:
+    parsed: list[tuple[FlowSpec, SourceDoc]] = []
+    for path in paths:
+        doc, found = load_source(path)
+        problems.extend(found)
+        if doc is None:
+            continue
+        flow, found = parse_flow(doc)
+        problems.extend(found)
+        if flow is not None:
+            parsed.append((flow, doc))
+    return parsed
+
+
+def _unique(paths: list[Path]) -> list[Path]:
+    """A file named twice (itself and through its folder) is checked once."""
+    seen: set[Path] = set()
+    unique = []
+    for path in paths:
+        if path.resolve() not in seen:
+            seen.add(path.resolve())
+            unique.append(path)
+    return unique
+
+
+def _siblings(paths: list[Path], asked: list[Path]) -> list[Path]:
+    """The other flows in the folders of files checked one by one."""
+    folders = {p.resolve() for p in paths if p.is_dir()}
+    taken = {p.resolve() for p in asked}
+    siblings: list[Path] = []
+    for path in paths:
+        if path.is_dir() or path.parent.resolve() in folders:
+            continue
+        for other in sorted(path.parent.glob("*.yaml")):
+            if other.is_file() and other.resolve() not in taken:
+                taken.add(other.resolve())
+                siblings.append(other)
+    return siblings
 
 
 RULE_FILES: dict[Path, Callable[[Any], object]] = {

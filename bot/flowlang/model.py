@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+MENU_FLOW = "menu"
 TargetKind = Literal["state", "flow", "call", "return", "resume"]
 
 
@@ -50,12 +52,31 @@ class ChoiceSpec:
 
 @dataclass(frozen=True)
 class AskSpec:
-    """A free-text answer kept in `slot`."""
+    """A free-text answer kept in `slot`.
+
+    `strip_prefix`: phrases taken off the front of the answer before it is kept, for
+    questions worded "as if finishing 'I feel…'", where people often type the start too.
+    """
 
     slot: str
     max_length: int = 1000
     min_length: int = 1
     skip_label: str | None = None
+    strip_prefix: tuple[str, ...] = ()
+
+    def cleaned(self, text: str) -> str:
+        """The answer as it will be kept: the first matching prefix (longest first, any
+        capitals, straight or curly apostrophes) removed, with the blanks and punctuation
+        after it. An answer that is only the prefix is kept as typed."""
+        for prefix in sorted(self.strip_prefix, key=len, reverse=True):
+            head, rest = text[:len(prefix)], text[len(prefix):]
+            if _fold(head) != _fold(prefix):
+                continue
+            if rest[:1].isalnum() and prefix[-1:].isalnum():
+                continue  # "feelings" does not start with the word "feeling"
+            rest = rest.lstrip(" \t\n.:,;-–—…")
+            return rest if rest else text
+        return text
 
 
 @dataclass(frozen=True)
@@ -82,3 +103,14 @@ class FlowSpec:
     path: str
     description: str = ""
     slots: frozenset[str] = field(default_factory=frozenset)
+    menu_button: bool = True
+
+
+def home_flow(flow_ids: Iterable[str]) -> str:
+    """Where /start lands: the `menu` flow, or the first flow by name when there is none."""
+    ids = set(flow_ids)
+    return MENU_FLOW if MENU_FLOW in ids or not ids else min(ids)
+
+
+def _fold(text: str) -> str:
+    return text.replace("’", "'").replace("‘", "'").casefold()

@@ -10,12 +10,13 @@ from bot.flowlang.model import AskSpec, Call, ChoiceSpec, FlowSpec, Route, State
 from bot.flowlang.source import PathKey, SourceDoc
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-FLOW_KEYS = ("id", "title", "start", "states", "description")
+FLOW_KEYS = ("id", "title", "start", "states", "description", "menu_button")
 STATE_KEYS = ("say", "do", "choices", "ask", "next")
 TARGET_KEYS = ("to", "flow", "at", "call", "then", "return", "resume")
 ROUTE_KEYS = (*TARGET_KEYS, "if", "unless", "set", "do")
 CHOICE_KEYS = ("label", *ROUTE_KEYS)
-ASK_KEYS = ("slot", "max_length", "min_length", "skip")
+ASK_KEYS = ("slot", "max_length", "min_length", "skip", "strip_prefix")
+MAX_PREFIXES = 20
 MAX_TEXT_LENGTH = 4000
 MAX_LABEL = 60
 
@@ -40,6 +41,10 @@ class FlowParser:
         title = self._text(data, ("title",), required=True)
         start = self._name(data, ("start",), "start state")
         description = self._text(data, ("description",), required=False)
+        menu_button = data.get("menu_button", True)
+        if not isinstance(menu_button, bool):
+            self.fail(("menu_button",), "'menu_button' must be true or false")
+            menu_button = True
         raw_states = data.get("states")
         states: dict[str, StateSpec] = {}
         if not isinstance(raw_states, dict) or not raw_states:
@@ -52,7 +57,8 @@ class FlowParser:
                     states[state.name] = state
         if flow_id is None or title is None or start is None:
             return None
-        return FlowSpec(flow_id, title, start, states, self.doc.path, description or "")
+        return FlowSpec(flow_id, title, start, states, self.doc.path, description or "",
+                        menu_button=menu_button)
 
     # -- pieces ---------------------------------------------------------------------------
 
@@ -263,9 +269,20 @@ class FlowParser:
         if limits["min_length"] > limits["max_length"]:
             self.fail((*at, "min_length"), "'min_length' is larger than 'max_length'")
         skip = self._text(raw, (*at, "skip"), required=False) if "skip" in raw else None
+        prefixes = self._prefixes(raw["strip_prefix"], (*at, "strip_prefix")) if (
+            "strip_prefix" in raw) else ()
         if slot is None:
             return None
-        return AskSpec(slot, limits["max_length"], limits["min_length"], skip)
+        return AskSpec(slot, limits["max_length"], limits["min_length"], skip, prefixes)
+
+    def _prefixes(self, raw: Any, at: PathKey) -> tuple[str, ...]:
+        items = raw if isinstance(raw, list) else [raw]
+        if not items or len(items) > MAX_PREFIXES or not all(
+                isinstance(item, str) and item.strip() for item in items):
+            self.fail(at, "'strip_prefix' must be a phrase or a list of up to "
+                          f"{MAX_PREFIXES} phrases, such as [\"I feel\", \"I'm feeling\"]")
+            return ()
+        return tuple(item.strip() for item in items)
 
 
 def _is_text(value: Any) -> bool:

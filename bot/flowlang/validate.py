@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.config import CONFIG_ENV, TEMPLATE_PREFIX
 from bot.flowlang.errors import FlowProblem, did_you_mean
-from bot.flowlang.model import Call, FlowSpec, Route, StateSpec
+from bot.flowlang.model import Call, FlowSpec, Route, StateSpec, home_flow
 from bot.flowlang.parse import NAME
 from bot.flowlang.registry import Registered, Registry
 from bot.flowlang.source import PathKey, SourceDoc
@@ -41,6 +41,7 @@ class FlowSetChecker:
                                                           f"(also in {other})"))
             else:
                 self.by_id[flow.id] = (flow, doc)
+        self.home = home_flow(self.by_id)
         defined = self._defined_slots()
         entries = self._cross_flow_entries()
         for flow, doc in self.flows:  # duplicates too: their other problems still count
@@ -57,7 +58,7 @@ class FlowSetChecker:
                                         f"{did_you_mean(flow.start, flow.states)}")
         for state in flow.states.values():
             base: PathKey = ("states", state.name)
-            self._check_shape(doc, state, base)
+            self._check_shape(flow, doc, state, base)
             for where, route in self._routes(doc, state):
                 self._check_route(flow, doc, route, where, defined)
             for index, text in enumerate(state.say):
@@ -70,10 +71,12 @@ class FlowSetChecker:
                               defined)
             if state.ask and state.ask.skip_label:
                 self._check_template(doc, (*base, "ask", "skip"), state.ask.skip_label, defined)
-        self._check_reachable(flow, doc, entered_at)
+        reached = self._check_reachable(flow, doc, entered_at)
         self._check_auto_cycles(flow, doc)
+        self._check_trapped(flow, doc, reached)
 
-    def _check_shape(self, doc: SourceDoc, state: StateSpec, base: PathKey) -> None:
+    def _check_shape(self, flow: FlowSpec, doc: SourceDoc, state: StateSpec,
+                     base: PathKey) -> None:
         name = state.name
         if not state.interactive and not state.next:
             self._fail(doc, base, f"state '{name}' is a dead end: give it choices, an ask, or "
@@ -90,12 +93,27 @@ class FlowSetChecker:
                 _raw(doc, base, "next"), list) else (*base, "next")
             self._fail(doc, where, f"the last route of '{name}' has a condition; end with a "
                                    "route without 'if'/'unless' so there is always a way on")
-        if len(state.choices) + (1 if state.ask and state.ask.skip_label else 0) > MAX_CHOICES:
+        buttons = len(state.choices) + (1 if state.ask and state.ask.skip_label else 0) + (
+            1 if self._gets_menu_button(flow, state) else 0)
+        if buttons > MAX_CHOICES:
             self._fail(doc, (*base, "choices"), f"state '{name}' offers more than "
-                                                f"{MAX_CHOICES} choices")
+                                                f"{MAX_CHOICES} choices (counting the Menu "
+                                                "button the core adds)")
+        if state.choices and not state.ask and all(c.route.when for c in state.choices):
+            self._fail(doc, base, f"state '{name}' may show no buttons: every choice has "
+                                  "'if' or 'unless'. Add a choice without a condition, so "
+                                  "there is always a way on", key=True)
         if not state.say and state.interactive:
             self._fail(doc, base, f"state '{name}' waits for the person but says nothing; "
                                   "add 'say'", key=True)
+
+    def _gets_menu_button(self, flow: FlowSpec, state: StateSpec) -> bool:
+        """The core adds a Menu button unless the flow opts out, is the menu itself, or the
+        state has its own way to the menu (counted as if always shown)."""
+        if not flow.menu_button or flow.id == self.home or not state.interactive:
+            return False
+        return not any(c.route.target.kind == "flow" and c.route.target.flow == self.home
+                       for c in state.choices)
 
     def _routes(self, doc: SourceDoc, state: StateSpec) -> Iterator[tuple[PathKey, Route]]:
         base: PathKey = ("states", state.name)
@@ -169,9 +187,12 @@ class FlowSetChecker:
             self._fail(doc, where, f"template uses '${{{name}}}', but no flow ever asks for or "
                                    f"sets slot '{name}'{did_you_mean(name, defined)}")
 
-    def _check_reachable(self, flow: FlowSpec, doc: SourceDoc, entered_at: set[str]) -> None:
+    def _check_reachable(
+        self, flow: FlowSpec, doc: SourceDoc, entered_at: set[str]
+    ) -> set[str]:
+        """Reports the states nothing leads to; returns the ones something does."""
         if flow.start not in flow.states:
-            return
+            return set()
         seen: set[str] = set()
         todo = [flow.start, *sorted(entered_at & set(flow.states))]
         while todo:
@@ -188,6 +209,7 @@ class FlowSetChecker:
             if name not in seen:
                 self._fail(doc, ("states", name), f"state '{name}' can never be reached from "
                                                   f"'{flow.start}'", key=True)
+        return seen
 
     def _check_auto_cycles(self, flow: FlowSpec, doc: SourceDoc) -> None:
         """States that move on by themselves must not be able to loop without the person,
@@ -203,6 +225,47 @@ class FlowSetChecker:
                 reported.add(frozenset(cycle))
                 self._fail(doc, ("states", name), "states move on by themselves in a "
                                                   f"loop: {' -> '.join(cycle)}", key=True)
+
+    def _check_trapped(self, flow: FlowSpec, doc: SourceDoc, reached: set[str]) -> None:
+        """A group of states whose every way on stays inside the group: the flow can never
+        be left from there (a choice that only loops back to its own state, say). Ways out
+        are other flows, `return` and `resume`; in the menu flow, its start too."""
+        edges: dict[str, set[str]] = {}
+        escapes: set[str] = set()
+        for name in reached:
+            state = flow.states[name]
+            if (not state.interactive and not state.next) or (state.ask and not state.next):
+                escapes.add(name)  # reported as a dead end already
+                continue
+            edges[name] = set()
+            for route in [c.route for c in state.choices] + list(state.next):
+                target = route.target
+                if target.kind != "state" or target.state not in flow.states or (
+                        flow.id == self.home and target.state == flow.start):
+                    escapes.add(name)
+                else:
+                    edges[name].add(target.state or "")
+        can_leave = set(escapes)
+        changed = True
+        while changed:
+            changed = False
+            for name, following in edges.items():
+                if name not in can_leave and following & can_leave:
+                    can_leave.add(name)
+                    changed = True
+        trapped = {name for name in edges if name not in can_leave}
+        order = list(flow.states)
+        for group in _closed_groups(trapped, edges):
+            if all(not flow.states[n].interactive for n in group):
+                continue  # a loop of self-moving states: reported by _check_auto_cycles
+            names = sorted(group, key=order.index)
+            loop = " -> ".join([*names, names[0]])
+            self._fail(doc, ("states", names[0]), f"state '{names[0]}' is a dead end: from "
+                                                  f"here the flow only goes round ({loop}) "
+                                                  "and can never be left. Give one of these "
+                                                  "states a way on: another state that leads "
+                                                  "out, another flow, 'return: true' or "
+                                                  "'resume: true'", key=True)
 
     # -- whole set ------------------------------------------------------------------------
 
@@ -223,6 +286,26 @@ class FlowSetChecker:
 
     def _fail(self, doc: SourceDoc, at: PathKey, message: str, *, key: bool = False) -> None:
         self.problems.append(doc.problem(at, message, key=key))
+
+
+def _closed_groups(nodes: set[str], edges: dict[str, set[str]]) -> list[set[str]]:
+    """The groups of `nodes` that nothing leads out of: each node's every path stays in
+    its group (strongly connected components with no edge to another component)."""
+    reach: dict[str, set[str]] = {}
+    for node in nodes:
+        seen, todo = {node}, [node]
+        while todo:
+            for following in edges.get(todo.pop(), set()):
+                if following in nodes and following not in seen:
+                    seen.add(following)
+                    todo.append(following)
+        reach[node] = seen
+    groups: list[set[str]] = []
+    for node in sorted(nodes):
+        group = {other for other in reach[node] if node in reach[other]}
+        if group == reach[node] and group not in groups:
+            groups.append(group)
+    return groups
 
 
 def _cycle_from(start: str, edges: dict[str, list[str]]) -> list[str] | None:

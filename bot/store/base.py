@@ -15,6 +15,14 @@ class VersionConflict(Exception):
     """The stored session changed since it was read; reload and try again."""
 
 
+class StoreClosed(RuntimeError):
+    """The store was closed (the program is stopping); nothing more can be written."""
+
+
+class StoreOpenError(ValueError):
+    """The store cannot be opened: a path that cannot be created or is not a database."""
+
+
 class Store(ABC):
     @abstractmethod
     async def load(self, user_key: str) -> Session | None: ...

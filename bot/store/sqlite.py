@@ -23,7 +23,7 @@ from typing import Any
 
 from bot.crypto import Cipher, InvalidToken
 from bot.session import Session
-from bot.store.base import Store, VersionConflict
+from bot.store.base import Store, StoreClosed, VersionConflict
 
 
 class UnreadableStore(RuntimeError):
@@ -109,7 +109,7 @@ class SQLiteStore(Store):
 
     async def _write(self, operation: Operation, *, checkpoint: bool = False) -> Any:
         if self._closed:
-            raise RuntimeError("store is closed")
+            raise StoreClosed("store is closed")
         future = asyncio.get_running_loop().create_future()
         self._pending.append(_Write(operation, future, checkpoint))
         if self._flusher is None or self._flusher.done():

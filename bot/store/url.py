@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 from platformdirs import user_data_dir
 
 from bot.crypto import load_cipher
-from bot.store.base import Store
+from bot.store.base import Store, StoreOpenError
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SQLiteStore
 
@@ -38,6 +39,26 @@ def open_store(url: str | None = None) -> Store:
     return _sqlite(Path(url).expanduser())
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
 def _sqlite(path: Path) -> SQLiteStore:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteStore(path, load_cipher(path))
+    """Problems with the path are found before a key file is written beside it, and are
+    reported in one line (StoreOpenError) instead of a traceback."""
+    where = f"cannot open the store at {path}"
+    if path.is_dir():
+        raise StoreOpenError(f"{where}: it is a directory; name a file, e.g. {path / 'coach.db'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_file() and path.stat().st_size:
+            with path.open("rb") as existing:
+                if existing.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                    raise StoreOpenError(f"{where}: the file exists and is not an SQLite "
+                                         "database")
+        return SQLiteStore(path, load_cipher(path))
+    except (FileExistsError, NotADirectoryError) as error:
+        raise StoreOpenError(f"{where}: part of the path is a file, not a folder") from error
+    except OSError as error:
+        raise StoreOpenError(f"{where}: {error.strerror or error}") from error
+    except sqlite3.Error as error:
+        raise StoreOpenError(f"{where}: {error}") from error

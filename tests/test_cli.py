@@ -1,0 +1,189 @@
+"""The command line as people use it: options in either place, clear one-line errors, bytes
+that are not UTF-8, Ctrl-C in a real terminal, and the benchmark's edges."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from bot import bench
+from tests.conftest import CORE_FLOWS, REPO
+
+
+def coach(*args: str | Path, stdin: bytes = b"", env: dict[str, str] | None = None,
+          cwd: Path = REPO) -> subprocess.CompletedProcess[bytes]:
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in ("COACH_FLOWS_DIR", "COACH_STORE")}
+    return subprocess.run([sys.executable, "-m", "bot", *map(str, args)], input=stdin,
+                          capture_output=True, cwd=cwd, env={**environment, **(env or {})},
+                          timeout=60, check=False)
+
+
+# -- the console --------------------------------------------------------------------------------
+
+
+def test_bytes_that_are_not_utf8_do_not_stop_the_chat() -> None:
+    done = coach("chat", "--store", "memory", "--flows", CORE_FLOWS,
+                 stdin=b"\xff\xfe bad\n1\nhalf \xed\xa0\xbd\n")
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    assert "Traceback" not in err and "Error" not in err
+    out = done.stdout.decode()
+    assert "Please pick one of the options below" in out  # "\ufffd\ufffd bad" at the menu
+    assert "What is your name?" in out and "Hello" in out
+
+
+def test_the_chat_reads_a_file_on_stdin(tmp_path: Path) -> None:
+    script = tmp_path / "lines.txt"
+    script.write_bytes(b"1\nSam\n\xff\n")
+    with script.open("rb") as lines:
+        done = subprocess.run([sys.executable, "-m", "bot", "chat", "--store", "memory"],
+                              stdin=lines, capture_output=True, cwd=REPO, timeout=60,
+                              env={**os.environ, "COACH_FLOWS_DIR": str(CORE_FLOWS)})
+    assert done.returncode == 0, done.stderr.decode()
+    assert "Hello Sam. Favourite colour?" in done.stdout.decode()
+
+
+def _read_until(fd: int, wanted: bytes, timeout: float = 20) -> bytes:
+    data = b""
+    deadline = time.monotonic() + timeout
+    while wanted not in data:
+        assert time.monotonic() < deadline, data
+        data += os.read(fd, 4096)
+    return data
+
+
+def test_ctrl_c_in_a_terminal_stops_at_once_with_everything_saved(tmp_path: Path) -> None:
+    store = tmp_path / "t.db"
+    env = {**os.environ, "COACH_FLOWS_DIR": str(CORE_FLOWS), "COACH_STORE": str(store)}
+    master, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "chat", "--user", "pat"], cwd=REPO,
+                            env=env, stdin=terminal, stdout=terminal, stderr=terminal,
+                            start_new_session=True)
+    os.close(terminal)
+    try:
+        _read_until(master, b"[2] Hurt role")
+        os.write(master, b"1\n")
+        _read_until(master, b"What is your name?")
+        os.write(master, b"Sam\n")
+        _read_until(master, b"Favourite colour?")
+        time.sleep(0.2)  # waiting in the read, not between lines
+        pressed = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=5) == 130
+        assert time.monotonic() - pressed < 5
+        try:
+            rest = os.read(master, 65536).decode(errors="replace")
+        except OSError:
+            rest = ""
+        assert "Traceback" not in rest and "never retrieved" not in rest
+    finally:
+        proc.kill()
+        os.close(master)
+    again = coach("chat", "--user", "pat", stdin=b"/resume\n",
+                  env={"COACH_FLOWS_DIR": str(CORE_FLOWS), "COACH_STORE": str(store)})
+    assert again.returncode == 0, again.stderr.decode()
+    assert again.stdout.decode().count("Hello Sam. Favourite colour?") == 2
+
+
+# -- options before or after the command ---------------------------------------------------------
+
+
+def test_global_options_work_after_the_command(tmp_path: Path) -> None:
+    done = coach("chat", "--store", "memory", "--flows", CORE_FLOWS, "--log-level", "info",
+                 "--user", "x", stdin=b"1\n", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    assert "What is your name?" in done.stdout.decode()
+    assert "event=" in done.stderr.decode(), "--log-level after the command counts"
+    assert list(tmp_path.iterdir()) == [], "--store memory after the command counts"
+    first = coach("--store", "memory", "chat", "--flows", CORE_FLOWS, stdin=b"1\n")
+    assert "What is your name?" in first.stdout.decode()
+
+
+def test_an_unknown_log_level_is_a_usage_error() -> None:
+    done = coach("--log-level", "loud", "flows", "check")
+    assert done.returncode == 2 and b"unknown level 'loud'" in done.stderr
+    assert b"Traceback" not in done.stderr
+
+
+def test_flows_test_uses_the_flows_given_to_coach(tmp_path: Path) -> None:
+    transcript = tmp_path / "t.yaml"
+    transcript.write_text("name: test-menu\nturns:\n  - send: /start\n"
+                          "    expect: Welcome to the test menu.\n", encoding="utf-8")
+    for args in (("--flows", CORE_FLOWS, "flows", "test", transcript),
+                 ("flows", "test", "--flows", CORE_FLOWS, transcript),
+                 ("flows", "test", transcript, "--store", "memory", "--flows", CORE_FLOWS)):
+        done = coach(*args)
+        assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
+        assert done.stdout.decode().splitlines() == ["PASS test-menu", "1 passed, 0 failed"]
+
+
+# -- a store that cannot be opened ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["missing_parent", "directory", "not_a_database"])
+def test_a_bad_store_path_is_one_clear_line(case: str, tmp_path: Path) -> None:
+    if case == "missing_parent":
+        path, reason = Path("/proc/nope/x.db"), "No such file or directory"
+    elif case == "directory":
+        path, reason = tmp_path, "it is a directory"
+    else:
+        path, reason = tmp_path / "notes.txt", "is not an SQLite database"
+        path.write_text("my notes\n")
+    for args in (("--store", path, "chat"), ("chat", "--store", path), ("keys", "rotate",
+                                                                       "--store", path)):
+        done = coach(*args, env={"COACH_FLOWS_DIR": str(CORE_FLOWS)})
+        err = done.stderr.decode()
+        assert done.returncode == 74, err
+        assert err.splitlines() == [f"coach: cannot open the store at {path}: "
+                                    f"{err.split(': ', 2)[-1].strip()}"]
+        assert reason in err and "Traceback" not in err
+    assert not list(tmp_path.glob("*.key")), "no key file is left beside a bad path"
+
+
+# -- the benchmark --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [("--users", "0"), ("--messages", "0"), ("--users", "-3"),
+                                  ("--users", "many"), ("--preload", "-1")])
+def test_bench_rejects_counts_that_make_no_sense(args: tuple[str, str]) -> None:
+    done = coach("bench", *args)
+    err = done.stderr.decode()
+    assert done.returncode == 2 and f"argument {args[0]}:" in err, err
+    assert "Traceback" not in err
+
+
+def test_bench_with_more_people_than_messages(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    made: list[Path] = []
+    real = tempfile.mkdtemp
+
+    def spy(*args: object, **kwargs: object) -> str:
+        path = real(*args, **kwargs)  # type: ignore[call-overload]
+        made.append(Path(path))
+        return path
+
+    monkeypatch.setattr(bench.tempfile, "mkdtemp", spy)
+    assert bench.run_bench(store="memory", users=1000, messages=500, as_json=True) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["messages"] == 500 and result["users"] == 500
+    assert result["p50_ms"] > 0 and result["p99_ms"] >= result["p50_ms"]
+    assert [p.parent for p in made] == [Path(tempfile.gettempdir())]
+    assert not made[0].exists()
+
+
+def test_messages_are_shared_out_evenly() -> None:
+    assert bench.shares(10, 3) == [4, 3, 3]
+    assert bench.shares(2, 5) == [1, 1]
+    assert sum(bench.shares(20000, 200)) == 20000
+    assert bench.percentile([1.0], 0.99) == 1.0
+    assert bench.percentile([float(n) for n in range(1, 101)], 0.99) == 99.0

@@ -7,6 +7,7 @@ What the person wrote stays in their slots; these actions add the coach's readin
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
 
 SHOWN_FINDINGS = 2
 MIN_MOOD, MAX_MOOD = -3, 2
-ROLEPLAY_SLOTS = ("rp_style", "rp_turn", "rp_mood", "rp_calm", "rp_kinds")
+ROLEPLAY_SLOTS = ("rp_style", "rp_turn", "rp_mood", "rp_calm", "rp_kinds", "rp_line",
+                  "rp_tip")
 FEEDBACK_SLOTS = ("opener_verdict", "opener_score", "opener_first_score", "best_opener",
                   "best_score")
 
@@ -91,6 +93,10 @@ def coach_reset(ctx: StepContext, _: Any) -> None:
 
 
 # -- the practice partner ------------------------------------------------------------------
+#
+# The partner has a role opposite to the person practising, kept in `rp_role`: someone who
+# was hurt (talk) practises with the partner who crossed a line, and someone who crossed a
+# line (repair) practises with the partner who was hurt, who has their own lines and tips.
 
 def _rng(ctx: StepContext, salt: str) -> random.Random:
     """Varied but repeatable: the same person at the same step hears the same line."""
@@ -101,28 +107,58 @@ def _mood_name(mood: int) -> str:
     return "tense" if mood <= -1 else "guarded" if mood == 0 else "opening"
 
 
+def _role(ctx: StepContext) -> str:
+    return "crossed" if ctx.session.slots.get("rp_role") == "crossed" else "hurt"
+
+
 def _partner_says(ctx: StepContext, coaching: Coaching, style: str, mood: int) -> None:
-    lines = coaching.styles[style].lines[_mood_name(mood)]
-    line = _rng(ctx, "line").choice(lines)
+    """One of the style's lines for this mood, never the line the partner just said."""
+    slots = ctx.session.slots
+    lines = coaching.styles_for(_role(ctx))[style].lines[_mood_name(mood)]
+    fresh = [line for line in lines if line != slots.get("rp_line")] or list(lines)
+    line = _rng(ctx, "line").choice(fresh)
+    slots["rp_line"] = line
     ctx.say(coaching.texts[("roleplay", "partner_prefix")] + line)
 
 
+def _has_phrase(text: str, phrase: str) -> re.Match[str] | None:
+    return re.search(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", text)
+
+
+def owning_slips(text: str, coaching: Coaching) -> list[str]:
+    """What turns an apology into a defence: a "but" after "sorry", or playing it down."""
+    norm = text.casefold().replace("’", "'")
+    slips = []
+    for word in coaching.owning.get("apology_words", ()):
+        found = _has_phrase(norm, word)
+        if found and _has_phrase(norm[found.end():], "but"):
+            slips.append("but")
+            break
+    if any(_has_phrase(norm, phrase) for phrase in coaching.owning.get("excuses", ())):
+        slips.append("excuse")
+    return slips
+
+
 @REGISTRY.action("roleplay_start", "none", "the partner answers the opener, in the style "
-                 "kept in rp_pick (or at random)", writes=ROLEPLAY_SLOTS)
+                 "kept in rp_pick (or at random), as the role opposite rp_role",
+                 writes=ROLEPLAY_SLOTS)
 def roleplay_start(ctx: StepContext, _: Any) -> None:
     coaching = _coaching(ctx)
     if coaching is None:
         return
     slots = ctx.session.slots
+    styles = coaching.styles_for(_role(ctx))
     style = slots.get("rp_pick", "random")
-    if style not in coaching.styles:
-        style = _rng(ctx, "style").choice(sorted(coaching.styles))
+    if style not in styles:
+        style = _rng(ctx, "style").choice(sorted(styles))
     opener = slots.get("best_opener") or slots.get("my_opener") or ""
     verdict = analyse(opener).verdict if opener else "almost"
-    mood = coaching.styles[style].start_mood + coaching.mood_change[verdict]
+    mood = styles[style].start_mood + coaching.mood_change[verdict]
     mood = max(MIN_MOOD, min(MAX_MOOD, mood))
     slots.update(rp_style=style, rp_turn="0", rp_mood=str(mood), rp_calm="0", rp_kinds="")
-    ctx.say(coaching.say("roleplay", "intro", style=coaching.styles[style].label))
+    slots.pop("rp_line", None)
+    slots.pop("rp_tip", None)
+    ctx.say(coaching.say("roleplay", "intro", style=styles[style].label))
     _partner_says(ctx, coaching, style, mood)
 
 
@@ -131,25 +167,33 @@ def roleplay_start(ctx: StepContext, _: Any) -> None:
 def roleplay_turn(ctx: StepContext, _: Any) -> None:
     coaching = _coaching(ctx)
     slots = ctx.session.slots
-    style = slots.get("rp_style", "")
-    if coaching is None or style not in coaching.styles:
+    style, role = slots.get("rp_style", ""), _role(ctx)
+    if coaching is None or style not in coaching.styles_for(role):
         return
-    fb = analyse(slots.get("rp_reply", ""))
-    mood = max(MIN_MOOD, min(MAX_MOOD, _int(ctx, "rp_mood") + coaching.mood_change[fb.verdict]))
+    reply = slots.get("rp_reply", "")
+    fb = analyse(reply)
+    slips = owning_slips(reply, coaching) if role == "crossed" else []
+    # a defence lands like a harsh line on someone who was hurt
+    verdict = "harsh" if slips else fb.verdict
+    mood = max(MIN_MOOD, min(MAX_MOOD, _int(ctx, "rp_mood") + coaching.mood_change[verdict]))
     kinds = [k for k in slots.get("rp_kinds", "").split(",") if k]
-    kinds += [f.kind for f in fb.findings if f.kind in coaching_kinds(coaching)]
+    kinds += slips + [f.kind for f in fb.findings if f.kind in coaching_kinds(coaching)]
     slots.update(rp_mood=str(mood), rp_turn=str(_int(ctx, "rp_turn") + 1),
-                 rp_calm=str(_int(ctx, "rp_calm") + (fb.verdict == "calm")),
+                 rp_calm=str(_int(ctx, "rp_calm") + (verdict == "calm")),
                  rp_kinds=",".join(kinds[-40:]))
     _partner_says(ctx, coaching, style, mood)
-    tip_prefix = coaching.texts[("roleplay", "tip_prefix")]
     if mood <= MIN_MOOD:
-        tip = coaching.texts[("roleplay", "tips", "take_a_break")]
+        tip = coaching.tip(role, "take_a_break")
+    elif slips:
+        tip = coaching.tip(role, slips[0])
     elif fb.verdict in ("harsh", "almost"):
-        tip = coaching.texts[("roleplay", "tips", fb.verdict)]
+        tip = coaching.tip(role, fb.verdict)
     else:
-        tip = coaching.texts[("roleplay", "tips", "by_style", style)]
-    ctx.say(tip_prefix + tip)
+        tip = coaching.tip(role, "by_style", style)
+        if tip == slots.get("rp_tip"):  # the same advice twice running reads as not listening
+            tip = coaching.tip(role, "steady")
+    slots["rp_tip"] = tip
+    ctx.say(coaching.texts[("roleplay", "tip_prefix")] + tip)
 
 
 def coaching_kinds(coaching: Coaching) -> set[str]:
@@ -170,12 +214,64 @@ def roleplay_summary(ctx: StepContext, _: Any) -> None:
     if coaching is None:
         return
     slots = ctx.session.slots
-    ctx.say(coaching.say("roleplay", "summary", "lines", turns=_int(ctx, "rp_turn"),
-                         calm=_int(ctx, "rp_calm")))
+    turns = _int(ctx, "rp_turn")
+    if turns:
+        ctx.say(coaching.say("roleplay", "summary", "lines", turns=turns,
+                             calm=_int(ctx, "rp_calm")))
+    else:
+        ctx.say(coaching.texts[("roleplay", "summary", "no_turns")])
     first, best = slots.get("opener_first_score"), slots.get("best_score")
     if first is not None and best is not None and first != best:
         ctx.say(coaching.say("roleplay", "summary", "opener", first=first, best=best))
+    if not turns:
+        return
     kinds = Counter(k for k in slots.get("rp_kinds", "").split(",") if k)
     focus = kinds.most_common(1)[0][0] if kinds else "none"
+    carry = ("roleplay", "summary", "carry", focus)
+    if _role(ctx) == "crossed" and ("roleplay", "summary", "carry_owning", focus) in coaching.texts:
+        carry = ("roleplay", "summary", "carry_owning", focus)
     ctx.say(coaching.texts[("roleplay", "summary", "carry_prefix")]
-            + coaching.texts[("roleplay", "summary", "carry", focus)])
+            + coaching.texts.get(carry, coaching.texts[("roleplay", "summary", "carry", "none")]))
+
+
+# -- answers as one message to share ---------------------------------------------------------
+
+@REGISTRY.action("compose_answers", "slot_values", "the answers in these slots as one list to "
+                 "share, in this order (`{slot: label}`), kept in `answers_text`; unanswered "
+                 "ones are named once as still to talk about", writes=("answers_text",))
+def compose_answers(ctx: StepContext, labels: dict[str, str]) -> None:
+    coaching = _coaching(ctx)
+    slots = ctx.session.slots
+    lines = [f"• {label}: {slots[slot]}" for slot, label in labels.items() if slots.get(slot)]
+    still = [str(label) for slot, label in labels.items() if not slots.get(slot)]
+    if still and coaching is not None:
+        topics = "; ".join([still[0], *(t[:1].lower() + t[1:] for t in still[1:])])
+        lines.append(coaching.say("answers", "still_open", topics=topics))
+    slots["answers_text"] = "\n".join(lines)
+
+
+# -- keeping watch is not openness ----------------------------------------------------------
+
+@REGISTRY.condition("slot_policing", "slot", "the text in this slot describes watching or "
+                    "checking the partner (their phone, messages, location)")
+def slot_policing(ctx: StepContext, slot: str) -> bool:
+    text = ctx.session.slots.get(slot, "")
+    return bool(text) and any(f.kind == "policing" for f in analyse(text).findings)
+
+
+# -- after a safety concern: no way back into a rehearsal -------------------------------------
+
+@REGISTRY.action("leave_flow", "flow", "forget every way back into this flow: the step to "
+                 "return to, /back and \"Continue where I left off\"")
+def leave_flow(ctx: StepContext, flow: str) -> None:
+    session = ctx.session
+    session.calls = [p for p in session.calls if p.flow != flow]
+    session.back = [p for p in session.back if p.flow != flow]
+    if session.last is not None and session.last.flow == flow:
+        session.last = None
+
+
+@REGISTRY.condition("can_return", "none", "a flow handed over here and waits to take the "
+                    "person back (so `return: true` does not just lead to the menu)")
+def can_return(ctx: StepContext, _: Any) -> bool:
+    return any(ctx.valid(p) for p in ctx.session.calls)

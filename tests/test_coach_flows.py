@@ -1,0 +1,199 @@
+"""The coach's flow actions and conditions on the shipped flows: the practice partner's two
+roles, no line said twice running, watching a partner never kept as a commitment, and no way
+back into a rehearsal once violence or control has been shared."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from bot.app import load_flows
+from bot.coach.actions import owning_slips
+from bot.coach.coaching import Coaching
+from bot.engine import StepContext
+from bot.flowlang.catalog import Catalog
+from bot.flowlang.registry import REGISTRY
+from bot.pipeline import Coach
+from bot.session import Session
+from bot.store.memory import MemoryStore
+from tests.conftest import Chat
+
+REHEARSALS = ("talk", "roleplay", "repair")
+PREFIX = "Partner: "
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Catalog:
+    return load_flows()
+
+
+@pytest.fixture
+def coaching(shipped: Catalog) -> Coaching:
+    assert shipped.coaching is not None
+    return shipped.coaching
+
+
+def _ctx(shipped: Catalog, **slots: str) -> StepContext:
+    session = Session("test:rp", "roleplay", "partner_opens", slots=dict(slots))
+    return StepContext(session, shipped, REGISTRY, {}, services={"coaching": shipped.coaching})
+
+
+def _practise(ctx: StepContext, replies: list[str]) -> list[str]:
+    """The partner's lines for an opener and then each reply, as the flow would run them."""
+    REGISTRY.actions["roleplay_start"].func(ctx, None)
+    for reply in replies:
+        ctx.session.step += 1
+        ctx.session.slots["rp_reply"] = reply
+        REGISTRY.actions["roleplay_turn"].func(ctx, None)
+    return [line[len(PREFIX):] for line in ctx.out if line.startswith(PREFIX)]
+
+
+CALM = "I hear you, and I'm sorry it hurt. Can we keep talking?"
+
+
+@pytest.mark.parametrize("role", ["hurt", "crossed"])
+@pytest.mark.parametrize("style", ["open", "defensive", "dismissive", "counter_accusing",
+                                   "shut_down"])
+def test_the_partner_never_says_the_same_line_twice_running(shipped: Catalog, role: str,
+                                                           style: str) -> None:
+    for user in range(12):  # different people hear different, seeded, lines
+        ctx = _ctx(shipped, rp_role=role, rp_pick=style, best_opener=CALM)
+        ctx.session.user_key = f"test:{user}"
+        lines = _practise(ctx, [CALM] * 8)
+        assert len(lines) == 9
+        assert all(a != b for a, b in itertools.pairwise(lines)), lines
+
+
+@pytest.mark.parametrize("style", ["open", "defensive", "dismissive", "counter_accusing",
+                                   "shut_down"])
+def test_someone_who_crossed_a_line_practises_with_the_partner_who_was_hurt(
+        shipped: Catalog, coaching: Coaching, style: str) -> None:
+    ctx = _ctx(shipped, rp_role="crossed", rp_pick=style, best_opener=CALM)
+    lines = _practise(ctx, [CALM, "It was nothing, you're overreacting.", CALM])
+    hurt = {line for mood in coaching.hurt_styles[style].lines.values() for line in mood}
+    crossed = {line for mood in coaching.styles[style].lines.values() for line in mood}
+    assert lines and all(line in hurt for line in lines), lines
+    assert not set(lines) & crossed
+    tips = [line for line in ctx.out if line.startswith("Coach: ")]
+    assert tips[1] == "Coach: " + coaching.tip("crossed", "excuse")
+    assert all(t[len("Coach: "):] not in {coaching.tip("hurt", "by_style", s)
+                                          for s in coaching.styles} for t in tips)
+
+
+def test_defensive_means_hurt_and_guarded_for_the_one_who_crossed_a_line(
+        coaching: Coaching) -> None:
+    assert coaching.styles_for("crossed")["defensive"].label == "hurt and guarded"
+    lines = coaching.hurt_styles["dismissive"].lines["tense"]
+    assert "Sorry doesn't fix it." in lines
+    assert "You only say sorry because you got caught." in (
+        coaching.hurt_styles["counter_accusing"].lines["tense"])
+
+
+def test_a_defence_is_noticed_in_an_apology(coaching: Coaching) -> None:
+    assert owning_slips("I'm sorry, but you were never home.", coaching) == ["but"]
+    assert owning_slips("Honestly it was nothing. Nothing happened.", coaching) == ["excuse"]
+    assert owning_slips("I'm sorry. I did it, and I can see it hurt you.", coaching) == []
+    assert owning_slips("I'm sorry. I'll be open about it, but only if you want to hear it.",
+                        coaching) == ["but"]
+    assert owning_slips("I wanted to talk but I was scared.", coaching) == []
+
+
+def test_slot_policing_reads_the_slot(shipped: Catalog) -> None:
+    condition = REGISTRY.conditions["slot_policing"].func
+    ctx = _ctx(shipped, commit_open="I will check his phone every night and track his location",
+               commit_closeness="I will share my location with you when I'm out late")
+    assert condition(ctx, "commit_open") is True
+    assert condition(ctx, "commit_closeness") is False
+    assert condition(ctx, "commit_nothing") is False
+
+
+# -- safety: no way back into a rehearsal --------------------------------------------------
+
+def _rehearsal_positions(session: Session) -> list[str]:
+    places = [*session.calls, *session.back, *([session.last] if session.last else [])]
+    return [f"{p.flow}.{p.state}" for p in places if p.flow in REHEARSALS]
+
+
+async def _in_practice(coach: Coach) -> Chat:
+    """Someone hurt, practising with the partner: roleplay called from talk."""
+    chat = Chat(coach)
+    await chat.send("/start")
+    await chat.press("Yes, I'm 18 or older")
+    await chat.press("I was hurt and want to talk")
+    await chat.press("Yes, I feel safe")
+    await chat.press("Frequent, private messaging")
+    await chat.press("hurt")
+    await chat.press("1 · Direct")
+    await chat.press("Keep it as it is")
+    await chat.press("Continue")
+    await chat.press("Practise with my partner")
+    reply = await chat.press("Defensive")
+    assert "Partner:" in reply.text
+    return chat
+
+
+@pytest.mark.parametrize("message, concern", [
+    ("he choked me last week when I asked about her", "violence"),
+    ("my boyfriend tracks my location and reads all my messages", "coercive_control"),
+])
+async def test_after_violence_or_control_every_way_into_a_rehearsal_is_gone(
+        shipped: Catalog, message: str, concern: str) -> None:
+    store = MemoryStore()
+    coach = Coach(shipped, store)
+    chat = await _in_practice(coach)
+    before = await store.load(chat.user.key)
+    assert before is not None and _rehearsal_positions(before)
+    await chat.send(message)
+    reply = await chat.press("I'm safe right now")
+    assert "Back to where I was" not in chat.labels
+    assert {"Ideas for a safety plan", "Support just for you"} <= set(chat.labels)
+    session = await store.load(chat.user.key)
+    assert session is not None
+    assert session.slots["safety_concern"] == concern
+    assert _rehearsal_positions(session) == []
+    assert message not in session.to_json()
+    for flow in REHEARSALS:
+        reply = await chat.send(f"/start {flow}")
+        assert "won't help you practise raising this with your partner" in reply.text, flow
+        assert "Partner:" not in reply.text
+
+
+async def test_a_safety_check_outside_a_rehearsal_still_goes_back(shipped: Catalog) -> None:
+    chat = Chat(Coach(shipped, MemoryStore()))
+    await chat.send("/start")
+    await chat.press("Yes, I'm 18 or older")
+    await chat.send("/start needs")
+    await chat.press("Let's start")
+    await chat.send("he choked me last week when I asked about her")
+    await chat.press("I'm safe right now")
+    reply = await chat.press("Back to where I was")
+    assert "1 of 3" in reply.text
+
+
+async def test_start_roleplay_asks_the_safety_question(shipped: Catalog) -> None:
+    chat = Chat(Coach(shipped, MemoryStore()))
+    await chat.send("/start")
+    await chat.press("Yes, I'm 18 or older")
+    await chat.press("I was hurt and want to talk")
+    await chat.send("/menu")
+    reply = await chat.send("/start roleplay")
+    assert "do you feel safe talking to your partner" in reply.text
+    reply = await chat.press("I'm not sure")
+    assert "your safety comes first" in reply.text
+    reply = await chat.send("/start roleplay")
+    assert "won't play them for practice" in reply.text
+
+
+def test_answers_are_composed_in_question_order_with_skipped_ones_named_once(
+        shipped: Catalog) -> None:
+    compose = REGISTRY.actions["compose_answers"].func
+    labels = {"q1": "First thing", "q2": "Second thing", "q3": "Third thing"}
+    ctx = _ctx(shipped, q3="three", q1="one")
+    compose(ctx, labels)
+    assert ctx.session.slots["answers_text"] == (
+        "• First thing: one\n• Third thing: three\n• Still to talk about: Second thing.")
+    ctx = _ctx(shipped)
+    compose(ctx, labels)
+    assert ctx.session.slots["answers_text"] == (
+        "• Still to talk about: First thing; second thing; third thing.")

@@ -17,7 +17,12 @@ Timing: an interaction must be acknowledged within 3 s, so the acknowledgement (
 defer for commands, a deferred update for buttons) is sent at once, beside the core's work,
 never after it. Order: each handler takes its place in a per-user lane before its first await,
 so one person's events are handled and answered in arrival order, while others run in
-parallel; the core also serialises per user and skips update ids it has seen.
+parallel; the core also serialises per user and skips update ids it has seen. Because a
+command's placeholder is posted at acknowledgement, before its turn comes, its answer is sent
+below rather than into it when anything was posted in the DM after it.
+
+Every component interaction is answered, whatever its custom id: those no persistent item
+claims reach the core as a forged choice (adapters/discord_ui.py).
 
 Everything else is discord.py's: gateway reconnects and resumes, heartbeats, rate limits.
 Logs carry event names and ids only; the token is redacted everywhere (adapters/redact.py);
@@ -47,6 +52,7 @@ from discord.http import Route
 from discord.utils import MISSING
 
 from adapters.discord_ui import (
+    FORGED_CHOICE,
     ChoiceButton,
     ChoiceMenu,
     Outgoing,
@@ -56,6 +62,7 @@ from adapters.discord_ui import (
     pack,
     plain,
     plan,
+    routed,
     shorten,
 )
 from adapters.redact import install_redaction, redact
@@ -69,7 +76,7 @@ log = logging.getLogger("coach.discord")
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
 NO_MENTIONS = discord.AllowedMentions.none()
-KEYBOARDS_REMEMBERED = 50_000
+KEYBOARDS_REMEMBERED = 50_000  # DM channels whose last buttons / newest message are kept
 MAX_FLOW_CHOICES = 25  # Discord's limit for an option's choices
 API_PATH = yarl.URL(Route.BASE).path  # "/api/v10": the API version discord.py speaks
 TEXT_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)
@@ -82,6 +89,7 @@ COMMANDS = (
     ("menu", "The main menu"),
     ("help", "What you can do here"),
     ("back", "Go to the previous step"),
+    ("restart", "This part again from its beginning"),
     ("resume", "Show where you left off"),
     ("export", "Everything kept about you"),
     ("delete", "Erase everything about you"),
@@ -90,6 +98,7 @@ COMMANDS = (
 )
 EVERYWHERE = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True)
 ANY_INSTALL = app_commands.AppInstallationType(guild=True, user=True)
+GLOBAL_ONLY_FIELDS = ("contexts", "integration_types")
 
 
 class ConfigError(ValueError):
@@ -249,6 +258,7 @@ class Delivery:
     interaction: discord.Interaction[Any] | None = None
     ack: asyncio.Task[bool] | None = None
     edit_original: bool = False  # the first message replaces the "thinking" placeholder
+    placeholder: int | None = None  # that placeholder's message id, once it is posted
     pressed: int | None = None  # the message whose buttons the acknowledgement removed
 
 
@@ -271,6 +281,13 @@ class _Hooks:
 
     async def handle_choice(self, interaction: discord.Interaction[Any], choice_id: str) -> None:
         await self.adapter.on_choice(interaction, choice_id)
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        """Every component interaction discord.py routes to no item (a forged custom id of
+        another shape) still gets an acknowledgement, the notice and the current step."""
+        if interaction.type is discord.InteractionType.component and not routed(interaction):
+            log.info("event=unknown_custom_id interaction=%s", interaction.id)
+            await self.adapter.on_choice(interaction, FORGED_CHOICE)
 
 
 class CoachClient(_Hooks, discord.Client):
@@ -316,6 +333,7 @@ class DiscordBot:
         self.stopping = False
         self._inflight: set[asyncio.Task[Any]] = set()
         self._keyboards: OrderedDict[int, int] = OrderedDict()
+        self._newest: OrderedDict[int, int] = OrderedDict()  # DM channel -> newest message id
 
     # -- lifecycle
 
@@ -355,30 +373,34 @@ class DiscordBot:
         log.info("event=discord_stopped")
 
     async def _sync_commands(self) -> None:
+        guild_id = self.config.guild_id
+        guild = discord.Object(id=guild_id) if guild_id is not None else None
         try:
-            if self.config.guild_id is not None:
-                guild = discord.Object(id=self.config.guild_id)
-                self.tree.copy_global_to(guild=guild)
-                synced = await self.tree.sync(guild=guild)
-            else:
-                synced = await self.tree.sync()
+            synced = await self.tree.sync(guild=guild)
         except discord.HTTPException as error:  # no command menu is no reason not to run
-            log.warning("event=commands_sync_failed status=%s code=%s", error.status, error.code)
+            log.warning("event=commands_sync_failed %s", _failure(error))
             return
         log.info("event=commands_synced scope=%s count=%d",
-                 "guild" if self.config.guild_id else "global", len(synced))
+                 "global" if guild is None else "guild", len(synced))
 
     # -- commands
 
     def _add_commands(self) -> None:
+        """The global commands and, with DISCORD_GUILD_ID, the same for that guild, which is
+        what gets synced then. The global set stays in the tree so that global commands
+        synced earlier keep working while they linger in people's clients."""
         async def start(interaction: discord.Interaction[Any], flow: str | None = None) -> None:
             await self.on_command(interaction, command_text("start", flow))
 
         start = app_commands.describe(flow=START_FLOW)(start)
         start = app_commands.choices(flow=flow_choices(self.coach))(start)
-        self._add(START[0], START[1], start)
-        for name, description in COMMANDS:
-            self._add(name, description, self._simple(name))
+        callbacks = [(*START, start)] + [(name, description, self._simple(name))
+                                         for name, description in COMMANDS]
+        scopes = [None] if self.config.guild_id is None else [
+            None, discord.Object(id=self.config.guild_id)]
+        for guild in scopes:
+            for name, description, callback in callbacks:
+                self._add(name, description, callback, guild)
 
     def _simple(self, name: str) -> Callable[[discord.Interaction[Any]], Coroutine[Any, Any, None]]:
         async def command(interaction: discord.Interaction[Any]) -> None:
@@ -386,10 +408,15 @@ class DiscordBot:
 
         return command
 
-    def _add(self, name: str, description: str, callback: Any) -> None:
-        self.tree.add_command(app_commands.Command(
+    def _add(self, name: str, description: str, callback: Any,
+             guild: discord.Object | None) -> None:
+        """Discord documents `contexts` and `integration_types` for global commands only,
+        so a guild's copy has neither."""
+        everywhere = guild is None
+        self.tree.add_command(_Command(
             name=name, description=description, callback=callback,
-            allowed_contexts=EVERYWHERE, allowed_installs=ANY_INSTALL))
+            allowed_contexts=EVERYWHERE if everywhere else None,
+            allowed_installs=ANY_INSTALL if everywhere else None), guild=guild)
 
     async def _on_command_error(self, interaction: discord.Interaction[Any],
                                 error: app_commands.AppCommandError) -> None:
@@ -400,6 +427,8 @@ class DiscordBot:
 
     async def on_message(self, message: discord.Message) -> None:
         """DMs from people; server messages never arrive (no guild message intent)."""
+        if message.guild is None:
+            self._posted(message.channel.id, message.id)
         if message.author.bot or message.guild is not None or message.type not in TEXT_MESSAGES:
             return
         if self._refused():
@@ -414,12 +443,12 @@ class DiscordBot:
         private = in_bot_dm(interaction)
         incoming = Incoming(user_key(interaction.user), text=text, private=private,
                             update_id=str(interaction.id))
-        ack = self._acknowledge(interaction, interaction.response.defer(
-            thinking=True, ephemeral=not private))
         if private:
-            delivery = Delivery(self._channel(interaction), interaction, ack, edit_original=True)
+            delivery = Delivery(self._channel(interaction), interaction, edit_original=True)
+            delivery.ack = self._acknowledge(interaction, self._think(interaction, delivery))
             await self._tracked(self._serve(incoming, delivery))
         else:
+            ack = self._acknowledge(interaction, self._think(interaction, None))
             await self._tracked(self._notice_elsewhere(interaction, incoming, ack))
 
     async def on_choice(self, interaction: discord.Interaction[Any], choice_id: str) -> None:
@@ -428,7 +457,7 @@ class DiscordBot:
         private = in_bot_dm(interaction)
         incoming = Incoming(user_key(interaction.user), button=choice_id, private=private,
                             update_id=str(interaction.id))
-        ack = self._acknowledge(interaction, self._defer_press(interaction))
+        ack = self._acknowledge(interaction, self._defer_press(interaction, strip=private))
         if private:
             pressed = interaction.message.id if interaction.message else None
             delivery = Delivery(self._channel(interaction), interaction, ack, pressed=pressed)
@@ -467,15 +496,29 @@ class DiscordBot:
 
         return asyncio.create_task(send())
 
-    async def _defer_press(self, interaction: discord.Interaction[Any]) -> None:
-        """Acknowledge a press and take the buttons off its message, so it cannot be pressed
-        twice; the core answers with the next step (or a notice and the current one)."""
+    async def _think(self, interaction: discord.Interaction[Any],
+                     delivery: Delivery | None) -> None:
+        """Acknowledge a command with a "thinking" placeholder (ephemeral outside the DM). In
+        the DM, note the placeholder's id: if anything is posted below it before the answer
+        is ready, the answer goes below that instead of into the placeholder."""
+        response = await interaction.response.defer(thinking=True, ephemeral=delivery is None)
+        if delivery is not None and response is not None and response.message_id is not None:
+            delivery.placeholder = response.message_id
+            self._posted(interaction.channel_id or 0, response.message_id)
+
+    async def _defer_press(self, interaction: discord.Interaction[Any], *, strip: bool) -> None:
+        """Acknowledge a press. In the DM, also take the buttons off its message, so it
+        cannot be pressed twice; the core answers with the next step (or a notice and the
+        current one). Elsewhere the only message that can carry a press is the ephemeral
+        notice, whose link to the DM must stay."""
         await interaction.response.defer()
+        if not strip:
+            return
         try:
             await interaction.edit_original_response(view=None, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as error:
-            log.info("event=buttons_not_removed interaction=%s status=%s", interaction.id,
-                     error.status)
+            log.info("event=buttons_not_removed interaction=%s %s", interaction.id,
+                     _failure(error))
 
     def _channel(self, interaction: discord.Interaction[Any]) -> discord.abc.Messageable:
         channel = interaction.channel
@@ -508,30 +551,61 @@ class DiscordBot:
             sent = await self._send(delivery, item, view, replace=index == 0)
             if sent is None:
                 return
+            self._posted(sent.channel.id, sent.id)
             if view is not None:
                 self._remember_buttons(sent.channel.id, sent.id)
 
     async def _send(self, delivery: Delivery, item: Outgoing, view: discord.ui.View | None, *,
                     replace: bool) -> discord.Message | None:
-        """One message. The first of a command's reply replaces its "thinking" placeholder;
-        if that fails, it goes to the DM as a plain message. None when nothing was sent."""
+        """One message. The first of a command's reply replaces its "thinking" placeholder,
+        unless something was posted below the placeholder meanwhile (an earlier event's
+        answer, another placeholder, the person's next message): then the placeholder goes
+        and the reply is sent below, so replies read in the order the events were handled.
+        If replacing fails, it goes to the DM as a plain message. None when nothing was sent."""
         interaction = delivery.interaction
         if replace and delivery.edit_original and interaction is not None:
-            try:
-                return await interaction.edit_original_response(
-                    content=item.content or None, view=view,
-                    attachments=files(item.attachments) or MISSING, allowed_mentions=NO_MENTIONS)
-            except discord.HTTPException as error:
-                log.warning("event=placeholder_not_replaced interaction=%s status=%s code=%s",
-                            interaction.id, error.status, error.code)
+            if self._overtaken(delivery):
+                log.info("event=placeholder_overtaken interaction=%s", interaction.id)
+                await self._drop_placeholder(interaction)
+            else:
+                try:
+                    return await interaction.edit_original_response(
+                        content=item.content or None, view=view,
+                        attachments=files(item.attachments) or MISSING,
+                        allowed_mentions=NO_MENTIONS)
+                except discord.HTTPException as error:
+                    log.warning("event=placeholder_not_replaced interaction=%s %s",
+                                interaction.id, _failure(error))
         try:
             return await delivery.channel.send(
                 content=item.content or None, view=view, files=files(item.attachments) or None,
                 allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as error:  # e.g. 50007: they closed their DMs
-            log.error("event=send_failed channel=%s status=%s code=%s", _id(delivery),
-                      error.status, error.code)
+            log.error("event=send_failed channel=%s %s", _id(delivery), _failure(error))
             return None
+
+    def _overtaken(self, delivery: Delivery) -> bool:
+        """Was anything posted in the DM after this command's placeholder? Snowflake ids
+        grow with time, so the newest id seen there says."""
+        placeholder = delivery.placeholder
+        newest = self._newest.get(getattr(delivery.channel, "id", 0))
+        return placeholder is not None and newest is not None and newest > placeholder
+
+    async def _drop_placeholder(self, interaction: discord.Interaction[Any]) -> None:
+        try:
+            await interaction.delete_original_response()
+        except discord.HTTPException as error:
+            log.warning("event=placeholder_not_deleted interaction=%s %s", interaction.id,
+                        _failure(error))
+
+    def _posted(self, channel_id: int, message_id: int) -> None:
+        """Note a message in a DM (the person's, a reply, a placeholder): the newest one
+        tells whether a placeholder is still the last thing there."""
+        if message_id > self._newest.get(channel_id, 0):
+            self._newest[channel_id] = message_id
+        self._newest.move_to_end(channel_id)
+        while len(self._newest) > KEYBOARDS_REMEMBERED:
+            self._newest.popitem(last=False)
 
     async def _abandon(self, delivery: Delivery) -> None:
         """Nothing to say (a duplicate, or the core failed): remove a "thinking" placeholder
@@ -561,8 +635,7 @@ class DiscordBot:
                 await interaction.edit_original_response(content=texts[0], view=view,
                                                          allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as error:
-            log.error("event=notice_failed interaction=%s status=%s", interaction.id,
-                      error.status)
+            log.error("event=notice_failed interaction=%s %s", interaction.id, _failure(error))
 
     async def _dm_url(self, user: discord.abc.User) -> str:
         """A link to the person's DM with the bot: opening the channel posts nothing."""
@@ -570,7 +643,7 @@ class DiscordBot:
             channel = await user.create_dm()
             return f"https://discord.com/channels/@me/{channel.id}"
         except discord.HTTPException as error:
-            log.info("event=dm_open_failed status=%s code=%s", error.status, error.code)
+            log.info("event=dm_open_failed %s", _failure(error))
             bot_id = self.client.user.id if self.client.user else self.client.application_id
             return f"https://discord.com/users/{bot_id}"
 
@@ -590,12 +663,32 @@ class DiscordBot:
         try:
             await channel.get_partial_message(old).edit(view=None, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as error:
-            log.info("event=buttons_not_removed channel=%s status=%s", _id(delivery),
-                     error.status)
+            log.info("event=buttons_not_removed channel=%s %s", _id(delivery), _failure(error))
 
 
 def _id(delivery: Delivery) -> object:
     return getattr(delivery.channel, "id", None)
+
+
+def _failure(error: discord.HTTPException) -> str:
+    """A failed call for the logs: status, Discord's code and its own message, which names
+    the cause ("Missing Access", "Cannot send messages to this user"). Discord's messages
+    never quote what people wrote. Were a proxy to echo the token, it is masked before the
+    text is cut, so no cut can leave a piece of it that the log filter would not know."""
+    text = shorten(redact(error.text), 200)
+    return f"status={error.status} code={error.code} error={text!r}"
+
+
+class _Command(app_commands.Command[Any, ..., None]):
+    """discord.py sends `contexts` and `integration_types` as null when a command has none;
+    a guild command should not carry the fields at all."""
+
+    def to_dict(self, tree: app_commands.CommandTree[Any]) -> dict[str, Any]:
+        payload = super().to_dict(tree)
+        for key in GLOBAL_ONLY_FIELDS:
+            if payload.get(key) is None:
+                payload.pop(key, None)
+        return payload
 
 
 # -- the command --------------------------------------------------------------------------------
@@ -653,14 +746,24 @@ def run_discord(settings: Settings, args: object) -> int:
 
 
 async def serve(coach: Coach, config: DiscordConfig) -> int:
+    """Start, run until SIGINT/SIGTERM, stop. A signal counts from the first moment: while
+    logging in or syncing the commands it cancels the start-up rather than wait for it."""
     bot = DiscordBot(coach, config)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
+    signalled = asyncio.create_task(stopping.wait())
+    starting = asyncio.create_task(bot.start())
     try:
+        await asyncio.wait({starting, signalled}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            log.info("event=shutdown_requested during=start_up")
+            return 0
         try:
-            await bot.start()
+            starting.result()
         except discord.LoginFailure:
             print("coach: Discord rejected DISCORD_BOT_TOKEN (401 Unauthorized); copy it again "
                   "from the developer portal", file=sys.stderr)
@@ -669,9 +772,7 @@ async def serve(coach: Coach, config: DiscordConfig) -> int:
             print(f"coach: could not start the Discord bot: {_reason(error)}", file=sys.stderr)
             return EXIT_FAILED
         assert bot.running is not None
-        waiting = asyncio.create_task(stopping.wait())
-        await asyncio.wait({waiting, bot.running}, return_when=asyncio.FIRST_COMPLETED)
-        waiting.cancel()
+        await asyncio.wait({signalled, bot.running}, return_when=asyncio.FIRST_COMPLETED)
         if bot.running.done():
             error = bot.running.exception() if not bot.running.cancelled() else None
             print(f"coach: the Discord gateway connection ended: {_reason(error)}",
@@ -680,6 +781,7 @@ async def serve(coach: Coach, config: DiscordConfig) -> int:
         log.info("event=shutdown_requested")
         return 0
     finally:
+        signalled.cancel()
         try:
             await bot.stop()
         except Exception:

@@ -11,6 +11,11 @@ the client registers at start-up, so a press on any message, sent before or afte
 is routed by its custom id alone; discord.py keeps no per-message state for them. The core
 checks the choice id against the person's current step, so a stale or forged id only earns a
 short notice and the current step again.
+
+Forged ids of any other shape: discord.py drops a component interaction that no item claims,
+unacknowledged ("This interaction failed"). `routed` says which interactions the two items
+will take; the client hands every other one to the core as `FORGED_CHOICE`, so it gets the
+same notice and the current step.
 """
 
 from __future__ import annotations
@@ -46,6 +51,14 @@ BUTTON_PREFIX = "coach:"
 MENU_PREFIX = "coach-menu:"
 SELECT_PLACEHOLDER = "Choose…"
 DM_LINK_LABEL = "Open our private chat"
+BUTTON_TEMPLATE = re.compile(r"coach:(?P<choice>.{1,94})")
+MENU_TEMPLATE = re.compile(r"coach-menu:(?P<n>[0-9]{1,2})")
+TEMPLATES = {discord.ComponentType.button.value: BUTTON_TEMPLATE,
+             discord.ComponentType.select.value: MENU_TEMPLATE}
+# What a component interaction of no known shape is to the core: an id it never hands out
+# (its ids are `<step>.<n>`, `<step>.s` and `delete.*`), so it answers "that step has passed"
+# with the current step, exactly as for a well-shaped forged id.
+FORGED_CHOICE = "forged"
 
 # Called with (interaction, choice id) when a coach button or menu is used.
 PressHandler = Callable[[discord.Interaction[Any], str], Awaitable[None]]
@@ -136,7 +149,31 @@ def rows_for(count: int, labels: Sequence[str]) -> int:
     return max(1, math.ceil(count / MAX_ROWS))
 
 
-class ChoiceButton(ui.DynamicItem[ui.Button[Any]], template=r"coach:(?P<choice>.{1,94})"):
+def routed(interaction: discord.Interaction[Any]) -> bool:
+    """True when discord.py will hand this component interaction to ChoiceButton or
+    ChoiceMenu: a custom id of their shape, on a component of their kind, on the message.
+    Mirrors the checks discord.py makes before it calls a DynamicItem, because whatever it
+    drops nobody acknowledges."""
+    data: dict[str, Any] = dict(interaction.data or {})
+    custom_id, kind = str(data.get("custom_id", "")), data.get("component_type")
+    template = TEMPLATES.get(kind) if isinstance(kind, int) else None
+    message = interaction.message
+    if template is None or message is None or template.fullmatch(custom_id) is None:
+        return False
+    return any(getattr(c, "custom_id", None) == custom_id
+               and getattr(getattr(c, "type", None), "value", None) == kind
+               for c in _walk(message.components))
+
+
+def _walk(components: Sequence[Any]) -> list[Any]:
+    found: list[Any] = []
+    for component in components:
+        found.append(component)
+        found += _walk(getattr(component, "children", None) or [])
+    return found
+
+
+class ChoiceButton(ui.DynamicItem[ui.Button[Any]], template=BUTTON_TEMPLATE):
     """A choice as a button; routed by custom id alone, so it works across restarts."""
 
     def __init__(self, choice_id: str, label: str = "…", *, row: int | None = None) -> None:
@@ -150,11 +187,15 @@ class ChoiceButton(ui.DynamicItem[ui.Button[Any]], template=r"coach:(?P<choice>.
                              item: ui.Item[Any], match: re.Match[str], /) -> ChoiceButton:
         return cls(match["choice"])
 
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """A `coach:` id sent as a select is not ours: the client's fallback answers it."""
+        return routed(interaction)
+
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await _pressed(interaction, self.choice_id)
 
 
-class ChoiceMenu(ui.DynamicItem[ui.Select[Any]], template=r"coach-menu:(?P<n>[0-9]{1,2})"):
+class ChoiceMenu(ui.DynamicItem[ui.Select[Any]], template=MENU_TEMPLATE):
     """A long list of choices as a select menu; the picked value is the choice id."""
 
     def __init__(self, number: int, choices: Sequence[Choice] = (), *,
@@ -169,8 +210,12 @@ class ChoiceMenu(ui.DynamicItem[ui.Select[Any]], template=r"coach-menu:(?P<n>[0-
                              item: ui.Item[Any], match: re.Match[str], /) -> ChoiceMenu:
         return cls(int(match["n"]))
 
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        """A `coach-menu:` id sent as a button is not ours: the client's fallback answers it."""
+        return routed(interaction)
+
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        values = (interaction.data or {}).get("values") or [""]
+        values = (interaction.data or {}).get("values") or [FORGED_CHOICE]
         await _pressed(interaction, str(values[0]))
 
 

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -45,6 +46,7 @@ from adapters.discord_ui import (
 )
 from bot.app import load_flows
 from bot.messages import Choice, Incoming, Reply
+from bot.pipeline import COMMANDS as CORE_COMMANDS
 from bot.pipeline import Coach
 from bot.store.url import open_store
 from tests.conftest import REPO
@@ -198,8 +200,7 @@ async def test_commands_are_synced_with_the_flows_as_start_choices(dc: Harness) 
     [sync] = dc.server.calls_to("sync_global_commands", ok_only=True)
     commands = {c["name"]: c for c in sync.json}
     assert list(commands) == ["start", *[name for name, _ in COMMANDS]]
-    assert set(commands) == {"start", "menu", "help", "back", "resume", "export", "delete",
-                             "sos", "privacy"}
+    assert set(commands) == set(CORE_COMMANDS)  # every global command of the core, /restart too
     [flow] = commands["start"]["options"]
     assert flow["name"] == "flow" and not flow.get("required")
     offered = {c["value"]: c["name"] for c in flow["choices"]}
@@ -219,8 +220,11 @@ async def test_guild_sync_and_auto_sharding(server: FakeDiscordAPI, tmp_path: Pa
         # discord.py waits 5 s between identifies (Discord's identify rate limit).
         await server.wait_for("gateway:ready", 2, timeout=15)
         assert sorted(tuple(i["shard"]) for i in server.identifies) == [(0, 2), (1, 2)]
-        assert server.calls_to("sync_guild_commands", ok_only=True)
+        [sync] = server.calls_to("sync_guild_commands", ok_only=True)
         assert not server.calls_to("sync_global_commands")
+        assert {c["name"] for c in sync.json} == set(CORE_COMMANDS)
+        for command in sync.json:  # documented for global commands only
+            assert "contexts" not in command and "integration_types" not in command
         with pytest.raises(ValueError, match="never synced"):  # guild commands stay there
             server.push_slash(ALICE, "start")
         reply = await dc.topic(ALICE, "boundaries", typed=True)  # DMs arrive on shard 0
@@ -315,6 +319,45 @@ async def test_stale_and_forged_buttons_get_a_notice_and_the_current_step(dc: Ha
         assert reply[0].content.startswith(plain(TEXTS.get("bad_button")))
         assert reply[-1].content.endswith(step)
     assert intro[-1].id == old_id
+
+
+async def test_forged_custom_ids_of_any_shape_are_acknowledged_and_answered(
+        dc: Harness) -> None:
+    await dc.topic(ALICE, "boundaries")
+    step = (await dc.press(ALICE, START))[-1].content
+    forgeries = (("hello-forged", None), ("coach:" + "x" * 95, None),  # too long a choice id
+                 ("coach:a\nb", None), ("coach-menu:123", ["1.0"]),
+                 ("coach-menu:1", None),  # a menu's id, sent as a button press
+                 ("coach:1.0", ["1.0"]))  # a button's id, sent as a menu pick
+    for custom_id, values in forgeries:
+        latest = dc.dm(ALICE)[-1]
+        mark = len(dc.server.calls)
+        if values is None:
+            record = dc.server.push_button(ALICE, custom_id, latest.id)
+        else:
+            record = dc.server.push_select(ALICE, custom_id, values, latest.id)
+        reply = await dc.reply_after(mark)
+        assert callback(dc.server, record.id).json == {"type": 6}, custom_id
+        assert reply[0].content.startswith(plain(TEXTS.get("bad_button"))), custom_id
+        assert reply[-1].content.endswith(step) and labels(reply[-1])
+
+
+async def test_a_press_on_the_server_notice_keeps_its_link_to_the_dm(dc: Harness) -> None:
+    mark = len(dc.server.calls)
+    record = dc.server.push_slash(ALICE, "help", guild_id=GUILD, channel_id=CHANNEL)
+    await dc.server.wait_for("edit_webhook_message", after=mark)
+    notice_id = dc.server.interaction(record.id).original_message_id or 0
+    [link] = dc.server.message(notice_id).buttons()
+    for forged in ("coach:1.0", "hello-forged"):  # neither is on the notice: both forged
+        mark = len(dc.server.calls)
+        press = dc.server.push_button(ALICE, forged, notice_id)
+        [followup] = await dc.server.wait_for("create_followup", after=mark)
+        assert callback(dc.server, press.id).json == {"type": 6}
+        assert followup.json["content"] == plain(TEXTS.get("group_chat"))
+        assert followup.json["flags"] & 64  # ephemeral
+        assert dc.server.message(notice_id).buttons() == [link], "the link was taken off"
+    assert not [c for c in dc.server.calls if c.name == "edit_webhook_message"
+                and c.params["token"] != record.token]
 
 
 async def test_buttons_survive_a_restart(server: FakeDiscordAPI, tmp_path: Path) -> None:
@@ -414,6 +457,39 @@ async def test_acknowledged_within_three_seconds_while_the_core_is_slow(dc: Harn
     await dc.server.wait_for(_shown, 2, after=mark, timeout=10)
     helped = dc.server.message(dc.server.interaction(command.id).original_message_id or 0)
     assert helped is not None and helped.content.startswith(plain(TEXTS.get("help"))[:40])
+
+
+async def test_replies_keep_the_order_of_their_events_while_the_core_is_slow(
+        dc: Harness) -> None:
+    await dc.topic(ALICE, "boundaries")
+    await dc.press(ALICE, START)
+    handle = dc.coach.handle
+
+    async def slow(message: Incoming) -> Reply:
+        await asyncio.sleep(1)
+        return await handle(message)
+
+    dc.bot.coach.handle = slow  # type: ignore[method-assign]
+    mark = len(dc.server.calls)
+    answer = dc.server.push_dm(ALICE, "Friendly is fine, flirting is not.")
+    await dc.server.wait_for(lambda c: c.event == "MESSAGE_CREATE" and c.json["id"]
+                             == answer["id"], after=mark)
+    await asyncio.sleep(0.05)  # the scenario's gap, not a wait: the answer is in the core
+    command = dc.server.push_slash(ALICE, "help")  # its placeholder appears at once...
+    await dc.server.wait_for("interaction_callback", after=mark)
+    assert dc.server.interaction(command.id).ack_seconds < 3.0  # type: ignore[operator]
+    await dc.server.wait_for(lambda c: _shown(c) and bool(c.json.get("components")), 2,
+                             after=mark, timeout=10)
+    # ...but /help's reply comes below the answer's reply, which was handled first.
+    shown = dc.dm(ALICE)
+    helped = [i for i, m in enumerate(shown)
+              if m.content.startswith(plain(TEXTS.get("help"))[:40])]
+    assert helped == [len(shown) - 1], [m.content[:30] for m in shown]
+    assert not shown[-2].content.startswith(plain(TEXTS.get("help"))[:40])
+    assert shown[-1].buttons() and not any(m.buttons() for m in shown[:-1])
+    assert not any(m.loading for m in shown)  # no placeholder left spinning
+    placeholder = dc.server.message(dc.server.interaction(command.id).original_message_id or 0)
+    assert placeholder is not None and placeholder.deleted
 
 
 async def test_a_replayed_message_is_answered_once(dc: Harness) -> None:
@@ -583,6 +659,10 @@ def test_debug_logs_carry_neither_token_nor_user_text(threaded_server: FakeDisco
         tokens.append(server.push_slash(ALICE, "start", {"flow": "boundaries"}).token)
         _shown_with_buttons(server, mark)
         message = server.messages(server.dm_channel_id(ALICE))[-1]
+        # A proxy that echoes the Authorization header in an error body: the adapter logs
+        # Discord's error text, and the token must come out masked.
+        server.inject_error("edit_webhook_message", 400, {
+            "message": f"Bad request; headers were Authorization: Bot {TOKEN}", "code": 0})
         mark = len(server.calls)
         tokens.append(server.push_button(ALICE, message.custom_ids()[0], message.id).token)
         _shown_with_buttons(server, mark)
@@ -595,10 +675,34 @@ def test_debug_logs_carry_neither_token_nor_user_text(threaded_server: FakeDisco
         proc.kill()
     assert proc.returncode == 0, out
     assert "DEBUG" in out and "event=" in out  # it did log, at DEBUG
+    assert "event=buttons_not_removed" in out and "Authorization: Bot <redacted>" in out
     assert TOKEN not in out and TOKEN.split(".")[-1] not in out
     assert all(token not in out for token in tokens)  # interaction tokens neither
     assert secret_text not in out
     assert "Traceback" not in out
+
+
+@pytest.mark.parametrize(("slow", "signum"), [("get_me", signal.SIGINT),
+                                              ("sync_global_commands", signal.SIGTERM)])
+def test_a_signal_during_start_up_stops_at_once(threaded_server: FakeDiscordAPI,
+                                                tmp_path: Path, slow: str, signum: int) -> None:
+    server = threaded_server
+    server.set_delay(slow, 15)  # logging in, or syncing the commands, takes 15 s
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "discord"], cwd=REPO,
+                            env=_env(server, tmp_path / "s.db"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        server.wait_for_sync(slow, timeout=30, answered=False)
+        signalled = time.monotonic()
+        proc.send_signal(signum)
+        out = proc.communicate(timeout=15)[0].decode()
+        took = time.monotonic() - signalled
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, out
+    assert took < 2.0, f"took {took:.1f} s to stop"
+    assert not server.calls_to("gateway:identify")  # it never went on to connect
+    assert "Traceback" not in out and "Unclosed" not in out, out
 
 
 def test_a_rejected_token_is_one_line_without_the_token(threaded_server: FakeDiscordAPI,

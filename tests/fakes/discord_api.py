@@ -64,7 +64,8 @@ What it models:
   while no session for their shard is connected wait until one is.
 * Faults: ``inject_error(name, status, body)``, ``rate_limit_next(name, retry_after)`` (a 429
   with Discord's body and headers, which discord.py waits out and retries), ``set_delay(name, s)``
-  and ``disconnect_gateway(code)``.
+  (a slow route; a request still waiting when the server stops is answered 503 at once) and
+  ``disconnect_gateway(code)``.
 
 Inbound helpers build the payloads discord.py reads: ``push_dm(user_id, content)`` (a
 MESSAGE_CREATE in the user's DM with the bot), ``push_slash(user_id, name, options, guild_id=...,
@@ -78,7 +79,8 @@ Recording: ``server.calls`` holds a :class:`RecordedCall` per REST request (``na
 (``gateway:identify``, ``gateway:ready``, ``gateway:dispatch``, ``gateway:heartbeat``, ...).
 ``messages(channel_id)`` gives the messages of a channel in their current state (after edits);
 ``interaction(id)`` what happened to one interaction. Tests wait with ``await wait_for(...)`` /
-``wait_until(...)`` (or ``wait_for_sync`` from another thread) instead of sleeping.
+``wait_until(...)`` (or ``wait_for_sync`` from another thread) instead of sleeping; both wait for
+answered calls, or with ``answered=False`` for calls that have arrived (a delayed one, say).
 
 Not modelled: guild state (GUILD_CREATE, members, roles, permissions), embeds beyond echoing,
 modals, autocomplete, voice, real rate-limit buckets, zlib/zstd transport compression (frames are
@@ -413,6 +415,7 @@ class FakeDiscordAPI:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._writers: set[asyncio.Task[None]] = set()
+        self._closing: asyncio.Event | None = None  # ends set_delay waits when stopping
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -445,9 +448,12 @@ class FakeDiscordAPI:
         await site.start()
         self.port = int(self._runner.addresses[0][1])
         self._loop = asyncio.get_running_loop()
+        self._closing = asyncio.Event()
         return self
 
     async def stop(self) -> None:
+        if self._closing is not None:
+            self._closing.set()
         with self._lock:
             connections = list(self._connections)
         for conn in connections:
@@ -714,15 +720,15 @@ class FakeDiscordAPI:
                 self._listeners.discard(entry)
 
     async def wait_for(self, what: str | Predicate, count: int = 1, *, timeout: float = 5.0,
-                       after: int = 0) -> list[RecordedCall]:
+                       after: int = 0, answered: bool = True) -> list[RecordedCall]:
         """Wait until ``count`` answered calls match ``what`` (a record name or a predicate)
         among ``calls[after:]``; returns the matches. Take ``len(server.calls)`` before acting
-        and pass it as ``after``."""
+        and pass it as ``after``. ``answered=False`` also counts calls still pending."""
         predicate = self._as_predicate(what)
         found: list[RecordedCall] = []
 
         def enough() -> bool:
-            found[:] = self._matching(predicate, after)
+            found[:] = self._matching(predicate, after, answered)
             return len(found) >= count
 
         try:
@@ -733,13 +739,13 @@ class FakeDiscordAPI:
         return list(found)
 
     def wait_for_sync(self, what: str | Predicate, count: int = 1, *, timeout: float = 5.0,
-                      after: int = 0) -> list[RecordedCall]:
+                      after: int = 0, answered: bool = True) -> list[RecordedCall]:
         """Blocking :meth:`wait_for` for code without an event loop (server in a thread)."""
         predicate = self._as_predicate(what)
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                found = self._matching(predicate, after)
+                found = self._matching(predicate, after, answered)
                 if len(found) >= count:
                     return found
                 remaining = deadline - time.monotonic()
@@ -756,9 +762,11 @@ class FakeDiscordAPI:
             return what
         return lambda call: call.name == what
 
-    def _matching(self, predicate: Predicate, after: int) -> list[RecordedCall]:
+    def _matching(self, predicate: Predicate, after: int,
+                  answered: bool = True) -> list[RecordedCall]:
         with self._lock:
-            return [c for c in self.calls[after:] if c.status is not None and predicate(c)]
+            return [c for c in self.calls[after:]
+                    if (c.status is not None or not answered) and predicate(c)]
 
     def _summary(self, last: int = 30) -> str:
         with self._lock:
@@ -1061,8 +1069,8 @@ class FakeDiscordAPI:
             delay = self._delays.get(name, self._delays.get("*", 0.0))
             queue = self._injected.get(name) or self._injected.get("*")
             injected = queue.pop(0) if queue else None
-        if delay:
-            await asyncio.sleep(delay)
+        if delay and await self._delayed(delay):
+            return self._answer(call, 503, {"message": "the fake is stopping", "code": 0})
         if injected is not None:
             return self._answer(call, injected.status, injected.body, injected.headers)
         auth = request.headers.get("Authorization")
@@ -1073,6 +1081,17 @@ class FakeDiscordAPI:
         except _ApiError as error:
             return self._answer(call, error.status, error.body())
         return self._answer(call, status, result)
+
+    async def _delayed(self, seconds: float) -> bool:
+        """Wait ``seconds``; True when the server began stopping meanwhile (so a slow route
+        does not hold up the shutdown)."""
+        closing = self._closing
+        if closing is None:
+            await asyncio.sleep(seconds)
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(closing.wait(), seconds)
+        return closing.is_set()
 
     def _answer(self, call: RecordedCall, status: int, body: Any,
                 headers: dict[str, str] | None = None) -> web.Response:

@@ -112,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--telegram", action="store_true",
                        help="the whole Telegram path against a fake Bot API server "
                             "(needs the repository's tests/fakes)")
+    bench.add_argument("--rate", type=float, default=None,
+                       help="messages per second offered in the paced run (default: half "
+                            "the saturated throughput)")
     bench.add_argument("--preload", type=_count(0), default=0,
                        help="store this many idle sessions first (sqlite only)")
     bench.add_argument("--json", action="store_true")
@@ -222,7 +225,8 @@ def _bench(args: argparse.Namespace) -> int:
 
     return run_bench(store=args.bench_store, users=200 if args.users is None else args.users,
                      messages=20000 if args.messages is None else args.messages,
-                     as_json=args.json, flows=args.flows, preload=args.preload)
+                     as_json=args.json, flows=args.flows, preload=args.preload,
+                     rate=args.rate)
 
 
 def _passthrough(args: argparse.Namespace) -> int:

@@ -2,8 +2,13 @@
 
 Simulated people walk the shipped flows at random (typing when asked, pressing buttons
 otherwise), each waiting for its reply before the next message, as a real person does.
-The same run measures a bare `transitions` machine with no store and bare durable SQLite
-commits on the same disk, so the figures can be read as ratios on a noisy machine.
+
+Two runs: a saturated one (everyone sends the instant a reply arrives) gives messages per
+second; its latency is mostly queueing (200 people at 6,000/s wait about 30 ms each). A paced
+one offers a steady rate below that (half of it unless `--rate` says otherwise) and gives the
+latency a person sees when the bot is busy but not overloaded. The same run measures a bare
+`transitions` machine with no store and bare durable SQLite commits on the same disk, so the
+figures can be read as ratios on a noisy machine.
 """
 
 from __future__ import annotations
@@ -50,6 +55,9 @@ class BenchResult:
     messages_per_s: float
     p50_ms: float
     p99_ms: float
+    offered_rate: float
+    saturated_p50_ms: float
+    saturated_p99_ms: float
     peak_rss_mb: float
     bare_transitions_per_s: float
     durable_commit_per_s: float
@@ -103,6 +111,31 @@ async def _drive(coach: Coach, users: int, messages: int, seed: int) -> list[flo
             message = _next_message(reply, rng, user)
 
     await asyncio.gather(*(person(n, count) for n, count in enumerate(shares(messages, users))))
+    return latencies
+
+
+async def _drive_paced(coach: Coach, users: int, messages: int, rate: float,
+                       seed: int) -> list[float]:
+    """Message k is due at k / rate seconds, from person k % users; a person still waiting
+    for a reply sends when it arrives. Latency is timed from the actual send."""
+    latencies: list[float] = []
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.05
+
+    async def person(n: int) -> None:
+        rng = random.Random(seed + n)
+        user = UserKey("paced", str(n))
+        message = Incoming(user, text="/start")
+        for k in range(n, messages, users):
+            delay = start + k / rate - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            started = time.perf_counter()
+            reply = await coach.handle(message)
+            latencies.append(time.perf_counter() - started)
+            message = _next_message(reply, rng, user)
+
+    await asyncio.gather(*(person(n) for n in range(min(users, messages))))
     return latencies
 
 
@@ -163,7 +196,7 @@ def _preload(path: Path, count: int, cipher: Cipher) -> None:
 
 
 async def _run(store_kind: str, users: int, messages: int, preload: int, workdir: Path,
-               flows: Path | None) -> BenchResult:
+               flows: Path | None, rate: float | None) -> BenchResult:
     catalog = load_flows(flows)
     store: Store
     rss_before = _rss_mb()
@@ -182,15 +215,22 @@ async def _run(store_kind: str, users: int, messages: int, preload: int, workdir
         started = time.perf_counter()
         latencies = await _drive(coach, users, messages, seed=1)
         seconds = time.perf_counter() - started
+        throughput = len(latencies) / seconds
+        offered = rate or round(throughput / 2, -1) or 1.0
+        paced = await _drive_paced(coach, users, messages, offered, seed=7)
         stored = await store.count()
     finally:
         await store.close()
     latencies.sort()
+    paced.sort()
     return BenchResult(
         store=store_kind, users=min(users, messages), messages=len(latencies), seconds=seconds,
-        messages_per_s=len(latencies) / seconds,
-        p50_ms=statistics.median(latencies) * 1000,
-        p99_ms=percentile(latencies, 0.99) * 1000,
+        messages_per_s=throughput,
+        p50_ms=statistics.median(paced) * 1000,
+        p99_ms=percentile(paced, 0.99) * 1000,
+        offered_rate=offered,
+        saturated_p50_ms=statistics.median(latencies) * 1000,
+        saturated_p99_ms=percentile(latencies, 0.99) * 1000,
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         bare_transitions_per_s=bare_transitions_per_s(),
         durable_commit_per_s=durable_commit_per_s(workdir),
@@ -199,14 +239,15 @@ async def _run(store_kind: str, users: int, messages: int, preload: int, workdir
 
 
 def run_bench(*, store: str, users: int, messages: int, as_json: bool,
-              flows: Path | None = None, preload: int = 0) -> int:
+              flows: Path | None = None, preload: int = 0, rate: float | None = None) -> int:
     """The temporary store lives under the system's temporary directory (the working
     directory may not be writable, as in the Docker image)."""
-    if users < 1 or messages < 1 or preload < 0:
-        raise ValueError("users and messages must be 1 or more, preload 0 or more")
+    if users < 1 or messages < 1 or preload < 0 or (rate is not None and rate <= 0):
+        raise ValueError("users and messages must be 1 or more, preload 0 or more, "
+                         "rate above 0")
     workdir = Path(tempfile.mkdtemp(prefix="coach-bench-"))
     try:
-        result = asyncio.run(_run(store, users, messages, preload, workdir, flows))
+        result = asyncio.run(_run(store, users, messages, preload, workdir, flows, rate))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if as_json:
@@ -215,8 +256,11 @@ def run_bench(*, store: str, users: int, messages: int, as_json: bool,
     ratios = result.ratios
     print(f"store={result.store} users={result.users} messages={result.messages} "
           f"in {result.seconds:.2f} s")
-    print(f"  core:      {result.messages_per_s:,.0f} messages/s  p50 {result.p50_ms:.2f} ms  "
-          f"p99 {result.p99_ms:.2f} ms  peak RSS {result.peak_rss_mb:.0f} MB")
+    print(f"  saturated: {result.messages_per_s:,.0f} messages/s  "
+          f"p50 {result.saturated_p50_ms:.2f} ms  p99 {result.saturated_p99_ms:.2f} ms "
+          f"(mostly queueing)  peak RSS {result.peak_rss_mb:.0f} MB")
+    print(f"  paced:     {result.offered_rate:,.0f} messages/s offered  "
+          f"p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms")
     print(f"  floors:    bare transitions {result.bare_transitions_per_s:,.0f} triggers/s; "
           f"durable SQLite commits {result.durable_commit_per_s:,.0f}/s")
     print(f"  ratios:    core/bare transitions {ratios['core_vs_bare_transitions']:.3f}; "

@@ -187,3 +187,19 @@ def test_messages_are_shared_out_evenly() -> None:
     assert sum(bench.shares(20000, 200)) == 20000
     assert bench.percentile([1.0], 0.99) == 1.0
     assert bench.percentile([float(n) for n in range(1, 101)], 0.99) == 99.0
+
+
+def test_bench_reports_a_paced_run_beside_the_saturated_one(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Latency is measured at a steady offered rate below saturation (the saturated run's
+    latency is queueing); both are reported, with the JSON keys the issue asks for."""
+    assert bench.run_bench(store="memory", users=20, messages=400, as_json=True,
+                           rate=500.0) == 0
+    result = json.loads(capsys.readouterr().out)
+    for key in ("messages_per_s", "p50_ms", "p99_ms", "peak_rss_mb", "bare_transitions_per_s",
+                "durable_commit_per_s", "offered_rate", "saturated_p99_ms"):
+        assert result[key] > 0, key
+    assert result["offered_rate"] == 500.0
+    # 400 messages at 500/s take at least 0.8 s of wall time in the paced run
+    with pytest.raises(ValueError):
+        bench.run_bench(store="memory", users=20, messages=400, as_json=True, rate=0)

@@ -1,4 +1,9 @@
-"""`coach keys new|rotate`: key handling for the encrypted SQLite store."""
+"""`coach keys new|rotate`: key handling for the encrypted SQLite store.
+
+A running bot keeps the keys it started with. With a key file, rotate while the bot is
+stopped (else it goes on writing under the key the rotation drops); with COACH_SECRET_KEY,
+either stop it or first restart it with the same `<new>,<old>` keys.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import os
 from bot.crypto import ENV_KEY, key_file_for, load_cipher, new_key, write_key_file
 from bot.store.sqlite import SQLiteStore
 from bot.store.url import open_store
+
+EXIT_NOTHING_TO_ROTATE = 64
 
 
 def run_keys(command: str, store_url: str | None) -> int:
@@ -22,22 +29,46 @@ def run_keys(command: str, store_url: str | None) -> int:
 
 
 async def _rotate(store: SQLiteStore) -> int:
-    """Key file: add a new key first, re-encrypt every row, then drop the old keys. A crash
-    in between leaves every key in the file, so nothing becomes unreadable."""
     try:
-        if os.environ.get(ENV_KEY):
-            rows = await store.rotate_keys()
-            print(f"re-encrypted {rows} session(s) under the first key in ${ENV_KEY}; "
-                  "you can now remove the older keys from it")
-            return 0
-        path = key_file_for(store.path)
-        old = load_cipher(store.path).keys
-        new = new_key()
-        write_key_file(path, [new, *old])
-        store.cipher = load_cipher(store.path)
-        rows = await store.rotate_keys()
-        write_key_file(path, [new])
-        print(f"re-encrypted {rows} session(s) under a new key in {path}")
-        return 0
+        if os.environ.get(ENV_KEY, "").strip():
+            return await _rotate_environment(store)
+        return await _rotate_key_file(store)
     finally:
         await store.close()
+
+
+async def _rotate_environment(store: SQLiteStore) -> int:
+    """The keys are the operator's to set: rotate onto the first one, but only when it is a
+    key the rows are not already sealed with, i.e. when a new key was put in front."""
+    keys = list(dict.fromkeys(store.cipher.keys)) if store.cipher else []
+    if len(keys) < 2:
+        print(f"${ENV_KEY} holds only one key, so there is nothing to rotate to: every "
+              "session is already sealed with it, and nothing was changed.\n"
+              "To rotate:\n"
+              "  1. put a new key in front of the current one, and restart the bot with "
+              "both (or stop it):\n"
+              f"     {ENV_KEY}={new_key().decode('ascii')},<your current key>\n"
+              "     (a fresh key, just made for this; `coach keys new` makes another)\n"
+              "  2. run `coach keys rotate` again with that setting: it re-encrypts every "
+              "session under the new key\n"
+              f"  3. set {ENV_KEY}=<the new key> alone, and restart the bot")
+        return EXIT_NOTHING_TO_ROTATE
+    rows = await store.rotate_keys()
+    print(f"re-encrypted {rows} session(s) under the new (first) key in ${ENV_KEY}; "
+          f"no session needs the older {'key' if len(keys) == 2 else 'keys'} now.\n"
+          f"Next: set {ENV_KEY}=<the new key> alone, and restart the bot.")
+    return 0
+
+
+async def _rotate_key_file(store: SQLiteStore) -> int:
+    """Key file: add a new key first, re-encrypt every row, then drop the old keys. A crash
+    in between leaves every key in the file, so nothing becomes unreadable."""
+    path = key_file_for(store.path)
+    old = load_cipher(store.path).keys
+    new = new_key()
+    write_key_file(path, [new, *old])
+    store.cipher = load_cipher(store.path)
+    rows = await store.rotate_keys()
+    write_key_file(path, [new])
+    print(f"re-encrypted {rows} session(s) under a new key in {path}")
+    return 0

@@ -1,4 +1,10 @@
-"""Everything stored about a person, readable and as JSON, for /export."""
+"""Everything stored about a person, readable and as JSON, for /export.
+
+The JSON holds every field of the stored session; the text says the same in plain words,
+since on the console it is all the person gets. The sentences of the sections below the
+answers are kept here (`SECTIONS`): `flows/core/messages.yaml` only takes the ids the core
+declares in bot/texts.py.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +13,79 @@ from datetime import UTC, datetime
 
 from bot.flowlang.catalog import Catalog
 from bot.messages import Attachment
-from bot.session import Session
+from bot.session import SEEN_UPDATES_KEPT, Position, Session
 from bot.templates import render
+
+CONCERN_SLOT = "safety_concern"
+# What each stored `safety_concern` means (flows/safety.yaml sets it).
+CONCERNS = {
+    "violence": "you told me about violence, or fear of your partner",
+    "coercive_control": "you told me about controlling behaviour",
+    "unsafe_to_talk": "you told me it may not be safe to raise this with your partner",
+}
+SECTIONS = {
+    "held": "A message you wrote, kept (encrypted) while I checked in on your safety. "
+            "I use it only if you tell me you're safe, and forget it otherwise:",
+    "concern": "A note that {meaning}. I keep it so I don't suggest rehearsing a talk with "
+               "your partner; the \"I'm safe with my partner now\" button or /delete removes it.",
+    "notes": "Other notes I keep (choices you made, and my notes for the practice):",
+    "steps": "Steps you can go back to with /back (oldest first):",
+    "calls": "When this part ends, I take you back to: {places}",
+    "resume": "\"Continue where I left off\" takes you to: {place}",
+    "wanted": "The part you asked to open once you've confirmed your age: {title}",
+    "seen": "Message ids from your chat app that I remember (the last {kept} at most), so a "
+            "message delivered twice is answered once. These are ids only, no text: {ids}",
+    "dates": "Kept under your chat app's id, {user}. First here: {created}. Last saved: "
+             "{updated}.",
+}
+# What a stored `pending` (a question the core is waiting on) means.
+PENDING = {"delete": "I'm waiting for you to confirm /delete."}
+STEP_SUMMARY = 80  # characters of a step's first message in its one-line summary
 
 
 def _when(stamp: float) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _title(catalog: Catalog, flow_id: str) -> str:
+    flow = catalog.flow(flow_id)
+    return flow.spec.title if flow else flow_id
+
+
+def _place(position: Position, catalog: Catalog) -> dict:
+    return {"flow": position.flow, "flow_title": _title(catalog, position.flow),
+            "state": position.state}
+
+
+def _step(position: Position, session: Session, catalog: Catalog) -> dict:
+    """A step in the /back history: where it was, a one-line summary, and the text it
+    showed when that is kept (as /back shows it again; it may quote answers)."""
+    place = _place(position, catalog)
+    if position.shown:
+        first = position.shown[0]
+    else:
+        flow = catalog.flow(position.flow)
+        state = flow.spec.states.get(position.state) if flow else None
+        missing = catalog.texts.get("missing_answer") if catalog.texts else "…"
+        first = (render(state.say[0], session.slots, missing) if state and state.say
+                 else position.state.replace("_", " "))
+    first = " ".join(first.split())
+    if len(first) > STEP_SUMMARY:
+        first = first[:STEP_SUMMARY - 1].rstrip() + "…"
+    place["summary"] = first
+    place["text"] = list(position.shown) if position.shown is not None else None
+    return place
+
+
 def export_data(session: Session, catalog: Catalog) -> dict:
-    flow = catalog.flow(session.flow)
+    concern = session.slots.get(CONCERN_SLOT)
     return {
         "user": session.user_key,
         "created_at": _when(session.created_at),
         "updated_at": _when(session.updated_at),
         "position": {
             "flow": session.flow,
-            "flow_title": flow.spec.title if flow else session.flow,
+            "flow_title": _title(catalog, session.flow),
             "state": session.state,
         },
         "answers": [
@@ -31,20 +93,58 @@ def export_data(session: Session, catalog: Catalog) -> dict:
              "answer": value}
             for slot, value in sorted(session.slots.items())
         ],
+        "safety_concern": None if not concern else {
+            "value": concern, "meaning": CONCERNS.get(concern, concern.replace("_", " "))},
+        # Kept, encrypted like everything else, while the coach checks in on safety.
+        "held_answer": session.held,
+        "steps_back": [_step(p, session, catalog) for p in session.back],
         "steps_back_remembered": len(session.back),
+        "waiting_to_return_to": [_place(p, catalog) for p in reversed(session.calls)],
+        "continue_from": _place(session.last, catalog) if session.last else None,
         # Kept so /resume can repeat the current step exactly; it may quote answers.
         "current_step_text": list(session.shown or ()),
         "flow_asked_for": session.wanted,
+        "waiting_for": session.pending,
+        "update_ids_remembered": list(session.seen),
+        "steps_shown": session.step,
+        "saves": session.version,
     }
 
 
 def export_text(data: dict, header: str, position_line: str, empty: str) -> str:
     lines = [header, "", position_line]
-    if not data["answers"]:
+    answers = [a for a in data["answers"] if a["question"]]
+    notes = [a for a in data["answers"] if not a["question"] and a["slot"] != CONCERN_SLOT]
+    if not answers and not notes:
         lines += ["", empty]
-    for item in data["answers"]:
-        question = item["question"] or item["slot"].replace("_", " ")
-        lines += ["", f"• {question}", f"  → {item['answer']}"]
+    for item in answers:
+        lines += ["", f"• {item['question']}", f"  → {item['answer']}"]
+    if notes:
+        lines += ["", SECTIONS["notes"]]
+        lines += [f"  • {a['slot'].replace('_', ' ')}: {a['answer']}" for a in notes]
+    if data.get("held_answer"):
+        lines += ["", SECTIONS["held"], f"  → {data['held_answer']}"]
+    if data.get("safety_concern"):
+        lines += ["", SECTIONS["concern"].format(meaning=data["safety_concern"]["meaning"])]
+    if data.get("steps_back"):
+        lines += ["", SECTIONS["steps"]]
+        lines += [f"  • {step['flow_title']}: {step['summary']}" for step in data["steps_back"]]
+    if data.get("waiting_to_return_to"):
+        places = ", ".join(f'"{p["flow_title"]}"' for p in data["waiting_to_return_to"])
+        lines += ["", SECTIONS["calls"].format(places=places)]
+    resume, here = data.get("continue_from"), data["position"]
+    if resume and (resume["flow"], resume["state"]) != (here["flow"], here["state"]):
+        lines += ["", SECTIONS["resume"].format(place=f'"{resume["flow_title"]}"')]
+    if data.get("flow_asked_for"):
+        lines += ["", SECTIONS["wanted"].format(title=data["flow_asked_for"])]
+    pending = PENDING.get(data.get("waiting_for") or "")
+    if pending:
+        lines += ["", pending]
+    if data.get("update_ids_remembered"):
+        lines += ["", SECTIONS["seen"].format(kept=SEEN_UPDATES_KEPT,
+                                              ids=", ".join(data["update_ids_remembered"]))]
+    lines += ["", SECTIONS["dates"].format(user=data["user"], created=data["created_at"],
+                                           updated=data["updated_at"])]
     return "\n".join(lines)
 
 

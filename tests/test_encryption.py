@@ -108,3 +108,40 @@ def test_a_wrong_key_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
                           text=True, capture_output=True, cwd=REPO, env=env, timeout=60)
     assert done.returncode == 64
     assert "cannot be decrypted" in done.stderr and "Traceback" not in done.stderr
+
+
+
+async def test_rotation_leaves_no_row_sealed_with_the_old_key(tmp_path: Path) -> None:
+    """After rows are erased (here by the retention purge), pages keep stale copies of old
+    rows in their unused space, where secure_delete does not reach. Rotating rebuilds the
+    file, so no copy sealed with the old key is left for someone who has it."""
+    import asyncio
+    import base64
+    import hashlib
+    import time
+
+    from bot.crypto import Cipher
+    from bot.session import Session
+
+    left = 0
+    for size in range(200, 400, 10):  # row sizes vary where SQLite leaves such copies
+        old, new = new_key(), new_key()
+        path = tmp_path / f"r{size}.db"
+        store = SQLiteStore(path, Cipher([old], "old"))
+        try:
+            await asyncio.gather(*(store.save(Session(f"u:{n:04d}", "f", "s",
+                                                      slots={"a": "x" * size}))
+                                   for n in range(200)))
+            cut = time.time()
+            touched = [await store.load(f"u:{n:04d}") for n in range(0, 200, 2)]
+            await asyncio.gather(*(store.save(s) for s in touched if s is not None))
+            assert await store.purge(cut) == 100
+            store.cipher = Cipher([new, old], "both")
+            assert await store.rotate_keys() == 100
+            sealed_with_old = b"\x01" + hashlib.sha256(base64.urlsafe_b64decode(old)).digest()[:4]
+            wal = Path(f"{path}-wal")
+            raw = path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+            left += raw.count(sealed_with_old)
+        finally:
+            await store.close()
+    assert left == 0

@@ -12,6 +12,8 @@ for the GIL on each of them.)
 from __future__ import annotations
 
 import asyncio
+import logging
+import mmap
 import os
 import sqlite3
 import time
@@ -24,6 +26,8 @@ from typing import Any
 from bot.crypto import Cipher, InvalidToken
 from bot.session import Session
 from bot.store.base import Store, StoreClosed, VersionConflict
+
+log = logging.getLogger(__name__)
 
 
 class UnreadableStore(RuntimeError):
@@ -47,14 +51,50 @@ class _Write:
     operation: Operation
     future: asyncio.Future
     checkpoint: bool = False
+    # Rows this write erases (user keys): after the checkpoint, none may be left on disk.
+    erased: tuple[str, ...] = ()
+    vacuum: bool = False
+
+
+OWNER_ONLY = 0o600
+# The database and the files SQLite keeps beside it. The WAL holds recent rows (user keys,
+# sealed answers) until a checkpoint, and the -shm its index: all are as private as the .db.
+COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def _owner_only(path: Path) -> None:
+    """Take the database and every file SQLite keeps beside it down to owner-only (an
+    older build left them 0644)."""
+    for file in (path, *(Path(f"{path}{suffix}") for suffix in COMPANIONS)):
+        try:
+            if file.stat().st_mode & 0o777 != OWNER_ONLY:
+                os.chmod(file, OWNER_ONLY)
+        except FileNotFoundError:
+            pass
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout=10000")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA secure_delete=ON")
+    """SQLite gives a new -wal or -shm file the mode of the database file, so the .db is
+    created (or made) owner-only before the first connection, under a umask that keeps
+    anything else made here owner-only too. (The umask is process-wide; it is changed only
+    for these few synchronous calls, made when the store is opened.)"""
+    previous = os.umask(0o077)
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, OWNER_ONLY))
+        _owner_only(path)
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA secure_delete=ON")
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opens -wal, -shm
+        except BaseException:
+            conn.close()
+            raise
+    finally:
+        os.umask(previous)
+    _owner_only(path)
     return conn
 
 
@@ -75,7 +115,6 @@ class SQLiteStore(Store):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = _connect(self.path)
         self._writer.executescript(SCHEMA)
-        os.chmod(self.path, 0o600)
         self._reader = _connect(self.path)
         self._pending: list[_Write] = []
         self._flusher: asyncio.Task | None = None
@@ -83,7 +122,12 @@ class SQLiteStore(Store):
         self.cipher = cipher
         self._cache: OrderedDict[str, Session] = OrderedDict()
         self._cache_size = cache_size
-        self._check_key()
+        try:
+            self._check_key()
+        except BaseException:
+            self._reader.close()
+            self._writer.close()
+            raise
 
     def _check_key(self) -> None:
         """Fail at start-up, not on someone's message, when the key does not fit."""
@@ -107,11 +151,12 @@ class SQLiteStore(Store):
 
     # -- group commit -------------------------------------------------------------------------
 
-    async def _write(self, operation: Operation, *, checkpoint: bool = False) -> Any:
+    async def _write(self, operation: Operation, *, checkpoint: bool = False,
+                     erased: tuple[str, ...] = (), vacuum: bool = False) -> Any:
         if self._closed:
             raise StoreClosed("store is closed")
         future = asyncio.get_running_loop().create_future()
-        self._pending.append(_Write(operation, future, checkpoint))
+        self._pending.append(_Write(operation, future, checkpoint, erased, vacuum))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         return await future
@@ -121,7 +166,9 @@ class SQLiteStore(Store):
             batch, self._pending = self._pending, []
             try:
                 results = self._apply(batch)
-                await asyncio.to_thread(self._commit, any(w.checkpoint for w in batch))
+                await asyncio.to_thread(self._commit, any(w.checkpoint for w in batch),
+                                        tuple(k for w in batch for k in w.erased),
+                                        any(w.vacuum for w in batch))
             except Exception as exc:
                 if self._writer.in_transaction:
                     self._writer.execute("ROLLBACK")
@@ -154,12 +201,52 @@ class SQLiteStore(Store):
                 results.append((False, exc))
         return results
 
-    def _commit(self, checkpoint: bool) -> None:
+    def _commit(self, checkpoint: bool, erased: tuple[str, ...] = (),
+                vacuum: bool = False) -> None:
         if self._writer.in_transaction:
             self._writer.execute("COMMIT")
-        if checkpoint:
-            # Fold the WAL into the database and truncate it: erased rows leave no copy.
-            self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if checkpoint or vacuum:
+            self._checkpoint()
+        if vacuum or (erased and self._left_on_disk(erased)):
+            # A page split or merge can leave an old copy of a row in the unused part of a
+            # page, where secure_delete does not reach; rebuilding the file drops them all.
+            # Rare after a /delete (a fraction of a percent), so the cost is paid only then.
+            # The batch is committed already: a failure here is logged, not reported as a
+            # failed save, and the next /delete or `coach keys rotate` tries again.
+            reason = "requested" if vacuum else "erased_row_copy"
+            try:
+                self._writer.execute("VACUUM")
+                self._checkpoint()
+            except sqlite3.Error as error:
+                log.warning("event=store_vacuum_failed reason=%s error=%s", reason,
+                            type(error).__name__)
+            else:
+                log.info("event=store_vacuum reason=%s", reason)
+
+    def _checkpoint(self) -> None:
+        """Fold the WAL into the database and truncate it: erased rows leave no copy there."""
+        busy = self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if busy:  # another connection is still reading an older snapshot
+            log.warning("event=wal_checkpoint_busy")
+
+    def _left_on_disk(self, user_keys: tuple[str, ...]) -> bool:
+        """Whether the bytes of any of these user keys are still in the database or its WAL
+        (every copy of a row holds its key). Read through a memory map: no copy of
+        the file, one fast search per key."""
+        needles = [key.encode("utf-8") for key in user_keys]
+        for file in (self.path, Path(f"{self.path}-wal")):
+            try:
+                with file.open("rb") as handle:
+                    if os.fstat(handle.fileno()).st_size == 0:
+                        continue
+                    with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                        if any(data.find(needle) >= 0 for needle in needles):
+                            return True
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError):  # cannot be read: rebuild rather than guess
+                return True
+        return False
 
     # -- the interface ------------------------------------------------------------------------
 
@@ -212,7 +299,7 @@ class SQLiteStore(Store):
             return conn.execute("DELETE FROM sessions WHERE user_key = ?",
                                 (user_key,)).rowcount > 0
 
-        return bool(await self._write(erase, checkpoint=True))
+        return bool(await self._write(erase, checkpoint=True, erased=(user_key,)))
 
     async def purge(self, older_than: float) -> int:
         self._cache.clear()
@@ -235,7 +322,8 @@ class SQLiteStore(Store):
                              [(cipher.rotate(data, key), key) for key, data in rows])
             return len(rows)
 
-        return int(await self._write(rotate, checkpoint=True))
+        # Rebuilt afterwards, so no copy sealed with an older key is left in unused space.
+        return int(await self._write(rotate, checkpoint=True, vacuum=True))
 
     async def count(self) -> int:
         return int(self._reader.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])

@@ -1,0 +1,154 @@
+"""/export gives everything stored about the person, readable and as JSON; /privacy says
+truthfully what that is."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from bot.flowlang.catalog import Catalog, load_catalog
+from bot.pipeline import Coach
+from bot.session import SEEN_UPDATES_KEPT
+from bot.store.memory import MemoryStore
+from tests.conftest import CORE_FLOWS, REPO, Chat
+
+SHIPPED = REPO / "flows"
+UNSURE = "he gets really angry when I bring it up"
+VIOLENCE = "he hit me last night and I'm scared of him"
+
+
+@pytest.fixture(scope="module")
+def safety_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    """The shipped flows (safety, help lines, ...) with the test menu and quiz."""
+    flows = tmp_path_factory.mktemp("flows")
+    shutil.copytree(SHIPPED, flows, dirs_exist_ok=True)
+    shutil.copytree(CORE_FLOWS, flows, dirs_exist_ok=True)
+    return load_catalog([flows])
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
+
+
+class Ids:
+    """Platform update ids, as an adapter passes them."""
+
+    def __init__(self) -> None:
+        self.n = 7000
+
+    def __call__(self) -> str:
+        self.n += 1
+        return f"upd-{self.n}"
+
+
+async def _export(chat: Chat, next_id: Ids) -> tuple[str, dict]:
+    reply = await chat.send("/export", update_id=next_id())
+    assert len(reply.attachments) == 1
+    return reply.text, json.loads(reply.attachments[0].data)
+
+
+async def test_export_shows_the_held_answer_and_the_remembered_update_ids(
+        safety_catalog: Catalog, store: MemoryStore) -> None:
+    chat, next_id = Chat(Coach(safety_catalog, store)), Ids()
+    await chat.send("/start quiz", update_id=next_id())
+    await chat.send("Sam", update_id=next_id())
+    await chat.press("Red", update_id=next_id())
+    await chat.send(UNSURE, update_id=next_id())  # held while the coach checks in
+    session = await store.load(chat.user.key)
+    assert session is not None and session.held == UNSURE
+
+    text, data = await _export(chat, next_id)
+    assert data["held_answer"] == UNSURE
+    assert UNSURE in text and "while I checked in on your safety" in text
+    ids = [f"upd-{n}" for n in range(7001, 7006)]
+    assert data["update_ids_remembered"] == ids
+    assert ", ".join(ids) in text
+    assert "ids only" in text
+
+    await chat.press("Yes, I'm safe")  # the held answer now counts, and is no longer held
+    text, data = await _export(chat, next_id)
+    assert data["held_answer"] is None
+    assert "while I checked in on your safety" not in text
+    assert {"slot": "why", "question": "Why red?", "answer": UNSURE} in data["answers"]
+
+
+async def test_export_says_what_the_stored_safety_concern_is(safety_catalog: Catalog,
+                                                            store: MemoryStore) -> None:
+    chat, next_id = Chat(Coach(safety_catalog, store)), Ids()
+    await chat.send("/start quiz", update_id=next_id())
+    await chat.send("Sam", update_id=next_id())
+    await chat.press("Red", update_id=next_id())
+    await chat.send(VIOLENCE, update_id=next_id())
+    text, data = await _export(chat, next_id)
+    assert data["safety_concern"] == {
+        "value": "violence",
+        "meaning": "you told me about violence, or fear of your partner"}
+    assert "you told me about violence, or fear of your partner" in text
+    assert data["held_answer"] is None and VIOLENCE not in text and VIOLENCE not in str(data)
+    # shown once, in its own words, not again as a bare slot among the other notes
+    assert text.count("violence") == 1
+
+
+async def test_export_lists_the_steps_in_readable_form(safety_catalog: Catalog,
+                                                      store: MemoryStore) -> None:
+    chat, next_id = Chat(Coach(safety_catalog, store)), Ids()
+    await chat.send("/start quiz", update_id=next_id())
+    await chat.send("Sam", update_id=next_id())
+    await chat.press("Red", update_id=next_id())
+    await chat.press("Skip", update_id=next_id())
+    await chat.press("Side trip", update_id=next_id())
+    text, data = await _export(chat, next_id)
+
+    steps = data["steps_back"]
+    assert [(s["flow_title"], s["state"]) for s in steps] == [
+        ("Quiz", "name"), ("Quiz", "colour"), ("Quiz", "detail"), ("Quiz", "aside")]
+    assert steps[-1]["text"] == ["No reason needed.", "Want a side trip?"]  # kept for /back
+    assert steps[1]["text"] is None and steps[1]["summary"] == "Hello Sam. Favourite colour?"
+    assert data["steps_back_remembered"] == len(steps)
+    assert data["waiting_to_return_to"] == [{"flow": "quiz", "flow_title": "Quiz",
+                                             "state": "done"}]
+    lines = text.splitlines()
+    at = lines.index("Steps you can go back to with /back (oldest first):")
+    assert lines[at + 1:at + 5] == ["  • Quiz: What is your name?",
+                                    "  • Quiz: Hello Sam. Favourite colour?",
+                                    "  • Quiz: Why red?", "  • Quiz: No reason needed."]
+    assert 'When this part ends, I take you back to: "Quiz"' in text
+    assert "Continue where I left off" not in text  # that is where they are now
+
+
+async def test_export_of_a_new_person_says_what_little_is_kept(safety_catalog: Catalog,
+                                                              store: MemoryStore) -> None:
+    chat = Chat(Coach(safety_catalog, store))
+    await chat.send("/start")
+    reply = await chat.send("/export")
+    data = json.loads(reply.attachments[0].data)
+    assert data["held_answer"] is None and data["safety_concern"] is None
+    assert data["update_ids_remembered"] == []
+    assert "while I checked in" not in reply.text and "ids only" not in reply.text
+
+
+def test_at_most_the_last_update_ids_are_kept_and_exported() -> None:
+    assert SEEN_UPDATES_KEPT == 64  # /privacy and the export's wording rely on this number
+
+
+async def test_privacy_says_what_is_really_kept() -> None:
+    coach = Coach(load_catalog([SHIPPED]), MemoryStore(), config={"retention_days": "30"})
+    chat = Chat(coach)
+    await chat.send("/start")
+    text = (await chat.send("/privacy")).text
+    assert "30 days" in text
+    # what it used to promise, and is not true
+    assert "Nothing else" not in text and "never a message" not in text
+    for fact in ("encrypted",                  # how answers are stored
+                 "until you answer",           # a message held while I check in
+                 "safety worry",               # the stored concern
+                 "ids of your last 64 messages",  # remembered update ids
+                 "Logs",                       # what logs hold
+                 "never what you write",
+                 "Telegram or Discord",        # the app sees the chat itself
+                 "phone",                      # someone with the phone
+                 "/export", "/delete"):
+        assert fact in text, fact

@@ -1,0 +1,101 @@
+"""`coach keys rotate` with keys in COACH_SECRET_KEY: it re-encrypts only when there is a new
+key to rotate to, and says exactly what to do next."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from adapters.keys import run_keys
+from bot.crypto import Cipher, key_file_for, new_key
+from bot.session import Session
+from bot.store.sqlite import SQLiteStore, UnreadableStore
+from bot.store.url import open_store
+
+CANARY = "CANARY-2f9a-rotate-me"
+
+
+def _seed(db: Path) -> None:
+    async def seed() -> None:
+        store = open_store(str(db))
+        await store.save(Session("test:alice", "f", "s", slots={"why": CANARY}))
+        await store.close()
+
+    asyncio.run(seed())
+
+
+def _rows(db: Path) -> list[bytes]:
+    with sqlite3.connect(db) as conn:
+        return [row[0] for row in conn.execute("SELECT data FROM sessions")]
+
+
+def _read(db: Path) -> str:
+    async def read() -> str:
+        store = open_store(str(db))
+        try:
+            session = await store.load("test:alice")
+            assert session is not None
+            return session.slots["why"]
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+def test_one_key_in_the_environment_is_not_rotated_onto_itself(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    db, current = tmp_path / "one.db", new_key().decode()
+    monkeypatch.setenv("COACH_SECRET_KEY", current)
+    _seed(db)
+    before = _rows(db)
+
+    assert run_keys("rotate", str(db)) != 0
+    out = capsys.readouterr().out
+    assert "re-encrypted" not in out and "under the first key" not in out
+    assert "only one key" in out
+    assert _rows(db) == before, "nothing is rewritten"
+    # A fresh key to rotate to, and how to set it: new first, the current one after it.
+    suggested = re.search(r"COACH_SECRET_KEY=(\S+),<your current key>", out)
+    assert suggested is not None, out
+    assert Cipher([suggested.group(1).encode()], "printed").keys
+    assert suggested.group(1) != current
+    assert current not in out, "the key in use is never printed"
+    assert "coach keys rotate" in out
+    assert not key_file_for(db).exists()
+
+
+def test_the_same_key_twice_is_still_one_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture) -> None:
+    db, current = tmp_path / "twice.db", new_key().decode()
+    monkeypatch.setenv("COACH_SECRET_KEY", f"{current}, {current}")
+    _seed(db)
+    assert run_keys("rotate", str(db)) != 0
+    assert "only one key" in capsys.readouterr().out
+
+
+def test_a_new_key_first_rotates_every_row_and_says_what_to_keep(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    db, old, new = tmp_path / "two.db", new_key().decode(), new_key().decode()
+    monkeypatch.setenv("COACH_SECRET_KEY", old)
+    _seed(db)
+    before = _rows(db)
+    monkeypatch.setenv("COACH_SECRET_KEY", f"{new},{old}")
+
+    assert run_keys("rotate", str(db)) == 0
+    out = capsys.readouterr().out
+    assert "re-encrypted 1 session(s) under the new (first) key" in out
+    assert "COACH_SECRET_KEY=<the new key>" in out
+    assert old not in out and new not in out
+    after = _rows(db)
+    assert after != before and after[0][1:5] != before[0][1:5], "sealed with another key id"
+    assert CANARY.encode() not in b"".join(p.read_bytes() for p in tmp_path.iterdir())
+
+    monkeypatch.setenv("COACH_SECRET_KEY", new)  # the old key can go now
+    assert _read(db) == CANARY
+    monkeypatch.setenv("COACH_SECRET_KEY", old)
+    with pytest.raises(UnreadableStore):
+        SQLiteStore(db, Cipher([old.encode()], "old"))

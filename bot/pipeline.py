@@ -350,7 +350,10 @@ class Coach:
             ctx.session.calls.clear()
             engine.enter(ctx, target)
         elif name in ("help", "sos", "privacy"):
-            ctx.out.append(texts.get(name, days=retention_days(self.config)))
+            days = retention_days(self.config)
+            how_long = (texts.get("privacy_kept_for", days=days) if days
+                        else texts.get("privacy_kept_until_deleted"))
+            ctx.out.append(texts.get(name, how_long=how_long))
             if name == "sos":
                 self._sos_lines(ctx, "general")
         elif name == "back":

@@ -16,7 +16,9 @@ from bot.templates import fill, placeholders
 # Every id the core uses, with the placeholders each may contain.
 TEXT_IDS: dict[str, frozenset[str]] = {
     "help": frozenset(),
-    "privacy": frozenset({"days"}),
+    "privacy": frozenset({"how_long"}),
+    "privacy_kept_for": frozenset({"days"}),
+    "privacy_kept_until_deleted": frozenset(),
     "sos": frozenset(),
     "unknown_command": frozenset({"command"}),
     "stale_button": frozenset(),

@@ -50,3 +50,9 @@ def test_country_help_lines_reach_sos() -> None:
 def test_retention_setting_reaches_privacy_text() -> None:
     assert "7 days" in _chat(["/privacy"], COACH_RETENTION_DAYS="7")
     assert "90 days" in _chat(["/privacy"])
+
+
+def test_privacy_says_notes_are_kept_until_deleted_when_retention_is_off() -> None:
+    text = _chat(["/privacy"], COACH_RETENTION_DAYS="0")
+    assert "0 days" not in text
+    assert "until you delete it" in text

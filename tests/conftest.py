@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,17 @@ async def sqlite_coach(catalog: Catalog, tmp_path: Path):
 @pytest.fixture
 def chat(coach: Coach) -> Chat:
     return Chat(coach)
+
+
+@pytest.fixture(scope="module")
+def safety_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    """The shipped flows (safety, help lines, ...) with the test menu and quiz."""
+    flows = tmp_path_factory.mktemp("flows")
+    shutil.copytree(REPO / "flows", flows, dirs_exist_ok=True)
+    shutil.copytree(CORE_FLOWS, flows, dirs_exist_ok=True)
+    return load_catalog([flows])
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()

@@ -4,33 +4,16 @@ truthfully what that is."""
 from __future__ import annotations
 
 import json
-import shutil
-
-import pytest
 
 from bot.flowlang.catalog import Catalog, load_catalog
 from bot.pipeline import Coach
 from bot.session import SEEN_UPDATES_KEPT
 from bot.store.memory import MemoryStore
-from tests.conftest import CORE_FLOWS, REPO, Chat
+from tests.conftest import REPO, Chat
 
 SHIPPED = REPO / "flows"
 UNSURE = "he gets really angry when I bring it up"
 VIOLENCE = "he hit me last night and I'm scared of him"
-
-
-@pytest.fixture(scope="module")
-def safety_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
-    """The shipped flows (safety, help lines, ...) with the test menu and quiz."""
-    flows = tmp_path_factory.mktemp("flows")
-    shutil.copytree(SHIPPED, flows, dirs_exist_ok=True)
-    shutil.copytree(CORE_FLOWS, flows, dirs_exist_ok=True)
-    return load_catalog([flows])
-
-
-@pytest.fixture
-def store() -> MemoryStore:
-    return MemoryStore()
 
 
 class Ids:

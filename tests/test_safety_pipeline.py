@@ -4,34 +4,17 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 from pathlib import Path
 
-import pytest
-
-from bot.flowlang.catalog import Catalog, load_catalog
+from bot.flowlang.catalog import Catalog
 from bot.pipeline import Coach
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SQLiteStore
-from tests.conftest import CORE_FLOWS, REPO, Chat
+from tests.conftest import REPO, Chat
 
 SHIPPED = REPO / "flows"
 VIOLENCE = "he hit me last night and I'm scared of him"
 UNSURE = "he gets really angry when I bring it up"
-
-
-@pytest.fixture(scope="module")
-def safety_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
-    """The shipped flows (safety, help lines, ...) with the test menu and quiz."""
-    flows = tmp_path_factory.mktemp("flows")
-    shutil.copytree(SHIPPED, flows, dirs_exist_ok=True)
-    shutil.copytree(CORE_FLOWS, flows, dirs_exist_ok=True)
-    return load_catalog([flows])
-
-
-@pytest.fixture
-def store() -> MemoryStore:
-    return MemoryStore()
 
 
 async def _at_the_why_question(coach: Coach) -> Chat:

@@ -160,7 +160,7 @@ def _compile(raw: str | Iterable[str], macros: Mapping[str, str], where: str) ->
         raise ValueError(f"bad pattern in {where}: {exc}") from exc
 
 
-def _build_rule(spec: Mapping[str, Any], macros: Mapping[str, str]) -> Rule:
+def _build_rule(spec: Mapping[str, Any], macros: Mapping[str, str], gates: bool = True) -> Rule:
     rule_id = str(spec["id"])
     category, risk = spec["category"], spec.get("risk", "risk")
     subject = spec.get("subject")
@@ -172,7 +172,8 @@ def _build_rule(spec: Mapping[str, Any], macros: Mapping[str, str]) -> Rule:
         raise ValueError(f"rule {rule_id}: bad subject mode {subject!r}")
     pattern = _compile(spec["pattern"], macros, f"rule {rule_id}")
     negatable = bool(spec.get("negatable", True))
-    return Rule(rule_id, category, risk, pattern, subject, negatable, gate(pattern))
+    return Rule(rule_id, category, risk, pattern, subject, negatable,
+                gate(pattern) if gates else None)
 
 
 def _build_idiom(spec: Mapping[str, Any], macros: Mapping[str, str]) -> Idiom:
@@ -181,7 +182,8 @@ def _build_idiom(spec: Mapping[str, Any], macros: Mapping[str, str]) -> Idiom:
     return Idiom(idiom_id, pattern, tuple(str(g) for g in spec.get("gate") or ()))
 
 
-def _build_signal(spec: Mapping[str, Any], macros: Mapping[str, str]) -> SignalFamily:
+def _build_signal(spec: Mapping[str, Any], macros: Mapping[str, str],
+                  gates: bool = True) -> SignalFamily:
     family_id, category = str(spec["id"]), spec["category"]
     if category not in CATEGORIES or category == "none":
         raise ValueError(f"signal {family_id}: bad category {category!r}")
@@ -193,25 +195,30 @@ def _build_signal(spec: Mapping[str, Any], macros: Mapping[str, str]) -> SignalF
     if weight < 1:
         raise ValueError(f"signal {family_id}: weight must be at least 1")
     negatable = bool(spec.get("negatable", True))
-    gates = tuple(gate(p) for p in patterns)
-    return SignalFamily(family_id, category, weight, patterns, negatable, gates)
+    return SignalFamily(family_id, category, weight, patterns, negatable,
+                        tuple(gate(p) if gates else None for p in patterns))
 
 
 def _words(data: Mapping[str, Any], key: str) -> frozenset[str]:
     return frozenset(str(w).lower() for w in data.get(key, ()))
 
 
-def build_rules(data: Mapping[str, Any]) -> RuleSet:
-    """Validate and compile a parsed rules document (separate from I/O for testing)."""
+def build_rules(data: Mapping[str, Any], *, gates: bool = True) -> RuleSet:
+    """Validate and compile a parsed rules document (separate from I/O for testing).
+
+    `gates=False` skips working out the pre-check strings (about as costly as compiling):
+    `coach flows check` only needs to know the rules compile; results are the same either way.
+    """
     macros = {str(k): str(v) for k, v in (data.get("macros") or {}).items()}
-    rules = tuple(_build_rule(spec, macros) for spec in data["rules"])
+    rules = tuple(_build_rule(spec, macros, gates) for spec in data["rules"])
     ids = [r.id for r in rules]
     if len(ids) != len(set(ids)):
         raise ValueError("duplicate rule ids")
     idioms = tuple(_build_idiom(spec, macros) for spec in data.get("idioms") or ())
     neg, subj, settings = data["negation"], data["subjects"], data.get("settings") or {}
     signal_data = data.get("signals") or {}
-    signals = tuple(_build_signal(spec, macros) for spec in signal_data.get("families") or ())
+    signals = tuple(_build_signal(spec, macros, gates)
+                    for spec in signal_data.get("families") or ())
     if len({f.id for f in signals}) != len(signals):
         raise ValueError("duplicate signal family ids")
     return RuleSet(

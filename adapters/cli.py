@@ -114,7 +114,8 @@ def _parser() -> argparse.ArgumentParser:
                             "(needs the repository's tests/fakes)")
     bench.add_argument("--rate", type=float, default=None,
                        help="messages per second offered in the paced run (default: half "
-                            "the saturated throughput)")
+                            "the saturated throughput; with --telegram, updates per second, "
+                            "default 300)")
     bench.add_argument("--preload", type=_count(0), default=0,
                        help="store this many idle sessions first (sqlite only)")
     bench.add_argument("--json", action="store_true")
@@ -220,7 +221,9 @@ def _bench(args: argparse.Namespace) -> int:
         from adapters.telegram_bench import run as run_telegram_bench
 
         return run_telegram_bench(1000 if args.users is None else args.users,
-                                  6000 if args.messages is None else args.messages, args.json)
+                                  6000 if args.messages is None else args.messages, args.json,
+                                  rate=300.0 if args.rate is None else args.rate,
+                                  stores=(args.bench_store,))
     from bot.bench import run_bench
 
     return run_bench(store=args.bench_store, users=200 if args.users is None else args.users,

@@ -81,21 +81,9 @@ MAX_FLOW_CHOICES = 25  # Discord's limit for an option's choices
 API_PATH = yarl.URL(Route.BASE).path  # "/api/v10": the API version discord.py speaks
 TEXT_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)
 
-# The slash commands mirror the core's global commands. Their descriptions are adapter
-# chrome (the flows cannot describe Discord's command picker).
-START = ("start", "Start, or open a topic")
-START_FLOW = "The topic to open (default: the main menu)"
-COMMANDS = (
-    ("menu", "The main menu"),
-    ("help", "What you can do here"),
-    ("back", "Go to the previous step"),
-    ("restart", "This part again from its beginning"),
-    ("resume", "Show where you left off"),
-    ("export", "Everything kept about you"),
-    ("delete", "Erase everything about you"),
-    ("sos", "Help right now"),
-    ("privacy", "What is kept and why"),
-)
+# The slash commands mirror the core's global commands; what Discord's command picker shows
+# beside each is the core message `command_<name>` in flows/core/messages.yaml.
+COMMANDS = ("menu", "help", "back", "restart", "resume", "export", "delete", "sos", "privacy")
 EVERYWHERE = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True)
 ANY_INSTALL = app_commands.AppInstallationType(guild=True, user=True)
 GLOBAL_ONLY_FIELDS = ("contexts", "integration_types")
@@ -392,10 +380,11 @@ class DiscordBot:
         async def start(interaction: discord.Interaction[Any], flow: str | None = None) -> None:
             await self.on_command(interaction, command_text("start", flow))
 
-        start = app_commands.describe(flow=START_FLOW)(start)
+        texts = self.coach.texts
+        start = app_commands.describe(flow=texts.get("command_start_topic"))(start)
         start = app_commands.choices(flow=flow_choices(self.coach))(start)
-        callbacks = [(*START, start)] + [(name, description, self._simple(name))
-                                         for name, description in COMMANDS]
+        callbacks = [("start", texts.get("command_start"), start)] + [
+            (name, texts.get(f"command_{name}"), self._simple(name)) for name in COMMANDS]
         scopes = [None] if self.config.guild_id is None else [
             None, discord.Object(id=self.config.guild_id)]
         for guild in scopes:
@@ -626,7 +615,8 @@ class DiscordBot:
         if not await ack:
             return
         texts = pack([plain(part) for part in reply.parts]) or [""]
-        view = dm_link_view(await self._dm_url(interaction.user))
+        view = dm_link_view(await self._dm_url(interaction.user),
+                            self.coach.texts.get("private_chat_button"))
         try:
             if interaction.type is discord.InteractionType.component:
                 await interaction.followup.send(texts[0], view=view, ephemeral=True,

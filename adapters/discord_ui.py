@@ -50,7 +50,6 @@ SHORT_LABEL = 20  # when every label is this short, buttons share rows
 BUTTON_PREFIX = "coach:"
 MENU_PREFIX = "coach-menu:"
 SELECT_PLACEHOLDER = "Choose…"
-DM_LINK_LABEL = "Open our private chat"
 BUTTON_TEMPLATE = re.compile(r"coach:(?P<choice>.{1,94})")
 MENU_TEMPLATE = re.compile(r"coach-menu:(?P<n>[0-9]{1,2})")
 TEMPLATES = {discord.ComponentType.button.value: BUTTON_TEMPLATE,
@@ -251,8 +250,8 @@ def _menus(choices: list[Choice]) -> ui.View | None:
     return view
 
 
-def dm_link_view(url: str) -> ui.View:
+def dm_link_view(url: str, label: str) -> ui.View:
     """One link button to the person's DM with the bot (no custom id, nothing to route)."""
     view = ui.View(timeout=None)
-    view.add_item(ui.Button(label=DM_LINK_LABEL, url=url, style=discord.ButtonStyle.link))
+    view.add_item(ui.Button(label=label, url=url, style=discord.ButtonStyle.link))
     return view

@@ -6,6 +6,12 @@ minute in a group and about 30 a second in all; beyond that it answers 429 with
 its own queue and worker, so a chat waiting out a 429 waits alone while other chats keep
 sending, and its messages still arrive in order. Lanes disappear when empty, so idle users
 cost nothing. Logs carry event names, chat ids and error classes, never message text.
+
+Timeouts: a call that timed out before it reached Telegram (no connection, or none free in
+the pool: `NotSent`) is retried once. A call that timed out waiting for the answer may have
+been delivered: it is retried once only when doing it twice is harmless (taking a keyboard
+off, answering a button press); a message is not sent again, because it could show twice.
+Either way the timeout is logged, with the call and the chat id only.
 """
 
 from __future__ import annotations
@@ -33,6 +39,15 @@ from telegram.warnings import PTBDeprecationWarning
 log = logging.getLogger("coach.telegram.outbox")
 
 Call = Callable[[], Awaitable[Any]]
+# Calls that do no harm when they reach Telegram twice.
+IDEMPOTENT = frozenset({"editMessageReplyMarkup", "answerCallbackQuery"})
+TIMEOUT_RETRIES = 1
+TIMEOUT_PAUSE = 0.5  # seconds before the retry
+
+
+class NotSent(TimedOut):
+    """Timed out before the request was sent (connecting, or waiting for a free connection):
+    Telegram cannot have seen it, so it is safe to send again."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,7 @@ class Pacing:
     overall_burst: int = 30
     max_flood_waits: int = 8  # 429s for one call before it is given up
     network_retries: int = 3
+    timeout_retries: int = TIMEOUT_RETRIES
 
     @classmethod
     def off(cls) -> Pacing:
@@ -97,6 +113,7 @@ class _Job:
     event: str
     paced: bool = True
     ephemeral: bool = False  # a chat action: pointless once a message is queued behind it
+    marker: Callable[[], None] | None = None  # run in turn, not sent; kept when a chat goes
 
 
 @dataclass
@@ -131,6 +148,23 @@ class Outbox:
         lane.jobs.append(_Job(call, event, paced, ephemeral))
         if lane.worker is None:
             lane.worker = asyncio.create_task(self._work(chat_id, lane))
+
+    def after(self, chat_id: int, callback: Callable[[], None]) -> None:
+        """Run `callback` once everything queued for this chat so far has been sent or given
+        up (also when the chat blocked the bot); not when the outbox is abandoned at a stop."""
+        async def nothing() -> None:
+            return None
+
+        lane = self._lanes.get(chat_id)
+        if lane is None:
+            callback()
+            return
+        lane.jobs.append(_Job(nothing, "marker", paced=False, marker=callback))
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued and nothing being sent."""
+        return not self._lanes and not self._direct
 
     def send_now(self, call: Call, event: str) -> None:
         """Run `call` at once, outside any lane (callback answers must not wait in line)."""
@@ -176,15 +210,28 @@ class Outbox:
         try:
             while lane.jobs:
                 job = lane.jobs[0]
+                if job.marker is not None:
+                    lane.jobs.popleft()
+                    self._run_marker(job)
+                    continue
                 stale = job.ephemeral and len(lane.jobs) > 1
                 if not stale and not await self._attempt(lane, job, chat_id):
-                    lane.jobs.clear()  # the chat is gone (it blocked us): drop the rest
-                    break
+                    # The chat is gone (it blocked us): drop the rest, but keep the markers.
+                    lane.jobs = deque(j for j in lane.jobs if j.marker is not None)
+                    continue
                 lane.jobs.popleft()
         finally:
             lane.worker = None
             if self._lanes.get(chat_id) is lane:
                 self._lane_closed(chat_id, lane)
+
+    @staticmethod
+    def _run_marker(job: _Job) -> None:
+        assert job.marker is not None
+        try:
+            job.marker()
+        except Exception:
+            log.exception("event=outbox_marker_failed")
 
     async def _pace(self, lane: _Lane | None) -> None:
         if lane is not None and lane.bucket is not None:
@@ -194,7 +241,7 @@ class Outbox:
 
     async def _attempt(self, lane: _Lane | None, job: _Job, chat_id: int | None = None) -> bool:
         """Send one call; False when the chat can no longer be written to."""
-        floods = errors = 0
+        floods = errors = timeouts = 0
         while True:
             if job.paced:
                 await self._pace(lane)
@@ -215,9 +262,18 @@ class Outbox:
             except Forbidden as error:  # blocked by the user, or kicked from the group
                 self._give_up(job, chat_id, error)
                 return False
-            except (BadRequest, TimedOut) as error:
-                # BadRequest: sending it again won't help. TimedOut: it may have arrived, and
-                # sending it again could show it twice. (Both are NetworkError subclasses.)
+            except TimedOut as error:  # before NetworkError, of which it is a subclass
+                timeouts += 1
+                unsent = isinstance(error, NotSent)
+                again = (not job.ephemeral and timeouts <= self.pacing.timeout_retries
+                         and (unsent or job.event in IDEMPOTENT))
+                log.warning("event=send_timed_out call=%s chat=%s phase=%s attempt=%d "
+                            "retry=%s", job.event, chat_id, "connect" if unsent else "read",
+                            timeouts, "yes" if again else "no")
+                if not again:
+                    return self._give_up(job, chat_id, error)
+                await asyncio.sleep(TIMEOUT_PAUSE)
+            except BadRequest as error:  # sending it again won't help
                 return self._give_up(job, chat_id, error)
             except NetworkError as error:
                 errors += 1

@@ -3,15 +3,25 @@
 It only translates. An Update becomes an Incoming for `Coach.handle`; the Reply becomes Bot
 API calls: each part one plain-text message (no parse_mode, so nothing a person types can
 break markup), split under 4096 UTF-16 units, choices as inline buttons on the last message,
-exports as documents. Everything the bot says comes from the core and the flows; the only
-words here are the command menu and the private-chat button label (adapter chrome).
+exports as documents. Everything the bot says comes from the core and the flows, the command
+menu and the private-chat button label included (`flows/core/messages.yaml`).
 
-Order and duplicates: updates run concurrently (PTB's `concurrent_updates`); the handler's
-first await is `Coach.handle`, which queues on the core's per-user FIFO lock, so one
-person's updates are handled in arrival order, and the core skips update ids it has seen
-(also across restarts). Replies go out through `Outbox`: per chat in order, paced, with
-429s waited out. Logs carry event names and ids only, never message text, and the token is
-redacted from every log line (adapters/redact.py).
+Nothing taken is lost, even to kill -9. The adapter drives getUpdates itself instead of PTB's
+Updater, which confirms a batch with its next poll before the batch is handled: here the
+offset moves past an update only once the core has committed it. In webhook mode the answer
+200 is sent only then, too. A committed update's reply may still be waiting in the outbox
+(Telegram's pacing) when the process dies, so a small ledger beside the store
+(`UpdateLedger`: update, chat and user ids only, never text) notes each update from the moment
+it is taken until its whole reply has been sent; at the next start whoever is left in it gets
+their current step again, as it was sent ("Welcome back" first). The same file remembers the
+last message with buttons in each chat, so old buttons are taken away after a restart too.
+
+Order and duplicates: the updates of one batch are handled concurrently, different people in
+parallel; each task's first await is `Coach.handle`, which queues on the core's per-user FIFO
+lock, so one person's updates are handled in arrival order, and the core skips update ids it
+has seen (also across restarts). Replies go out through `Outbox`: per chat in order, paced,
+with 429s waited out. Logs carry event names and ids only, never message text, and the token
+is redacted from every log line (adapters/redact.py).
 """
 
 from __future__ import annotations
@@ -25,10 +35,13 @@ import os
 import re
 import secrets
 import signal
+import sqlite3
 import sys
+import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,7 +50,6 @@ from aiohttp import web
 from telegram import (
     BotCommand,
     CallbackQuery,
-    Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
@@ -46,23 +58,28 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType
-from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError, TimedOut
-from telegram.ext import (
-    Application,
-    ApplicationBuilder,
-    CallbackQueryHandler,
-    ContextTypes,
-    MessageHandler,
-    filters,
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
 )
+from telegram.ext import Application, ApplicationBuilder
 from telegram.request import BaseRequest, RequestData
 
-from adapters.outbox import Call, Outbox, Pacing
+from adapters.outbox import Call, NotSent, Outbox, Pacing, retry_seconds
 from adapters.redact import install_redaction, redact
 from adapters.text_split import split_text as split_by_units
 from bot.app import Settings, build_coach
+from bot.config import retention_days
 from bot.messages import Attachment, Choice, Incoming, Reply, UserKey
 from bot.pipeline import Coach
+from bot.store.base import StoreClosed
+from bot.store.sqlite import SQLiteStore
+from bot.texts import Texts
 
 log = logging.getLogger("coach.telegram")
 
@@ -72,12 +89,18 @@ MAX_TEXT_UNITS = 4096  # UTF-16 code units, as Telegram counts
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_TOAST = 200
 SHORT_LABEL = 16  # labels up to this long go two to a row
-CONCURRENT_UPDATES = 256
+UPDATES_PER_POLL = 100  # Telegram's maximum for getUpdates
+POLL_BACKOFF_MAX = 30.0  # seconds between getUpdates attempts while Telegram is unreachable
+# Telegram's Bot API server sends a webhook update only after the previous one of the same
+# chat was answered 2xx (a queue per chat), over up to this many connections in all.
+WEBHOOK_MAX_CONNECTIONS = 40
+WEBHOOK_STOP_WAIT = 10.0  # seconds in-flight webhook requests get to finish at a stop
 # 32 connections cover Telegram's 30 messages/s at real round-trip times; a call that finds
 # them all busy waits up to POOL_WAIT for one instead of failing.
 CONNECTION_POOL = 32
 POOL_WAIT = 30.0
-KEYBOARDS_REMEMBERED = 50_000
+KEYBOARDS_REMEMBERED = 50_000  # chats whose last keyboard is also kept in memory
+MAX_WEBHOOK_BODY = 1 << 20  # bytes; larger posts get 413 (Telegram's updates are far smaller)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SECRET_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
 TOKEN_RE = re.compile(r"\d+:[A-Za-z0-9_-]+")
@@ -85,20 +108,11 @@ EXIT_CONFIG = 2
 EXIT_FAILED = 1
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
-# Telegram's command menu. UI text, but adapter chrome: the flows cannot describe menus.
-COMMANDS = (
-    ("start", "Start, or open a topic"),
-    ("menu", "The main menu"),
-    ("help", "What you can do here"),
-    ("back", "Go to the previous step"),
-    ("resume", "Show where you left off"),
-    ("export", "Everything kept about you"),
-    ("delete", "Erase everything about you"),
-    ("sos", "Help right now"),
-    ("privacy", "What is kept and why"),
-)
-PRIVATE_CHAT_LABEL = "Message me privately"
-
+# Telegram's command menu, in this order. Each description is the core message
+# `command_<name>` and the group chat's button label is `private_chat_button`, both in
+# flows/core/messages.yaml like every other sentence.
+COMMANDS = ("start", "menu", "help", "back", "resume", "export", "delete", "sos", "privacy")
+PRIVATE_CHAT_BUTTON = "private_chat_button"
 # PTB loggers that print update contents or request parameters (user text) at DEBUG.
 CHATTY_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot", "telegram.ext.Application")
 # Request loggers that print every URL, token included.
@@ -127,6 +141,16 @@ class TelegramConfig:
     @property
     def file_url(self) -> str:
         return self.base_url.removesuffix("/bot") + "/file/bot"
+
+
+def adapter_text(texts: Texts, text_id: str) -> str:
+    """One of the adapter's core messages (see COMMANDS)."""
+    return texts.get(text_id)
+
+
+def command_menu(texts: Texts) -> list[tuple[str, str]]:
+    """(command, description) for setMyCommands, the descriptions from the flows."""
+    return [(name, adapter_text(texts, f"command_{name}")) for name in COMMANDS]
 
 
 def config_from_env(env: Mapping[str, str], args: argparse.Namespace) -> TelegramConfig:
@@ -240,7 +264,9 @@ class AiohttpRequest(BaseRequest):
     which prints the token. PTB documents custom BaseRequest subclasses. Bodies are JSON, or
     multipart when a file goes up (as PTB's own transport does). Timeouts: connect, pool
     (waiting for a free connection) and read map onto aiohttp's; an upload's write time
-    counts against the read timeout.
+    counts against the read timeout. A timeout before anything was sent (connecting, or
+    waiting for a free connection) raises `NotSent`, which the outbox may safely retry; one
+    while waiting for the answer raises plain TimedOut (the request may have arrived).
     """
 
     def __init__(self, pool: int = CONNECTION_POOL, read_timeout: float | None = 5.0,
@@ -291,7 +317,9 @@ class AiohttpRequest(BaseRequest):
                 data=_multipart(request_data) if files else None,
             ) as response:
                 return response.status, await response.read()
-        except TimeoutError as error:
+        except aiohttp.ConnectionTimeoutError as error:  # no connection: nothing was sent
+            raise NotSent("Timed out before sending") from error
+        except TimeoutError as error:  # waiting for the answer: it may have been delivered
             raise TimedOut from error
         except aiohttp.ClientError as error:  # the class name says what failed; no URL in it
             raise NetworkError(f"aiohttp.{type(error).__name__}") from error
@@ -313,96 +341,489 @@ def _multipart(request_data: RequestData | None) -> aiohttp.FormData:
     return form
 
 
-def build_application(config: TelegramConfig) -> Application:
-    builder = (
+def build_application(config: TelegramConfig,
+                      requests: tuple[AiohttpRequest, AiohttpRequest]) -> Application:
+    """PTB's Application, for its Bot; no Updater, because the adapter polls (see the module
+    docstring)."""
+    general, polling = requests
+    return (
         ApplicationBuilder()
         .token(config.token)
         .base_url(config.base_url)
         .base_file_url(config.file_url)
-        .concurrent_updates(CONCURRENT_UPDATES)
-        .request(AiohttpRequest())
-        .get_updates_request(AiohttpRequest(pool=1))
+        .request(general)
+        .get_updates_request(polling)
+        .updater(None)
+        .build()
     )
-    if config.webhook_url:
-        builder = builder.updater(None)
-    return builder.build()
+
+
+# -- what was taken, until its reply is out -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Taken:
+    """An update taken from Telegram whose reply has not been sent in full yet."""
+
+    update_id: int
+    chat_id: int
+    user_id: int
+    committed: bool = False  # the core has committed it (Telegram will not send it again)
+
+
+class UpdateLedger:
+    """Which updates are between being taken and their reply being sent in full, and the last
+    message with buttons in each chat. Ids only, never text.
+
+    This base class keeps nothing across a restart: it serves the memory store, which forgets
+    every session at a restart anyway. `SQLiteLedger` keeps it in a file beside the store.
+    """
+
+    def recovered(self) -> list[Taken]:
+        """What the previous run left: updates taken and not answered in full."""
+        return []
+
+    def taken(self, rows: Iterable[Taken]) -> None:
+        """Note updates before they are handled; durable when this returns."""
+
+    def committed(self, update_id: int) -> None:
+        """The core committed this update; durable after the next `flush`."""
+
+    def sent(self, update_id: int) -> None:
+        """Its reply is out (or given up); written soon."""
+
+    def flush(self) -> None:
+        """Make everything noted so far durable."""
+
+    def keyboard(self, chat_id: int) -> int | None:
+        """The message in this chat that still shows buttons, if known from an earlier run."""
+        return None
+
+    def set_keyboard(self, chat_id: int, message_id: int | None) -> None:
+        """The message with buttons in this chat now (None: no buttons left)."""
+
+    def close(self) -> None:
+        """Write what is left and close."""
+
+
+UPDATE_ROWS_KEPT_S = 2 * 86400  # Telegram keeps an unconfirmed update for 24 hours
+
+
+class SQLiteLedger(UpdateLedger):
+    """The ledger in an SQLite file beside the store's database (`coach.db.telegram`).
+
+    Writes happen on the event loop, without a thread: each is a small transaction in WAL mode
+    with synchronous=NORMAL, which survives the process being killed (the data is in the
+    operating system's hands once a transaction commits); only a power cut can lose the last
+    ones. Rows: update id, chat id, user id (pseudonymous ids, as in the logs), and per chat the
+    id of the message with buttons; no text. An update's row is deleted once its reply is out;
+    a chat's keyboard row once its buttons are gone or after the store's retention period.
+    """
+
+    SCHEMA = """
+        CREATE TABLE IF NOT EXISTS taken (
+            update_id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, user_id INTEGER NOT NULL,
+            committed INTEGER NOT NULL DEFAULT 0, at REAL NOT NULL);
+        CREATE TABLE IF NOT EXISTS keyboards (
+            chat_id INTEGER PRIMARY KEY, message_id INTEGER NOT NULL, at REAL NOT NULL);
+    """
+
+    def __init__(self, path: Path, keyboard_days: int = 0) -> None:
+        self.path = path
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(self.SCHEMA)
+        os.chmod(path, 0o600)
+        now = time.time()
+        self._ops: list[tuple[str, tuple[Any, ...]]] = [
+            ("DELETE FROM taken WHERE at < ?", (now - UPDATE_ROWS_KEPT_S,))]
+        if keyboard_days:
+            self._ops.append(("DELETE FROM keyboards WHERE at < ?", (now - keyboard_days * 86400,)))
+        self._flush_soon: asyncio.Handle | None = None
+        self.flush()
+
+    @classmethod
+    def beside(cls, database: Path, keyboard_days: int = 0) -> SQLiteLedger:
+        return cls(database.with_name(database.name + ".telegram"), keyboard_days)
+
+    def recovered(self) -> list[Taken]:
+        rows = self._db.execute(
+            "SELECT update_id, chat_id, user_id, committed FROM taken ORDER BY update_id")
+        return [Taken(u, c, p, bool(done)) for u, c, p, done in rows]
+
+    def taken(self, rows: Iterable[Taken]) -> None:
+        now = time.time()
+        self._ops += [("INSERT OR IGNORE INTO taken VALUES (?, ?, ?, 0, ?)",
+                       (row.update_id, row.chat_id, row.user_id, now)) for row in rows]
+        self.flush()
+
+    def committed(self, update_id: int) -> None:
+        self._ops.append(("UPDATE taken SET committed = 1 WHERE update_id = ?", (update_id,)))
+
+    def sent(self, update_id: int) -> None:
+        self._ops.append(("DELETE FROM taken WHERE update_id = ?", (update_id,)))
+        self._soon()
+
+    def keyboard(self, chat_id: int) -> int | None:
+        self.flush()
+        row = self._db.execute("SELECT message_id FROM keyboards WHERE chat_id = ?",
+                               (chat_id,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def set_keyboard(self, chat_id: int, message_id: int | None) -> None:
+        if message_id is None:
+            self._ops.append(("DELETE FROM keyboards WHERE chat_id = ?", (chat_id,)))
+        else:
+            self._ops.append(("INSERT OR REPLACE INTO keyboards VALUES (?, ?, ?)",
+                              (chat_id, message_id, time.time())))
+        self._soon()
+
+    def _soon(self) -> None:
+        if self._flush_soon is None:
+            self._flush_soon = asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        if self._flush_soon is not None:
+            self._flush_soon.cancel()
+            self._flush_soon = None
+        if not self._ops:
+            return
+        ops, self._ops = self._ops, []
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            for sql, params in ops:
+                db.execute(sql, params)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._db.close()
+
+
+def open_ledger(coach: Coach) -> UpdateLedger:
+    store = coach.store
+    if isinstance(store, SQLiteStore):
+        return SQLiteLedger.beside(store.path, retention_days(coach.config))
+    return UpdateLedger()
+
+
+@dataclass
+class _Resend:
+    """One person's step shown again after a restart, and the updates it answers."""
+
+    ledger: UpdateLedger
+    ids: list[int]
+    delivered: bool = False
+
+    def finish(self) -> None:
+        self.delivered = True
+        for update_id in self.ids:
+            self.ledger.sent(update_id)
+        self.ids.clear()
+
+
+class _Stopping(Exception):
+    """The bot is stopping: no more getUpdates."""
+
+
+# -- the bot ----------------------------------------------------------------------------------
 
 
 class TelegramBot:
-    """One running bot: PTB Application, outbox, and (in webhook mode) the HTTP endpoint."""
+    """One running bot: PTB's Bot, the polling loop or the webhook endpoint, the outbox."""
 
     def __init__(self, coach: Coach, config: TelegramConfig) -> None:
         self.coach = coach
         self.config = config
         self.outbox = Outbox(config.pacing)
-        self.app = build_application(config)
-        self.app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self._on_update))
-        self.app.add_handler(CallbackQueryHandler(self._on_update))
-        self.app.add_error_handler(self._on_error)
+        self._requests = (AiohttpRequest(), AiohttpRequest(pool=1))
+        self.app = build_application(config, self._requests)
         self.webhook: WebhookServer | None = None
         self.started = False
-        self._keyboards: OrderedDict[int, int] = OrderedDict()
+        self.ledger: UpdateLedger = UpdateLedger()
+        self._keyboards: OrderedDict[int, int | None] = OrderedDict()
+        self._stopping = asyncio.Event()
+        self._poller: asyncio.Task[None] | None = None
+        self._inflight = 0
+        self._resending: set[asyncio.Task[None]] = set()
+        self._recovered: dict[int, Taken] = {}  # update id -> row from the previous run
+        self._resends: dict[int, _Resend] = {}  # user id -> their step shown again
+        self._carried: dict[int, list[int]] = {}  # user id -> ids their next reply answers
+
+    @property
+    def idle(self) -> bool:
+        """No update being handled, no step being shown again, nothing queued to send."""
+        return not self._inflight and not self._resending and self.outbox.idle
+
+    @property
+    def texts(self) -> Texts:
+        return self.coach.texts
 
     # -- lifecycle
 
     async def start(self) -> None:
         """Raises InvalidToken when Telegram rejects the token (its message holds the token)."""
-        await self.app.initialize()
+        try:
+            self.ledger = open_ledger(self.coach)
+            await self.app.initialize()
+        except BaseException:
+            await self._close_requests()  # no "Unclosed client session" after the error
+            self.ledger.close()
+            self.ledger = UpdateLedger()
+            raise
+        self._resume_unanswered()
         await self._register_commands()
-        await self.app.start()
         if self.config.webhook_url:
             path = urlsplit(self.config.webhook_url).path or "/"
-            self.webhook = WebhookServer(self.app, path, self.config.webhook_secret,
+            self.webhook = WebhookServer(self, path, self.config.webhook_secret,
                                          self.config.listen, self.config.port)
             await self.webhook.start()
             await self.app.bot.set_webhook(self.config.webhook_url,
                                            secret_token=self.config.webhook_secret,
-                                           allowed_updates=ALLOWED_UPDATES)
+                                           allowed_updates=ALLOWED_UPDATES,
+                                           max_connections=WEBHOOK_MAX_CONNECTIONS)
         else:
-            assert self.app.updater is not None
-            await self.app.updater.start_polling(timeout=self.config.poll_timeout,
-                                                 allowed_updates=ALLOWED_UPDATES,
-                                                 error_callback=self._polling_error)
+            self._poller = asyncio.create_task(self._poll())
         self.started = True
         log.info("event=telegram_started mode=%s bot_id=%s",
                  "webhook" if self.webhook else "polling", self.app.bot.id)
 
     async def stop(self) -> None:
         """Stop taking updates, finish the ones taken, send what is queued, then close."""
+        self._stopping.set()
         if self.webhook is not None:
             with contextlib.suppress(TelegramError):
                 await self.app.bot.delete_webhook()
-            await self.webhook.stop()
+            await self.webhook.stop()  # waits for the requests in progress
             self.webhook = None
-        if self.app.updater is not None and self.app.updater.running:
-            await self.app.updater.stop()
-        if self.app.running:
-            await self.app.stop()
+        if self._poller is not None:
+            try:
+                await self._poller
+            except Exception:
+                log.exception("event=polling_failed")
+            self._poller = None
+        if self._resending:
+            await asyncio.gather(*self._resending, return_exceptions=True)
         await self.outbox.drain(self.config.drain_timeout)
+        self.ledger.close()
+        self.ledger = UpdateLedger()
         await self.app.shutdown()
+        await self._close_requests()
         if self.started:
             self.started = False
             log.info("event=telegram_stopped")
 
+    async def _close_requests(self) -> None:
+        for request in self._requests:
+            with contextlib.suppress(Exception):
+                await request.shutdown()
+
     async def _register_commands(self) -> None:
         try:
-            await self.app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+            await self.app.bot.set_my_commands(
+                [BotCommand(name, description) for name, description in command_menu(self.texts)])
         except TelegramError as error:  # a missing menu is no reason not to run
             log.warning("event=set_commands_failed error=%s", type(error).__name__)
 
-    def _polling_error(self, error: TelegramError) -> None:
-        log.warning("event=polling_error error=%s", type(error).__name__)
+    # -- polling
 
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        update_id = update.update_id if isinstance(update, Update) else None
-        log.error("event=handler_error update=%s error=%s", update_id,
-                  type(context.error).__name__, exc_info=context.error)
+    async def _poll(self) -> None:
+        """getUpdates in a loop. The offset that confirms a batch is sent only once every update
+        of it has been committed by the core, so an update is never confirmed (and dropped by
+        Telegram) before it was handled. One batch at a time: the next poll waits for the
+        slowest commit of the batch, never for replies (those wait in the outbox)."""
+        offset: int | None = None
+        confirmed: int | None = None
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                updates = await self._get_updates(offset, int(self.config.poll_timeout))
+            except _Stopping:
+                break
+            except RetryAfter as error:
+                await self._pause(retry_seconds(error))
+                continue
+            except Exception as error:  # Telegram unreachable, 409, 5xx: wait and try again
+                failures += 1
+                self._polling_error(error)
+                await self._pause(min(POLL_BACKOFF_MAX, 0.5 * 2 ** (failures - 1)))
+                continue
+            failures = 0
+            confirmed = offset
+            if not updates:
+                continue
+            try:
+                offset = await self._handle_batch(updates)
+            except Exception as error:  # the ledger cannot be written: keep the offset, so
+                # Telegram sends the batch again (the core skips what it committed)
+                log.error("event=batch_failed updates=%d error=%s", len(updates),
+                          type(error).__name__, exc_info=error)
+                await self._pause(1.0)
+        if offset is not None and offset != confirmed:
+            with contextlib.suppress(Exception):  # confirm the last batch, as PTB does
+                await self.app.bot.get_updates(offset=offset, timeout=0, limit=1,
+                                               allowed_updates=ALLOWED_UPDATES)
+
+    async def _get_updates(self, offset: int | None, timeout: int) -> list[Update]:
+        call = asyncio.ensure_future(self.app.bot.get_updates(
+            offset=offset, limit=UPDATES_PER_POLL, timeout=timeout,
+            allowed_updates=ALLOWED_UPDATES))
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait((call, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not call.done():
+            call.cancel()
+            with contextlib.suppress(BaseException):
+                await call
+            raise _Stopping
+        return list(call.result())
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    def _polling_error(self, error: BaseException) -> None:
+        event = "polling_conflict" if isinstance(error, Conflict) else "polling_error"
+        if isinstance(error, TelegramError):
+            log.warning("event=%s error=%s", event, type(error).__name__)
+        else:
+            log.error("event=polling_error error=%s", type(error).__name__, exc_info=error)
+
+    async def _handle_batch(self, updates: list[Update]) -> int:
+        """Handle one batch up to the core's commits; returns the offset that confirms it."""
+        messages = [to_incoming(update) for update in updates]
+        self.ledger.taken(self._rows(updates, messages))
+        last: dict[str, int] = {}
+        for update, message in zip(updates, messages, strict=True):
+            if message is not None and message.private:
+                last[message.user.user_id] = update.update_id
+        # Created in order, each task's first await is Coach.handle: the per-user lock is
+        # queued in the order of the batch.
+        tasks = [asyncio.create_task(self._process(update, message, superseded=(
+            message is not None and last.get(message.user.user_id, -1) != update.update_id)))
+            for update, message in zip(updates, messages, strict=True)]
+        self._inflight += len(tasks)
+        try:
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            self._inflight -= len(tasks)
+        self.ledger.flush()  # the commits are noted before the offset moves past them
+        for update, result in zip(updates, results, strict=True):
+            if isinstance(result, StoreClosed):  # stopping: leave it for the next run
+                return update.update_id
+            if isinstance(result, BaseException):
+                log.error("event=handler_error update=%s error=%s", update.update_id,
+                          type(result).__name__, exc_info=result)
+        return updates[-1].update_id + 1
+
+    @staticmethod
+    def _rows(updates: list[Update], messages: list[Incoming | None]) -> list[Taken]:
+        return [Taken(update.update_id, update.effective_chat.id, int(message.user.user_id))
+                for update, message in zip(updates, messages, strict=True)
+                if message is not None and message.private and update.effective_chat]
+
+    # -- webhook
+
+    async def receive(self, update: Update) -> None:
+        """One update from the webhook; returns once the core has committed it, so the 200
+        that tells Telegram to forget it is never sent for an update not yet handled."""
+        message = to_incoming(update)
+        self.ledger.taken(self._rows([update], [message]))
+        self._inflight += 1
+        try:
+            await self._process(update, message)
+        finally:
+            self._inflight -= 1
+        self.ledger.flush()
+
+    # -- after a restart
+
+    def _resume_unanswered(self) -> None:
+        """Updates the previous run took but did not answer in full. Committed ones will not
+        come again: show those people their current step now. The others will be delivered
+        again; if the core then finds them committed after all, the step is shown then."""
+        rows = self.ledger.recovered()
+        if not rows:
+            return
+        waiting: dict[int, list[Taken]] = {}
+        for row in rows:
+            self._recovered[row.update_id] = row
+            if row.committed:
+                waiting.setdefault(row.user_id, []).append(row)
+        log.info("event=unanswered_updates taken=%d committed=%d", len(rows),
+                 sum(len(r) for r in waiting.values()))
+        for user_id, taken in waiting.items():
+            resend = self._resends[user_id] = _Resend(self.ledger,
+                                                      [row.update_id for row in taken])
+            task = asyncio.create_task(self._resend(taken[0].chat_id, user_id, resend))
+            self._resending.add(task)
+            task.add_done_callback(self._resending.discard)
+
+    async def _resend(self, chat_id: int, user_id: int, resend: _Resend) -> None:
+        try:
+            reply = await self._current_step(UserKey("telegram", str(user_id)))
+        except Exception as error:
+            log.error("event=resend_failed user=telegram:%s error=%s", user_id,
+                      type(error).__name__, exc_info=error)
+            resend.finish()
+            return
+        if reply is None:
+            resend.finish()
+            return
+        log.info("event=reply_resent user=telegram:%s updates=%d", user_id, len(resend.ids))
+        self._send_reply(chat_id, True, reply, None, resend.finish)
+
+    async def _current_step(self, user: UserKey) -> Reply | None:
+        """The person's step again, exactly as it was sent, after "Welcome back"; None when
+        they have no session (their last update erased it: there is nothing to show)."""
+        if await self.coach.store.load(user.key) is None:
+            log.info("event=resend_skipped user=%s reason=no_session", user.key)
+            return None
+        return await self.coach.open(Incoming(user, private=True))
+
+    async def _after_duplicate(self, update_id: int, message: Incoming, superseded: bool
+                               ) -> tuple[Reply | None, list[int]]:
+        """A private update the core had already committed: send nothing, unless it is one
+        the previous run took and did not answer in full. Returns (reply, ids it answers)."""
+        if self._recovered.pop(update_id, None) is None:
+            return None, [update_id]  # a plain second delivery: it was answered
+        user_id = int(message.user.user_id)
+        resend = self._resends.get(user_id)
+        if resend is not None:  # their step is (being) shown again already
+            if resend.delivered:
+                return None, [update_id]
+            resend.ids.append(update_id)
+            return None, []
+        if superseded:  # a later update of theirs in this batch answers it
+            self._carried.setdefault(user_id, []).append(update_id)
+            return None, []
+        resend = self._resends[user_id] = _Resend(
+            self.ledger, [update_id, *self._carried.pop(user_id, [])])
+        reply = await self._current_step(message.user)
+        if reply is None:
+            resend.finish()
+            return None, []
+        log.info("event=reply_resent user=%s updates=1", message.user.key)
+        return reply, []
 
     # -- inbound
 
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """No await may come before `Coach.handle`: that keeps a person's updates in order."""
-        message, chat, query = to_incoming(update), update.effective_chat, update.callback_query
+    async def _process(self, update: Update, message: Incoming | None, *,
+                       superseded: bool = False) -> None:
+        """Handle one update up to the core's commit; its reply is queued when this returns.
+        No await may come before `Coach.handle`: that keeps a person's updates in order."""
+        chat, query = update.effective_chat, update.callback_query
         if message is None or chat is None:
             self._answer(query, None)
             return
@@ -412,13 +833,38 @@ class TelegramBot:
         typing = self._typing_soon(chat.id) if message.private else None
         try:
             reply = await self.coach.handle(message)
-        except Exception:
+        except StoreClosed:
             self._answer(query, None)
             raise
+        except Exception as error:
+            log.error("event=handler_error update=%s error=%s", update.update_id,
+                      type(error).__name__, exc_info=error)
+            self._answer(query, None)
+            if message.private:
+                self.ledger.sent(update.update_id)
+            return
         finally:
             if typing is not None:
                 typing.cancel()
-        self._send_reply(chat, message, reply, query)
+        if not message.private:
+            self._send_reply(chat.id, False, reply, query, None)
+            return
+        ids = [update.update_id]
+        resend: _Resend | None = None
+        if reply.duplicate:
+            again, ids = await self._after_duplicate(update.update_id, message, superseded)
+            if again is not None:
+                resend, reply = self._resends[int(message.user.user_id)], again
+        else:
+            ids += self._carried.pop(int(message.user.user_id), [])
+        ledger = self.ledger
+
+        def sent() -> None:
+            for update_id in ids:
+                ledger.sent(update_id)
+
+        self._send_reply(chat.id, True, reply, query, resend.finish if resend else sent)
+        self.ledger.committed(update.update_id)
 
     def _addressed(self, message: Message) -> bool:
         """In a group, answer only what is meant for the bot, never the group's own talk."""
@@ -445,24 +891,25 @@ class TelegramBot:
 
     # -- outbound
 
-    def _send_reply(self, chat: Chat, message: Incoming, reply: Reply,
-                    query: CallbackQuery | None) -> None:
-        """Queue everything for one reply; synchronous, so replies queue in handling order."""
+    def _send_reply(self, chat_id: int, private: bool, reply: Reply,
+                    query: CallbackQuery | None, on_sent: Callable[[], None] | None) -> None:
+        """Queue everything for one reply; synchronous, so replies queue in handling order.
+        `on_sent` runs once all of it has been sent (or given up)."""
         self._answer(query, reply.notice)
-        if reply.duplicate:
-            return
-        private = message.private
-        if private:
-            pressed = query.message.message_id if query and query.message else None
-            self.outbox.send(chat.id, self._clear_keyboards(chat.id, pressed),
-                             "editMessageReplyMarkup", paced=False)
-            markup = keyboard(reply.choices)
-        else:
-            markup = self._private_chat_button()
-        for item in plan(reply, markup, private=private):
-            self.outbox.send(chat.id, self._sender(chat.id, item, private),
-                             "sendDocument" if item.document else "sendMessage",
-                             group=not private)
+        if not reply.duplicate:
+            if private:
+                pressed = query.message.message_id if query and query.message else None
+                self.outbox.send(chat_id, self._clear_keyboards(chat_id, pressed),
+                                 "editMessageReplyMarkup", paced=False)
+                markup = keyboard(reply.choices)
+            else:
+                markup = self._private_chat_button()
+            for item in plan(reply, markup, private=private):
+                self.outbox.send(chat_id, self._sender(chat_id, item, private),
+                                 "sendDocument" if item.document else "sendMessage",
+                                 group=not private)
+        if on_sent is not None:
+            self.outbox.after(chat_id, on_sent)
 
     def _answer(self, query: CallbackQuery | None, notice: str | None) -> None:
         if query is not None:
@@ -471,7 +918,8 @@ class TelegramBot:
 
     def _private_chat_button(self) -> InlineKeyboardMarkup:
         url = f"https://t.me/{self.app.bot.username}"
-        return InlineKeyboardMarkup([[InlineKeyboardButton(PRIVATE_CHAT_LABEL, url=url)]])
+        label = adapter_text(self.texts, PRIVATE_CHAT_BUTTON)
+        return InlineKeyboardMarkup([[InlineKeyboardButton(label, url=url)]])
 
     def _sender(self, chat_id: int, item: Outgoing, private: bool) -> Call:
         bot = self.app.bot
@@ -488,21 +936,36 @@ class TelegramBot:
 
         return send
 
-    def _remember_keyboard(self, chat_id: int, message_id: int) -> None:
+    def _remember_keyboard(self, chat_id: int, message_id: int | None) -> None:
+        self._cache_keyboard(chat_id, message_id)
+        self.ledger.set_keyboard(chat_id, message_id)
+
+    def _cache_keyboard(self, chat_id: int, message_id: int | None) -> None:
         self._keyboards[chat_id] = message_id
         self._keyboards.move_to_end(chat_id)
         while len(self._keyboards) > KEYBOARDS_REMEMBERED:
             self._keyboards.popitem(last=False)
 
+    def _last_keyboard(self, chat_id: int) -> int | None:
+        if chat_id in self._keyboards:
+            return self._keyboards[chat_id]
+        message_id = self.ledger.keyboard(chat_id)  # from an earlier run, or one we forgot
+        self._cache_keyboard(chat_id, message_id)
+        return message_id
+
     def _clear_keyboards(self, chat_id: int, pressed: int | None) -> Call:
         """Take the buttons off the pressed message and off the last one that had any, so
-        old buttons do not linger. Read when it runs: by then earlier sends have finished."""
+        old buttons do not linger, also after a restart (the ledger remembers). Read when it
+        runs: by then earlier sends have finished."""
         todo: list[int] | None = None
 
         async def clear() -> None:
             nonlocal todo
             if todo is None:
-                todo = sorted({pressed, self._keyboards.pop(chat_id, None)} - {None})
+                last = self._last_keyboard(chat_id)
+                todo = sorted({pressed, last} - {None})
+                if last is not None:
+                    self._remember_keyboard(chat_id, None)
             while todo:
                 await self._remove_markup(chat_id, todo[0])
                 todo.pop(0)
@@ -520,12 +983,16 @@ class TelegramBot:
 class WebhookServer:
     """The endpoint Telegram POSTs updates to, on aiohttp (PTB's own needs tornado).
 
-    Checks the secret header in constant time and hands each update to PTB's update queue,
-    so webhook and polling share one path from there on.
+    Checks the secret header in constant time, then answers 200 only once the core has
+    committed the update (`TelegramBot.receive`): an update is never acknowledged before it
+    was handled, so a crash cannot lose it; Telegram sends it again. Order: Telegram's Bot API
+    server keeps one queue per chat and sends a chat's next update only after the previous
+    one was answered 2xx, so one person's messages arrive one at a time, in order, while
+    other chats use the other connections (`WEBHOOK_MAX_CONNECTIONS`).
     """
 
-    def __init__(self, app: Application, path: str, secret: str, listen: str, port: int):
-        self.app = app
+    def __init__(self, bot: TelegramBot, path: str, secret: str, listen: str, port: int):
+        self.bot = bot
         self.path = path
         self.secret = secret.encode()
         self.listen = listen
@@ -533,10 +1000,11 @@ class WebhookServer:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        server = web.Application(client_max_size=1 << 20)
+        server = web.Application(client_max_size=MAX_WEBHOOK_BODY)
         server.router.add_post(self.path, self._receive)
         # access_log=None: an access log would print every request line.
-        self._runner = web.AppRunner(server, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(server, access_log=None, handle_signals=False,
+                                     shutdown_timeout=WEBHOOK_STOP_WAIT)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.listen, self.port).start()
 
@@ -554,11 +1022,19 @@ class WebhookServer:
             log.warning("event=webhook_rejected status=403 reason=wrong_secret")
             return web.Response(status=403)
         try:
-            update = Update.de_json(await request.json(), self.app.bot)
+            update = Update.de_json(await request.json(), self.bot.app.bot)
+        except web.HTTPRequestEntityTooLarge:
+            log.warning("event=webhook_rejected status=413 reason=too_large")
+            return web.Response(status=413)
         except Exception:  # not JSON, or not an Update
+            update = None
+        if update is None:
             log.warning("event=webhook_rejected status=400 reason=bad_update")
             return web.Response(status=400)
-        await self.app.update_queue.put(update)
+        try:
+            await self.bot.receive(update)
+        except StoreClosed:  # stopping: not handled, so Telegram must send it again
+            return web.Response(status=503)
         return web.Response(text="ok")
 
 
@@ -601,7 +1077,7 @@ async def serve(coach: Coach, config: TelegramConfig) -> int:
             print("coach: Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized); "
                   "check it with @BotFather", file=sys.stderr)
             return EXIT_CONFIG
-        except (TelegramError, OSError) as error:
+        except (TelegramError, OSError, sqlite3.Error) as error:
             reason = redact(str(error)).splitlines()[0] if str(error) else ""
             print(f"coach: could not start the Telegram bot: {type(error).__name__}: {reason}",
                   file=sys.stderr)

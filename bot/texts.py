@@ -48,10 +48,17 @@ TEXT_IDS: dict[str, frozenset[str]] = {
     "missing_answer": frozenset(),
     "skipped": frozenset(),
     "held_answer_kept": frozenset(),
+    # What chat apps show beside the commands (Telegram's menu, Discord's command picker) and
+    # the button that leads from a group into a private chat.
+    **{f"command_{name}": frozenset() for name in (
+        "start", "menu", "help", "back", "restart", "resume", "export", "delete", "sos",
+        "privacy")},
+    "command_start_topic": frozenset(),
+    "private_chat_button": frozenset(),
 }
 
 # Messages shown as button labels, held to the same length as labels in flows.
-BUTTON_IDS = frozenset({"delete_yes", "delete_no", "menu_button"})
+BUTTON_IDS = frozenset({"delete_yes", "delete_no", "menu_button", "private_chat_button"})
 
 
 @dataclass(frozen=True)

@@ -199,7 +199,7 @@ async def dc(server: FakeDiscordAPI, tmp_path: Path) -> AsyncIterator[Harness]:
 async def test_commands_are_synced_with_the_flows_as_start_choices(dc: Harness) -> None:
     [sync] = dc.server.calls_to("sync_global_commands", ok_only=True)
     commands = {c["name"]: c for c in sync.json}
-    assert list(commands) == ["start", *[name for name, _ in COMMANDS]]
+    assert list(commands) == ["start", *COMMANDS]
     assert set(commands) == set(CORE_COMMANDS)  # every global command of the core, /restart too
     [flow] = commands["start"]["options"]
     assert flow["name"] == "flow" and not flow.get("required")
@@ -519,6 +519,7 @@ async def test_long_choice_lists_become_select_menus(server: FakeDiscordAPI) -> 
         """A stand-in core with 30 choices, to see a pick routed back (no flow has 30)."""
 
         catalog = FLOWS
+        texts = FLOWS.texts
         store = open_store("memory")
 
         def __init__(self) -> None:

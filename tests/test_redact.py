@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from telegram.error import NetworkError
 from telegram.ext import ApplicationBuilder
 
 from adapters.redact import (
@@ -136,14 +137,24 @@ def test_library_loggers_are_capped_but_never_made_louder(restore_logging) -> No
 async def test_ptb_at_debug_leaks_neither_token_nor_text(restore_logging,
                                                          caplog: pytest.LogCaptureFixture
                                                          ) -> None:
-    """The characterised leaks (tests/test_fake_telegram_api.py) are closed once installed."""
+    """The characterised leaks (tests/test_fake_telegram_api.py) are closed once installed.
+
+    Capping the library loggers alone is not enough: PTB logs, at ERROR, any answer it cannot
+    parse, and a reverse proxy's error page may echo the request path with the token in it.
+    Only the redaction keeps that out."""
     caplog.set_level(logging.DEBUG)
     install_redaction(TOKEN)
     quiet_library_logs()
     async with FakeTelegramAPI(TOKEN) as server:
+        server.inject_raw_error("sendMessage", 502,
+                                "<html><h1>502 Bad Gateway</h1>upstream: POST {path}</html>")
         app = ApplicationBuilder().token(TOKEN).base_url(server.base_url).build()
         async with app.bot as bot:
+            with pytest.raises(NetworkError):
+                await bot.send_message(42, "private words")
             await bot.send_message(42, "private words")
     logged = caplog.text + "\n".join(r.getMessage() for r in caplog.records)
-    assert TOKEN not in logged
+    assert "Can not load invalid JSON data" in logged  # the page did reach the log handlers
+    assert f"upstream: POST /bot{MASK}/sendMessage" in logged
+    assert TOKEN not in logged and TOKEN.split(":")[1] not in logged
     assert "private words" not in logged

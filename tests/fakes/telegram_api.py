@@ -71,6 +71,9 @@ What it models (Bot API 7.x/8.x semantics):
   ``parameters.retry_after``; ``enforce_chat_rate(per_second, burst)`` answers 429 when one chat
   gets messages faster than a token bucket allows. ``inject_error`` injects any other status
   (e.g. 502, 403) and ``set_delay`` slows a method down (for timeout tests).
+  ``inject_raw_error`` answers with a body that is not JSON, like a reverse proxy's error page;
+  ``{path}`` in it becomes the request path, token included, as some proxies echo it (so
+  tests can prove the bot's logs redact what PTB logs about such a body).
 * Webhooks: setWebhook/deleteWebhook/getWebhookInfo keep state; while a webhook is set, pushed
   updates are POSTed to it (with ``X-Telegram-Bot-Api-Secret-Token``) and dropped on a 2xx
   answer. ``post_webhook_update`` posts one update by hand. http:// URLs are accepted unless
@@ -80,7 +83,9 @@ Not modelled: media other than documents, getFile downloads, inline mode, paymen
 30 messages/second limit, Markdown parsing, reply keyboards beyond echoing them.
 
 Recording: ``server.calls`` holds a :class:`RecordedCall` per request (method, params, files,
-monotonic time, HTTP status, response JSON), including rejected ones. ``sent_messages(chat_id)``
+monotonic time of arrival and of the answer, HTTP status, response JSON), including rejected
+ones. ``delivered_at[update_id]`` is when an update was first handed to the bot (getUpdates
+answer or webhook POST), ``pushed_at[update_id]`` when it was queued. ``sent_messages(chat_id)``
 gives the bot's messages in a chat in their current state (after edits). Tests wait with
 ``await server.wait_for(...)``/``wait_until(...)`` instead of sleeping.
 
@@ -224,6 +229,7 @@ class RecordedCall:
     http_method: str = "POST"
     status: int | None = None
     response: dict[str, Any] | None = None
+    answered: float | None = None  # monotonic time the answer was ready
 
     @property
     def ok(self) -> bool:
@@ -353,6 +359,16 @@ class _InjectedError:
     status: int
     description: str
     parameters: dict[str, Any] | None = None
+    raw_body: str | None = None  # not JSON: sent as is (``{path}`` filled in)
+    content_type: str = "text/html"
+
+
+class _RawError(Exception):
+    """An injected answer that is not a Bot API JSON envelope."""
+
+    def __init__(self, status: int, body: str, content_type: str) -> None:
+        super().__init__(body)
+        self.status, self.body, self.content_type = status, body, content_type
 
 
 @dataclass
@@ -640,6 +656,8 @@ class FakeTelegramAPI:
         self.logged_out = False
 
         self._queue: list[_QueuedUpdate] = []
+        self.pushed_at: dict[int, float] = {}
+        self.delivered_at: dict[int, float] = {}
         self._next_update_id = 100_000
         self._poll_generation = 0
         self._chats: dict[int | str, dict[str, Any]] = {}
@@ -824,6 +842,7 @@ class FakeTelegramAPI:
                 update["update_id"] = self._next_update_id
             self._next_update_id = max(self._next_update_id, int(update["update_id"]) + 1)
             self._queue.append(_QueuedUpdate(update))
+            self.pushed_at.setdefault(int(update["update_id"]), time.monotonic())
             webhook = self.webhook_url
         if webhook:
             self._schedule(self._deliver_webhooks())
@@ -958,6 +977,24 @@ class FakeTelegramAPI:
             for _ in range(count):
                 self._injected[method.lower()].append(
                     _InjectedError(status, description, parameters)
+                )
+
+    def inject_raw_error(
+        self,
+        method: str,
+        status: int,
+        body: str,
+        *,
+        count: int = 1,
+        content_type: str = "text/html",
+    ) -> None:
+        """The next ``count`` calls of ``method`` (or ``"*"``) get ``body`` as is, not JSON, the
+        way a reverse proxy answers when the Bot API behind it fails. ``{path}`` in ``body``
+        becomes the request's path, ``/bot<token>/<method>``."""
+        with self._lock:
+            for _ in range(count):
+                self._injected[method.lower()].append(
+                    _InjectedError(status, "", None, raw_body=body, content_type=content_type)
                 )
 
     def set_delay(self, method: str, seconds: float) -> None:
@@ -1226,7 +1263,7 @@ class FakeTelegramAPI:
             delay = self._delays.get(method.lower(), self._delays.get("*", 0.0))
             if delay:
                 await asyncio.sleep(delay)
-            self._raise_injected(method)
+            self._raise_injected(method, request.path)
             handler = self._methods.get(method.lower())
             if handler is None:
                 raise _ApiError(404, "Not Found: method not found")
@@ -1239,18 +1276,28 @@ class FakeTelegramAPI:
             status = 200
         except _ApiError as exc:
             status, body = exc.status, exc.payload()
+        except _RawError as exc:
+            with self._lock:
+                call.status, call.response, call.answered = exc.status, None, time.monotonic()
+            self._notify()
+            return web.Response(status=exc.status, text=exc.body, content_type=exc.content_type)
         with self._lock:
             call.status = status
             call.response = body
+            call.answered = time.monotonic()
         self._notify()
         return web.json_response(body, status=status)
 
-    def _raise_injected(self, method: str) -> None:
+    def _raise_injected(self, method: str, path: str = "") -> None:
         with self._lock:
             for key in (method.lower(), "*"):
                 queue = self._injected.get(key)
                 if queue:
                     injected = queue.popleft()
+                    if injected.raw_body is not None:
+                        raise _RawError(injected.status,
+                                        injected.raw_body.replace("{path}", path),
+                                        injected.content_type)
                     raise _ApiError(injected.status, injected.description, injected.parameters)
 
     async def _read_params(
@@ -1452,8 +1499,10 @@ class FakeTelegramAPI:
     def _deliverable(self, limit: int) -> list[dict[str, Any]]:
         self._queue = [q for q in self._queue if q.kind in self.allowed_updates]
         batch = self._queue[:limit]
+        now = time.monotonic()
         for item in batch:
             item.delivered = True
+            self.delivered_at.setdefault(item.update_id, now)
         return [copy.deepcopy(item.update) for item in batch]
 
     def _delete_webhook(self, call: RecordedCall) -> _Described:
@@ -1531,6 +1580,7 @@ class FakeTelegramAPI:
                     self._delivering = False
                     return
                 item.delivered = True
+                self.delivered_at.setdefault(item.update_id, time.monotonic())
             status: int | None
             try:
                 status, _ = await self.post_webhook_update(url, item.update, secret)

@@ -78,7 +78,7 @@ from bot.config import retention_days
 from bot.messages import Attachment, Choice, Incoming, Reply, UserKey
 from bot.pipeline import Coach
 from bot.store.base import StoreClosed
-from bot.store.sqlite import SQLiteStore
+from bot.store.sqlite import SQLiteStore, connect_private
 from bot.texts import Texts
 
 log = logging.getLogger("coach.telegram")
@@ -430,12 +430,8 @@ class SQLiteLedger(UpdateLedger):
 
     def __init__(self, path: Path, keyboard_days: int = 0) -> None:
         self.path = path
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = connect_private(path, synchronous="NORMAL")  # owner-only, -wal too
         self._db.executescript(self.SCHEMA)
-        os.chmod(path, 0o600)
         now = time.time()
         self._ops: list[tuple[str, tuple[Any, ...]]] = [
             ("DELETE FROM taken WHERE at < ?", (now - UPDATE_ROWS_KEPT_S,))]

@@ -1044,3 +1044,21 @@ def test_the_benchmark_measures_only_the_store_asked_for(
     result = json.loads(line)
     assert (result["store"], result["offered_per_s"], result["updates"]) == ("sqlite", 150, 60)
     assert result["ramp"] == [] and result["sustained_per_s"] is None
+
+
+def test_the_ledger_is_owner_only_like_the_store(tmp_path: Path) -> None:
+    """The ledger beside the store holds chat and user ids: its -wal and -shm too are 0600."""
+    import stat
+
+    from adapters.telegram import SQLiteLedger
+
+    previous = os.umask(0o022)
+    try:
+        ledger = SQLiteLedger.beside(tmp_path / "coach.db")
+        ledger.flush()
+        files = [p for p in tmp_path.iterdir() if p.name.startswith("coach.db.telegram")]
+        assert {p.name for p in files} >= {"coach.db.telegram", "coach.db.telegram-wal"}
+        for path in files:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+    finally:
+        os.umask(previous)

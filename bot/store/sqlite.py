@@ -73,11 +73,15 @@ def _owner_only(path: Path) -> None:
             pass
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    """SQLite gives a new -wal or -shm file the mode of the database file, so the .db is
+def connect_private(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
+    """A WAL-mode connection whose files are all owner-only from the moment they exist.
+
+    SQLite gives a new -wal or -shm file the mode of the database file, so the .db is
     created (or made) owner-only before the first connection, under a umask that keeps
     anything else made here owner-only too. (The umask is process-wide; it is changed only
-    for these few synchronous calls, made when the store is opened.)"""
+    for these few synchronous calls, made when a store is opened.)"""
+    if synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
     previous = os.umask(0o077)
     try:
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, OWNER_ONLY))
@@ -86,7 +90,7 @@ def _connect(path: Path) -> sqlite3.Connection:
         try:
             conn.execute("PRAGMA busy_timeout=10000")
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA synchronous={synchronous}")
             conn.execute("PRAGMA secure_delete=ON")
             conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opens -wal, -shm
         except BaseException:
@@ -113,9 +117,9 @@ class SQLiteStore(Store):
                  cache_size: int = 2048) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = _connect(self.path)
+        self._writer = connect_private(self.path)
         self._writer.executescript(SCHEMA)
-        self._reader = _connect(self.path)
+        self._reader = connect_private(self.path)
         self._pending: list[_Write] = []
         self._flusher: asyncio.Task | None = None
         self._closed = False

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 SEEN_UPDATES_KEPT = 64
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once, not per save
-BACK_STACK_KEPT = 30
+BACK_STACK_KEPT = 12  # /back this many steps; every save writes them, so keep it modest
 # Characters of step text kept with the back stack. Older steps beyond this are shown again
 # from their `say` (without their actions' output) instead of exactly as they were.
 BACK_TEXT_KEPT = 1500
@@ -107,9 +107,14 @@ class Session:
         return _ENCODER.encode(data)
 
     def copy(self) -> Session:
-        """A copy that shares nothing mutable (positions and texts are frozen)."""
-        return replace(self, slots=dict(self.slots), back=list(self.back),
-                       calls=list(self.calls), seen=list(self.seen))
+        """A copy that shares nothing mutable (positions and texts are frozen). Made field
+        by field rather than with dataclasses.replace, which re-runs __init__: this runs on
+        every load and save."""
+        twin = object.__new__(Session)
+        twin.__dict__.update(self.__dict__)
+        twin.slots, twin.back = dict(self.slots), list(self.back)
+        twin.calls, twin.seen = list(self.calls), list(self.seen)
+        return twin
 
     @classmethod
     def from_json(cls, raw: str) -> Session:

@@ -10,12 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.safety import screen as screen_module
-from bot.safety.prefilter import gate, grams, required_strings
+from bot.safety.prefilter import GateIndex, gate, grams, required_strings
 from tests.conftest import REPO
 
 RULES = screen_module.load_rules()
 UNGATED = dataclasses.replace(
-    RULES, rules=tuple(dataclasses.replace(rule, gate=None) for rule in RULES.rules))
+    RULES, rules=tuple(dataclasses.replace(rule, gate=None) for rule in RULES.rules),
+    signals=tuple(dataclasses.replace(f, gates=(None,) * len(f.patterns)) for f in RULES.signals),
+    rule_index=GateIndex.build([None] * len(RULES.rules)),
+    signal_index=GateIndex.build([None] * len(RULES.signal_patterns)))
 LABELLED = [item["text"] for item in
             yaml.safe_load((REPO / "tests/data/safety_labelled.yaml").read_text())["items"]]
 # Words the rules care about, so random messages often come close to matching.

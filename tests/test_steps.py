@@ -17,7 +17,7 @@ from bot.flowlang.model import AskSpec
 from bot.flowlang.registry import REGISTRY, Registry
 from bot.messages import Incoming, Reply, UserKey
 from bot.pipeline import Coach, clean_text
-from bot.session import Position, Session
+from bot.session import BACK_STACK_KEPT, Position, Session
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SQLiteStore
 from bot.store.url import open_store
@@ -237,7 +237,7 @@ def test_back_stack_text_is_bounded() -> None:
     for n in range(40):
         session.push_back(Position("f", f"s{n}", ("x" * 500,)))
     kept = [p for p in session.back if p.shown is not None]
-    assert len(session.back) == 30
+    assert len(session.back) == BACK_STACK_KEPT
     assert 1 <= len(kept) <= 8 and kept == session.back[-len(kept):]
     restored = Session.from_json(session.to_json())
     assert [p.shown for p in restored.back] == [p.shown for p in session.back]

@@ -10,6 +10,8 @@ such guarantee, the rule always runs. Same results, a fraction of the time.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
@@ -28,12 +30,25 @@ def required_strings(pattern: re.Pattern[str]) -> frozenset[str] | None:
     return frozenset(found)
 
 
-def gate(pattern: re.Pattern[str]) -> frozenset[str] | None:
-    """The first letters of the required strings, or None when the rule must always run."""
+@dataclass(frozen=True)
+class Gate:
+    """What a text must contain for a pattern to have a chance: one of `strings` (checked
+    with `in`, cheap next to a regex scan), found fast through their first `grams`."""
+
+    grams: frozenset[str]
+    strings: tuple[str, ...]
+
+    def found_in(self, text: str) -> bool:
+        return any(s in text for s in self.strings)
+
+
+def gate(pattern: re.Pattern[str]) -> Gate | None:
+    """The required strings and their first letters, or None when the rule must always run."""
     strings = required_strings(pattern)
     if not strings or min(len(s) for s in strings) < GRAM:
         return None
-    return frozenset(s[:GRAM] for s in strings)
+    return Gate(frozenset(s[:GRAM] for s in strings),
+                tuple(sorted(strings, key=len, reverse=True)))
 
 
 def grams(text: str) -> set[str]:
@@ -73,3 +88,28 @@ def _sequence(items: Any) -> set[str] | None:
     if run:
         candidates.append({"".join(run)})
     return max(candidates, key=_strength) if candidates else None
+
+
+@dataclass(frozen=True)
+class GateIndex:
+    """Which of many gated patterns can match a text, found from the text's trigrams in one
+    set intersection instead of one test per pattern. Patterns without a gate always run."""
+
+    always: frozenset[int]
+    by_gram: dict[str, frozenset[int]]
+
+    @classmethod
+    def build(cls, gates: Sequence[Gate | None]) -> GateIndex:
+        always = frozenset(n for n, g in enumerate(gates) if g is None)
+        by_gram: dict[str, set[int]] = {}
+        for n, one in enumerate(gates):
+            for gram in one.grams if one else ():
+                by_gram.setdefault(gram, set()).add(n)
+        return cls(always, {g: frozenset(ns) for g, ns in by_gram.items()})
+
+    def candidates(self, present: set[str]) -> list[int]:
+        """Indices of the patterns that may match, in their original order."""
+        found = set(self.always)
+        for gram in present & self.by_gram.keys():
+            found |= self.by_gram[gram]
+        return sorted(found)

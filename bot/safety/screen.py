@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.paths import flows_file
-from bot.safety.prefilter import gate, grams
+from bot.safety.prefilter import Gate, GateIndex, gate, grams
 from bot.yamlfile import safe_data
 
 __all__ = ["CATEGORIES", "RISK_LEVELS", "RULES_PATH", "ScreenResult", "load_rules", "screen"]
@@ -78,7 +78,7 @@ class Rule:
     pattern: re.Pattern[str]
     subject: str | None = None
     negatable: bool = True
-    gate: frozenset[str] | None = None  # see prefilter.py: None means always run
+    gate: Gate | None = None  # see prefilter.py: None means always run
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class SignalFamily:
     weight: int
     patterns: tuple[re.Pattern[str], ...]
     negatable: bool = True
-    gates: tuple[frozenset[str] | None, ...] = ()
+    gates: tuple[Gate | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,10 @@ class RuleSet:
     reassurance: re.Pattern[str] | None = None
     signals: tuple[SignalFamily, ...] = ()
     signal_threshold: int = 2
+    rule_index: GateIndex | None = None
+    # every signal pattern as (family number, pattern number), and their index
+    signal_patterns: tuple[tuple[int, int], ...] = ()
+    signal_index: GateIndex | None = None
     max_chars: int = 20_000
     negation_window: int = 3
     breaker_window: int = 6
@@ -235,6 +239,10 @@ def build_rules(data: Mapping[str, Any], *, gates: bool = True) -> RuleSet:
         people_words=_words(subj, "people"),
         signals=signals,
         signal_threshold=int(signal_data.get("threshold", 2)),
+        rule_index=GateIndex.build([r.gate for r in rules]),
+        signal_patterns=tuple((f, p) for f, family in enumerate(signals)
+                              for p in range(len(family.patterns))),
+        signal_index=GateIndex.build([g for family in signals for g in family.gates]),
         reassurance=(
             _compile(data["reassurance"], macros, "reassurance")
             if data.get("reassurance")
@@ -381,21 +389,23 @@ def _signals(masked: str, present: set[str], rs: RuleSet) -> ScreenResult | None
     different signs ("things in order" and "letters for my sister") add up as much as two
     families do, while one phrase repeated adds nothing.
     """
-    found: dict[str, list[tuple[SignalFamily, int]]] = {}
-    for family in rs.signals:
-        hits = 0
-        for pattern, needed in zip(family.patterns, family.gates, strict=True):
-            if needed is not None and needed.isdisjoint(present):
+    counts: dict[int, int] = {}
+    assert rs.signal_index is not None
+    for item in rs.signal_index.candidates(present):
+        f, p = rs.signal_patterns[item]
+        family = rs.signals[f]
+        needed = family.gates[p]
+        if counts.get(f, 0) == 2 or (needed is not None and not needed.found_in(masked)):
+            continue
+        for match in family.patterns[p].finditer(masked):
+            if family.negatable and _is_negated(masked, match, rs):
                 continue
-            for match in pattern.finditer(masked):
-                if family.negatable and _is_negated(masked, match, rs):
-                    continue
-                hits += 1
-                break
-            if hits == 2:
-                break
-        if hits:
-            found.setdefault(family.category, []).append((family, hits))
+            counts[f] = counts.get(f, 0) + 1
+            break
+    found: dict[str, list[tuple[SignalFamily, int]]] = {}
+    for f, hits in counts.items():
+        family = rs.signals[f]
+        found.setdefault(family.category, []).append((family, hits))
     best: tuple[int, int, str] | None = None
     for category, families in found.items():
         total = sum(f.weight * hits for f, hits in families)
@@ -417,10 +427,12 @@ def _evaluate(text: str, rs: RuleSet) -> ScreenResult:
     best: Rule | None = None
     negated: str | None = None
     present = grams(masked)
-    for rule in rs.rules:
+    assert rs.rule_index is not None
+    for n in rs.rule_index.candidates(present):
+        rule = rs.rules[n]
         if best is not None and _rank(rule) <= _rank(best):
             continue
-        if rule.gate is not None and rule.gate.isdisjoint(present):
+        if rule.gate is not None and not rule.gate.found_in(masked):
             continue
         for match in rule.pattern.finditer(masked):
             if rule.subject and not _subject_ok(masked, match, rule, rs):

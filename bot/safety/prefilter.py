@@ -39,7 +39,7 @@ class Gate:
     strings: tuple[str, ...]
 
     def found_in(self, text: str) -> bool:
-        return any(s in text for s in self.strings)
+        return any(map(text.__contains__, self.strings))  # the loop stays in C
 
 
 def gate(pattern: re.Pattern[str]) -> Gate | None:

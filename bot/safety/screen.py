@@ -391,11 +391,10 @@ def _signals(masked: str, present: set[str], rs: RuleSet) -> ScreenResult | None
     """
     counts: dict[int, int] = {}
     assert rs.signal_index is not None
-    for item in rs.signal_index.candidates(present):
+    for item in rs.signal_index.candidates(masked, present):
         f, p = rs.signal_patterns[item]
         family = rs.signals[f]
-        needed = family.gates[p]
-        if counts.get(f, 0) == 2 or (needed is not None and not needed.found_in(masked)):
+        if counts.get(f, 0) == 2:
             continue
         for match in family.patterns[p].finditer(masked):
             if family.negatable and _is_negated(masked, match, rs):
@@ -428,11 +427,9 @@ def _evaluate(text: str, rs: RuleSet) -> ScreenResult:
     negated: str | None = None
     present = grams(masked)
     assert rs.rule_index is not None
-    for n in rs.rule_index.candidates(present):
+    for n in rs.rule_index.candidates(masked, present):
         rule = rs.rules[n]
         if best is not None and _rank(rule) <= _rank(best):
-            continue
-        if rule.gate is not None and not rule.gate.found_in(masked):
             continue
         for match in rule.pattern.finditer(masked):
             if rule.subject and not _subject_ok(masked, match, rule, rs):

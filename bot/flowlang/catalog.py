@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from platformdirs import user_cache_dir
 
 from bot import features  # noqa: F401  (registers the core's actions and conditions)
 from bot.coach.coaching import COACHING_FILE, Coaching, load_coaching
@@ -183,17 +188,65 @@ RULE_FILES: dict[Path, Callable[[Any], object]] = {
 }
 
 
+# The code that compiles the rule files: a change to it makes earlier checks stale.
+_RULE_CODE = tuple(Path(__file__).resolve().parents[1] / name for name in (
+    "safety/screen.py", "safety/prefilter.py", "coach/feedback.py"))
+
+
+class _CompiledBefore:
+    """Rule files that compiled in an earlier check, by the hash of their bytes, the code
+    that compiles them and the Python version: compiling the screen's rules is most of what
+    `coach flows check` costs, and unchanged bytes compile the same way every time. Only
+    successes are remembered (a broken file is compiled, and reported, on every check).
+    Kept in the user's cache directory; set COACH_CHECK_CACHE=0 to always compile."""
+
+    def __init__(self) -> None:
+        self.enabled = os.environ.get("COACH_CHECK_CACHE", "1") != "0"
+        self.path = Path(user_cache_dir("conversation-coach")) / "rules-compiled.json"
+        self.known: set[str] = set()
+        if self.enabled:
+            try:
+                self.known = set(json.loads(self.path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, TypeError):
+                self.known = set()
+
+    def key(self, raw: bytes) -> str:
+        digest = hashlib.sha256(raw)
+        for code in _RULE_CODE:
+            try:
+                digest.update(code.read_bytes())
+            except OSError:
+                digest.update(b"?")
+        digest.update(sys.version.encode())
+        return digest.hexdigest()
+
+    def remember(self, key: str) -> None:
+        if not self.enabled or key in self.known:
+            return
+        self.known = {*list(self.known)[-31:], key}  # a few versions, not an ever-growing file
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(sorted(self.known)), encoding="utf-8")
+        except OSError:
+            pass  # no writable cache: compile every time, as without it
+
+
 def rule_file_problems(paths: Iterable[Path]) -> list[FlowProblem]:
     """The safety screen's and the coach's rule files, compiled as they will be at run time,
     so an edit that breaks them stops the start instead of every message."""
     problems = []
+    before = _CompiledBefore()
     for folder in (p for p in paths if p.is_dir()):
         for relative, build in RULE_FILES.items():
             path = folder / relative
             if not path.is_file():
                 continue
+            raw = path.read_bytes()
+            key = before.key(raw)
+            if before.enabled and key in before.known:
+                continue
             try:
-                build(safe_data(path.read_text(encoding="utf-8")))
+                build(safe_data(raw.decode("utf-8")))
             except yaml.MarkedYAMLError as exc:
                 mark = exc.problem_mark
                 line, col = (mark.line + 1, mark.column + 1) if mark else (1, 0)
@@ -203,6 +256,8 @@ def rule_file_problems(paths: Iterable[Path]) -> list[FlowProblem]:
                     re.error) as exc:
                 problems.append(FlowProblem(str(path), 1, 0, f"rules do not compile: "
                                                              f"{type(exc).__name__}: {exc}"))
+            else:
+                before.remember(key)
     return problems
 
 

@@ -1,9 +1,8 @@
 """Everything stored about a person, readable and as JSON, for /export.
 
 The JSON holds every field of the stored session; the text says the same in plain words,
-since on the console it is all the person gets. The sentences of the sections below the
-answers are kept here (`SECTIONS`): `flows/core/messages.yaml` only takes the ids the core
-declares in bot/texts.py.
+since on the console it is all the person gets. Every sentence comes from
+flows/core/messages.yaml (`export_*`, `concern_*`), like the rest of what the bot says.
 """
 
 from __future__ import annotations
@@ -15,31 +14,9 @@ from bot.flowlang.catalog import Catalog
 from bot.messages import Attachment
 from bot.session import SEEN_UPDATES_KEPT, Position, Session
 from bot.templates import render
+from bot.texts import Texts
 
-CONCERN_SLOT = "safety_concern"
-# What each stored `safety_concern` means (flows/safety.yaml sets it).
-CONCERNS = {
-    "violence": "you told me about violence, or fear of your partner",
-    "coercive_control": "you told me about controlling behaviour",
-    "unsafe_to_talk": "you told me it may not be safe to raise this with your partner",
-}
-SECTIONS = {
-    "held": "A message you wrote, kept (encrypted) while I checked in on your safety. "
-            "I use it only if you tell me you're safe, and forget it otherwise:",
-    "concern": "A note that {meaning}. I keep it so I don't suggest rehearsing a talk with "
-               "your partner; the \"I'm safe with my partner now\" button or /delete removes it.",
-    "notes": "Other notes I keep (choices you made, and my notes for the practice):",
-    "steps": "Steps you can go back to with /back (oldest first):",
-    "calls": "When this part ends, I take you back to: {places}",
-    "resume": "\"Continue where I left off\" takes you to: {place}",
-    "wanted": "The part you asked to open once you've confirmed your age: {title}",
-    "seen": "Message ids from your chat app that I remember (the last {kept} at most), so a "
-            "message delivered twice is answered once. These are ids only, no text: {ids}",
-    "dates": "Kept under your chat app's id, {user}. First here: {created}. Last saved: "
-             "{updated}.",
-}
-# What a stored `pending` (a question the core is waiting on) means.
-PENDING = {"delete": "I'm waiting for you to confirm /delete."}
+CONCERN_SLOT = "safety_concern"  # set by flows/safety.yaml; its meaning is `concern_<value>`
 STEP_SUMMARY = 80  # characters of a step's first message in its one-line summary
 
 
@@ -77,6 +54,13 @@ def _step(position: Position, session: Session, catalog: Catalog) -> dict:
     return place
 
 
+def _concern_meaning(concern: str, texts: Texts | None) -> str:
+    text_id = f"concern_{concern}"
+    if texts is not None and text_id in texts.entries:
+        return texts.get(text_id)
+    return concern.replace("_", " ")
+
+
 def export_data(session: Session, catalog: Catalog) -> dict:
     concern = session.slots.get(CONCERN_SLOT)
     return {
@@ -94,7 +78,7 @@ def export_data(session: Session, catalog: Catalog) -> dict:
             for slot, value in sorted(session.slots.items())
         ],
         "safety_concern": None if not concern else {
-            "value": concern, "meaning": CONCERNS.get(concern, concern.replace("_", " "))},
+            "value": concern, "meaning": _concern_meaning(concern, catalog.texts)},
         # Kept, encrypted like everything else, while the coach checks in on safety.
         "held_answer": session.held,
         "steps_back": [_step(p, session, catalog) for p in session.back],
@@ -111,8 +95,11 @@ def export_data(session: Session, catalog: Catalog) -> dict:
     }
 
 
-def export_text(data: dict, header: str, position_line: str, empty: str) -> str:
-    lines = [header, "", position_line]
+def export_text(data: dict, texts: Texts) -> str:
+    """The export in plain words, in the order a person would look for things."""
+    lines = [texts.get("export_header"), "",
+             texts.get("export_position", title=data["position"]["flow_title"])]
+    empty = texts.get("export_empty")
     answers = [a for a in data["answers"] if a["question"]]
     notes = [a for a in data["answers"] if not a["question"] and a["slot"] != CONCERN_SLOT]
     if not answers and not notes:
@@ -120,31 +107,30 @@ def export_text(data: dict, header: str, position_line: str, empty: str) -> str:
     for item in answers:
         lines += ["", f"• {item['question']}", f"  → {item['answer']}"]
     if notes:
-        lines += ["", SECTIONS["notes"]]
+        lines += ["", texts.get("export_notes")]
         lines += [f"  • {a['slot'].replace('_', ' ')}: {a['answer']}" for a in notes]
     if data.get("held_answer"):
-        lines += ["", SECTIONS["held"], f"  → {data['held_answer']}"]
+        lines += ["", texts.get("export_held"), f"  → {data['held_answer']}"]
     if data.get("safety_concern"):
-        lines += ["", SECTIONS["concern"].format(meaning=data["safety_concern"]["meaning"])]
+        lines += ["", texts.get("export_concern", meaning=data["safety_concern"]["meaning"])]
     if data.get("steps_back"):
-        lines += ["", SECTIONS["steps"]]
+        lines += ["", texts.get("export_steps")]
         lines += [f"  • {step['flow_title']}: {step['summary']}" for step in data["steps_back"]]
     if data.get("waiting_to_return_to"):
         places = ", ".join(f'"{p["flow_title"]}"' for p in data["waiting_to_return_to"])
-        lines += ["", SECTIONS["calls"].format(places=places)]
+        lines += ["", texts.get("export_calls", places=places)]
     resume, here = data.get("continue_from"), data["position"]
     if resume and (resume["flow"], resume["state"]) != (here["flow"], here["state"]):
-        lines += ["", SECTIONS["resume"].format(place=f'"{resume["flow_title"]}"')]
+        lines += ["", texts.get("export_resume", place=f'"{resume["flow_title"]}"')]
     if data.get("flow_asked_for"):
-        lines += ["", SECTIONS["wanted"].format(title=data["flow_asked_for"])]
-    pending = PENDING.get(data.get("waiting_for") or "")
-    if pending:
-        lines += ["", pending]
+        lines += ["", texts.get("export_wanted", title=data["flow_asked_for"])]
+    if data.get("waiting_for") == "delete":
+        lines += ["", texts.get("export_pending_delete")]
     if data.get("update_ids_remembered"):
-        lines += ["", SECTIONS["seen"].format(kept=SEEN_UPDATES_KEPT,
-                                              ids=", ".join(data["update_ids_remembered"]))]
-    lines += ["", SECTIONS["dates"].format(user=data["user"], created=data["created_at"],
-                                           updated=data["updated_at"])]
+        lines += ["", texts.get("export_seen", kept=SEEN_UPDATES_KEPT,
+                                ids=", ".join(data["update_ids_remembered"]))]
+    lines += ["", texts.get("export_dates", user=data["user"], created=data["created_at"],
+                            updated=data["updated_at"])]
     return "\n".join(lines)
 
 

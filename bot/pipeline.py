@@ -453,9 +453,7 @@ class Coach:
     def _export(self, turn: Turn) -> None:
         ctx = turn.ctx
         data = export_data(ctx.session, self.catalog)
-        position = self.texts.get("export_position", title=data["position"]["flow_title"])
-        ctx.out.append(export_text(data, self.texts.get("export_header"), position,
-                                   self.texts.get("export_empty")))
+        ctx.out.append(export_text(data, self.texts))
         turn.attachments.append(export_attachment(data))
 
     def _reply(self, turn: Turn) -> Reply:

@@ -54,6 +54,20 @@ TEXT_IDS: dict[str, frozenset[str]] = {
         "start", "menu", "help", "back", "restart", "resume", "export", "delete", "sos",
         "privacy")},
     "command_start_topic": frozenset(),
+    # /export's sections below the answers, and what a stored safety concern means
+    "export_notes": frozenset(),
+    "export_held": frozenset(),
+    "export_concern": frozenset({"meaning"}),
+    "export_steps": frozenset(),
+    "export_calls": frozenset({"places"}),
+    "export_resume": frozenset({"place"}),
+    "export_wanted": frozenset({"title"}),
+    "export_pending_delete": frozenset(),
+    "export_seen": frozenset({"kept", "ids"}),
+    "export_dates": frozenset({"user", "created", "updated"}),
+    "concern_violence": frozenset(),
+    "concern_coercive_control": frozenset(),
+    "concern_unsafe_to_talk": frozenset(),
     "private_chat_button": frozenset(),
 }
 

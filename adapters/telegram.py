@@ -37,15 +37,11 @@ import secrets
 import signal
 import sqlite3
 import sys
-import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 from aiohttp import web
 from telegram import (
     BotCommand,
@@ -62,23 +58,20 @@ from telegram.error import (
     BadRequest,
     Conflict,
     InvalidToken,
-    NetworkError,
     RetryAfter,
     TelegramError,
-    TimedOut,
 )
 from telegram.ext import Application, ApplicationBuilder
-from telegram.request import BaseRequest, RequestData
 
-from adapters.outbox import Call, NotSent, Outbox, Pacing, retry_seconds
+from adapters.outbox import Call, Outbox, Pacing, retry_seconds
 from adapters.redact import install_redaction, redact
+from adapters.telegram_http import AiohttpRequest
+from adapters.telegram_ledger import Taken, UpdateLedger, open_ledger
 from adapters.text_split import split_text as split_by_units
 from bot.app import Settings, build_coach
-from bot.config import retention_days
 from bot.messages import Attachment, Choice, Incoming, Reply, UserKey
 from bot.pipeline import Coach
 from bot.store.base import StoreClosed
-from bot.store.sqlite import SQLiteStore, connect_private
 from bot.texts import Texts
 
 log = logging.getLogger("coach.telegram")
@@ -95,10 +88,6 @@ POLL_BACKOFF_MAX = 30.0  # seconds between getUpdates attempts while Telegram is
 # chat was answered 2xx (a queue per chat), over up to this many connections in all.
 WEBHOOK_MAX_CONNECTIONS = 40
 WEBHOOK_STOP_WAIT = 10.0  # seconds in-flight webhook requests get to finish at a stop
-# 32 connections cover Telegram's 30 messages/s at real round-trip times; a call that finds
-# them all busy waits up to POOL_WAIT for one instead of failing.
-CONNECTION_POOL = 32
-POOL_WAIT = 30.0
 KEYBOARDS_REMEMBERED = 50_000  # chats whose last keyboard is also kept in memory
 MAX_WEBHOOK_BODY = 1 << 20  # bytes; larger posts get 413 (Telegram's updates are far smaller)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -254,93 +243,6 @@ def plan(reply: Reply, markup: InlineKeyboardMarkup | None, *, private: bool) ->
 # -- the bot ----------------------------------------------------------------------------------
 
 
-class AiohttpRequest(BaseRequest):
-    """PTB's HTTP transport on aiohttp instead of httpx.
-
-    Why: measured against the fake server, a Bot API call through PTB costs about 0.8 ms of CPU
-    on httpx and 0.3 ms on aiohttp (httpx's pool re-checks every connection with system calls
-    on each request, and httpcore repeats a failed `import sniffio` on each one). A reply is
-    3 to 4 calls, so this is most of the adapter's cost. It also drops httpx's request log,
-    which prints the token. PTB documents custom BaseRequest subclasses. Bodies are JSON, or
-    multipart when a file goes up (as PTB's own transport does). Timeouts: connect, pool
-    (waiting for a free connection) and read map onto aiohttp's; an upload's write time
-    counts against the read timeout. A timeout before anything was sent (connecting, or
-    waiting for a free connection) raises `NotSent`, which the outbox may safely retry; one
-    while waiting for the answer raises plain TimedOut (the request may have arrived).
-    """
-
-    def __init__(self, pool: int = CONNECTION_POOL, read_timeout: float | None = 5.0,
-                 connect_timeout: float = 5.0, pool_timeout: float = POOL_WAIT) -> None:
-        self.pool = pool
-        self._read_timeout = read_timeout
-        self.connect_timeout = connect_timeout
-        self.pool_timeout = pool_timeout
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def read_timeout(self) -> float | None:
-        return self._read_timeout
-
-    async def initialize(self) -> None:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self.pool)
-            self._session = aiohttp.ClientSession(
-                connector=connector, headers={"User-Agent": self.USER_AGENT})
-
-    async def shutdown(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        read_timeout: Any = BaseRequest.DEFAULT_NONE,
-        write_timeout: Any = BaseRequest.DEFAULT_NONE,
-        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> tuple[int, bytes]:
-        if self._session is None:
-            raise RuntimeError("AiohttpRequest is not initialized")
-        read = _given(read_timeout, self._read_timeout)
-        connect = _given(connect_timeout, self.connect_timeout)
-        wait = _given(pool_timeout, self.pool_timeout)
-        timeout = aiohttp.ClientTimeout(total=None, connect=(wait or 0) + (connect or 0) or None,
-                                        sock_connect=connect, sock_read=read)
-        files = request_data is not None and request_data.contains_files
-        try:
-            async with self._session.request(
-                method, url, timeout=timeout,
-                json=None if files or request_data is None else request_data.parameters,
-                data=_multipart(request_data) if files else None,
-            ) as response:
-                return response.status, await response.read()
-        except aiohttp.ConnectionTimeoutError as error:  # no connection: nothing was sent
-            raise NotSent("Timed out before sending") from error
-        except TimeoutError as error:  # waiting for the answer: it may have been delivered
-            raise TimedOut from error
-        except aiohttp.ClientError as error:  # the class name says what failed; no URL in it
-            raise NetworkError(f"aiohttp.{type(error).__name__}") from error
-
-
-def _given(value: Any, default: float | None) -> float | None:
-    """PTB passes DefaultValue placeholders for timeouts the caller did not set."""
-    return default if isinstance(value, type(BaseRequest.DEFAULT_NONE)) else value
-
-
-def _multipart(request_data: RequestData | None) -> aiohttp.FormData:
-    """An upload: the fields JSON-encoded as PTB sends them, then the files."""
-    form = aiohttp.FormData()
-    assert request_data is not None
-    for name, value in request_data.json_parameters.items():
-        form.add_field(name, value)
-    for name, (filename, content, mime_type) in request_data.multipart_data.items():
-        form.add_field(name, content, filename=filename, content_type=mime_type)
-    return form
-
-
 def build_application(config: TelegramConfig,
                       requests: tuple[AiohttpRequest, AiohttpRequest]) -> Application:
     """PTB's Application, for its Bot; no Updater, because the adapter polls (see the module
@@ -356,160 +258,6 @@ def build_application(config: TelegramConfig,
         .updater(None)
         .build()
     )
-
-
-# -- what was taken, until its reply is out -------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Taken:
-    """An update taken from Telegram whose reply has not been sent in full yet."""
-
-    update_id: int
-    chat_id: int
-    user_id: int
-    committed: bool = False  # the core has committed it (Telegram will not send it again)
-
-
-class UpdateLedger:
-    """Which updates are between being taken and their reply being sent in full, and the last
-    message with buttons in each chat. Ids only, never text.
-
-    This base class keeps nothing across a restart: it serves the memory store, which forgets
-    every session at a restart anyway. `SQLiteLedger` keeps it in a file beside the store.
-    """
-
-    def recovered(self) -> list[Taken]:
-        """What the previous run left: updates taken and not answered in full."""
-        return []
-
-    def taken(self, rows: Iterable[Taken]) -> None:
-        """Note updates before they are handled; durable when this returns."""
-
-    def committed(self, update_id: int) -> None:
-        """The core committed this update; durable after the next `flush`."""
-
-    def sent(self, update_id: int) -> None:
-        """Its reply is out (or given up); written soon."""
-
-    def flush(self) -> None:
-        """Make everything noted so far durable."""
-
-    def keyboard(self, chat_id: int) -> int | None:
-        """The message in this chat that still shows buttons, if known from an earlier run."""
-        return None
-
-    def set_keyboard(self, chat_id: int, message_id: int | None) -> None:
-        """The message with buttons in this chat now (None: no buttons left)."""
-
-    def close(self) -> None:
-        """Write what is left and close."""
-
-
-UPDATE_ROWS_KEPT_S = 2 * 86400  # Telegram keeps an unconfirmed update for 24 hours
-
-
-class SQLiteLedger(UpdateLedger):
-    """The ledger in an SQLite file beside the store's database (`coach.db.telegram`).
-
-    Writes happen on the event loop, without a thread: each is a small transaction in WAL mode
-    with synchronous=NORMAL, which survives the process being killed (the data is in the
-    operating system's hands once a transaction commits); only a power cut can lose the last
-    ones. Rows: update id, chat id, user id (pseudonymous ids, as in the logs), and per chat the
-    id of the message with buttons; no text. An update's row is deleted once its reply is out;
-    a chat's keyboard row once its buttons are gone or after the store's retention period.
-    """
-
-    SCHEMA = """
-        CREATE TABLE IF NOT EXISTS taken (
-            update_id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, user_id INTEGER NOT NULL,
-            committed INTEGER NOT NULL DEFAULT 0, at REAL NOT NULL);
-        CREATE TABLE IF NOT EXISTS keyboards (
-            chat_id INTEGER PRIMARY KEY, message_id INTEGER NOT NULL, at REAL NOT NULL);
-    """
-
-    def __init__(self, path: Path, keyboard_days: int = 0) -> None:
-        self.path = path
-        self._db = connect_private(path, synchronous="NORMAL")  # owner-only, -wal too
-        self._db.executescript(self.SCHEMA)
-        now = time.time()
-        self._ops: list[tuple[str, tuple[Any, ...]]] = [
-            ("DELETE FROM taken WHERE at < ?", (now - UPDATE_ROWS_KEPT_S,))]
-        if keyboard_days:
-            self._ops.append(("DELETE FROM keyboards WHERE at < ?", (now - keyboard_days * 86400,)))
-        self._flush_soon: asyncio.Handle | None = None
-        self.flush()
-
-    @classmethod
-    def beside(cls, database: Path, keyboard_days: int = 0) -> SQLiteLedger:
-        return cls(database.with_name(database.name + ".telegram"), keyboard_days)
-
-    def recovered(self) -> list[Taken]:
-        rows = self._db.execute(
-            "SELECT update_id, chat_id, user_id, committed FROM taken ORDER BY update_id")
-        return [Taken(u, c, p, bool(done)) for u, c, p, done in rows]
-
-    def taken(self, rows: Iterable[Taken]) -> None:
-        now = time.time()
-        self._ops += [("INSERT OR IGNORE INTO taken VALUES (?, ?, ?, 0, ?)",
-                       (row.update_id, row.chat_id, row.user_id, now)) for row in rows]
-        self.flush()
-
-    def committed(self, update_id: int) -> None:
-        self._ops.append(("UPDATE taken SET committed = 1 WHERE update_id = ?", (update_id,)))
-
-    def sent(self, update_id: int) -> None:
-        self._ops.append(("DELETE FROM taken WHERE update_id = ?", (update_id,)))
-        self._soon()
-
-    def keyboard(self, chat_id: int) -> int | None:
-        self.flush()
-        row = self._db.execute("SELECT message_id FROM keyboards WHERE chat_id = ?",
-                               (chat_id,)).fetchone()
-        return None if row is None else int(row[0])
-
-    def set_keyboard(self, chat_id: int, message_id: int | None) -> None:
-        if message_id is None:
-            self._ops.append(("DELETE FROM keyboards WHERE chat_id = ?", (chat_id,)))
-        else:
-            self._ops.append(("INSERT OR REPLACE INTO keyboards VALUES (?, ?, ?)",
-                              (chat_id, message_id, time.time())))
-        self._soon()
-
-    def _soon(self) -> None:
-        if self._flush_soon is None:
-            self._flush_soon = asyncio.get_running_loop().call_soon(self.flush)
-
-    def flush(self) -> None:
-        if self._flush_soon is not None:
-            self._flush_soon.cancel()
-            self._flush_soon = None
-        if not self._ops:
-            return
-        ops, self._ops = self._ops, []
-        db = self._db
-        db.execute("BEGIN")
-        try:
-            for sql, params in ops:
-                db.execute(sql, params)
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
-
-    def close(self) -> None:
-        try:
-            self.flush()
-        finally:
-            self._db.close()
-
-
-def open_ledger(coach: Coach) -> UpdateLedger:
-    store = coach.store
-    if isinstance(store, SQLiteStore):
-        return SQLiteLedger.beside(store.path, retention_days(coach.config))
-    return UpdateLedger()
 
 
 @dataclass

@@ -1050,7 +1050,7 @@ def test_the_ledger_is_owner_only_like_the_store(tmp_path: Path) -> None:
     """The ledger beside the store holds chat and user ids: its -wal and -shm too are 0600."""
     import stat
 
-    from adapters.telegram import SQLiteLedger
+    from adapters.telegram_ledger import SQLiteLedger
 
     previous = os.umask(0o022)
     try:

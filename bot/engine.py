@@ -241,13 +241,11 @@ class Engine:
     def controls(self, ctx: StepContext) -> Controls:
         state = self.state(ctx.session)
         step = ctx.session.step
-        choices = [
-            Choice(f"{step}.{index}", ctx.render(choice.label))
-            for index, choice in self._shown_choices(ctx, state)
-        ]
+        shown = self._shown_choices(ctx, state)
+        choices = [Choice(f"{step}.{index}", ctx.render(choice.label)) for index, choice in shown]
         if state.ask and state.ask.skip_label:
             choices.append(Choice(f"{step}.s", ctx.render(state.ask.skip_label)))
-        if self.offers_menu(ctx):
+        if self._menu_offered(ctx, shown):
             choices.append(Choice(f"{step}.{MENU}", self._menu_label()))
         return Controls(choices, state.ask is not None,
                         state.ask.max_length if state.ask else None)
@@ -255,13 +253,15 @@ class Engine:
     def offers_menu(self, ctx: StepContext) -> bool:
         """Every step gets a last "Menu" button, except in the menu flow, in flows with
         `menu_button: false`, and where one of the step's own buttons leads to the menu."""
+        return self._menu_offered(ctx, self._shown_choices(ctx, self.state(ctx.session)))
+
+    def _menu_offered(self, ctx: StepContext, shown: list[tuple[int, ChoiceSpec]]) -> bool:
         flow = self.flow(ctx.session).spec
         home = self.catalog.home
         if flow.id == home or not flow.menu_button:
             return False
-        state = flow.states[ctx.session.state]
         return not any(choice.route.target.kind == "flow" and choice.route.target.flow == home
-                       for _, choice in self._shown_choices(ctx, state))
+                       for _, choice in shown)
 
     def _menu_label(self) -> str:
         texts = self.catalog.texts

@@ -124,8 +124,9 @@ class Coach:
                 return Reply(duplicate=True)
             log.info("event=group_chat platform=%s", message.user.platform)
             return Reply(parts=[self.texts.get("group_chat")])
-        if message.update_id and valid_unicode(message.update_id) is not message.update_id:
-            message = replace(message, update_id=valid_unicode(message.update_id))
+        update_id = valid_unicode(message.update_id) if message.update_id else message.update_id
+        if update_id is not message.update_id:
+            message = replace(message, update_id=update_id)
         text = clean_text(message.text) if message.text is not None else None
         return await self._commit(message, lambda stored: self._process(stored, message, text))
 
@@ -349,11 +350,13 @@ class Coach:
                 target = engine.home()
             ctx.session.calls.clear()
             engine.enter(ctx, target)
-        elif name in ("help", "sos", "privacy"):
+        elif name == "privacy":
             days = retention_days(self.config)
             how_long = (texts.get("privacy_kept_for", days=days) if days
                         else texts.get("privacy_kept_until_deleted"))
             ctx.out.append(texts.get(name, how_long=how_long))
+        elif name in ("help", "sos"):
+            ctx.out.append(texts.get(name))
             if name == "sos":
                 self._sos_lines(ctx, "general")
         elif name == "back":

@@ -115,11 +115,17 @@ def _rehearsal_positions(session: Session) -> list[str]:
     return [f"{p.flow}.{p.state}" for p in places if p.flow in REHEARSALS]
 
 
-async def _in_practice(coach: Coach) -> Chat:
-    """Someone hurt, practising with the partner: roleplay called from talk."""
+async def _adult(coach: Coach) -> Chat:
+    """A new person who has confirmed their age, at the menu."""
     chat = Chat(coach)
     await chat.send("/start")
     await chat.press("Yes, I'm 18 or older")
+    return chat
+
+
+async def _in_practice(coach: Coach) -> Chat:
+    """Someone hurt, practising with the partner: roleplay called from talk."""
+    chat = await _adult(coach)
     await chat.press("I was hurt and want to talk")
     await chat.press("Yes, I feel safe")
     await chat.press("Frequent, private messaging")
@@ -160,9 +166,7 @@ async def test_after_violence_or_control_every_way_into_a_rehearsal_is_gone(
 
 
 async def test_a_safety_check_outside_a_rehearsal_still_goes_back(shipped: Catalog) -> None:
-    chat = Chat(Coach(shipped, MemoryStore()))
-    await chat.send("/start")
-    await chat.press("Yes, I'm 18 or older")
+    chat = await _adult(Coach(shipped, MemoryStore()))
     await chat.send("/start needs")
     await chat.press("Let's start")
     await chat.send("he choked me last week when I asked about her")
@@ -172,9 +176,7 @@ async def test_a_safety_check_outside_a_rehearsal_still_goes_back(shipped: Catal
 
 
 async def test_start_roleplay_asks_the_safety_question(shipped: Catalog) -> None:
-    chat = Chat(Coach(shipped, MemoryStore()))
-    await chat.send("/start")
-    await chat.press("Yes, I'm 18 or older")
+    chat = await _adult(Coach(shipped, MemoryStore()))
     await chat.press("I was hurt and want to talk")
     await chat.send("/menu")
     reply = await chat.send("/start roleplay")

@@ -130,7 +130,7 @@ def _int(env: Mapping[str, str], name: str) -> int | None:
     value = env.get(name, "").strip()
     if not value:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise ConfigError(f"{name} must be a number, not {value[:20]!r}")
     return int(value)
 
@@ -145,7 +145,7 @@ def _sharding(env: Mapping[str, str]) -> Sharding:
     if shards == "auto":
         return Sharding(auto=True)
     if shards:
-        if not shards.isdigit() or int(shards) < 1:
+        if not (shards.isascii() and shards.isdigit()) or int(shards) < 1:
             raise ConfigError("DISCORD_SHARDS must be auto or a number of shards")
         return Sharding(count=int(shards))
     if not ids_text and count is None:
@@ -154,7 +154,7 @@ def _sharding(env: Mapping[str, str]) -> Sharding:
         raise ConfigError("DISCORD_SHARD_ID and DISCORD_SHARD_COUNT go together "
                           "(e.g. DISCORD_SHARD_ID=0 DISCORD_SHARD_COUNT=4)")
     parts = [p.strip() for p in ids_text.split(",")]
-    if not all(p.isdigit() and int(p) < count for p in parts):
+    if not all(p.isascii() and p.isdigit() and int(p) < count for p in parts):
         raise ConfigError(f"DISCORD_SHARD_ID must be shard numbers from 0 to {count - 1}, "
                           "separated by commas")
     return Sharding(count=count, ids=tuple(sorted({int(p) for p in parts})))

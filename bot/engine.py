@@ -287,7 +287,7 @@ class Engine:
         wanted = typed(text)
         if not wanted:
             return None
-        if wanted.isdigit() and 1 <= int(wanted) <= len(choices):
+        if wanted.isdecimal() and 1 <= int(wanted) <= len(choices):
             return choices[int(wanted) - 1].id
         for choice in choices:
             if typed(choice.label) == wanted:

@@ -55,6 +55,9 @@ class Reply:
 
     `notice` is a short line for button toasts (Telegram's answerCallbackQuery); adapters
     without toasts may ignore it, because the same information is in `parts`.
+
+    `saved` is False when the step could not be committed (the store was busy or full):
+    `parts` then only ask the person to send it again, and nothing of it was kept.
     """
 
     parts: list[str] = field(default_factory=list)
@@ -64,6 +67,7 @@ class Reply:
     notice: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
     duplicate: bool = False
+    saved: bool = True
 
     @property
     def text(self) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from bot.config import retention_days
+from bot.confirm import Answer, ConfirmWords
 from bot.engine import BUTTON_ID, MENU, Engine, StepContext
 from bot.export import export_attachment, export_data, export_text
 from bot.flowlang.catalog import SAFETY_FLOW, Catalog
@@ -25,7 +26,7 @@ from bot.messages import Attachment, Choice, Incoming, Reply
 from bot.safety.actions import APPLY_HELD
 from bot.safety.screen import ScreenResult, screen
 from bot.session import Position, Session
-from bot.store.base import Store, StoreClosed, VersionConflict
+from bot.store.base import Store, StoreClosed, StoreUnavailable, VersionConflict
 
 log = logging.getLogger("coach.core")
 
@@ -109,6 +110,7 @@ class Coach:
         self.locks = KeyedLocks()
         self.screen = screen
         self.clock = clock
+        self.delete_words = ConfirmWords.for_delete(self.texts)
         self.services: dict[str, object] = {"resources": catalog.resources,
                                             "coaching": catalog.coaching}
         self._last_purge = 0.0
@@ -160,26 +162,57 @@ class Coach:
         A conflict means another process saved first: the step runs again on its version."""
         key = message.user.key
         async with self.locks.hold(key):
-            for _ in range(SAVE_ATTEMPTS):
-                stored = await self.store.load(key)
-                if stored and message.update_id and message.update_id in stored.seen:
-                    log.info("event=duplicate user=%s", key)
-                    return Reply(duplicate=True)
-                turn = step(stored)
-                if turn.erase:
-                    await self.store.delete(key)
-                    log.info("event=deleted user=%s", key)
-                    return self._reply(turn)
-                try:
-                    await self.store.save(turn.ctx.session)
-                except VersionConflict:
-                    log.info("event=version_conflict user=%s", key)
-                    continue
-                session = turn.ctx.session
-                log.info("event=%s user=%s flow=%s state=%s", turn.event, key, session.flow,
-                         session.state)
+            try:
+                return await self._take_step(message, step)
+            except StoreUnavailable as error:
+                return await self._not_saved(key, error)
+
+    async def _take_step(self, message: Incoming,
+                         step: Callable[[Session | None], Turn]) -> Reply:
+        key = message.user.key
+        for _ in range(SAVE_ATTEMPTS):
+            stored = await self.store.load(key)
+            if stored and message.update_id and message.update_id in stored.seen:
+                log.info("event=duplicate user=%s", key)
+                return Reply(duplicate=True)
+            turn = step(stored)
+            if turn.erase:
+                await self.store.delete(key)
+                log.info("event=deleted user=%s", key)
                 return self._reply(turn)
+            try:
+                await self.store.save(turn.ctx.session)
+            except VersionConflict:
+                log.info("event=version_conflict user=%s", key)
+                continue
+            session = turn.ctx.session
+            log.info("event=%s user=%s flow=%s state=%s", turn.event, key, session.flow,
+                     session.state)
+            return self._reply(turn)
         raise VersionConflict(key)
+
+    async def _not_saved(self, key: str, error: StoreUnavailable) -> Reply:
+        """Nothing of this step was kept: say so, with the step that still stands (its
+        buttons stay valid), so the person can send it again. The adapter confirms the
+        message only once this reply has gone out."""
+        log.warning("event=store_unavailable reason=%s user=%s", error.reason, key)
+        reply = Reply(parts=[self.texts.get("not_saved")], saved=False)
+        try:
+            stored = await self.store.load(key)  # the last committed step, if still readable
+        except StoreUnavailable:
+            return reply
+        if stored is not None and stored.pending == "delete":
+            reply.choices = [Choice(DELETE_YES, self.texts.get("delete_yes")),
+                             Choice(DELETE_NO, self.texts.get("delete_no"))]
+        elif stored is not None and not stored.pending:
+            ctx = StepContext(stored, self.catalog, self.registry, self.config,
+                              services=self.services)
+            if ctx.valid(stored.position):
+                controls = self.engine.controls(ctx)
+                reply.choices = controls.choices
+                reply.expects_text = controls.expects_text
+                reply.max_length = controls.max_length
+        return reply
 
     # -- one message --------------------------------------------------------------------------
 
@@ -210,13 +243,17 @@ class Coach:
         if text and self._safety_check(turn, text):
             return turn
         if session.pending == "delete":
+            answer = self._delete_answer(message, command, text)
+            if answer is Answer.UNCLEAR:
+                self._ask_delete(turn, "delete_unclear")
+                return turn
             session.pending = None
-            if message.button == DELETE_YES:
+            if answer is Answer.YES:
                 turn.erase, turn.controls, turn.event = True, False, "delete"
                 ctx.out.append(self.texts.get("deleted", answers=len(session.slots)))
                 return turn
             ctx.out.append(self.texts.get("delete_cancelled"))
-            if message.button == DELETE_NO:
+            if command is None and message.button in (None, DELETE_NO):
                 self._reshow(turn)
                 return turn
         mark = len(ctx.out)
@@ -376,10 +413,7 @@ class Coach:
         elif name == "export":
             self._export(turn)
         elif name == "delete":
-            ctx.session.pending = "delete"
-            ctx.out.append(texts.get("delete_confirm"))
-            turn.choices = [Choice(DELETE_YES, texts.get("delete_yes")),
-                            Choice(DELETE_NO, texts.get("delete_no"))]
+            self._ask_delete(turn, "delete_confirm")
         else:
             ctx.out.append(texts.get("unknown_command", command="/" + name[:32]))
 
@@ -431,6 +465,24 @@ class Coach:
         ctx.out.append(texts.get("empty_text" if not text else "pick_a_choice"))
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _ask_delete(self, turn: Turn, text_id: str) -> None:
+        turn.ctx.session.pending = "delete"
+        turn.event = "command_delete"
+        turn.ctx.out.append(self.texts.get(text_id))
+        turn.choices = [Choice(DELETE_YES, self.texts.get("delete_yes")),
+                        Choice(DELETE_NO, self.texts.get("delete_no"))]
+
+    def _delete_answer(self, message: Incoming, command: tuple[str, str] | None,
+                       text: str | None) -> Answer:
+        """The person's answer to "delete everything?": the buttons, or words that clearly
+        say yes or no. A command or another step's button leaves the question (a no)."""
+        if message.button == DELETE_YES:
+            return Answer.YES
+        if message.button is not None or command is not None:
+            return Answer.NO
+        return self.delete_words.read(text or "", yes_label=self.texts.get("delete_yes"),
+                                      no_label=self.texts.get("delete_no"))
 
     def _reshow(self, turn: Turn) -> None:
         self.engine.reshow(turn.ctx)

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from bot.flowlang.catalog import Catalog
 from bot.messages import Incoming, UserKey
 from bot.pipeline import Coach, clean_text, parse_command
+from bot.session import Session
+from bot.store.base import StoreUnavailable
+from bot.store.memory import MemoryStore
 from tests.conftest import Chat
 
 
@@ -116,12 +122,66 @@ async def test_delete_asks_then_erases(coach: Coach, chat: Chat) -> None:
     assert reply.parts[0] == "Welcome to the test menu."
 
 
-async def test_other_input_cancels_a_pending_delete(coach: Coach, chat: Chat) -> None:
+async def test_unclear_text_at_the_delete_question_asks_again_and_changes_nothing(
+        coach: Coach, chat: Chat) -> None:
     await chat.send("/start quiz")
     await chat.send("/delete")
+    before = await coach.store.load(chat.user.key)
     reply = await chat.send("Sam")
+    assert reply.parts == ["I want to be sure before I erase anything. Should I delete "
+                           "everything I keep about you?\nTap a button, or type yes or no."]
+    assert chat.labels == ["Yes, delete everything", "No, keep it"]
+    after = await coach.store.load(chat.user.key)
+    assert after is not None and before is not None
+    assert (after.slots, after.state, after.pending) == (before.slots, before.state, "delete")
+    reply = await chat.send("yes")
+    assert "erased everything" in reply.text
+    assert await coach.store.load(chat.user.key) is None
+
+
+@pytest.mark.parametrize("typed", ["yes", "Yes!", "yes delete", "yes, delete everything",
+                                   "ok delete it", "delete everything", "go ahead",
+                                   "Yes, delete everything", "YEP", "y"])
+async def test_a_typed_yes_erases(coach: Coach, chat: Chat, typed: str) -> None:
+    await chat.send("/start quiz")
+    await chat.send("Sam")
+    await chat.send("/delete")
+    reply = await chat.send(typed)
+    assert "erased everything" in reply.text and "1 answer" in reply.text
+    assert await coach.store.load(chat.user.key) is None
+
+
+@pytest.mark.parametrize("typed", ["no", "No.", "cancel", "no, keep it", "don't delete it",
+                                   "nope", "No, keep it", "keep"])
+async def test_a_typed_no_keeps_everything_and_shows_the_step_again(
+        coach: Coach, chat: Chat, typed: str) -> None:
+    await chat.send("/start quiz")
+    await chat.send("/delete")
+    reply = await chat.send(typed)
+    assert reply.parts == ["Okay, nothing was deleted.", "What is your name?"]
+    stored = await coach.store.load(chat.user.key)
+    assert stored is not None and stored.pending is None and stored.state == "name"
+    reply = await chat.send("Sam")  # the step was not answered by the "no"
+    assert reply.parts[0] == "Hello Sam. Favourite colour?"
+
+
+@pytest.mark.parametrize("typed", ["yes no", "maybe", "delete my notes but not my answers",
+                                   "it", "please", "🙂"])
+async def test_a_mixed_or_unknown_answer_asks_again(coach: Coach, chat: Chat, typed: str) -> None:
+    await chat.send("/start quiz")
+    await chat.send("/delete")
+    reply = await chat.send(typed)
+    assert reply.parts[0].startswith("I want to be sure")
+    assert await coach.store.load(chat.user.key) is not None
+
+
+async def test_a_command_at_the_delete_question_leaves_it(coach: Coach, chat: Chat) -> None:
+    await chat.send("/start quiz")
+    await chat.send("/delete")
+    reply = await chat.send("/help")
     assert reply.parts[0] == "Okay, nothing was deleted."
-    assert reply.parts[1] == "Hello Sam. Favourite colour?"
+    stored = await coach.store.load(chat.user.key)
+    assert stored is not None and stored.pending is None
 
 
 async def test_odd_input_keeps_the_session(coach: Coach, chat: Chat) -> None:
@@ -268,3 +328,87 @@ async def test_a_repeated_group_update_gets_one_notice(coach: Coach) -> None:
     first = await coach.handle(Incoming(user, text="/start", private=False, update_id="g1"))
     again = await coach.handle(Incoming(user, text="/start", private=False, update_id="g1"))
     assert "one to one" in first.text and again.duplicate and again.parts == []
+
+
+class FailingStore(MemoryStore):
+    """A real memory store whose next writes (or reads) fail as a busy or full disk would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing_saves = 0
+        self.failing_loads = 0
+
+    async def save(self, session: Session) -> None:
+        if self.failing_saves:
+            self.failing_saves -= 1
+            raise StoreUnavailable("full")
+        await super().save(session)
+
+    async def delete(self, user_key: str) -> bool:
+        if self.failing_saves:
+            self.failing_saves -= 1
+            raise StoreUnavailable("busy")
+        return await super().delete(user_key)
+
+    async def load(self, user_key: str) -> Session | None:
+        if self.failing_loads:
+            self.failing_loads -= 1
+            raise StoreUnavailable("io")
+        return await super().load(user_key)
+
+
+async def test_a_step_that_cannot_be_saved_is_reported_and_nothing_changes(
+        catalog: Catalog) -> None:
+    store = FailingStore()
+    chat = Chat(Coach(catalog, store))
+    await chat.send("/start quiz")
+    before = await store.load(chat.user.key)
+    store.failing_saves = 1
+    reply = await chat.send("Sam")
+    assert not reply.saved
+    assert reply.parts == ["That didn't go through, and nothing of it was saved. Please send "
+                           "it again in a moment."]
+    assert reply.expects_text  # the step still stands: it asks for the name again
+    after = await store.load(chat.user.key)
+    assert before is not None and after is not None
+    assert (after.version, after.slots, after.state) == (before.version, before.slots, "name")
+    reply = await chat.send("Sam")
+    assert reply.saved and reply.parts[0] == "Hello Sam. Favourite colour?"
+
+
+async def test_buttons_stay_valid_after_a_failed_save(catalog: Catalog) -> None:
+    store = FailingStore()
+    chat = Chat(Coach(catalog, store))
+    await chat.send("/start quiz")
+    await chat.send("Sam")
+    store.failing_saves = 1
+    reply = await chat.press("Red")
+    assert not reply.saved and [c.label for c in reply.choices][:2] == ["Red", "Blue"]
+    reply = await chat.press("Red")
+    assert reply.saved and reply.parts[0] == "Why red?"
+
+
+async def test_an_unreadable_store_and_a_failed_delete_lose_nothing(catalog: Catalog) -> None:
+    store = FailingStore()
+    chat = Chat(Coach(catalog, store))
+    await chat.send("/start quiz")
+    await chat.send("Sam")
+    store.failing_loads = 2
+    reply = await chat.send("/help")
+    assert not reply.saved and reply.choices == []
+    await chat.send("/delete")
+    store.failing_saves = 1
+    reply = await chat.send("yes")
+    assert not reply.saved and chat.labels == ["Yes, delete everything", "No, keep it"]
+    assert await store.load(chat.user.key) is not None
+    reply = await chat.press("Yes, delete everything")
+    assert "erased everything" in reply.text and await store.load(chat.user.key) is None
+
+
+async def test_a_superscript_digit_is_text_not_a_button_number(chat: Chat) -> None:
+    await chat.send("/start quiz")
+    await chat.send("Sam")
+    reply = await chat.send("²")
+    assert reply.saved and reply.parts  # an answer, never a crash
+    reply = await chat.send("١")  # an Arabic-Indic one is a real decimal: the first button
+    assert reply.parts[0] == "Why red?"

@@ -19,6 +19,16 @@ class StoreClosed(RuntimeError):
     """The store was closed (the program is stopping); nothing more can be written."""
 
 
+class StoreUnavailable(RuntimeError):
+    """The store could not commit (or read) right now: a lock held past the busy timeout,
+    a full disk, an I/O error. Nothing of the step was saved; the same message may go
+    through when it is sent again."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # a short word for logs ("busy", "full", "io"), never user text
+
+
 class StoreOpenError(ValueError):
     """The store cannot be opened: a path that cannot be created or is not a database."""
 

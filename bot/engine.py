@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from bot.config import template_values
 from bot.flowlang.catalog import Catalog
-from bot.flowlang.compile import ADVANCE, ANSWER, SKIP, CompiledFlow, pick
-from bot.flowlang.model import Call, ChoiceSpec, Route, StateSpec
+from bot.flowlang.compile import ADVANCE, ANSWER, SKIP, CompiledFlow, Fired, pick
+from bot.flowlang.model import Call, ChoiceSpec, StateSpec
 from bot.flowlang.registry import Registry
 from bot.messages import Choice
 from bot.session import Position, Session
@@ -32,7 +32,6 @@ class StepContext:
     registry: Registry
     config: Mapping[str, str]
     out: list[str] = field(default_factory=list)
-    taken: Route | None = None
     services: Mapping[str, object] = field(default_factory=dict)
 
     def render(self, text: str) -> str:
@@ -135,10 +134,10 @@ class Engine:
             if state.interactive:
                 self._arrive(ctx, start, plain=plain)
                 return
-            taken = self.flow(ctx.session).fire(position.state, ADVANCE, ctx)
-            if taken is None:  # checked flows always have an unconditional last route
+            fired = self.flow(ctx.session).fire(position.state, ADVANCE, ctx)
+            if fired is None:  # checked flows always have an unconditional last route
                 break
-            position = self._follow(ctx, taken[1])
+            position = self._follow(ctx, fired)
             run_actions = True
         ctx.session.move_to(self.home())
         self.enter(ctx, self.home(), mark=start)
@@ -166,11 +165,11 @@ class Engine:
         """Fire a trigger from the current state; False when it is not valid there now."""
         here = ctx.session.here
         mark = len(ctx.out)
-        taken = self.flow(ctx.session).fire(here.state, trigger, ctx)
-        if taken is None:
+        fired = self.flow(ctx.session).fire(here.state, trigger, ctx)
+        if fired is None:
             return False
         ctx.session.push_back(here)
-        self.enter(ctx, self._follow(ctx, taken[1]), mark=mark)
+        self.enter(ctx, self._follow(ctx, fired), mark=mark)
         return True
 
     def answer(self, ctx: StepContext, text: str) -> bool:
@@ -206,14 +205,17 @@ class Engine:
             ctx.session.calls.append(ctx.session.here)
         self.enter(ctx, target)
 
-    def _follow(self, ctx: StepContext, route: Route) -> Position:
+    def _follow(self, ctx: StepContext, fired: Fired) -> Position:
+        """Where the route leads: within the flow, the state the machine landed on; out of
+        it, the hand-over the route names."""
+        route = fired.route
         for slot, value in route.sets:
             ctx.session.slots[slot] = ctx.render(value)
         self._run(ctx, route.actions)
         target = route.target
         session = ctx.session
         if target.kind == "state":
-            return Position(session.flow, target.state or "")
+            return Position(session.flow, fired.state)
         if target.kind == "flow":
             session.calls.clear()
             start = self.start_of(target.flow or "")
@@ -269,14 +271,9 @@ class Engine:
 
     def _shown_choices(self, ctx: StepContext,
                        state: StateSpec) -> list[tuple[int, ChoiceSpec]]:
+        holds = self.registry.holds
         return [(index, choice) for index, choice in enumerate(state.choices)
-                if self._holds(ctx, choice.route.when)]
-
-    def _holds(self, ctx: StepContext, conditions: tuple[Call, ...]) -> bool:
-        return all(
-            bool(self.registry.conditions[c.name].func(ctx, c.arg)) != c.negate
-            for c in conditions
-        )
+                if not choice.route.when or holds(ctx, choice.route.when)]
 
     def typed_choice(self, ctx: StepContext, text: str) -> str | None:
         """A typed label, or a button's number, counts as pressing that button (people type

@@ -1,19 +1,21 @@
 """Stage three: one `transitions` machine per flow, built once and shared by every user.
 
-A person's place lives in their session, not in a machine. To take a step the engine puts
-the shared cursor on the session's state, fires one trigger, and reads where it landed; all of
-that is synchronous, so no other coroutine can move the cursor in between.
+A person's place lives in their session, not in a machine. To take a step the engine hands
+the machine a `Place` made for that one call (the session's state), fires one trigger, and
+the machine does the routing: its conditions choose the route, and the state it lands on is
+the person's next state. A route that leaves the flow (to another flow, a call, a return) is
+an internal transition: the machine records the route and the engine hands over.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from transitions import EventData, Machine
 
-from bot.flowlang.model import Call, FlowSpec, Route
+from bot.flowlang.model import FlowSpec, Route
 from bot.flowlang.registry import Registry
 
 ANSWER = "answer"
@@ -25,59 +27,64 @@ def pick(index: int) -> str:
     return f"pick_{index}"
 
 
-class _Cursor:
-    """The single model object a flow's machine moves; never holds anyone's data."""
+class Place:
+    """What a machine moves for one trigger: a state, and the route that was taken. Made
+    afresh for each call, so no two people ever share it."""
+
+    __slots__ = ("route", "state")
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+        self.route: Route | None = None
+
+
+@dataclass(frozen=True)
+class Fired:
+    """Where a trigger led: the state the machine landed on, by which route."""
 
     state: str
+    route: Route
 
 
 @dataclass
 class CompiledFlow:
     spec: FlowSpec
     machine: Machine
-    cursor: _Cursor
-    triggers: dict[str, frozenset[str]] = field(default_factory=dict)
 
-    def fire(self, state: str, trigger: str, ctx: Any) -> tuple[str, Route] | None:
-        """Fire one trigger from `state`; the route taken and the state reached, or None.
+    def fire(self, state: str, trigger: str, ctx: Any) -> Fired | None:
+        """Fire one trigger from `state`; None when no route of it holds there now.
 
-        Only triggers declared for this state can fire: arbitrary text never reaches the
-        machine as a method name.
-        """
-        if trigger not in self.triggers.get(state, frozenset()):
+        Triggers are the engine's own names (`pick_2`, `answer`); a trigger this flow never
+        declared, or one its state does not have, is simply not taken."""
+        event = self.machine.events.get(trigger)
+        if event is None:
             return None
-        self.machine.set_state(state, model=self.cursor)
-        ctx.taken = None
-        if not self.machine.events[trigger].trigger(self.cursor, ctx=ctx):
+        place = Place(state)
+        if not event.trigger(place, ctx=ctx) or place.route is None:
             return None
-        return self.cursor.state, ctx.taken
+        return Fired(place.state, place.route)
 
 
 def compile_flow(spec: FlowSpec, registry: Registry) -> CompiledFlow:
-    cursor = _Cursor()
     machine = Machine(
-        model=cursor,
+        model=None,
         states=list(spec.states),
         initial=spec.start,
         auto_transitions=False,
         send_event=True,
-        ignore_invalid_triggers=False,
+        ignore_invalid_triggers=True,
     )
-    triggers: dict[str, set[str]] = {name: set() for name in spec.states}
     for name, state in spec.states.items():
         for index, choice in enumerate(state.choices):
             _add(machine, registry, pick(index), name, choice.route)
-            triggers[name].add(pick(index))
         after_text = ANSWER if state.ask else ADVANCE
         if state.ask or not state.choices:
             for route in state.next:
                 _add(machine, registry, after_text, name, route)
-                triggers[name].add(after_text)
             if state.ask and state.ask.skip_label:
                 for route in state.next:
                     _add(machine, registry, SKIP, name, route)
-                triggers[name].add(SKIP)
-    return CompiledFlow(spec, machine, cursor, {k: frozenset(v) for k, v in triggers.items()})
+    return CompiledFlow(spec, machine)
 
 
 def _add(machine: Machine, registry: Registry, trigger: str, source: str, route: Route) -> None:
@@ -86,22 +93,24 @@ def _add(machine: Machine, registry: Registry, trigger: str, source: str, route:
         trigger,
         source,
         dest,
-        conditions=[_condition(registry, call) for call in route.when],
-        after=[_record(route)],
+        conditions=[_holds(registry, route)] if route.when else [],
+        after=[_taken(route)],
     )
 
 
-def _condition(registry: Registry, call: Call) -> Callable[[EventData], bool]:
-    func = registry.conditions[call.name].func
+def _holds(registry: Registry, route: Route) -> Callable[[EventData], bool]:
+    """The route's conditions, through the registry's one evaluator (the same that decides
+    which buttons show)."""
+    when = route.when
 
     def check(event: EventData) -> bool:
-        return bool(func(event.kwargs["ctx"], call.arg)) != call.negate
+        return registry.holds(event.kwargs["ctx"], when)
 
     return check
 
 
-def _record(route: Route) -> Callable[[EventData], None]:
-    def record(event: EventData) -> None:
-        event.kwargs["ctx"].taken = route
+def _taken(route: Route) -> Callable[[EventData], None]:
+    def taken(event: EventData) -> None:
+        event.model.route = route
 
-    return record
+    return taken

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from bot.flowlang.model import Call
+
 if TYPE_CHECKING:
     from bot.engine import StepContext
 
@@ -36,6 +38,12 @@ class Registry:
             return func
 
         return register
+
+    def holds(self, ctx: StepContext, conditions: tuple[Call, ...]) -> bool:
+        """Whether every condition holds: the one evaluator, used both to choose a route and
+        to decide which buttons show."""
+        return all(bool(self.conditions[c.name].func(ctx, c.arg)) != c.negate
+                   for c in conditions)
 
     def action(
         self, name: str, arg: ArgKind = "none", doc: str = "", writes: tuple[str, ...] = ()

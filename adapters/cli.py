@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.app import Settings, build_coach
+from bot.app import Settings, build_coach, check_flows
 from bot.crypto import CipherKeyError
-from bot.flowlang.catalog import check_paths, flow_files
+from bot.flowlang.catalog import flow_files
 from bot.flowlang.errors import FlowErrors
 from bot.paths import flows_dir
 from bot.store.base import StoreOpenError
@@ -200,7 +200,7 @@ def _flows_check(paths: list[Path]) -> int:
         for path in missing:
             print(f"{path}:1: no such file or directory", file=sys.stderr)
         return EXIT_FLOWS
-    catalog, problems = check_paths(paths)
+    catalog, problems = check_flows(paths)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -208,7 +208,7 @@ def _flows_check(paths: list[Path]) -> int:
         return EXIT_FLOWS
     assert catalog is not None
     took = (time.perf_counter() - started) * 1000
-    asked = {str(p) for p in flow_files(paths)[0]}
+    asked = {str(p) for p in flow_files(paths)}
     checked = [f for f in catalog.flows.values() if f.spec.path in asked]
     states = sum(len(f.spec.states) for f in checked)
     print(fill("ok: ${flows} flow|flows, ${states} state|states checked in ${ms} ms",

@@ -1,16 +1,67 @@
-"""Assemble a Coach from settings: the one place adapters get the core from."""
+"""The composition root: the one place that knows every feature. It builds the registry the
+flows may use, names the feature files loaded and checked with them, and assembles a Coach
+for the adapters."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.coach import actions as coach_actions
+from bot.coach import feedback
+from bot.coach.coaching import COACHING_FILE, load_coaching
 from bot.config import config_from_env
-from bot.flowlang.catalog import Catalog, load_catalog
+from bot.flowlang import builtins
+from bot.flowlang.catalog import Catalog, Features, check_paths
+from bot.flowlang.catalog import load_catalog as load_with
+from bot.flowlang.datafiles import DataFile, RuleFile
+from bot.flowlang.errors import FlowProblem
+from bot.flowlang.registry import Registry
 from bot.paths import flows_dir
-from bot.pipeline import Coach
+from bot.pipeline import SAFETY_ENTRY_STATES, SAFETY_FLOW, Coach
+from bot.safety import actions as safety_actions
+from bot.safety import prefilter, screen
+from bot.safety.resources import RESOURCES_FILE, load_resources
 from bot.store import open_store
+
+_BOT = Path(__file__).resolve().parent
+
+
+def build_registry() -> Registry:
+    """A fresh registry with the language's entries and every feature's."""
+    registry = Registry()
+    for entries in (builtins.entries, coach_actions.entries, safety_actions.entries):
+        registry.include(entries)
+    return registry
+
+
+def features(registry: Registry | None = None) -> Features:
+    return Features(
+        registry=registry or build_registry(),
+        data_files=(DataFile("resources", RESOURCES_FILE, load_resources),
+                    DataFile("coaching", COACHING_FILE, load_coaching)),
+        rule_files=(
+            RuleFile(Path("safety") / "screen_rules.yaml",
+                     lambda data: screen.build_rules(data, gates=False),
+                     (Path(screen.__file__), Path(prefilter.__file__))),
+            RuleFile(Path("coach") / "feedback_rules.yaml", feedback.build_rules,
+                     (Path(feedback.__file__),)),
+        ),
+        entry_states={SAFETY_FLOW: SAFETY_ENTRY_STATES},
+    )
+
+
+def check_flows(paths: Iterable[Path],
+                registry: Registry | None = None) -> tuple[Catalog | None, list[FlowProblem]]:
+    """Every problem in these flows (as `coach flows check` reports them), and the catalog
+    when there are none."""
+    return check_paths(paths, features(registry))
+
+
+def load_catalog(paths: Iterable[Path], registry: Registry | None = None) -> Catalog:
+    """Raises FlowErrors (every problem, with file and line) when the flows are broken."""
+    return load_with(paths, features(registry))
 
 
 @dataclass(frozen=True)
@@ -24,7 +75,7 @@ class Settings:
 
 
 def load_flows(flows: Path | None = None) -> Catalog:
-    """Raises FlowErrors (every problem, with file and line) when the flows are broken."""
+    """The operator's flows (or the shipped ones)."""
     return load_catalog([flows or flows_dir()])
 
 

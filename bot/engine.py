@@ -24,8 +24,10 @@ _QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
 
 
 @dataclass
-class StepContext:
-    """What conditions and actions see while one message is handled."""
+class EngineContext:
+    """The engine's StepContext (bot/flowlang/context.py): what conditions and actions see
+    while one message is handled. `effects` are follow-ups actions asked for during this
+    message only; they are never stored."""
 
     session: Session
     catalog: Catalog
@@ -33,6 +35,7 @@ class StepContext:
     config: Mapping[str, str]
     out: list[str] = field(default_factory=list)
     services: Mapping[str, object] = field(default_factory=dict)
+    effects: list[str] = field(default_factory=list)
 
     def render(self, text: str) -> str:
         missing = self.catalog.texts.get("missing_answer") if self.catalog.texts else "…"
@@ -42,6 +45,9 @@ class StepContext:
 
     def say(self, text: str) -> None:
         self.out.append(text)
+
+    def request(self, effect: str) -> None:
+        self.effects.append(effect)
 
     def valid(self, position: Position | None) -> bool:
         if position is None:
@@ -110,7 +116,7 @@ class Engine:
 
     # -- moving -----------------------------------------------------------------------------
 
-    def enter(self, ctx: StepContext, position: Position, *, run_actions: bool = True,
+    def enter(self, ctx: EngineContext, position: Position, *, run_actions: bool = True,
               mark: int | None = None) -> None:
         """Show a state; states that wait for nobody move on by themselves.
 
@@ -142,7 +148,7 @@ class Engine:
         ctx.session.move_to(self.home())
         self.enter(ctx, self.home(), mark=start)
 
-    def _arrive(self, ctx: StepContext, start: int, *, plain: bool = False) -> None:
+    def _arrive(self, ctx: EngineContext, start: int, *, plain: bool = False) -> None:
         """A new step: its buttons get new ids, and what it said is kept for a re-show
         (None when it said only its own `say`, which renders the same again)."""
         session = ctx.session
@@ -151,7 +157,7 @@ class Engine:
         if session.flow != self.catalog.home:
             session.last = session.here
 
-    def reshow(self, ctx: StepContext) -> None:
+    def reshow(self, ctx: EngineContext) -> None:
         """The current step again, exactly as it was sent, with the same buttons (so they
         keep working). A step that said only its own `say` (and sessions stored before
         steps kept their text) is rendered from it again."""
@@ -161,7 +167,7 @@ class Engine:
         else:
             ctx.out.extend(session.shown)
 
-    def take(self, ctx: StepContext, trigger: str) -> bool:
+    def take(self, ctx: EngineContext, trigger: str) -> bool:
         """Fire a trigger from the current state; False when it is not valid there now."""
         here = ctx.session.here
         mark = len(ctx.out)
@@ -172,24 +178,24 @@ class Engine:
         self.enter(ctx, self._follow(ctx, fired), mark=mark)
         return True
 
-    def answer(self, ctx: StepContext, text: str) -> bool:
+    def answer(self, ctx: EngineContext, text: str) -> bool:
         state = self.state(ctx.session)
         if state.ask is None:
             return False
         ctx.session.slots[state.ask.slot] = state.ask.cleaned(text)
         return self.take(ctx, ANSWER)
 
-    def skip(self, ctx: StepContext) -> bool:
+    def skip(self, ctx: EngineContext) -> bool:
         state = self.state(ctx.session)
         if state.ask is None or not state.ask.skip_label:
             return False
         ctx.session.slots.pop(state.ask.slot, None)
         return self.take(ctx, SKIP)
 
-    def press(self, ctx: StepContext, index: int) -> bool:
+    def press(self, ctx: EngineContext, index: int) -> bool:
         return self.take(ctx, pick(index))
 
-    def to_menu(self, ctx: StepContext) -> bool:
+    def to_menu(self, ctx: EngineContext) -> bool:
         """The Menu button the core adds; False when this step does not offer it."""
         if not self.offers_menu(ctx):
             return False
@@ -198,14 +204,14 @@ class Engine:
         self.enter(ctx, self.home())
         return True
 
-    def call(self, ctx: StepContext, target: Position) -> None:
+    def call(self, ctx: EngineContext, target: Position) -> None:
         """Hand over to another flow from outside the flows (the safety screen does this);
         `return: true` there comes back to this step, shown as it was."""
         if ctx.session.flow != target.flow:
             ctx.session.calls.append(ctx.session.here)
         self.enter(ctx, target)
 
-    def _follow(self, ctx: StepContext, fired: Fired) -> Position:
+    def _follow(self, ctx: EngineContext, fired: Fired) -> Position:
         """Where the route leads: within the flow, the state the machine landed on; out of
         it, the hand-over the route names."""
         route = fired.route
@@ -234,13 +240,13 @@ class Engine:
             return self.home()
         return session.last if ctx.can_resume() and session.last else self.home()
 
-    def _run(self, ctx: StepContext, calls: tuple[Call, ...]) -> None:
+    def _run(self, ctx: EngineContext, calls: tuple[Call, ...]) -> None:
         for call in calls:
             self.registry.actions[call.name].func(ctx, call.arg)
 
     # -- what the person can do now ---------------------------------------------------------
 
-    def controls(self, ctx: StepContext) -> Controls:
+    def controls(self, ctx: EngineContext) -> Controls:
         state = self.state(ctx.session)
         step = ctx.session.step
         shown = self._shown_choices(ctx, state)
@@ -252,12 +258,12 @@ class Engine:
         return Controls(choices, state.ask is not None,
                         state.ask.max_length if state.ask else None)
 
-    def offers_menu(self, ctx: StepContext) -> bool:
+    def offers_menu(self, ctx: EngineContext) -> bool:
         """Every step gets a last "Menu" button, except in the menu flow, in flows with
         `menu_button: false`, and where one of the step's own buttons leads to the menu."""
         return self._menu_offered(ctx, self._shown_choices(ctx, self.state(ctx.session)))
 
-    def _menu_offered(self, ctx: StepContext, shown: list[tuple[int, ChoiceSpec]]) -> bool:
+    def _menu_offered(self, ctx: EngineContext, shown: list[tuple[int, ChoiceSpec]]) -> bool:
         flow = self.flow(ctx.session).spec
         home = self.catalog.home
         if flow.id == home or not flow.menu_button:
@@ -269,13 +275,13 @@ class Engine:
         texts = self.catalog.texts
         return texts.get("menu_button") if texts else "Menu"
 
-    def _shown_choices(self, ctx: StepContext,
+    def _shown_choices(self, ctx: EngineContext,
                        state: StateSpec) -> list[tuple[int, ChoiceSpec]]:
         holds = self.registry.holds
         return [(index, choice) for index, choice in enumerate(state.choices)
                 if not choice.route.when or holds(ctx, choice.route.when)]
 
-    def typed_choice(self, ctx: StepContext, text: str) -> str | None:
+    def typed_choice(self, ctx: EngineContext, text: str) -> str | None:
         """A typed label, or a button's number, counts as pressing that button (people type
         what they see)."""
         choices = self.controls(ctx).choices

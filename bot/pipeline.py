@@ -17,10 +17,9 @@ from dataclasses import dataclass, field, replace
 
 from bot.config import retention_days
 from bot.confirm import Answer, ConfirmWords
-from bot.engine import BUTTON_ID, MENU, Engine, StepContext
+from bot.engine import BUTTON_ID, MENU, Engine, EngineContext
 from bot.export import export_attachment, export_data, export_text
-from bot.flowlang.catalog import SAFETY_FLOW, Catalog
-from bot.flowlang.registry import REGISTRY, Registry
+from bot.flowlang.catalog import Catalog
 from bot.locks import KeyedLocks
 from bot.messages import Attachment, Choice, Incoming, Reply
 from bot.safety.actions import APPLY_HELD
@@ -39,6 +38,9 @@ SAVE_ATTEMPTS = 5
 CONSENT_SLOT, CONSENT_VALUE = "adult", "yes"
 PURGE_EVERY_S = 3600.0
 GROUP_UPDATES_KEPT = 4096
+# The safety flow and the states the core enters in it when the screen flags a message.
+SAFETY_FLOW = "safety"
+SAFETY_ENTRY_STATES = ("violence", "coercive_control", "self_harm", "unsure")
 Screen = Callable[[str], ScreenResult]
 
 
@@ -46,7 +48,7 @@ Screen = Callable[[str], ScreenResult]
 class Turn:
     """The outcome of one message before it is committed."""
 
-    ctx: StepContext
+    ctx: EngineContext
     controls: bool = True
     notice: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
@@ -94,7 +96,6 @@ class Coach:
         catalog: Catalog,
         store: Store,
         *,
-        registry: Registry = REGISTRY,
         config: Mapping[str, str] | None = None,
         screen: Screen = screen,
         clock: Callable[[], float] = time.time,
@@ -104,15 +105,14 @@ class Coach:
         self.catalog = catalog
         self.texts = catalog.texts
         self.store = store
-        self.registry = registry
+        self.registry = catalog.registry
         self.config = dict(config or {})
-        self.engine = Engine(catalog, registry)
+        self.engine = Engine(catalog, catalog.registry)
         self.locks = KeyedLocks()
         self.screen = screen
         self.clock = clock
         self.delete_words = ConfirmWords.for_delete(self.texts)
-        self.services: dict[str, object] = {"resources": catalog.resources,
-                                            "coaching": catalog.coaching}
+        self.services = catalog.services
         self._last_purge = 0.0
         self._group_updates: OrderedDict[str, None] = OrderedDict()
         self._purging: asyncio.Task | None = None
@@ -205,7 +205,7 @@ class Coach:
             reply.choices = [Choice(DELETE_YES, self.texts.get("delete_yes")),
                              Choice(DELETE_NO, self.texts.get("delete_no"))]
         elif stored is not None and not stored.pending:
-            ctx = StepContext(stored, self.catalog, self.registry, self.config,
+            ctx = EngineContext(stored, self.catalog, self.registry, self.config,
                               services=self.services)
             if ctx.valid(stored.position):
                 controls = self.engine.controls(ctx)
@@ -219,7 +219,7 @@ class Coach:
     def _process(self, stored: Session | None, message: Incoming, text: str | None) -> Turn:
         home = self.engine.home()
         session = stored or Session(message.user.key, home.flow, home.state)
-        ctx = StepContext(session, self.catalog, self.registry, self.config,
+        ctx = EngineContext(session, self.catalog, self.registry, self.config,
                           services=self.services)
         turn = Turn(ctx)
         if message.update_id:
@@ -263,7 +263,7 @@ class Coach:
             self._button(turn, message.button)
         else:
             self._text(turn, text or "")
-        if session.pending == APPLY_HELD:
+        if APPLY_HELD in ctx.effects:
             self._apply_held(turn)
         if session.wanted and session.flow == self.catalog.home and self._consented(ctx):
             self._open_wanted(turn, mark)
@@ -279,7 +279,7 @@ class Coach:
             self._group_updates.popitem(last=False)
         return False
 
-    def _consented(self, ctx: StepContext) -> bool:
+    def _consented(self, ctx: EngineContext) -> bool:
         if CONSENT_SLOT not in self.catalog.slots:
             return True
         return ctx.session.slots.get(CONSENT_SLOT) == CONSENT_VALUE
@@ -325,14 +325,14 @@ class Coach:
     def _apply_held(self, turn: Turn) -> None:
         """They said they are safe: the answer written before the check-in counts."""
         ctx = turn.ctx
-        held, ctx.session.held, ctx.session.pending = ctx.session.held, None, None
+        held, ctx.session.held = ctx.session.held, None
         if held and self.engine.state(ctx.session).ask is not None:
             ctx.out.clear()
             ctx.out.append(self.texts.get("held_answer_kept"))
             self.engine.answer(ctx, held)
 
-    def _sos_lines(self, ctx: StepContext, category: str) -> None:
-        resources = self.catalog.resources
+    def _sos_lines(self, ctx: EngineContext, category: str) -> None:
+        resources = self.catalog.services.get("resources")
         if resources is not None:
             category = category if category in ("violence", "coercive_control",
                                                  "self_harm") else "general"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.flowlang.catalog import Catalog, load_catalog
+from bot.app import load_catalog
+from bot.flowlang.catalog import Catalog
 from bot.messages import Incoming, Reply, UserKey
 from bot.pipeline import Coach
 from bot.store.memory import MemoryStore

@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from bot.app import Settings, build_coach
 
 from .conftest import REPO
@@ -56,3 +58,47 @@ def test_privacy_says_notes_are_kept_until_deleted_when_retention_is_off() -> No
     text = _chat(["/privacy"], COACH_RETENTION_DAYS="0")
     assert "0 days" not in text
     assert "until you delete it" in text
+
+
+def test_the_flow_language_knows_no_feature() -> None:
+    """Features come in through the composition root; the language imports none of them."""
+    import ast
+
+    features = ("bot.coach", "bot.safety", "bot.engine", "bot.pipeline", "bot.app")
+    offenders = []
+    for path in sorted((REPO / "bot" / "flowlang").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith(features)]
+    assert offenders == []
+
+
+def test_a_registry_starts_clean_and_is_filled_only_when_asked() -> None:
+    from bot.app import build_registry
+    from bot.flowlang import builtins
+    from bot.flowlang.registry import Registry
+
+    assert Registry().conditions == {} and Registry().actions == {}
+    first, second = build_registry(), build_registry()
+    assert first is not second and first.actions == second.actions
+    assert {"coach_feedback", "show_resources", "set_slot"} <= set(first.actions)
+    first.actions.pop("set_slot")
+    assert "set_slot" in build_registry().actions  # no shared, global registry
+    only_language = Registry().include(builtins.entries)
+    assert "coach_feedback" not in only_language.actions
+    with pytest.raises(ValueError, match="slot_filled"):
+        only_language.include(builtins.entries)
+
+
+def test_a_catalog_carries_the_registry_it_was_compiled_with() -> None:
+    from bot.app import build_registry, load_catalog
+    from tests.conftest import CORE_FLOWS
+
+    registry = build_registry()
+    catalog = load_catalog([CORE_FLOWS], registry)
+    assert catalog.registry is registry

@@ -8,12 +8,11 @@ import itertools
 
 import pytest
 
-from bot.app import load_flows
+from bot.app import build_registry, load_flows
 from bot.coach.actions import owning_slips
 from bot.coach.coaching import Coaching
-from bot.engine import StepContext
+from bot.engine import EngineContext
 from bot.flowlang.catalog import Catalog
-from bot.flowlang.registry import REGISTRY
 from bot.pipeline import Coach
 from bot.session import Session
 from bot.store.memory import MemoryStore
@@ -21,6 +20,8 @@ from tests.conftest import Chat
 
 REHEARSALS = ("talk", "roleplay", "repair")
 PREFIX = "Partner: "
+
+REGISTRY = build_registry()
 
 
 @pytest.fixture(scope="module")
@@ -30,16 +31,17 @@ def shipped() -> Catalog:
 
 @pytest.fixture
 def coaching(shipped: Catalog) -> Coaching:
-    assert shipped.coaching is not None
-    return shipped.coaching
+    coaching = shipped.services.get("coaching")
+    assert isinstance(coaching, Coaching)
+    return coaching
 
 
-def _ctx(shipped: Catalog, **slots: str) -> StepContext:
+def _ctx(shipped: Catalog, **slots: str) -> EngineContext:
     session = Session("test:rp", "roleplay", "partner_opens", slots=dict(slots))
-    return StepContext(session, shipped, REGISTRY, {}, services={"coaching": shipped.coaching})
+    return EngineContext(session, shipped, REGISTRY, {}, services=shipped.services)
 
 
-def _practise(ctx: StepContext, replies: list[str]) -> list[str]:
+def _practise(ctx: EngineContext, replies: list[str]) -> list[str]:
     """The partner's lines for an opener and then each reply, as the flow would run them."""
     REGISTRY.actions["roleplay_start"].func(ctx, None)
     for reply in replies:

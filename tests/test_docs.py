@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 
+from bot.app import build_registry
+
 # These imports also register every condition and action: the registry's own, the coach's
 # (bot.coach.actions) and the safety path's (bot.safety.actions, imported by the pipeline).
 from bot.coach.actions import FEEDBACK_SLOTS, ROLEPLAY_SLOTS
 from bot.export import CONCERN_SLOT
 from bot.flowlang.parse import ASK_KEYS, FLOW_KEYS, STATE_KEYS, TARGET_KEYS
-from bot.flowlang.registry import REGISTRY
 from bot.pipeline import CONSENT_SLOT
 from tests.conftest import REPO
 
@@ -47,15 +48,15 @@ def _table(first_header: str) -> dict[str, str]:
 
 def test_every_condition_is_documented_with_its_argument() -> None:
     documented = _table("condition")
-    assert sorted(documented) == sorted(REGISTRY.conditions)
-    for name, entry in REGISTRY.conditions.items():
+    assert sorted(documented) == sorted(build_registry().conditions)
+    for name, entry in build_registry().conditions.items():
         assert ARGUMENT[entry.arg].match(documented[name]), (name, entry.arg, documented[name])
 
 
 def test_every_action_is_documented_with_its_argument() -> None:
     documented = _table("action")
-    assert sorted(documented) == sorted(REGISTRY.actions)
-    for name, entry in REGISTRY.actions.items():
+    assert sorted(documented) == sorted(build_registry().actions)
+    for name, entry in build_registry().actions.items():
         assert ARGUMENT[entry.arg].match(documented[name]), (name, entry.arg, documented[name])
 
 
@@ -76,7 +77,7 @@ def test_the_slots_the_core_and_the_flows_share_are_listed() -> None:
     relied_on = {CONSENT_SLOT, CONCERN_SLOT, *FEEDBACK_SLOTS, *ROLEPLAY_SLOTS, "role",
                  "safe_to_talk", "rp_role", "rp_pick", "rp_reply", "behavior", "behavior_mine",
                  "my_opener", "opener", "came_from", "answers_text"}
-    relied_on.update(slot for entry in REGISTRY.actions.values() for slot in entry.writes)
+    relied_on.update(slot for entry in build_registry().actions.values() for slot in entry.writes)
     assert sorted(relied_on - listed) == []
 
 

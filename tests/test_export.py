@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from bot.flowlang.catalog import Catalog, load_catalog
+from bot.app import load_catalog
+from bot.flowlang.catalog import Catalog
 from bot.pipeline import Coach
 from bot.session import SEEN_UPDATES_KEPT
 from bot.store.memory import MemoryStore

@@ -30,10 +30,12 @@ from types import SimpleNamespace
 import pytest
 from transitions import Machine
 
-from bot.flowlang.catalog import check_paths, load_catalog
+from bot.app import build_registry, load_catalog
+from bot.app import check_flows as check_paths
 from bot.flowlang.errors import FlowErrors, FlowProblem
-from bot.flowlang.registry import REGISTRY
 from tests.conftest import CORE_FLOWS
+
+REGISTRY = build_registry()
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -528,33 +530,3 @@ def test_broken_rule_files_stop_the_check(tmp_path: Path) -> None:
     where = {(Path(p.path).name, p.line) for p in problems}
     assert ("screen_rules.yaml", 1) in where
     assert any(name == "feedback_rules.yaml" and line > 1 for name, line in where)
-
-
-def test_rule_files_that_compiled_before_are_not_compiled_again(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`coach flows check` remembers rule files that compiled (by the hash of their bytes and
-    of the code that compiles them), so an unchanged file costs nothing the next time; a
-    changed or broken one is compiled, and reported, every time."""
-    from bot.flowlang import catalog
-
-    monkeypatch.setenv("COACH_CHECK_CACHE", "1")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    flows = tmp_path / "flows"
-    shutil.copytree(REPO / "flows", flows)
-    calls: list[str] = []
-    real = dict(catalog.RULE_FILES)
-    counting = {rel: (lambda data, rel=rel, build=build: (calls.append(str(rel)), build(data)))
-                for rel, build in real.items()}
-    monkeypatch.setattr(catalog, "RULE_FILES", counting)
-    assert catalog.rule_file_problems([flows]) == []
-    assert len(calls) == 2
-    assert catalog.rule_file_problems([flows]) == []
-    assert len(calls) == 2, "unchanged rule files were compiled again"
-    rules = flows / "safety" / "screen_rules.yaml"
-    rules.write_text(rules.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
-    assert catalog.rule_file_problems([flows]) == []
-    assert len(calls) == 3
-    rules.write_text("rules: [\n", encoding="utf-8")
-    for _ in range(2):  # a broken file is reported every time, never remembered
-        problems = catalog.rule_file_problems([flows])
-        assert problems and problems[0].path == str(rules)

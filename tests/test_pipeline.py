@@ -287,18 +287,17 @@ def test_clean_text_keeps_emoji_and_newlines() -> None:
 
 
 async def test_clear_slots_takes_one_name_or_a_list(chat: Chat, coach: Coach) -> None:
-    from bot.engine import StepContext
-    from bot.flowlang.registry import REGISTRY
+    from bot.engine import EngineContext
 
     await chat.send("/start quiz")
     await chat.send("Sam")
     session = await coach.store.load(chat.user.key)
     assert session is not None
     session.slots.update(colour="red", why="x")
-    ctx = StepContext(session, coach.catalog, REGISTRY, {})
-    REGISTRY.actions["clear_slots"].func(ctx, "name")
+    ctx = EngineContext(session, coach.catalog, coach.catalog.registry, {})
+    coach.catalog.registry.actions["clear_slots"].func(ctx, "name")
     assert "name" not in session.slots and session.slots["colour"] == "red"
-    REGISTRY.actions["clear_slots"].func(ctx, ["colour", "why"])
+    coach.catalog.registry.actions["clear_slots"].func(ctx, ["colour", "why"])
     assert session.slots == {}
 
 

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from bot.engine import StepContext
-from bot.flowlang.catalog import Catalog, load_catalog
+from bot.app import build_registry, load_catalog
+from bot.engine import EngineContext
+from bot.flowlang.catalog import Catalog
 from bot.flowlang.model import AskSpec
-from bot.flowlang.registry import REGISTRY, Registry
+from bot.flowlang.registry import Registry
 from bot.messages import Incoming, Reply, UserKey
 from bot.pipeline import Coach, clean_text
 from bot.session import BACK_STACK_KEPT, Position, Session
@@ -84,11 +85,11 @@ states:
 
 
 def _registry() -> Registry:
-    registry = Registry(dict(REGISTRY.conditions), dict(REGISTRY.actions))
+    registry = build_registry()
 
     @registry.action("tally", "none", "counts its own runs and says the count",
                      writes=("visits",))
-    def tally(ctx: StepContext, _: Any) -> None:
+    def tally(ctx: EngineContext, _: Any) -> None:
         visits = int(ctx.session.slots.get("visits", "0")) + 1
         ctx.session.slots["visits"] = str(visits)
         ctx.say(f"Visit {visits}.")
@@ -116,7 +117,7 @@ def practice_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
 
 @pytest.fixture
 def coach(practice_catalog: Catalog) -> Coach:
-    return Coach(practice_catalog, MemoryStore(), registry=REGISTRY_WITH_TALLY)
+    return Coach(practice_catalog, MemoryStore())
 
 
 @pytest.fixture
@@ -212,12 +213,11 @@ async def test_step_text_round_trips_through_the_encrypted_store(practice_catalo
                                                                  tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "s.db"))  # encrypted, as in production
     try:
-        coach = Coach(practice_catalog, store, registry=REGISTRY_WITH_TALLY)
+        coach = Coach(practice_catalog, store)
         chat = Chat(coach)
         await chat.send("/start practice")
         checked = await chat.send("a line only I know")
-        fresh = Coach(practice_catalog, open_store(str(tmp_path / "s.db")),
-                      registry=REGISTRY_WITH_TALLY)
+        fresh = Coach(practice_catalog, open_store(str(tmp_path / "s.db")))
         try:
             again = await Chat(fresh).send("/resume")
         finally:
@@ -256,11 +256,11 @@ def safety_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
 
 async def test_help_lines_are_repeated_and_the_step_comes_back_as_it_was(
         safety_catalog: Catalog) -> None:
-    coach = Coach(safety_catalog, MemoryStore(), registry=REGISTRY_WITH_TALLY)
+    coach = Coach(safety_catalog, MemoryStore())
     chat = Chat(coach)
     line = await chat.send("/start practice")
     flagged = await chat.send("he hit me last night and I'm scared of him")
-    help_lines = safety_catalog.resources.text("violence", None)  # type: ignore[union-attr]
+    help_lines = safety_catalog.services["resources"].text("violence", None)  # type: ignore[attr-defined]
     assert help_lines in flagged.parts
     again = await chat.send("/resume")
     _same_step(again, flagged)
@@ -306,7 +306,7 @@ async def test_typed_skip_label_skips(chat: Chat) -> None:
 
 
 async def test_curly_quotes_match_straight_ones(safety_catalog: Catalog) -> None:
-    coach = Coach(safety_catalog, MemoryStore(), registry=REGISTRY_WITH_TALLY)
+    coach = Coach(safety_catalog, MemoryStore())
     chat = Chat(coach)
     await chat.send("/start practice")
     flagged = await chat.send("he hit me last night and I'm scared of him")
@@ -369,7 +369,7 @@ def consent_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
 
 
 async def test_a_deep_link_opens_after_the_age_question(consent_catalog: Catalog) -> None:
-    coach = Coach(consent_catalog, MemoryStore(), registry=REGISTRY_WITH_TALLY)
+    coach = Coach(consent_catalog, MemoryStore())
     chat = Chat(coach)
     reply = await chat.send("/start quiz")
     assert reply.parts == ["Are you 18 or older?"]
@@ -384,7 +384,7 @@ async def test_a_deep_link_opens_after_the_age_question(consent_catalog: Catalog
 
 
 async def test_the_last_deep_link_wins_and_start_forgets_it(consent_catalog: Catalog) -> None:
-    coach = Coach(consent_catalog, MemoryStore(), registry=REGISTRY_WITH_TALLY)
+    coach = Coach(consent_catalog, MemoryStore())
     chat = Chat(coach, "two")
     await chat.send("/start quiz")
     await chat.send("/start practice")
@@ -429,10 +429,10 @@ async def test_prefixes_are_taken_off_before_the_answer_is_kept(coach: Coach,
 async def test_greeting_after_the_flow_was_removed(tmp_path: Path) -> None:
     flows = _flows(tmp_path, ("practice.yaml", PRACTICE))
     store = MemoryStore()
-    coach = Coach(load_catalog([flows], REGISTRY_WITH_TALLY), store, registry=REGISTRY_WITH_TALLY)
+    coach = Coach(load_catalog([flows], REGISTRY_WITH_TALLY), store)
     await Chat(coach).send("/start practice")
     (flows / "practice.yaml").unlink()
-    coach = Coach(load_catalog([flows], REGISTRY_WITH_TALLY), store, registry=REGISTRY_WITH_TALLY)
+    coach = Coach(load_catalog([flows], REGISTRY_WITH_TALLY), store)
     reply = await coach.open(Incoming(UserKey("test", "alice")))
     assert reply.parts == [
         "Welcome back.",
@@ -442,7 +442,7 @@ async def test_greeting_after_the_flow_was_removed(tmp_path: Path) -> None:
 
 
 async def test_greeting_at_the_menu_says_welcome_back_once(consent_catalog: Catalog) -> None:
-    coach = Coach(consent_catalog, MemoryStore(), registry=REGISTRY_WITH_TALLY)
+    coach = Coach(consent_catalog, MemoryStore())
     chat = Chat(coach)
     await chat.send("/start")
     await chat.press("Yes, I'm 18 or older")
@@ -500,7 +500,7 @@ def test_clean_text_replaces_lone_surrogates() -> None:
 async def test_broken_unicode_is_kept_safely(practice_catalog: Catalog, tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "u.db")
     try:
-        coach = Coach(practice_catalog, store, registry=REGISTRY_WITH_TALLY)
+        coach = Coach(practice_catalog, store)
         user = UserKey("test", "u")
         await coach.handle(Incoming(user, text="/start practice", update_id="a\udcff"))
         reply = await coach.handle(Incoming(user, text="half \ud83d"))
@@ -514,8 +514,7 @@ async def test_broken_unicode_is_kept_safely(practice_catalog: Catalog, tmp_path
 async def test_a_purge_after_the_store_closed_is_quiet(practice_catalog: Catalog,
                                                        tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "p.db")
-    coach = Coach(practice_catalog, store, config={"retention_days": "30"},
-                  registry=REGISTRY_WITH_TALLY)
+    coach = Coach(practice_catalog, store, config={"retention_days": "30"})
     coach._purge_if_due()  # what each message does first; the purge runs in the background
     assert coach._purging is not None
     await store.close()  # shutting down before the purge got its turn
@@ -525,8 +524,7 @@ async def test_a_purge_after_the_store_closed_is_quiet(practice_catalog: Catalog
 
 async def test_coach_close_waits_for_the_purge(practice_catalog: Catalog, tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "c.db")
-    coach = Coach(practice_catalog, store, config={"retention_days": "30"},
-                  registry=REGISTRY_WITH_TALLY)
+    coach = Coach(practice_catalog, store, config={"retention_days": "30"})
     await coach.handle(Incoming(UserKey("test", "c"), text="/start"))
     await coach.close()
     assert coach._purging is not None and coach._purging.done()

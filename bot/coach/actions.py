@@ -13,10 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from bot.coach.coaching import Coaching
 from bot.coach.feedback import Feedback, analyse
-from bot.flowlang.registry import REGISTRY
+from bot.flowlang.registry import Registry
 
 if TYPE_CHECKING:
-    from bot.engine import StepContext
+    from bot.flowlang.context import StepContext
+
+# Added to the coach's registry by the composition root (bot/app.py).
+entries = Registry()
 
 SHOWN_FINDINGS = 2
 MIN_MOOD, MAX_MOOD = -3, 2
@@ -61,7 +64,7 @@ def feedback_lines(fb: Feedback, coaching: Coaching) -> list[str]:
     return lines
 
 
-@REGISTRY.action("coach_feedback", "slot", "feedback on the line kept in this slot",
+@entries.action("coach_feedback", "slot", "feedback on the line kept in this slot",
                  writes=FEEDBACK_SLOTS)
 def coach_feedback(ctx: StepContext, slot: str) -> None:
     coaching = _coaching(ctx)
@@ -85,7 +88,7 @@ def coach_feedback(ctx: StepContext, slot: str) -> None:
         slots["best_score"] = str(fb.score)
 
 
-@REGISTRY.action("coach_reset", "none", "start a new rehearsal: forget earlier scores",
+@entries.action("coach_reset", "none", "start a new rehearsal: forget earlier scores",
                  writes=FEEDBACK_SLOTS)
 def coach_reset(ctx: StepContext, _: Any) -> None:
     for slot in (*FEEDBACK_SLOTS, *ROLEPLAY_SLOTS):
@@ -139,7 +142,7 @@ def owning_slips(text: str, coaching: Coaching) -> list[str]:
     return slips
 
 
-@REGISTRY.action("roleplay_start", "none", "the partner answers the opener, in the style "
+@entries.action("roleplay_start", "none", "the partner answers the opener, in the style "
                  "kept in rp_pick (or at random), as the role opposite rp_role",
                  writes=ROLEPLAY_SLOTS)
 def roleplay_start(ctx: StepContext, _: Any) -> None:
@@ -162,7 +165,7 @@ def roleplay_start(ctx: StepContext, _: Any) -> None:
     _partner_says(ctx, coaching, style, mood)
 
 
-@REGISTRY.action("roleplay_turn", "none", "the partner reacts to rp_reply, then one tip",
+@entries.action("roleplay_turn", "none", "the partner reacts to rp_reply, then one tip",
                  writes=ROLEPLAY_SLOTS)
 def roleplay_turn(ctx: StepContext, _: Any) -> None:
     coaching = _coaching(ctx)
@@ -200,14 +203,14 @@ def coaching_kinds(coaching: Coaching) -> set[str]:
     return {at[-1] for at in coaching.texts if at[:3] == ("roleplay", "summary", "carry")}
 
 
-@REGISTRY.condition("roleplay_done", "none", "the practice has had its turns")
+@entries.condition("roleplay_done", "none", "the practice has had its turns")
 def roleplay_done(ctx: StepContext, _: Any) -> bool:
     coaching = _coaching(ctx)
     turns = coaching.max_turns if coaching else 4
     return _int(ctx, "rp_turn") >= turns
 
 
-@REGISTRY.action("roleplay_summary", "none", "turns, calm lines, opener score, one thing to "
+@entries.action("roleplay_summary", "none", "turns, calm lines, opener score, one thing to "
                  "carry into the real talk")
 def roleplay_summary(ctx: StepContext, _: Any) -> None:
     coaching = _coaching(ctx)
@@ -236,7 +239,7 @@ def roleplay_summary(ctx: StepContext, _: Any) -> None:
 
 # -- answers as one message to share ---------------------------------------------------------
 
-@REGISTRY.action("compose_answers", "slot_values", "the answers in these slots as one list to "
+@entries.action("compose_answers", "slot_values", "the answers in these slots as one list to "
                  "share, in this order (`{slot: label}`), kept in `answers_text`; unanswered "
                  "ones are named once as still to talk about", writes=("answers_text",))
 def compose_answers(ctx: StepContext, labels: dict[str, str]) -> None:
@@ -252,7 +255,7 @@ def compose_answers(ctx: StepContext, labels: dict[str, str]) -> None:
 
 # -- keeping watch is not openness ----------------------------------------------------------
 
-@REGISTRY.condition("slot_policing", "slot", "the text in this slot describes watching or "
+@entries.condition("slot_policing", "slot", "the text in this slot describes watching or "
                     "checking the partner (their phone, messages, location)")
 def slot_policing(ctx: StepContext, slot: str) -> bool:
     text = ctx.session.slots.get(slot, "")
@@ -261,7 +264,7 @@ def slot_policing(ctx: StepContext, slot: str) -> bool:
 
 # -- after a safety concern: no way back into a rehearsal -------------------------------------
 
-@REGISTRY.action("leave_flow", "flow", "forget every way back into this flow: the step to "
+@entries.action("leave_flow", "flow", "forget every way back into this flow: the step to "
                  "return to, /back and \"Continue where I left off\"")
 def leave_flow(ctx: StepContext, flow: str) -> None:
     session = ctx.session
@@ -271,7 +274,7 @@ def leave_flow(ctx: StepContext, flow: str) -> None:
         session.last = None
 
 
-@REGISTRY.condition("can_return", "none", "a flow handed over here and waits to take the "
+@entries.condition("can_return", "none", "a flow handed over here and waits to take the "
                     "person back (so `return: true` does not just lead to the menu)")
 def can_return(ctx: StepContext, _: Any) -> bool:
     return any(ctx.valid(p) for p in ctx.session.calls)

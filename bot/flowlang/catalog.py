@@ -1,51 +1,51 @@
-"""Load, check and compile a whole set of flows once, at start-up."""
+"""Load, check and compile a whole set of flows once, at start-up.
+
+What a flow set may use besides the language itself (actions, feature data files, states
+the core enters) comes in as `Features`, from the composition root (bot/app.py).
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import re
-import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import yaml
-from platformdirs import user_cache_dir
-
-from bot import features  # noqa: F401  (registers the core's actions and conditions)
-from bot.coach.coaching import COACHING_FILE, Coaching, load_coaching
-from bot.coach.feedback import build_rules as build_feedback_rules
 from bot.flowlang.compile import CompiledFlow, compile_flow
+from bot.flowlang.datafiles import DataFile, RuleFile, load_data_files, rule_file_problems
 from bot.flowlang.errors import FlowErrors, FlowProblem
 from bot.flowlang.model import FlowSpec, home_flow
 from bot.flowlang.parse import parse_flow
-from bot.flowlang.registry import REGISTRY, Registry
+from bot.flowlang.registry import Registry
 from bot.flowlang.source import SourceDoc, load_source
 from bot.flowlang.validate import FlowSetChecker, slots_written
-from bot.safety.resources import RESOURCES_FILE, Resources, load_resources
-from bot.safety.screen import build_rules as build_screen_rules
 from bot.texts import Texts, load_texts
-from bot.yamlfile import safe_data
 
 MESSAGES_FILE = Path("core") / "messages.yaml"
-SAFETY_FLOW = "safety"
-# States the core itself enters, so a flow set that has the flow must have them.
-CORE_ENTRY_STATES = {SAFETY_FLOW: ("violence", "coercive_control", "self_harm", "unsure")}
+
+
+@dataclass(frozen=True)
+class Features:
+    """What the coach offers flows: its registry, the data files its features load, the
+    rule files to compile-check, and the states the core itself enters (by flow)."""
+
+    registry: Registry
+    data_files: tuple[DataFile, ...] = ()
+    rule_files: tuple[RuleFile, ...] = ()
+    entry_states: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass
 class Catalog:
-    """Everything the engine needs from the flow files, built once and then read-only."""
+    """Everything the engine needs from the flow files, built once and then read-only.
+    `registry` is the one the flows were checked and compiled against; `services` are the
+    loaded data files, by name (offered to actions as they are)."""
 
     flows: dict[str, CompiledFlow]
     texts: Texts | None
+    registry: Registry = field(default_factory=Registry)
     slots: frozenset[str] = frozenset()
     questions: dict[str, str] = field(default_factory=dict)
-    resources: Resources | None = None
-    coaching: Coaching | None = None
+    services: dict[str, object] = field(default_factory=dict)
 
     def flow(self, flow_id: str) -> CompiledFlow | None:
         return self.flows.get(flow_id)
@@ -55,30 +55,19 @@ class Catalog:
         return home_flow(self.flows)
 
 
-def flow_files(
-    paths: Iterable[Path],
-) -> tuple[list[Path], list[Path], list[Path], list[Path]]:
-    """Flow, messages, help-line and coaching files among the given files and folders."""
+def flow_files(paths: Iterable[Path]) -> list[Path]:
+    """The flow files among the given files and folders."""
     flows: list[Path] = []
-    messages: list[Path] = []
-    resources: list[Path] = []
-    coaching: list[Path] = []
     for path in paths:
         if path.is_dir():
-            if (path / COACHING_FILE).is_file():
-                coaching.append(path / COACHING_FILE)
             flows.extend(sorted(p for p in path.glob("*.yaml") if p.is_file()))
-            if (path / MESSAGES_FILE).is_file():
-                messages.append(path / MESSAGES_FILE)
-            if (path / RESOURCES_FILE).is_file():
-                resources.append(path / RESOURCES_FILE)
         else:
             flows.append(path)
-    return flows, messages, resources, coaching
+    return flows
 
 
 def check_paths(
-    paths: Iterable[Path], registry: Registry = REGISTRY
+    paths: Iterable[Path], features: Features
 ) -> tuple[Catalog | None, list[FlowProblem]]:
     """Every problem in the given flows, and the compiled catalog when there are none.
 
@@ -87,8 +76,9 @@ def check_paths(
     resolve), and only problems in the files asked for are reported.
     """
     paths = list(paths)
-    flow_paths, message_paths, resource_paths, coaching_paths = flow_files(paths)
-    flow_paths = _unique(flow_paths)
+    registry = features.registry
+    folders = [p for p in paths if p.is_dir()]
+    flow_paths = _unique(flow_files(paths))
     problems: list[FlowProblem] = []
     if not flow_paths:
         problems.append(FlowProblem(", ".join(str(p) for p in paths) or ".", 1, 0,
@@ -108,22 +98,17 @@ def check_paths(
             parsed.append((flow, doc))
     asked = {str(p) for p in flow_paths}
     context_paths = {doc.path for _, doc in context} - asked
-    found = FlowSetChecker(parsed, registry, CORE_ENTRY_STATES).check()
-    found += _core_entry_problems(parsed)
+    found = FlowSetChecker(parsed, registry, features.entry_states).check()
+    found += _core_entry_problems(parsed, features.entry_states)
     problems.extend(p for p in found if p.path not in context_paths)
     texts: Texts | None = None
-    for path in message_paths:
-        texts, found = load_texts(path)
-        problems.extend(found)
-    resources: Resources | None = None
-    for path in resource_paths:
-        resources, found = load_resources(path)
-        problems.extend(found)
-    coaching: Coaching | None = None
-    for path in coaching_paths:
-        coaching, found = load_coaching(path)
-        problems.extend(found)
-    problems.extend(rule_file_problems(paths))
+    for folder in folders:
+        if (folder / MESSAGES_FILE).is_file():
+            texts, found = load_texts(folder / MESSAGES_FILE)
+            problems.extend(found)
+    services, found = load_data_files(folders, features.data_files)
+    problems.extend(found)
+    problems.extend(rule_file_problems(folders, features.rule_files))
     if problems:
         return None, sorted(set(problems))
     slots: set[str] = set()
@@ -132,10 +117,10 @@ def check_paths(
     catalog = Catalog(
         flows={flow.id: compile_flow(flow, registry) for flow, _ in parsed},
         texts=texts,
+        registry=registry,
         slots=frozenset(slots),
         questions=_questions(flow for flow, _ in parsed),
-        resources=resources,
-        coaching=coaching,
+        services=services,
     )
     return catalog, []
 
@@ -182,99 +167,21 @@ def _siblings(paths: list[Path], asked: list[Path]) -> list[Path]:
     return siblings
 
 
-RULE_FILES: dict[Path, Callable[[Any], object]] = {
-    Path("safety") / "screen_rules.yaml": lambda data: build_screen_rules(data, gates=False),
-    Path("coach") / "feedback_rules.yaml": build_feedback_rules,
-}
-
-
-# The code that compiles the rule files: a change to it makes earlier checks stale.
-_RULE_CODE = tuple(Path(__file__).resolve().parents[1] / name for name in (
-    "safety/screen.py", "safety/prefilter.py", "coach/feedback.py"))
-
-
-class _CompiledBefore:
-    """Rule files that compiled in an earlier check, by the hash of their bytes, the code
-    that compiles them and the Python version: compiling the screen's rules is most of what
-    `coach flows check` costs, and unchanged bytes compile the same way every time. Only
-    successes are remembered (a broken file is compiled, and reported, on every check).
-    Kept in the user's cache directory; set COACH_CHECK_CACHE=0 to always compile."""
-
-    def __init__(self) -> None:
-        self.enabled = os.environ.get("COACH_CHECK_CACHE", "1") != "0"
-        self.path = Path(user_cache_dir("conversation-coach")) / "rules-compiled.json"
-        self.known: set[str] = set()
-        if self.enabled:
-            try:
-                self.known = set(json.loads(self.path.read_text(encoding="utf-8")))
-            except (OSError, ValueError, TypeError):
-                self.known = set()
-
-    def key(self, raw: bytes) -> str:
-        digest = hashlib.sha256(raw)
-        for code in _RULE_CODE:
-            try:
-                digest.update(code.read_bytes())
-            except OSError:
-                digest.update(b"?")
-        digest.update(sys.version.encode())
-        return digest.hexdigest()
-
-    def remember(self, key: str) -> None:
-        if not self.enabled or key in self.known:
-            return
-        self.known = {*list(self.known)[-31:], key}  # a few versions, not an ever-growing file
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps(sorted(self.known)), encoding="utf-8")
-        except OSError:
-            pass  # no writable cache: compile every time, as without it
-
-
-def rule_file_problems(paths: Iterable[Path]) -> list[FlowProblem]:
-    """The safety screen's and the coach's rule files, compiled as they will be at run time,
-    so an edit that breaks them stops the start instead of every message."""
-    problems = []
-    before = _CompiledBefore()
-    for folder in (p for p in paths if p.is_dir()):
-        for relative, build in RULE_FILES.items():
-            path = folder / relative
-            if not path.is_file():
-                continue
-            raw = path.read_bytes()
-            key = before.key(raw)
-            if before.enabled and key in before.known:
-                continue
-            try:
-                build(safe_data(raw.decode("utf-8")))
-            except yaml.MarkedYAMLError as exc:
-                mark = exc.problem_mark
-                line, col = (mark.line + 1, mark.column + 1) if mark else (1, 0)
-                problems.append(FlowProblem(str(path), line, col, f"YAML syntax error: "
-                                                                  f"{exc.problem}"))
-            except (yaml.YAMLError, ValueError, KeyError, TypeError, AttributeError,
-                    re.error) as exc:
-                problems.append(FlowProblem(str(path), 1, 0, f"rules do not compile: "
-                                                             f"{type(exc).__name__}: {exc}"))
-            else:
-                before.remember(key)
-    return problems
-
-
-def _core_entry_problems(parsed: list[tuple[FlowSpec, SourceDoc]]) -> list[FlowProblem]:
+def _core_entry_problems(parsed: list[tuple[FlowSpec, SourceDoc]],
+                         entry_states: Mapping[str, tuple[str, ...]]) -> list[FlowProblem]:
     problems = []
     for flow, doc in parsed:
-        for name in CORE_ENTRY_STATES.get(flow.id, ()):
+        for name in entry_states.get(flow.id, ()):
             if name not in flow.states:
                 problems.append(doc.problem(("states",), f"flow '{flow.id}' must have a state "
                                                          f"'{name}': the core enters it"))
     return problems
 
 
-def load_catalog(paths: Iterable[Path], registry: Registry = REGISTRY) -> Catalog:
+def load_catalog(paths: Iterable[Path], features: Features) -> Catalog:
     """The catalog, or FlowErrors listing every problem (the caller decides the exit code)."""
     paths = list(paths)
-    catalog, problems = check_paths(paths, registry)
+    catalog, problems = check_paths(paths, features)
     if catalog is None:
         raise FlowErrors(problems)
     if catalog.texts is None:

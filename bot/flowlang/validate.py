@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from bot.config import CONFIG_ENV, TEMPLATE_PREFIX
@@ -24,7 +24,7 @@ class FlowSetChecker:
         self,
         flows: list[tuple[FlowSpec, SourceDoc]],
         registry: Registry,
-        core_entries: dict[str, tuple[str, ...]] | None = None,
+        core_entries: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         """`core_entries`: states the core enters by itself, which count as reachable."""
         self.flows = flows

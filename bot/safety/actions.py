@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.flowlang.registry import REGISTRY
+from bot.flowlang.registry import Registry
 from bot.safety.resources import CATEGORIES
 
 if TYPE_CHECKING:
-    from bot.engine import StepContext
+    from bot.flowlang.context import StepContext
+
+# Added to the coach's registry by the composition root (bot/app.py).
+entries = Registry()
 
 APPLY_HELD = "apply_held"
 
 
-@REGISTRY.action("show_resources", "text", f"help lines for one of: {', '.join(CATEGORIES)}")
+@entries.action("show_resources", "text", f"help lines for one of: {', '.join(CATEGORIES)}")
 def show_resources(ctx: StepContext, category: str) -> None:
     resources = ctx.services.get("resources")
     if resources is not None:
@@ -21,12 +24,12 @@ def show_resources(ctx: StepContext, category: str) -> None:
                                ctx.config.get("country")))
 
 
-@REGISTRY.action("keep_held_answer", "none", "use the answer written before the check-in")
+@entries.action("keep_held_answer", "none", "use the answer written before the check-in")
 def keep_held_answer(ctx: StepContext, _: Any) -> None:
     if ctx.session.held:
-        ctx.session.pending = APPLY_HELD
+        ctx.request(APPLY_HELD)
 
 
-@REGISTRY.action("drop_held_answer", "none", "forget the answer written before the check-in")
+@entries.action("drop_held_answer", "none", "forget the answer written before the check-in")
 def drop_held_answer(ctx: StepContext, _: Any) -> None:
     ctx.session.held = None

@@ -1,0 +1,49 @@
+"""The flow language's own conditions and actions: about answers, places and settings, which
+every flow set may use whatever features the coach has. Added to a registry explicitly
+(`registry.include(entries)`), like every feature's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.flowlang.context import StepContext
+from bot.flowlang.registry import Registry
+
+entries = Registry()
+
+
+@entries.condition("slot_filled", "slot", "the answer in this slot is not empty")
+def slot_filled(ctx: StepContext, slot: str) -> bool:
+    return bool(ctx.session.slots.get(slot))
+
+
+@entries.condition("slot_empty", "slot", "nothing has been kept in this slot yet")
+def slot_empty(ctx: StepContext, slot: str) -> bool:
+    return not ctx.session.slots.get(slot)
+
+
+@entries.condition("slot_is", "slot_values", "every named slot holds exactly this value")
+def slot_is(ctx: StepContext, values: dict[str, str]) -> bool:
+    return all(ctx.session.slots.get(slot) == str(value) for slot, value in values.items())
+
+
+@entries.condition("can_continue", "none", "the person has a place to go back to")
+def can_continue(ctx: StepContext, _: Any) -> bool:
+    return ctx.can_resume()
+
+
+@entries.condition("config_set", "config", "the operator has set this configuration value")
+def config_set(ctx: StepContext, key: str) -> bool:
+    return bool(ctx.config.get(key))
+
+
+@entries.action("set_slot", "slot_values", "keep these values (templates allowed)")
+def set_slot(ctx: StepContext, values: dict[str, str]) -> None:
+    for slot, value in values.items():
+        ctx.session.slots[slot] = ctx.render(str(value))
+
+
+@entries.action("clear_slots", "slots", "forget these answers")
+def clear_slots(ctx: StepContext, slots: list[str] | str) -> None:
+    for slot in [slots] if isinstance(slots, str) else slots:
+        ctx.session.slots.pop(slot, None)

@@ -67,6 +67,7 @@ from adapters.discord_ui import (
 )
 from adapters.redact import install_redaction, redact
 from bot.app import Settings, build_coach
+from bot.commands import menu_entries
 from bot.locks import KeyedLocks
 from bot.messages import Incoming, Reply, UserKey
 from bot.pipeline import Coach
@@ -81,9 +82,6 @@ MAX_FLOW_CHOICES = 25  # Discord's limit for an option's choices
 API_PATH = yarl.URL(Route.BASE).path  # "/api/v10": the API version discord.py speaks
 TEXT_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)
 
-# The slash commands mirror the core's global commands; what Discord's command picker shows
-# beside each is the core message `command_<name>` in flows/core/messages.yaml.
-COMMANDS = ("menu", "help", "back", "restart", "resume", "export", "delete", "sos", "privacy")
 EVERYWHERE = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True)
 ANY_INSTALL = app_commands.AppInstallationType(guild=True, user=True)
 GLOBAL_ONLY_FIELDS = ("contexts", "integration_types")
@@ -383,8 +381,10 @@ class DiscordBot:
         texts = self.coach.texts
         start = app_commands.describe(flow=texts.get("command_start_topic"))(start)
         start = app_commands.choices(flow=flow_choices(self.coach))(start)
-        callbacks = [("start", texts.get("command_start"), start)] + [
-            (name, texts.get(f"command_{name}"), self._simple(name)) for name in COMMANDS]
+        # The core's command table, with what Discord's command picker shows beside each.
+        callbacks = [(command.name, description,
+                      start if command.takes_topic else self._simple(command.name))
+                     for command, description in menu_entries(texts)]
         scopes = [None] if self.config.guild_id is None else [
             None, discord.Object(id=self.config.guild_id)]
         for guild in scopes:

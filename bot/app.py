@@ -19,9 +19,10 @@ from bot.flowlang.datafiles import DataFile, RuleFile
 from bot.flowlang.errors import FlowProblem
 from bot.flowlang.registry import Registry
 from bot.paths import flows_dir
-from bot.pipeline import SAFETY_ENTRY_STATES, SAFETY_FLOW, Coach
+from bot.pipeline import Coach
 from bot.safety import actions as safety_actions
 from bot.safety import prefilter, screen
+from bot.safety.flow import SAFETY_ENTRY_STATES, SAFETY_FLOW
 from bot.safety.resources import RESOURCES_FILE, load_resources
 from bot.store import open_store
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from bot.config import template_values
@@ -69,6 +70,16 @@ class Controls:
     max_length: int | None
 
 
+@contextmanager
+def _collecting(ctx: EngineContext) -> Iterator[list[str]]:
+    """While one move runs, what is said goes into a fresh list: the move's own output."""
+    outer, ctx.out = ctx.out, []
+    try:
+        yield ctx.out
+    finally:
+        ctx.out = outer
+
+
 def typed(text: str) -> str:
     """Text as compared with a label: any capitals, curly or straight quotes, single
     spaces, and no blanks or punctuation around it ("  skip this one. " ~ "Skip this one")."""
@@ -116,16 +127,79 @@ class Engine:
 
     # -- moving -----------------------------------------------------------------------------
 
-    def enter(self, ctx: EngineContext, position: Position, *, run_actions: bool = True,
-              mark: int | None = None) -> None:
+    # Each public move returns the messages it produced (None: the move was not possible
+    # here). Actions say things through the context while a move runs; what they said is
+    # collected for that move alone, so callers compose replies from returned values.
+
+    def enter(self, ctx: EngineContext, position: Position, *,
+              run_actions: bool = True) -> list[str]:
         """Show a state; states that wait for nobody move on by themselves.
 
         A position that carries what it showed (a step the person left and comes back to)
-        is shown again exactly so, without running its actions a second time. Everything
-        said from `mark` on (default: from here) is kept as the new step's text, unless it is
-        just the state's own `say`: that renders the same again, and the stored session
-        stays small."""
-        start = len(ctx.out) if mark is None else mark
+        is shown again exactly so, without running its actions a second time."""
+        with _collecting(ctx) as out:
+            self._enter(ctx, position, run_actions=run_actions)
+        return out
+
+    def reshow(self, ctx: EngineContext) -> list[str]:
+        """The current step again, exactly as it was sent, with the same buttons (so they
+        keep working). A step that said only its own `say` (and sessions stored before
+        steps kept their text) is rendered from it again."""
+        session = ctx.session
+        if session.shown is None:
+            return [ctx.render(text) for text in self.state(session).say]
+        return list(session.shown)
+
+    def take(self, ctx: EngineContext, trigger: str) -> list[str] | None:
+        """Fire a trigger from the current state; None when it is not valid there now."""
+        here = ctx.session.here
+        with _collecting(ctx) as out:
+            fired = self.flow(ctx.session).fire(here.state, trigger, ctx)
+            if fired is None:
+                return None
+            ctx.session.push_back(here)
+            # What the route's actions said belongs to the step it leads to.
+            self._enter(ctx, self._follow(ctx, fired), start=0)
+        return out
+
+    def answer(self, ctx: EngineContext, text: str) -> list[str] | None:
+        state = self.state(ctx.session)
+        if state.ask is None:
+            return None
+        ctx.session.slots[state.ask.slot] = state.ask.cleaned(text)
+        return self.take(ctx, ANSWER)
+
+    def skip(self, ctx: EngineContext) -> list[str] | None:
+        state = self.state(ctx.session)
+        if state.ask is None or not state.ask.skip_label:
+            return None
+        ctx.session.slots.pop(state.ask.slot, None)
+        return self.take(ctx, SKIP)
+
+    def press(self, ctx: EngineContext, index: int) -> list[str] | None:
+        return self.take(ctx, pick(index))
+
+    def to_menu(self, ctx: EngineContext) -> list[str] | None:
+        """The Menu button the core adds; None when this step does not offer it."""
+        if not self.offers_menu(ctx):
+            return None
+        ctx.session.push_back(ctx.session.here)
+        ctx.session.calls.clear()
+        return self.enter(ctx, self.home())
+
+    def call(self, ctx: EngineContext, target: Position) -> list[str]:
+        """Hand over to another flow from outside the flows (the safety screen does this);
+        `return: true` there comes back to this step, shown as it was."""
+        if ctx.session.flow != target.flow:
+            ctx.session.calls.append(ctx.session.here)
+        return self.enter(ctx, target)
+
+    def _enter(self, ctx: EngineContext, position: Position, *, run_actions: bool = True,
+               start: int | None = None) -> None:
+        """Everything said into `ctx.out` from `start` on (default: from here) is kept as
+        the new step's text, unless it is just the state's own `say`: that renders the same
+        again, and the stored session stays small."""
+        start = len(ctx.out) if start is None else start
         for _ in range(MAX_AUTO_STEPS):
             ctx.session.move_to(position)
             state = self.state(ctx.session)
@@ -146,7 +220,7 @@ class Engine:
             position = self._follow(ctx, fired)
             run_actions = True
         ctx.session.move_to(self.home())
-        self.enter(ctx, self.home(), mark=start)
+        self._enter(ctx, self.home(), start=start)
 
     def _arrive(self, ctx: EngineContext, start: int, *, plain: bool = False) -> None:
         """A new step: its buttons get new ids, and what it said is kept for a re-show
@@ -156,60 +230,6 @@ class Engine:
         session.shown = None if plain else tuple(ctx.out[start:])
         if session.flow != self.catalog.home:
             session.last = session.here
-
-    def reshow(self, ctx: EngineContext) -> None:
-        """The current step again, exactly as it was sent, with the same buttons (so they
-        keep working). A step that said only its own `say` (and sessions stored before
-        steps kept their text) is rendered from it again."""
-        session = ctx.session
-        if session.shown is None:
-            ctx.out.extend(ctx.render(text) for text in self.state(session).say)
-        else:
-            ctx.out.extend(session.shown)
-
-    def take(self, ctx: EngineContext, trigger: str) -> bool:
-        """Fire a trigger from the current state; False when it is not valid there now."""
-        here = ctx.session.here
-        mark = len(ctx.out)
-        fired = self.flow(ctx.session).fire(here.state, trigger, ctx)
-        if fired is None:
-            return False
-        ctx.session.push_back(here)
-        self.enter(ctx, self._follow(ctx, fired), mark=mark)
-        return True
-
-    def answer(self, ctx: EngineContext, text: str) -> bool:
-        state = self.state(ctx.session)
-        if state.ask is None:
-            return False
-        ctx.session.slots[state.ask.slot] = state.ask.cleaned(text)
-        return self.take(ctx, ANSWER)
-
-    def skip(self, ctx: EngineContext) -> bool:
-        state = self.state(ctx.session)
-        if state.ask is None or not state.ask.skip_label:
-            return False
-        ctx.session.slots.pop(state.ask.slot, None)
-        return self.take(ctx, SKIP)
-
-    def press(self, ctx: EngineContext, index: int) -> bool:
-        return self.take(ctx, pick(index))
-
-    def to_menu(self, ctx: EngineContext) -> bool:
-        """The Menu button the core adds; False when this step does not offer it."""
-        if not self.offers_menu(ctx):
-            return False
-        ctx.session.push_back(ctx.session.here)
-        ctx.session.calls.clear()
-        self.enter(ctx, self.home())
-        return True
-
-    def call(self, ctx: EngineContext, target: Position) -> None:
-        """Hand over to another flow from outside the flows (the safety screen does this);
-        `return: true` there comes back to this step, shown as it was."""
-        if ctx.session.flow != target.flow:
-            ctx.session.calls.append(ctx.session.here)
-        self.enter(ctx, target)
 
     def _follow(self, ctx: EngineContext, fired: Fired) -> Position:
         """Where the route leads: within the flow, the state the machine landed on; out of

@@ -25,7 +25,6 @@ from typing import Any
 import pytest
 
 from adapters.discord import (
-    COMMANDS,
     ConfigError,
     DiscordBot,
     DiscordConfig,
@@ -45,8 +44,8 @@ from adapters.discord_ui import (
     utf16_len,
 )
 from bot.app import load_flows
+from bot.commands import COMMANDS as COMMAND_TABLE
 from bot.messages import Choice, Incoming, Reply
-from bot.pipeline import COMMANDS as CORE_COMMANDS
 from bot.pipeline import Coach
 from bot.store.url import open_store
 from tests.conftest import REPO
@@ -199,8 +198,8 @@ async def dc(server: FakeDiscordAPI, tmp_path: Path) -> AsyncIterator[Harness]:
 async def test_commands_are_synced_with_the_flows_as_start_choices(dc: Harness) -> None:
     [sync] = dc.server.calls_to("sync_global_commands", ok_only=True)
     commands = {c["name"]: c for c in sync.json}
-    assert list(commands) == ["start", *COMMANDS]
-    assert set(commands) == set(CORE_COMMANDS)  # every global command of the core, /restart too
+    # every command of the core's table, /restart too, in the table's order
+    assert list(commands) == [command.name for command in COMMAND_TABLE]
     [flow] = commands["start"]["options"]
     assert flow["name"] == "flow" and not flow.get("required")
     offered = {c["value"]: c["name"] for c in flow["choices"]}
@@ -222,7 +221,7 @@ async def test_guild_sync_and_auto_sharding(server: FakeDiscordAPI, tmp_path: Pa
         assert sorted(tuple(i["shard"]) for i in server.identifies) == [(0, 2), (1, 2)]
         [sync] = server.calls_to("sync_guild_commands", ok_only=True)
         assert not server.calls_to("sync_global_commands")
-        assert {c["name"] for c in sync.json} == set(CORE_COMMANDS)
+        assert {c["name"] for c in sync.json} == {c.name for c in COMMAND_TABLE}
         for command in sync.json:  # documented for global commands only
             assert "contexts" not in command and "integration_types" not in command
         with pytest.raises(ValueError, match="never synced"):  # guild commands stay there

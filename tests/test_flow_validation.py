@@ -25,10 +25,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
-from transitions import Machine
 
 from bot.app import build_registry, load_catalog
 from bot.app import check_flows as check_paths
@@ -297,41 +295,6 @@ def valid():
     assert problems == []
     assert catalog is not None
     return catalog
-
-
-def test_a_valid_set_compiles_to_one_machine_per_flow(valid) -> None:
-    assert set(valid.flows) == {"menu", "talk"}
-    for flow_id, compiled in valid.flows.items():
-        assert compiled.spec.id == flow_id
-        assert isinstance(compiled.machine, Machine)
-        assert compiled.machine.auto_transitions is False
-        for state in compiled.spec.states:
-            assert f"to_{state}" not in compiled.machine.events
-        assert compiled.machine.models == []  # people's places are never kept in a machine
-    assert valid.slots == {"name", "role"}
-    assert valid.questions == {"name": "What should I call you?"}
-
-
-def test_only_declared_triggers_are_valid_in_a_state(valid) -> None:
-    talk = valid.flows["talk"]
-    assert "to_intro" not in talk.machine.events
-    declared = {
-        "intro": {"pick_0", "pick_1", "pick_2", "pick_3"},
-        "ask_name": {"answer", "skip"},
-        "anonymous": {"advance"},
-        "thanks": {"advance"},
-        "done": {"pick_0", "pick_1"},
-    }
-    for state, triggers in declared.items():
-        assert set(talk.machine.get_triggers(state)) == triggers
-    ctx = SimpleNamespace()
-    for undeclared in ("to_intro", "to_done", "answer", "advance", "skip", "pick_4", "x y"):
-        assert talk.fire("intro", undeclared, ctx) is None
-    fired = talk.fire("intro", "pick_0", ctx)
-    assert fired is not None and fired.state == "ask_name"
-    assert fired.route.target.state == "ask_name"
-    fired = talk.fire("anonymous", "advance", ctx)
-    assert fired is not None and fired.state == "thanks"
 
 
 def test_yes_no_on_off_labels_are_text(valid) -> None:

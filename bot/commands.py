@@ -1,0 +1,147 @@
+"""The commands every step understands, as one table: name, handler, the message that
+describes it (`command_<name>` in flows/core/messages.yaml) and whether chat apps list it.
+
+Both platform adapters build their command menus from this table, so a command added here
+shows up everywhere at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from bot.config import retention_days
+from bot.safety.flow import SAFETY_FLOW
+
+if TYPE_CHECKING:
+    from bot.engine import Engine, EngineContext
+    from bot.texts import Texts
+    from bot.turn import Turn
+
+
+class Core(Protocol):
+    """What command handlers use of the Coach."""
+
+    engine: Engine
+    texts: Texts
+    config: Mapping[str, str]
+
+    def consented(self, ctx: EngineContext) -> bool: ...
+
+    def export(self, turn: Turn) -> None: ...
+
+    def ask_to_delete(self, turn: Turn) -> None: ...
+
+    def sos_lines(self, category: str) -> list[str]: ...
+
+
+Handler = Callable[[Core, "Turn", str], None]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    run: Handler
+    in_menus: bool = True
+    # Takes a topic: `/start boundaries` (chat apps offer it as an option).
+    takes_topic: bool = False
+
+    @property
+    def help_id(self) -> str:
+        return f"command_{self.name}"
+
+
+def _start(core: Core, turn: Turn, args: str) -> None:
+    """The menu, or the part named (`/start talk`); before the age question is answered,
+    the part waits until it has been."""
+    engine, ctx, session = core.engine, turn.ctx, turn.session
+    target = engine.home()
+    session.wanted = None
+    if args:
+        flow_id = args.split()[0].casefold()
+        start = engine.start_of(flow_id)
+        if start is None:
+            turn.notes.append(core.texts.get("unknown_flow", flow=flow_id[:40]))
+        else:
+            target = start
+    if target.flow not in (engine.home().flow, SAFETY_FLOW) and not core.consented(ctx):
+        session.wanted = target.flow
+        target = engine.home()
+    session.calls.clear()
+    turn.shown = engine.enter(ctx, target)
+
+
+def _help(core: Core, turn: Turn, _: str) -> None:
+    turn.notes.append(core.texts.get("help"))
+
+
+def _sos(core: Core, turn: Turn, _: str) -> None:
+    turn.notes.append(core.texts.get("sos"))
+    turn.notes.extend(core.sos_lines("general"))
+
+
+def _privacy(core: Core, turn: Turn, _: str) -> None:
+    days = retention_days(core.config)
+    how_long = (core.texts.get("privacy_kept_for", days=days) if days
+                else core.texts.get("privacy_kept_until_deleted"))
+    turn.notes.append(core.texts.get("privacy", how_long=how_long))
+
+
+def _back(core: Core, turn: Turn, _: str) -> None:
+    ctx = turn.ctx
+    while ctx.session.back:
+        previous = ctx.session.back.pop()
+        if ctx.valid(previous):
+            turn.shown = core.engine.enter(ctx, previous, run_actions=False)
+            return
+    turn.notes.append(core.texts.get("back_nothing"))
+
+
+def _restart(core: Core, turn: Turn, _: str) -> None:
+    engine, session = core.engine, turn.session
+    start = engine.start_of(session.flow) or engine.home()
+    turn.notes.append(core.texts.get("restarted", title=engine.title(session)))
+    session.push_back(session.here)
+    turn.shown = engine.enter(turn.ctx, start)
+
+
+def _resume(core: Core, turn: Turn, _: str) -> None:
+    turn.shown = core.engine.reshow(turn.ctx)
+
+
+def _export(core: Core, turn: Turn, _: str) -> None:
+    core.export(turn)
+
+
+def _delete(core: Core, turn: Turn, _: str) -> None:
+    core.ask_to_delete(turn)
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", _start, takes_topic=True),
+    Command("menu", _start),
+    Command("help", _help),
+    Command("back", _back),
+    Command("restart", _restart),
+    Command("resume", _resume),
+    Command("export", _export),
+    Command("delete", _delete),
+    Command("sos", _sos),
+    Command("privacy", _privacy),
+)
+BY_NAME: dict[str, Command] = {command.name: command for command in COMMANDS}
+
+
+def run_command(core: Core, turn: Turn, name: str, args: str) -> None:
+    command = BY_NAME.get(name)
+    turn.event = f"command_{name}" if command else "command_unknown"
+    if command is None:
+        turn.notes.append(core.texts.get("unknown_command", command="/" + name[:32]))
+        return
+    command.run(core, turn, args)
+
+
+def menu_entries(texts: Texts) -> list[tuple[Command, str]]:
+    """The commands chat apps list, each with its description."""
+    return [(command, texts.get(command.help_id)) for command in COMMANDS if command.in_menus]

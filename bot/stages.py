@@ -1,0 +1,313 @@
+"""The stages of one message, in the order they run.
+
+Each stage is a small method with one job; it returns True when the message needs nothing
+more. `Stages.run` is the whole path, readable top to bottom in `order`:
+
+1. welcome a new person (the menu, or straight to a deep link's part once they are 18+)
+2. repair a session whose step no longer exists in the edited flows
+3. release an answer held for a safety check-in the person has left
+4. screen the message (a flagged one goes to the safety flow and nowhere else)
+5. answer an open question of the core's own (`/delete`'s confirmation)
+6. route it: a command, a button, or text (an answer, or a typed button label)
+7. follow-ups the step's actions asked for (the held answer, once they are safe)
+8. open the part a deep link asked for, now that the age question is answered
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from bot.commands import run_command
+from bot.engine import BUTTON_ID, MENU, Engine, EngineContext
+from bot.export import export_attachment, export_data, export_text
+from bot.flowlang.catalog import Catalog
+from bot.messages import Incoming, Reply
+from bot.pending import DELETE_NO, DELETE_YES, ConfirmDelete
+from bot.safety.actions import APPLY_HELD
+from bot.safety.flow import SAFETY_FLOW
+from bot.safety.screen import ScreenResult
+from bot.session import Position, Session
+from bot.turn import Turn
+
+# The menu asks adults to confirm their age; until they have, deep links lead to the menu.
+CONSENT_SLOT, CONSENT_VALUE = "adult", "yes"
+Screen = Callable[[str], ScreenResult]
+Stage = Callable[[Turn], bool]
+
+
+def parse_command(text: str) -> tuple[str, str] | None:
+    """`/start@CoachBot talk` -> ("start", "talk"); None when the text is no command."""
+    if not text.startswith("/") or len(text) < 2:
+        return None
+    head, _, rest = text[1:].partition(" ")
+    name = head.split("@", 1)[0].casefold()
+    if not name or not all(ch.isalnum() or ch == "_" for ch in name):
+        return None
+    return name, rest.strip()
+
+
+class Stages:
+    def __init__(self, catalog: Catalog, config: Mapping[str, str], screen: Screen) -> None:
+        if catalog.texts is None:
+            raise ValueError("the catalog has no core messages")
+        self.catalog = catalog
+        self.texts = catalog.texts
+        self.config = config
+        self.screen = screen
+        self.engine = Engine(catalog, catalog.registry)
+        self.confirm_delete = ConfirmDelete(self.texts, self.engine)
+        self.pending = {ConfirmDelete.kind: self.confirm_delete}
+        self.order: tuple[Stage, ...] = (
+            self.welcome_new_person,
+            self.repair_moved_flows,
+            self.release_safety_hold,
+            self.screen_message,
+            self.answer_pending,
+            self.route,
+            self.apply_effects,
+            self.open_wanted,
+        )
+
+    # -- the path -----------------------------------------------------------------------------
+
+    def run(self, stored: Session | None, message: Incoming, text: str | None) -> Turn:
+        turn = self.begin(stored, message, text)
+        for stage in self.order:
+            if stage(turn):
+                break
+        return turn
+
+    def begin(self, stored: Session | None, message: Incoming, text: str | None) -> Turn:
+        home = self.engine.home()
+        session = stored or Session(message.user.key, home.flow, home.state)
+        if message.update_id:
+            session.remember_update(message.update_id)
+        ctx = EngineContext(session, self.catalog, self.catalog.registry, self.config,
+                            services=self.catalog.services)
+        command = parse_command(text) if text else None
+        return Turn(ctx, message, text, command, new=stored is None)
+
+    def greet(self, stored: Session | None, user: Incoming) -> Turn:
+        """Someone opens the chat: the menu if new; else "welcome back" and the step they
+        left, exactly as it was sent (its buttons still work)."""
+        if stored is None:
+            return self.run(None, user, None)
+        turn = self.run(stored, user, "/resume")
+        if turn.event == "flow_changed" or turn.session.flow == self.catalog.home:
+            greeting = self.texts.get("welcome_back_menu")
+        else:
+            greeting = self.texts.get("welcome_back", title=self.engine.title(turn.session))
+        # The menu may greet returning people itself: say it once.
+        turn.notes = [greeting, *(note for note in turn.notes if note != greeting)]
+        turn.shown = [part for part in turn.shown if part != greeting]
+        return turn
+
+    # -- the stages ---------------------------------------------------------------------------
+
+    def welcome_new_person(self, turn: Turn) -> bool:
+        if not turn.new:
+            return False
+        turn.shown = self.engine.enter(turn.ctx, self.engine.home())
+        if turn.text and self._screen(turn, first=True):
+            return True
+        command = turn.command
+        if command is None or command[0] in ("start", "menu"):
+            if command:
+                turn.shown = []
+                run_command(self, turn, *command)
+            return True
+        turn.shown = []  # another command (/help, /privacy): its answer, under the menu's buttons
+        return False
+
+    def repair_moved_flows(self, turn: Turn) -> bool:
+        """The flows changed under this session: keep what still fits, restart the flow."""
+        ctx, session = turn.ctx, turn.session
+        if turn.new or ctx.valid(session.position):
+            return False
+        flow = self.catalog.flow(session.flow)
+        target = Position(flow.spec.id, flow.spec.start) if flow else self.engine.home()
+        session.slots = {k: v for k, v in session.slots.items() if k in self.catalog.slots}
+        session.back = [p for p in session.back if ctx.valid(p)]
+        session.calls = [p for p in session.calls if ctx.valid(p)]
+        session.last = session.last if ctx.valid(session.last) else None
+        session.pending = None
+        session.shown = None
+        if flow is None:
+            turn.notes.append(self.texts.get("flow_removed"))
+        else:
+            turn.notes.append(self.texts.get("flow_changed", title=flow.spec.title))
+        turn.event = "flow_changed"
+        turn.shown = self.engine.enter(ctx, target)
+        return True
+
+    def release_safety_hold(self, turn: Turn) -> bool:
+        if turn.session.held and turn.session.flow != SAFETY_FLOW:
+            turn.session.held = None
+        return False
+
+    def screen_message(self, turn: Turn) -> bool:
+        return bool(turn.text) and not turn.screened and self._screen(turn)
+
+    def answer_pending(self, turn: Turn) -> bool:
+        question = self.pending.get(turn.session.pending or "")
+        if question is None:
+            turn.session.pending = None  # a kind this version does not know: let it go
+            return False
+        return question.answer(turn)
+
+    def route(self, turn: Turn) -> bool:
+        if turn.command is not None:
+            run_command(self, turn, *turn.command)
+        elif turn.message.button is not None:
+            self._button(turn, turn.message.button)
+        else:
+            self._text(turn, turn.text or "")
+        return False
+
+    def apply_effects(self, turn: Turn) -> bool:
+        """They said they are safe: the answer written before the check-in counts."""
+        ctx = turn.ctx
+        if APPLY_HELD not in ctx.effects:
+            return False
+        held, ctx.session.held = ctx.session.held, None
+        if held and self.engine.state(ctx.session).ask is not None:
+            turn.notes = [self.texts.get("held_answer_kept")]
+            turn.shown = self.engine.answer(ctx, held) or []
+        return False
+
+    def open_wanted(self, turn: Turn) -> bool:
+        """They have just confirmed their age: open the part their `/start FLOW` asked for,
+        instead of the menu this step landed on."""
+        ctx, session = turn.ctx, turn.session
+        if not (session.wanted and session.flow == self.catalog.home and self.consented(ctx)):
+            return False
+        start = self.engine.start_of(session.wanted)
+        session.wanted = None
+        if start is None:  # the flows changed in between
+            return False
+        session.push_back(session.here)
+        session.calls.clear()
+        turn.shown = self.engine.enter(ctx, start)
+        return True
+
+    # -- what stages and commands share -----------------------------------------------------
+
+    def consented(self, ctx: EngineContext) -> bool:
+        if CONSENT_SLOT not in self.catalog.slots:
+            return True
+        return ctx.session.slots.get(CONSENT_SLOT) == CONSENT_VALUE
+
+    def export(self, turn: Turn) -> None:
+        data = export_data(turn.session, self.catalog)
+        turn.notes.append(export_text(data, self.texts))
+        turn.attachments.append(export_attachment(data))
+
+    def ask_to_delete(self, turn: Turn) -> None:
+        self.confirm_delete.ask(turn)
+
+    def sos_lines(self, category: str) -> list[str]:
+        resources = self.catalog.services.get("resources")
+        if resources is None:
+            return []
+        if category not in ("violence", "coercive_control", "self_harm"):
+            category = "general"
+        return [resources.text(category, self.config.get("country"))]  # type: ignore[attr-defined]
+
+    def reply(self, turn: Turn, *, saved: bool = True) -> Reply:
+        reply = Reply(parts=turn.parts, notice=turn.notice, attachments=list(turn.attachments),
+                      saved=saved)
+        if turn.choices is not None:
+            reply.choices = turn.choices
+        elif turn.controls:
+            controls = self.engine.controls(turn.ctx)
+            reply.choices = controls.choices
+            reply.expects_text = controls.expects_text
+            reply.max_length = controls.max_length
+        return reply
+
+    def still_standing(self, stored: Session, reply: Reply) -> Reply:
+        """A reply that changes nothing, with the buttons of the step that still stands."""
+        pending = self.pending.get(stored.pending or "")
+        if pending is not None:
+            reply.choices = pending.buttons()
+            return reply
+        ctx = EngineContext(stored, self.catalog, self.catalog.registry, self.config,
+                            services=self.catalog.services)
+        if ctx.valid(stored.position):
+            controls = self.engine.controls(ctx)
+            reply.choices = controls.choices
+            reply.expects_text = controls.expects_text
+            reply.max_length = controls.max_length
+        return reply
+
+    # -- routing ------------------------------------------------------------------------------
+
+    def _screen(self, turn: Turn, *, first: bool = False) -> bool:
+        """Screen the message before anything else uses it. A flagged message is never
+        stored as an answer, echoed or logged; the person is taken to the safety flow."""
+        turn.screened = True
+        result = self.screen(turn.text or "")
+        if not result.is_flagged:
+            return False
+        ctx = turn.ctx
+        turn.event = f"safety_{result.risk}_{result.category}"
+        turn.notes, turn.shown = [], []
+        entry = "unsure" if result.risk == "unsure" else result.category
+        safety = self.catalog.flow(SAFETY_FLOW)
+        if safety is None or entry not in safety.spec.states:
+            turn.notes = [self.texts.get("sos"), *self.sos_lines(result.category)]
+            turn.shown = self.engine.reshow(ctx)
+            return True
+        state = self.engine.state(ctx.session)
+        keep = result.risk == "unsure" and state.ask is not None and not first
+        ctx.session.held = turn.text if keep else None
+        ctx.session.pending = None
+        turn.shown = self.engine.call(ctx, Position(SAFETY_FLOW, entry))
+        return True
+
+    def _button(self, turn: Turn, button: str) -> None:
+        ctx = turn.ctx
+        turn.event = "button"
+        match = BUTTON_ID.match(button)
+        step = int(match.group(1)) if match else -1
+        if match and step == ctx.session.step:
+            which = match.group(2)
+            if which == "s":
+                shown = self.engine.skip(ctx)
+            elif which == MENU:
+                shown = self.engine.to_menu(ctx)
+            else:
+                shown = self.engine.press(ctx, int(which))
+            if turn.show(shown):
+                return
+        stale = (match is not None and step < ctx.session.step) or button in (DELETE_YES,
+                                                                             DELETE_NO)
+        notice = self.texts.get("stale_button" if stale else "bad_button")
+        turn.event = "button_stale" if stale else "button_invalid"
+        turn.notice = notice
+        turn.notes.append(notice)
+        turn.shown = self.engine.reshow(ctx)
+
+    def _text(self, turn: Turn, text: str) -> None:
+        """A button's label or number acts as the button, also where free text is asked
+        for; any other text is the answer (or, with no question, a gentle nudge)."""
+        ctx, texts, engine = turn.ctx, self.texts, self.engine
+        chosen = engine.typed_choice(ctx, text) if text else None
+        if chosen is not None:
+            self._button(turn, chosen)
+            return
+        ask = engine.state(ctx.session).ask
+        if ask is None:
+            turn.notes.append(texts.get("empty_text" if not text else "pick_a_choice"))
+            return
+        kept = ask.cleaned(text)
+        if not text:
+            turn.notes.append(texts.get("empty_text"))
+        elif len(kept) > ask.max_length:
+            turn.notes.append(texts.get("too_long", max=ask.max_length, length=len(kept)))
+        elif len(kept) < ask.min_length:
+            turn.notes.append(texts.get("too_short", min=ask.min_length))
+        else:
+            turn.event = "answer"
+            turn.show(engine.answer(ctx, text))
+

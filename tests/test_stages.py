@@ -1,0 +1,44 @@
+"""The stages of one message: the order is the documented one, and a stage that finishes
+the message stops the rest."""
+
+from __future__ import annotations
+
+from bot.flowlang.catalog import Catalog
+from bot.pipeline import Coach
+from bot.safety.screen import ScreenResult
+from bot.stages import parse_command
+from bot.store.memory import MemoryStore
+from tests.conftest import Chat
+
+
+def test_the_order_is_the_one_the_module_documents(coach: Coach) -> None:
+    names = [stage.__name__ for stage in coach.stages.order]
+    assert names == ["welcome_new_person", "repair_moved_flows", "release_safety_hold",
+                     "screen_message", "answer_pending", "route", "apply_effects",
+                     "open_wanted"]
+    import bot.stages
+
+    documented = [line.split(". ", 1)[0] for line in (bot.stages.__doc__ or "").splitlines()
+                  if line[:1].isdigit()]
+    assert documented == [str(n) for n in range(1, len(names) + 1)]
+
+
+async def test_a_flagged_message_is_never_routed(catalog: Catalog) -> None:
+    def screen(text: str) -> ScreenResult:
+        if "flag" in text:
+            return ScreenResult(risk="risk", category="violence", rule="test")
+        return ScreenResult(risk="none", category="none", rule="")
+
+    coach = Coach(catalog, MemoryStore(), screen=screen)
+    chat = Chat(coach)
+    await chat.send("/start quiz")
+    reply = await chat.send("flag /delete")
+    stored = await coach.store.load(chat.user.key)
+    assert stored is not None and stored.pending is None  # /delete was not run
+    assert stored.slots.get("name") is None  # nor kept as the answer
+    assert reply.parts  # the safety help (the test flows have no safety flow)
+
+
+def test_commands_are_parsed_once_per_message() -> None:
+    assert parse_command("/start@CoachBot talk") == ("start", "talk")
+    assert parse_command("/") is None and parse_command("hello /start") is None

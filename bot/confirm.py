@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from bot.quotes import straighten
 from bot.texts import Texts
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
-_APOSTROPHES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'"})
 
 
 class Answer(Enum):
@@ -62,4 +62,4 @@ class ConfirmWords:
 
 
 def _words(text: str) -> frozenset[str]:
-    return frozenset(_WORD.findall(text.translate(_APOSTROPHES).casefold()))
+    return frozenset(_WORD.findall(straighten(text).casefold()))

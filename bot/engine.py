@@ -14,6 +14,7 @@ from bot.flowlang.compile import ADVANCE, ANSWER, SKIP, CompiledFlow, Fired, pic
 from bot.flowlang.model import Call, ChoiceSpec, StateSpec
 from bot.flowlang.registry import Registry
 from bot.messages import Choice
+from bot.quotes import straighten
 from bot.session import Position, Session
 from bot.templates import render
 
@@ -21,7 +22,6 @@ MAX_AUTO_STEPS = 64
 # `<step>.<choice>`, `<step>.s` (skip) or `<step>.m` (the Menu button the core adds).
 BUTTON_ID = re.compile(r"^(\d{1,12})\.(\d{1,3}|s|m)$")
 MENU = "m"
-_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
 
 
 @dataclass
@@ -83,7 +83,7 @@ def _collecting(ctx: EngineContext) -> Iterator[list[str]]:
 def typed(text: str) -> str:
     """Text as compared with a label: any capitals, curly or straight quotes, single
     spaces, and no blanks or punctuation around it ("  skip this one. " ~ "Skip this one")."""
-    words = " ".join(text.translate(_QUOTES).casefold().split())
+    words = " ".join(straighten(text).casefold().split())
     start, end = 0, len(words)
     while start < end and _loose(words[start]):
         start += 1

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from bot.coach.coaching import Coaching
 from bot.coach.feedback import Feedback, analyse
 from bot.flowlang.registry import Registry
+from bot.quotes import straighten
 
 if TYPE_CHECKING:
     from bot.flowlang.context import StepContext
@@ -130,7 +131,7 @@ def _has_phrase(text: str, phrase: str) -> re.Match[str] | None:
 
 def owning_slips(text: str, coaching: Coaching) -> list[str]:
     """What turns an apology into a defence: a "but" after "sorry", or playing it down."""
-    norm = text.casefold().replace("’", "'")
+    norm = straighten(text).casefold()
     slips = []
     for word in coaching.owning.get("apology_words", ()):
         found = _has_phrase(norm, word)

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from bot.paths import flows_file
+from bot.quotes import STRAIGHT
 from bot.yamlfile import safe_data
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ POSITIVE_KINDS = (
 )
 
 # Same-length substitutions so spans found in the normalised text index the original.
-_QUOTE_MAP = str.maketrans({"’": "'", "‘": "'", "‛": "'", "ʼ": "'", "“": '"', "”": '"', "„": '"'})
 _MACRO_TOKEN = re.compile(r"(?<!\\)[A-Z][A-Z_]+")
 _WORD = re.compile(r"[\w']+")
 _NEGATOR = re.compile(r"^(?:not|no|nor|without|n't)$|n't$")
@@ -247,7 +247,7 @@ def build_rules(raw: dict[str, Any]) -> _Rules:
 
 def _normalise(text: str) -> str:
     """Lower-case and straighten quotes without changing the length (spans must stay valid)."""
-    quoted = text.translate(_QUOTE_MAP)
+    quoted = text.translate(STRAIGHT)
     lowered = quoted.lower()
     if len(lowered) == len(quoted):
         return lowered
@@ -373,7 +373,7 @@ def _is_shout_word(token: str, rules: _Rules) -> bool:
 def _find_shouting(t: _Text, rules: _Rules) -> list[Finding]:
     """Capitalised words (not acronyms) and runs of '!!', merged into readable spans."""
     rule = rules.kinds["shouting"]
-    text = t.original.translate(_QUOTE_MAP)
+    text = t.original.translate(STRAIGHT)
     spans: list[list[int]] = []
     for m in _LETTER_RUN.finditer(text):
         if not _is_shout_word(m.group(0), rules):

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bot.quotes import straighten
+
 MENU_FLOW = "menu"
 TargetKind = Literal["state", "flow", "call", "return", "resume"]
 
@@ -113,4 +115,4 @@ def home_flow(flow_ids: Iterable[str]) -> str:
 
 
 def _fold(text: str) -> str:
-    return text.replace("’", "'").replace("‘", "'").casefold()
+    return straighten(text).casefold()

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.paths import flows_file
+from bot.quotes import QUOTES
 from bot.safety.prefilter import Gate, GateIndex, gate, grams
 from bot.yamlfile import safe_data
 
@@ -45,9 +46,6 @@ _WORD_RE = re.compile(r"[^\W_]+")
 _AND = re.compile(r"\band\b")
 _TRIGGER_RE = re.compile(r"\(\?P<t>")
 _MACRO_RE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
-_QUOTES = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
-           "\u0060": "'", "\u00b4": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
-           "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"'}
 
 
 @dataclass(frozen=True)
@@ -264,7 +262,7 @@ def load_rules(path: Path = RULES_PATH) -> RuleSet:
 
 def _translation_table() -> dict[int, str]:
     """Curly quotes to straight; control and zero-width characters to spaces or nothing."""
-    table: dict[int, str] = {ord(k): v for k, v in _QUOTES.items()}
+    table: dict[int, str] = {ord(k): v for k, v in QUOTES.items()}
     # Line breaks count as spaces, not sentence ends: "i want to\ndie" must still match.
     for code in [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x2028, 0x2029]:
         table[code] = " "

@@ -38,7 +38,6 @@ import os
 import re
 import signal
 import sys
-from collections import OrderedDict
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,6 +68,7 @@ from adapters.redact import install_redaction, redact
 from bot.app import Settings, build_coach
 from bot.commands import menu_entries
 from bot.locks import KeyedLocks
+from bot.lru import BoundedLRU
 from bot.messages import Incoming, Reply, UserKey
 from bot.pipeline import Coach
 
@@ -318,8 +318,8 @@ class DiscordBot:
         self.running: asyncio.Task[None] | None = None
         self.stopping = False
         self._inflight: set[asyncio.Task[Any]] = set()
-        self._keyboards: OrderedDict[int, int] = OrderedDict()
-        self._newest: OrderedDict[int, int] = OrderedDict()  # DM channel -> newest message id
+        self._keyboards: BoundedLRU[int, int] = BoundedLRU(KEYBOARDS_REMEMBERED)
+        self._newest: BoundedLRU[int, int] = BoundedLRU(KEYBOARDS_REMEMBERED)  # DM -> newest
 
     # -- lifecycle
 
@@ -590,11 +590,7 @@ class DiscordBot:
     def _posted(self, channel_id: int, message_id: int) -> None:
         """Note a message in a DM (the person's, a reply, a placeholder): the newest one
         tells whether a placeholder is still the last thing there."""
-        if message_id > self._newest.get(channel_id, 0):
-            self._newest[channel_id] = message_id
-        self._newest.move_to_end(channel_id)
-        while len(self._newest) > KEYBOARDS_REMEMBERED:
-            self._newest.popitem(last=False)
+        self._newest.put(channel_id, max(message_id, self._newest.get(channel_id, 0) or 0))
 
     async def _abandon(self, delivery: Delivery) -> None:
         """Nothing to say (a duplicate, or the core failed): remove a "thinking" placeholder
@@ -638,10 +634,7 @@ class DiscordBot:
             return f"https://discord.com/users/{bot_id}"
 
     def _remember_buttons(self, channel_id: int, message_id: int) -> None:
-        self._keyboards[channel_id] = message_id
-        self._keyboards.move_to_end(channel_id)
-        while len(self._keyboards) > KEYBOARDS_REMEMBERED:
-            self._keyboards.popitem(last=False)
+        self._keyboards.put(channel_id, message_id)
 
     async def _clear_old_buttons(self, delivery: Delivery) -> None:
         """Take the buttons off the last message that had any, so old steps do not linger

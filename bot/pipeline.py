@@ -12,13 +12,13 @@ import asyncio
 import logging
 import time
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from bot.config import retention_days
 from bot.flowlang.catalog import Catalog
 from bot.locks import KeyedLocks
+from bot.lru import BoundedLRU
 from bot.messages import Incoming, Reply
 from bot.safety.screen import screen
 from bot.session import Session
@@ -77,7 +77,7 @@ class Coach:
         self.locks = KeyedLocks()
         self.clock = clock
         self._last_purge = 0.0
-        self._group_updates: OrderedDict[str, None] = OrderedDict()
+        self._group_updates: BoundedLRU[str, bool] = BoundedLRU(GROUP_UPDATES_KEPT)
         self._purging: asyncio.Task | None = None
 
     # -- entry points ---------------------------------------------------------------------
@@ -161,9 +161,7 @@ class Coach:
         GROUP_UPDATES_KEPT of them) to answer a repeated delivery once."""
         if update_id in self._group_updates:
             return True
-        self._group_updates[update_id] = None
-        if len(self._group_updates) > GROUP_UPDATES_KEPT:
-            self._group_updates.popitem(last=False)
+        self._group_updates.put(update_id, True)
         return False
 
     def _purge_if_due(self) -> None:

@@ -54,13 +54,13 @@ from adapters.discord_ui import (
     FORGED_CHOICE,
     ChoiceButton,
     ChoiceMenu,
-    Outgoing,
+    DiscordMessage,
     choice_view,
+    discord_messages,
     dm_link_view,
     files,
     pack,
     plain,
-    plan,
     routed,
     shorten,
 )
@@ -158,7 +158,7 @@ def _sharding(env: Mapping[str, str]) -> Sharding:
     return Sharding(count=count, ids=tuple(sorted({int(p) for p in parts})))
 
 
-def config_from_env(env: Mapping[str, str]) -> DiscordConfig:
+def discord_config(env: Mapping[str, str]) -> DiscordConfig:
     """Raises ConfigError with a one-line reason that never contains the token."""
     token = env.get("DISCORD_BOT_TOKEN", "").strip()
     if not token:
@@ -535,7 +535,7 @@ class DiscordBot:
             await self._abandon(delivery)
             return
         await self._clear_old_buttons(delivery)
-        for index, item in enumerate(plan(reply)):
+        for index, item in enumerate(discord_messages(reply)):
             view = choice_view(item.choices) if item.choices else None
             sent = await self._send(delivery, item, view, replace=index == 0)
             if sent is None:
@@ -544,7 +544,8 @@ class DiscordBot:
             if view is not None:
                 self._remember_buttons(sent.channel.id, sent.id)
 
-    async def _send(self, delivery: Delivery, item: Outgoing, view: discord.ui.View | None, *,
+    async def _send(self, delivery: Delivery, item: DiscordMessage,
+                    view: discord.ui.View | None, *,
                     replace: bool) -> discord.Message | None:
         """One message. The first of a command's reply replaces its "thinking" placeholder,
         unless something was posted below the placeholder meanwhile (an earlier event's
@@ -717,7 +718,7 @@ def quiet_library_logs() -> None:
 def run_discord(settings: Settings, args: object) -> int:
     """`coach discord`: run until SIGINT/SIGTERM; returns the exit code."""
     try:
-        config = config_from_env(os.environ)
+        config = discord_config(os.environ)
     except ConfigError as error:
         print(f"coach: {error}", file=sys.stderr)
         return EXIT_CONFIG

@@ -102,7 +102,7 @@ def plain(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class Outgoing:
+class DiscordMessage:
     """One message to send; the last one of a reply carries the files and the choices."""
 
     content: str
@@ -110,15 +110,16 @@ class Outgoing:
     attachments: tuple[Attachment, ...] = ()
 
 
-def plan(reply: Reply) -> list[Outgoing]:
+def discord_messages(reply: Reply) -> list[DiscordMessage]:
     """The messages for one Reply, in order."""
     texts = pack([plain(part) for part in reply.parts])
     if not texts and (reply.choices or reply.attachments):
         log.error("event=controls_without_text")
         texts = [""]
-    items = [Outgoing(text) for text in texts]
+    items = [DiscordMessage(text) for text in texts]
     if items:
-        items[-1] = Outgoing(items[-1].content, tuple(reply.choices), tuple(reply.attachments))
+        items[-1] = DiscordMessage(items[-1].content, tuple(reply.choices),
+                                   tuple(reply.attachments))
     return items
 
 

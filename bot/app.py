@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.coach import actions as coach_actions
 from bot.coach import feedback
 from bot.coach.coaching import COACHING_FILE, load_coaching
-from bot.config import config_from_env
+from bot.config import operator_config
 from bot.flowlang import builtins
 from bot.flowlang.catalog import Catalog, Features, check_paths
 from bot.flowlang.catalog import load_catalog as load_with
@@ -72,7 +72,7 @@ class Settings:
 
     store_url: str | None = None
     flows: Path | None = None
-    config: Mapping[str, str] = field(default_factory=config_from_env)
+    config: Mapping[str, str] = field(default_factory=operator_config)
 
 
 def load_flows(flows: Path | None = None) -> Catalog:

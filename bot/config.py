@@ -16,7 +16,7 @@ TEMPLATE_PREFIX = "cfg_"
 DEFAULT_RETENTION_DAYS = 90
 
 
-def config_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def operator_config(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     environ = os.environ if environ is None else environ
     return {key: environ[var].strip() for key, var in CONFIG_ENV.items()
             if environ.get(var, "").strip()}

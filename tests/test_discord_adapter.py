@@ -30,7 +30,7 @@ from adapters.discord import (
     DiscordConfig,
     Sharding,
     apply_endpoints,
-    config_from_env,
+    discord_config,
     intents,
     quiet_library_logs,
 )
@@ -575,18 +575,18 @@ def test_buttons_rows_labels_and_ids() -> None:
 
 
 def test_configuration_from_the_environment() -> None:
-    config = config_from_env({"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_GUILD_ID": "42"})
+    config = discord_config({"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_GUILD_ID": "42"})
     assert config.guild_id == 42 and config.sharding == Sharding()
-    root = config_from_env({"DISCORD_BOT_TOKEN": TOKEN,
+    root = discord_config({"DISCORD_BOT_TOKEN": TOKEN,
                             "DISCORD_API_BASE_URL": "http://127.0.0.1:9/"})
     assert root.api_base_url == "http://127.0.0.1:9/api/v10"
     assert TOKEN not in repr(config)
-    assert config_from_env({"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_SHARDS": "auto"}).sharding.auto
-    many = config_from_env({"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_SHARD_ID": "2,3",
+    assert discord_config({"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_SHARDS": "auto"}).sharding.auto
+    many = discord_config({"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_SHARD_ID": "2,3",
                             "DISCORD_SHARD_COUNT": "4"}).sharding
     assert many == Sharding(count=4, ids=(2, 3)) and many.sharded_client
     assert not many.syncs_commands
-    one = config_from_env({"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_SHARD_ID": "0",
+    one = discord_config({"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_SHARD_ID": "0",
                            "DISCORD_SHARD_COUNT": "4"}).sharding
     assert not one.sharded_client and one.syncs_commands
     for bad in ({}, {"DISCORD_SHARDS": "auto", "DISCORD_SHARD_ID": "1"},
@@ -595,7 +595,7 @@ def test_configuration_from_the_environment() -> None:
                 {"DISCORD_GATEWAY_URL": "http://x"}):
         env = {"DISCORD_BOT_TOKEN": TOKEN, **bad} if bad else bad
         with pytest.raises(ConfigError) as raised:
-            config_from_env(env)
+            discord_config(env)
         assert TOKEN not in str(raised.value)
 
 

@@ -26,9 +26,13 @@ from bot.store.url import StoreURLError
 from bot.templates import fill
 
 EXIT_FLOWS = 2
+EXIT_ARGUMENTS = 2  # a usage error, as argparse reports one (README's exit codes)
 EXIT_USAGE = 64
 EXIT_STORE = 74  # EX_IOERR: the store cannot be opened
 EXIT_INTERRUPTED = 130
+DISTRIBUTION = "conversation-coach"
+TELEGRAM_BENCH = ("coach: the Telegram bench runs from a checkout (its fake Bot API server is "
+                  "test code): .venv/bin/python tools/telegram_bench.py --help")
 GLOBAL_OPTIONS = ("--store", "--flows", "--log-level")
 CHECK_PATHS_HELP = ("flow files or folders (default: the flows folder). A folder is checked "
                     "as the bot checks it at start-up; a single file is checked together "
@@ -65,8 +69,28 @@ def _count(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+class _Version(argparse.Action):
+    """`coach --version`: the installed distribution's version, looked up only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version(DISTRIBUTION)
+        except PackageNotFoundError:
+            found = "(version unknown: not installed)"
+        print(f"coach {found}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coach", description="Conversation Coach")
+    parser.add_argument("--version", action=_Version, help="print the version and stop")
     _global_options(parser, top=True)
     common = argparse.ArgumentParser(add_help=False)
     _global_options(common, top=False)
@@ -79,8 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     check = flows_sub.add_parser("check", help="report every problem as file:line:col",
                                  parents=[common])
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help=CHECK_PATHS_HELP)
-    transcripts = flows_sub.add_parser("test", help="run conversation transcripts",
-                                       add_help=False)
+    transcripts = flows_sub.add_parser("test", help="run conversation transcripts: coach flows "
+                                                    "test PATH...", add_help=False)
     transcripts.add_argument("rest", nargs=argparse.REMAINDER)
     for name, what in (("feedback", "how a message you plan to say may land"),
                        ("screen", "the safety screen's verdict on messages")):
@@ -105,17 +129,15 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--flows", type=Path, default=argparse.SUPPRESS,
                        help="flows directory to walk (default: the shipped flows)")
     bench.add_argument("--log-level", default=argparse.SUPPRESS, help="logging level")
-    bench.add_argument("--users", type=_count(1), help="simulated people (default 200; "
-                                                       "1000 with --telegram)")
-    bench.add_argument("--messages", type=_count(1), help="messages in all (default 20000; "
-                                                          "6000 updates with --telegram)")
+    bench.add_argument("--users", type=_count(1), default=200,
+                       help="simulated people (default 200)")
+    bench.add_argument("--messages", type=_count(1), default=20000,
+                       help="messages in all (default 20000)")
     bench.add_argument("--telegram", action="store_true",
-                       help="the whole Telegram path against a fake Bot API server "
-                            "(needs the repository's tests/fakes)")
+                       help="moved: run tools/telegram_bench.py from a checkout")
     bench.add_argument("--rate", type=float, default=None,
                        help="messages per second offered in the paced run (default: half "
-                            "the saturated throughput; with --telegram, updates per second, "
-                            "default 300)")
+                            "the saturated throughput)")
     bench.add_argument("--preload", type=_count(0), default=0,
                        help="store this many idle sessions first (sqlite only)")
     bench.add_argument("--json", action="store_true")
@@ -217,17 +239,12 @@ def _flows_check(paths: list[Path]) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    if args.telegram:
-        from adapters.telegram_bench import run as run_telegram_bench
-
-        return run_telegram_bench(1000 if args.users is None else args.users,
-                                  6000 if args.messages is None else args.messages, args.json,
-                                  rate=300.0 if args.rate is None else args.rate,
-                                  stores=(args.bench_store,))
+    if args.telegram:  # the bench needs test code, which an installed coach does not have
+        print(TELEGRAM_BENCH, file=sys.stderr)
+        return EXIT_ARGUMENTS
     from bot.bench import run_bench
 
-    return run_bench(store=args.bench_store, users=200 if args.users is None else args.users,
-                     messages=20000 if args.messages is None else args.messages,
+    return run_bench(store=args.bench_store, users=args.users, messages=args.messages,
                      as_json=args.json, flows=args.flows, preload=args.preload,
                      rate=args.rate)
 
@@ -249,18 +266,38 @@ def _passthrough(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    from adapters.console import ConsoleChat
+    """The console. Besides the common codes: 2 when there is no input at all (stdin closed
+    or /dev/null, i.e. `docker run` without -it), 74 when the store fails for good, and 143
+    after SIGTERM, handled explicitly because PID 1 in a container gets no default for it."""
+    import signal
+    import sqlite3
 
+    from adapters.console import ConsoleChat, StoreUnusable, input_missing
+    from bot.store.base import StoreUnavailable
+
+    exit_no_input, exit_terminated = 2, 128 + signal.SIGTERM
+    if input_missing(sys.stdin):
+        print("coach: no input to chat with (stdin is closed or /dev/null): run it in a "
+              "terminal; in a container, use `docker run -it`", file=sys.stderr)
+        return exit_no_input
     for stream in (sys.stdin, sys.stdout):  # a stray byte must not stop the chat
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="replace")  # type: ignore[union-attr]
     coach = build_coach(Settings(args.store, args.flows))
+    chat = ConsoleChat(coach, args.user, sys.stdout)
 
     async def run() -> int:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not main
+            loop.add_signal_handler(signal.SIGTERM, chat.stop)
         try:
-            return await ConsoleChat(coach, args.user, sys.stdout).run(sys.stdin)
+            await chat.run(sys.stdin)
         finally:
-            await coach.close()
+            try:
+                await coach.close()
+            finally:
+                loop.remove_signal_handler(signal.SIGTERM)
+        return exit_terminated if chat.stopped else 0
 
     try:
         return asyncio.run(run())
@@ -268,3 +305,11 @@ def _chat(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         sys.stdout.flush()
         return EXIT_INTERRUPTED
+    except StoreUnusable as error:
+        print(f"coach: the store cannot be used ({error}); nothing was saved", file=sys.stderr)
+        return EXIT_STORE
+    except (StoreUnavailable, sqlite3.Error) as error:  # a failure sending again cannot fix
+        reason = error.reason if isinstance(error, StoreUnavailable) else error
+        print(f"coach: the store failed ({reason}); the last message may not have been saved",
+              file=sys.stderr)
+        return EXIT_STORE

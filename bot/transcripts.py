@@ -24,12 +24,11 @@ from bot.messages import Choice, Incoming, Reply, UserKey
 from bot.pipeline import Coach
 from bot.store.memory import MemoryStore
 
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "tests" / "transcripts"
 PLATFORM = "transcript"
 GOT_CHARS = 200
 EXIT_FAILED = 1
 EXIT_FLOWS = 2
-EXIT_USAGE = 64
+EXIT_USAGE = 2  # as every `coach` command: a usage error (README's exit codes)
 TRANSCRIPT_KEYS = ("name", "description", "user", "config", "turns")
 ACTIONS = ("send", "press", "open")
 EXPECTATIONS = ("expect", "expect_not", "expect_buttons", "expect_pattern")
@@ -456,8 +455,8 @@ def _parser(stdout: TextIO) -> _Parser:
     parser = _Parser(stdout, prog="coach flows test",
                      description="Play conversation transcripts through the coach and report "
                                  "PASS or FAIL for each.")
-    parser.add_argument("paths", nargs="*", type=Path,
-                        help=f"transcript files or folders (default: {_shown(DEFAULT_DIR)})")
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                        help="transcript files or folders (folders are searched deeply)")
     parser.add_argument("--flows", type=Path,
                         help="flows folder to test (default: the shipped flows or "
                              "$COACH_FLOWS_DIR)")
@@ -469,13 +468,17 @@ def _parser(stdout: TextIO) -> _Parser:
 
 
 def run(argv: list[str], stdout: TextIO) -> int:
-    """`coach flows test [PATH...]`: one PASS/FAIL line per transcript, then the totals."""
+    """`coach flows test PATH...`: one PASS/FAIL line per transcript, then the totals."""
     try:
         args = _parser(stdout).parse_args(argv)
     except _UsageError as error:
         stdout.write(error.message)
         return error.status
-    paths: list[Path] = args.paths or [DEFAULT_DIR]
+    paths: list[Path] = args.paths
+    if not paths:  # the shipped transcripts are test data, in the repository only
+        stdout.write("coach flows test: give the transcript files or folders to run "
+                     "(coach flows test PATH...)\n")
+        return EXIT_USAGE
     missing = [p for p in paths if not p.exists()]
     for path in missing:
         stdout.write(f"{path}:1: no such file or directory\n")

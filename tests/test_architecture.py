@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,46 @@ def test_the_core_never_imports_an_adapter_or_a_platform() -> None:
             if name.split(".")[0] in PLATFORM_MODULES:
                 offenders.append(f"{path.relative_to(REPO)} imports {name}")
     assert offenders == []
+
+
+def _product_modules() -> list[Path]:
+    """What the wheel installs as code: bot/, adapters/ and flows/ (its __init__ only)."""
+    return sorted([*REPO.glob("bot/**/*.py"), *REPO.glob("adapters/**/*.py"),
+                   *REPO.glob("flows/**/*.py")])
+
+
+# A path into the test folder, however it is written: "tests/...", "tests\\...", or the
+# "tests" component of a Path joined with `/` (a string constant that is exactly "tests").
+_TESTS_PATH = re.compile(r"(?<![\w.-])tests[/\\]")
+
+
+def _reaches_into_tests(path: Path) -> list[str]:
+    """Every import of `tests` and every path into it that a module holds, with its line."""
+    text = path.read_text(encoding="utf-8")
+    found = [f"imports {name}" for name in _imports(path) if name.split(".")[0] == "tests"]
+    found += [f"{text.count(chr(10), 0, m.start()) + 1}: names {m.group()}"
+              for m in _TESTS_PATH.finditer(text)]
+    found += [f"{node.lineno}: the path component 'tests'"
+              for node in ast.walk(ast.parse(text, filename=str(path)))
+              if isinstance(node, ast.Constant) and node.value == "tests"]
+    return found
+
+
+def test_product_code_never_reaches_into_tests() -> None:
+    """An installed coach has no tests/ folder: nothing it runs imports `tests` or names a
+    path under it (labelled data, transcripts and fakes are given to it, or stay in tools/)."""
+    offenders = [f"{path.relative_to(REPO)}: {what}" for path in _product_modules()
+                 for what in _reaches_into_tests(path)]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("written", ['DATA = Path(__file__).parent / "tests" / "data"',
+                                     'DATA = "../tests/data/x.yaml"',
+                                     "from tests.fakes import x", "import tests.conftest"])
+def test_the_check_would_catch_a_way_into_tests(written: str, tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(written + "\n", encoding="utf-8")
+    assert _reaches_into_tests(module)
 
 
 def test_yaml_is_only_loaded_safely() -> None:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,24 @@ def test_flows_test_uses_the_flows_given_to_coach(tmp_path: Path) -> None:
         assert done.stdout.decode().splitlines() == ["PASS test-menu", "1 passed, 0 failed"]
 
 
+def test_flows_test_needs_the_transcripts_given() -> None:
+    """The shipped transcripts are test data: `coach flows test` never looks for them."""
+    done = coach("flows", "test")
+    assert done.returncode == 2
+    assert done.stdout.decode().splitlines() == [
+        "coach flows test: give the transcript files or folders to run "
+        "(coach flows test PATH...)"]
+
+
+def test_version_is_the_installed_one() -> None:
+    expected = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    for args in (("--version",), ("--version", "chat"), ("--store", "memory", "--version")):
+        done = coach(*args)
+        assert (done.returncode, done.stdout.decode(), done.stderr) == (
+            0, f"coach {expected}\n", b""), args
+    assert expected == "0.1.0"
+
+
 # -- a store that cannot be opened ---------------------------------------------------------------
 
 
@@ -151,6 +170,15 @@ def test_a_bad_store_path_is_one_clear_line(case: str, tmp_path: Path) -> None:
 
 
 # -- the benchmark --------------------------------------------------------------------------------
+
+
+def test_the_telegram_bench_is_a_checkout_tool() -> None:
+    """Its fake Bot API server is test code, so `coach` only says where the bench is."""
+    done = coach("bench", "--telegram")
+    assert done.returncode == 2 and done.stdout == b""
+    assert done.stderr.decode().splitlines() == [
+        "coach: the Telegram bench runs from a checkout (its fake Bot API server is test "
+        "code): .venv/bin/python tools/telegram_bench.py --help"]
 
 
 @pytest.mark.parametrize("args", [("--users", "0"), ("--messages", "0"), ("--users", "-3"),

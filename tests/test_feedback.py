@@ -23,11 +23,7 @@ from bot.coach.feedback import (
     compiled_rules,
 )
 from bot.coach.feedback_cli import (
-    DEV_PATH,
     EVAL_KINDS,
-    HOLDOUT_PATH,
-    LABELLED_PATH,
-    ROUNDS_PATH,
     benchmark,
     evaluate,
     format_report,
@@ -35,6 +31,12 @@ from bot.coach.feedback_cli import (
     run,
 )
 
+# Test data: the analyser's evaluation is given these files, it never looks for them.
+DATA_DIR = Path(__file__).parent / "data"
+LABELLED_PATH = DATA_DIR / "feedback_labelled.yaml"
+DEV_PATH = DATA_DIR / "feedback_dev.yaml"  # tuning set written after the labelled set
+ROUNDS_PATH = DATA_DIR / "feedback_rounds.yaml"  # tuning rounds by writers who never saw rules
+HOLDOUT_PATH = DATA_DIR / "feedback_holdout.yaml"  # held out: scored once, never tuned on
 HARSH_KINDS = {"insult", "contempt", "threat", "you_blame", "accusation_question", "shouting"}
 
 
@@ -239,7 +241,7 @@ def test_missing_parts_are_gentle_and_unanchored() -> None:
 
 def test_score_bands_agree_with_verdicts() -> None:
     bands = compiled_rules().raw["scoring"]["bands"]
-    for item in load_labelled():
+    for item in load_labelled(LABELLED_PATH):
         fb = analyse(item["text"])
         low, high = bands[fb.verdict]
         assert low <= fb.score <= high
@@ -438,7 +440,7 @@ def test_user_facing_wording_is_not_hard_coded_in_python() -> None:
 
 
 def test_labelled_data_is_well_formed_and_split_by_hash() -> None:
-    items = load_labelled()
+    items = load_labelled(LABELLED_PATH)
     assert len(items) >= 160
     calm = [i for i in items if i["verdict"] == "calm"]
     assert 0.45 <= len(calm) / len(items) <= 0.55
@@ -457,7 +459,7 @@ def test_labelled_data_is_well_formed_and_split_by_hash() -> None:
 
 
 def test_test_split_meets_the_quality_bar() -> None:
-    result = evaluate("test")
+    result = evaluate("test", LABELLED_PATH)
     print("\n" + format_report(result))
     assert result["n"] >= 48
     assert result["accuracy"] >= 0.90
@@ -478,7 +480,7 @@ def test_tuning_sets_accuracy(path: Path, floor: float) -> None:
         assert "split" not in item
         assert set(item["kinds"]) <= set(EVAL_KINDS)
         assert (item["verdict"] == "calm") == (not item["kinds"])
-    assert not {i["text"] for i in items} & {i["text"] for i in load_labelled()}
+    assert not {i["text"] for i in items} & {i["text"] for i in load_labelled(LABELLED_PATH)}
     result = evaluate("all", path)
     print("\n" + format_report(result))
     assert result["accuracy"] >= floor
@@ -499,7 +501,7 @@ def test_holdout_is_unseen_and_keeps_its_measured_floor() -> None:
 
 
 def test_evaluate_reports_per_kind_figures() -> None:
-    result = evaluate("train")
+    result = evaluate("train", LABELLED_PATH)
     assert set(result["per_kind"]) == set(EVAL_KINDS)
     row = result["per_kind"]["absolute"]
     assert row["tp"] + row["fn"] == row["support"]
@@ -548,7 +550,7 @@ def test_cli_json_with_text_and_usage() -> None:
 
 
 def test_benchmark_is_fast_enough() -> None:
-    result = benchmark(3)
+    result = benchmark(3, LABELLED_PATH)
     print(f"\nmedian {result['median_us']} µs/message over {result['messages']} messages")
     assert result["messages"] == len(load_labelled(LABELLED_PATH))
     # The target is < 1000 µs; allow headroom so a slow CI runner doesn't flake.

@@ -30,6 +30,8 @@ from bot.safety.screen import (
 )
 from bot.safety.screen_cli import assign_split, benchmark, evaluate, load_labelled, run
 
+DATA = Path(__file__).parent / "data"  # test data: the screen's CLI is given it, never finds it
+LABELLED = DATA / "safety_labelled.yaml"
 RECALL_TARGET = 0.95
 FALSE_ALARM_LIMIT = 0.10
 
@@ -66,7 +68,7 @@ def test_clean_message_is_none() -> None:
 
 def test_rule_never_contains_user_text() -> None:
     known = {rule.id for rule in load_rules().rules}
-    for item in load_labelled():
+    for item in load_labelled(LABELLED):
         rule = screen(item["text"]).rule
         base = rule.split(":", 1)[-1]
         assert base in known or base.startswith("idiom.") or rule in {"no_match", "empty"}
@@ -444,7 +446,7 @@ def test_bad_rule_is_rejected() -> None:
 
 
 def test_labelled_data_is_well_formed() -> None:
-    items = load_labelled()
+    items = load_labelled(LABELLED)
     assert len(items) >= 150
     texts = [item["text"] for item in items]
     assert len(set(texts)) == len(texts)
@@ -460,7 +462,7 @@ def test_labelled_data_is_well_formed() -> None:
 
 
 def test_labelled_test_split_meets_targets() -> None:
-    figures = evaluate("test")
+    figures = evaluate("test", LABELLED)
     print(
         f"\ntest split: recall {figures['recall']:.3f} "
         f"({figures['recalled']}/{figures['risk_items']}), "
@@ -472,8 +474,6 @@ def test_labelled_test_split_meets_targets() -> None:
     assert figures["recall"] >= RECALL_TARGET
     assert figures["false_alarm_rate"] <= FALSE_ALARM_LIMIT
 
-
-DATA = Path(__file__).parent / "data"
 
 
 def _figures(items: list[dict]) -> tuple[float, float]:
@@ -499,7 +499,7 @@ def test_tuning_sets_meet_targets(name: str) -> None:
 
 
 def test_benchmark_reports_median() -> None:
-    figures = benchmark(repeats=3)
+    figures = benchmark(3, LABELLED)
     print(f"\nmedian {figures['median_us']} us per message over {figures['messages']} messages")
     # Generous bound so slow CI machines pass; the real target (<200 us) is in the report.
     assert figures["median_us"] < 1_000
@@ -549,9 +549,34 @@ def test_cli_plain_stdin_and_help_and_errors() -> None:
 
 
 def test_cli_evaluate_reports_figures() -> None:
-    code, out = _cli(["--evaluate", "train"])
+    code, out = _cli(["--evaluate", str(LABELLED), "train"])
     figures = json.loads(out)
     assert code == 0 and figures["split"] == "train" and 0 <= figures["recall"] <= 1
+    code, out = _cli(["--evaluate", "all", str(DATA / "safety_holdout.yaml")])  # either order
+    figures = json.loads(out)
+    assert code == 0 and (figures["split"], figures["items"]) == ("all", 200)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--evaluate"], "give the labelled data file: coach screen --evaluate FILE "
+                     "[train|test|all]"),
+    (["--evaluate", "test"], "give the labelled data file: coach screen --evaluate FILE "
+                             "[train|test|all]"),
+    (["--benchmark"], "give the labelled data file: coach screen --benchmark FILE"),
+    (["--evaluate", "{tmp}/missing.yaml"], "{tmp}/missing.yaml: no such file"),
+    (["--benchmark", "{tmp}/bad.yaml"], "{tmp}/bad.yaml: not labelled data (a mapping with a "
+                                        "non-empty `items:` list, each with text and category)"),
+    (["--evaluate", "{tmp}/broken.yaml"], "{tmp}/broken.yaml: cannot read labelled data: "),
+])
+def test_cli_labelled_data_must_be_given_and_usable(argv: list[str], message: str,
+                                                     tmp_path: Path) -> None:
+    """The labelled data is test data, in the repository only: the CLI never looks for it."""
+    (tmp_path / "bad.yaml").write_text("items: []\n", encoding="utf-8")
+    (tmp_path / "broken.yaml").write_text("items: [oops\n", encoding="utf-8")
+    code, out = _cli([word.format(tmp=tmp_path) for word in argv])
+    assert code == 2
+    [line] = out.splitlines()
+    assert line.startswith("coach screen: " + message.format(tmp=tmp_path)), line
 
 
 def test_holdout_is_unseen_and_keeps_its_measured_floor() -> None:

@@ -14,7 +14,7 @@ import pytest
 from bot.app import load_flows
 from bot.flowlang.catalog import Catalog
 from bot.transcripts import (
-    DEFAULT_DIR,
+    EXIT_USAGE,
     Transcript,
     load_transcripts,
     parse_transcripts,
@@ -22,7 +22,8 @@ from bot.transcripts import (
     run,
 )
 
-SHIPPED, SHIPPED_PROBLEMS = load_transcripts([DEFAULT_DIR])
+TRANSCRIPTS = Path(__file__).parent / "transcripts"  # test data: the wheel does not carry it
+SHIPPED, SHIPPED_PROBLEMS = load_transcripts([TRANSCRIPTS])
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +102,18 @@ def test_run_prints_one_line_per_transcript_and_totals(tmp_path: Path) -> None:
     out = io.StringIO()
     assert run([str(tmp_path / "good.yaml")], out) == 0
     assert out.getvalue().splitlines() == ["PASS good", "1 passed, 0 failed"]
+
+
+def test_the_transcripts_to_run_must_be_given(tmp_path: Path) -> None:
+    """They are test data, in the repository only: nothing is looked for by default."""
+    out = io.StringIO()
+    assert run([], out) == EXIT_USAGE == 2
+    assert out.getvalue().splitlines() == [
+        "coach flows test: give the transcript files or folders to run "
+        "(coach flows test PATH...)"]
+    out = io.StringIO()
+    assert run([str(tmp_path / "missing")], out) == 2
+    assert out.getvalue().splitlines() == [f"{tmp_path / 'missing'}:1: no such file or directory"]
 
 
 def test_yes_and_numbers_stay_text() -> None:

@@ -1,7 +1,8 @@
 """`coach feedback` entry point, plus evaluation and timing helpers for the analyser.
 
 The main CLI dispatches here with the arguments after ``feedback``; nothing runs on import.
-evaluate() and benchmark() live here so tests and humans report the same figures.
+evaluate() and benchmark() live here so tests and humans report the same figures; they take
+the labelled data's path, since that data is the repository's test data, never installed.
 """
 
 from __future__ import annotations
@@ -16,11 +17,6 @@ import yaml
 
 from bot.coach.feedback import Feedback, analyse, compiled_rules
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "tests" / "data"
-LABELLED_PATH = DATA_DIR / "feedback_labelled.yaml"
-DEV_PATH = DATA_DIR / "feedback_dev.yaml"  # tuning set written after the labelled set
-ROUNDS_PATH = DATA_DIR / "feedback_rounds.yaml"  # tuning rounds by writers who never saw rules
-HOLDOUT_PATH = DATA_DIR / "feedback_holdout.yaml"  # held out: scored once, never tuned on
 EVAL_KINDS = (
     "absolute",
     "you_blame",
@@ -109,8 +105,9 @@ def run(argv: list[str], stdin: TextIO, stdout: TextIO) -> int:
 # --------------------------------------------------------------------------- evaluation
 
 
-def load_labelled(path: Path | str | None = None) -> list[dict[str, Any]]:
-    with open(path or LABELLED_PATH, encoding="utf-8") as fh:
+def load_labelled(path: Path | str) -> list[dict[str, Any]]:
+    """The labelled lines of one data file (the repository's labelled data, not installed)."""
+    with open(path, encoding="utf-8") as fh:
         return list(yaml.safe_load(fh)["items"])
 
 
@@ -135,9 +132,7 @@ def _per_kind(rows: list[tuple[set[str], set[str]]]) -> dict[str, dict[str, Any]
     return table
 
 
-def evaluate(
-    split: str = "test", path: Path | str | None = None, with_errors: bool = False
-) -> dict[str, Any]:
+def evaluate(split: str, path: Path | str, with_errors: bool = False) -> dict[str, Any]:
     """Accuracy (calm vs not), harsh-kind coverage and per-kind precision/recall on a split.
 
     Files without a split field (the dev and fresh sets) are evaluated with split="all".
@@ -207,7 +202,7 @@ def format_report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def benchmark(n: int = 20, path: Path | str | None = None) -> dict[str, Any]:
+def benchmark(n: int, path: Path | str) -> dict[str, Any]:
     """Time analyse() over every labelled line, n rounds; median µs per message."""
     texts = [i["text"] for i in load_labelled(path)]
     compiled_rules()

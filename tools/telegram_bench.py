@@ -1,4 +1,7 @@
-"""`coach bench --telegram`: the whole Telegram path, measured against the fake Bot API server.
+"""The whole Telegram path, measured against the fake Bot API server (a checkout's tool).
+
+Run from a checkout: `.venv/bin/python tools/telegram_bench.py [--store memory|sqlite|both] ...`.
+It lives here, not in the installed packages, because the fake server is test code.
 
 What runs: simulated people push updates into the fake server (tests/fakes/telegram_api.py,
 real HTTP on 127.0.0.1); the real adapter long-polls them, runs the real core and store, and
@@ -50,7 +53,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import importlib.util
 import json
 import os
 import random
@@ -93,25 +95,16 @@ REPLY_CALLS = frozenset({"sendMessage", "sendDocument", "editMessageReplyMarkup"
                          "sendChatAction"})
 
 
-class BenchUnavailable(RuntimeError):
-    """The fake server is not here (an installed package or image has no tests/)."""
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _fake_server_class() -> Any:
-    """The fake lives with the tests; it is found from a source checkout only."""
-    try:
-        from tests.fakes.telegram_api import FakeTelegramAPI
-    except ImportError:
-        path = Path(__file__).resolve().parent.parent / "tests" / "fakes" / "telegram_api.py"
-        if not path.exists():
-            raise BenchUnavailable("coach bench --telegram needs a source checkout "
-                                   "(tests/fakes/telegram_api.py)") from None
-        spec = importlib.util.spec_from_file_location("coach_fake_telegram_api", path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        FakeTelegramAPI = module.FakeTelegramAPI
+    """The fake lives with the tests of this checkout (tests/fakes/telegram_api.py). The
+    checkout goes last on the path: only `tests` is taken from it, never the coach itself."""
+    if str(ROOT) not in sys.path:
+        sys.path.append(str(ROOT))
+    from tests.fakes.telegram_api import FakeTelegramAPI
+
     return FakeTelegramAPI
 
 
@@ -499,13 +492,8 @@ def run(users: int = 1000, updates: int = 6000, as_json: bool = False, *, rate: 
     store). Returns the exit code."""
     unknown = [s for s in stores if s not in STORES]
     if unknown:
-        print(f"coach: unknown store {unknown[0]!r} for the Telegram bench: use "
+        print(f"telegram_bench: unknown store {unknown[0]!r} for the Telegram bench: use "
               f"{' or '.join(STORES)}", file=sys.stderr)
-        return 2
-    try:
-        _fake_server_class()
-    except BenchUnavailable as error:
-        print(f"coach: {error}", file=sys.stderr)
         return 2
     count, how, affinity = _pin_one_cpu()
     workdir = Path(tempfile.mkdtemp(prefix=".coach-bench-", dir=Path.cwd()))
@@ -565,8 +553,8 @@ def _print(result: TelegramBenchResult) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m adapters.telegram_bench`: the same as `coach bench --telegram`."""
-    parser = argparse.ArgumentParser(prog="python -m adapters.telegram_bench",
+    """`python tools/telegram_bench.py`, from a checkout."""
+    parser = argparse.ArgumentParser(prog="tools/telegram_bench.py",
                                      description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--store", choices=(*STORES, "both"), default="memory",
                         help="which store to measure (default memory)")

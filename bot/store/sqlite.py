@@ -7,15 +7,29 @@ when it lands they are written and committed together. Every save still returns 
 it is durable, but one fsync serves everyone who arrived during the previous one: group
 commit, as databases do it. (A thread that ran every statement would fight the event loop
 for the GIL on each of them.)
+
+Nothing on the loop's thread waits inside SQLite for a lock. Once the store is open its
+connections' busy timeout is zero: when another process holds the write lock, the batch's
+BEGIN IMMEDIATE is refused at once and tried again after a short sleep on the loop (growing
+to 25 ms), so every other user's message goes on being handled meanwhile, and saves that
+arrive while it waits join the batch. A save still waiting `busy_timeout` seconds after it
+was made, or one the disk cannot take (full, I/O error, read-only), raises StoreUnavailable:
+its transaction is rolled back and the cache is not touched, so nothing of it is kept.
+
+While this process has a connection to the database, the file is opened by SQLite alone:
+POSIX record locks belong to the process, and closing any other descriptor of the file
+drops SQLite's locks without its knowing. Another process closing the database would then
+take itself for the last user, checkpoint, and unlink the -wal this one still writes into:
+acknowledged saves would be lost on a `kill -9`. See connect_private and _raw_descriptor.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import mmap
 import os
 import sqlite3
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -25,7 +39,7 @@ from typing import Any
 
 from bot.crypto import Cipher, InvalidToken
 from bot.session import Session
-from bot.store.base import Store, StoreClosed, VersionConflict
+from bot.store.base import Store, StoreClosed, StoreUnavailable, VersionConflict
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +59,47 @@ CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated_at);
 
 Operation = Callable[[sqlite3.Connection], Any]
 
+# How long a write (or read) waits for another process's lock before StoreUnavailable("busy").
+BUSY_TIMEOUT_S = 10.0
+# The sleeps between tries for a lock: short at first (a commit takes a few milliseconds),
+# never so long that the lock stays free unnoticed for long.
+FIRST_RETRY_S = 0.001
+LAST_RETRY_S = 0.025
+
+# SQLite's primary result codes that mean the store, not one operation, failed; the word
+# StoreUnavailable carries for each.
+_UNAVAILABLE = {
+    sqlite3.SQLITE_BUSY: "busy",
+    sqlite3.SQLITE_LOCKED: "busy",
+    sqlite3.SQLITE_PROTOCOL: "busy",  # WAL locks still contended after SQLite's own retries
+    sqlite3.SQLITE_FULL: "full",
+    sqlite3.SQLITE_IOERR: "io",
+    sqlite3.SQLITE_READONLY: "io",
+    sqlite3.SQLITE_CANTOPEN: "io",
+}
+
+
+def unavailable_reason(error: BaseException) -> str | None:
+    """"busy", "full" or "io" when SQLite says the store cannot take (or give) data now."""
+    code = getattr(error, "sqlite_errorcode", None) if isinstance(error, sqlite3.Error) else None
+    return None if code is None else _UNAVAILABLE.get(code & 0xFF)
+
+
+def _unavailable(error: BaseException) -> BaseException:
+    """The exception a caller gets: StoreUnavailable for the store's own failures."""
+    reason = unavailable_reason(error)
+    if reason is None:
+        return error
+    unavailable = StoreUnavailable(reason)
+    unavailable.__cause__ = error
+    return unavailable
+
 
 @dataclass
 class _Write:
     operation: Operation
     future: asyncio.Future
+    deadline: float  # on the loop's clock: given up on ("busy") if the lock is still held then
     checkpoint: bool = False
     # Rows this write erases (user keys): after the checkpoint, none may be left on disk.
     erased: tuple[str, ...] = ()
@@ -64,7 +114,7 @@ COMPANIONS = ("-wal", "-shm", "-journal")
 
 def _owner_only(path: Path) -> None:
     """Take the database and every file SQLite keeps beside it down to owner-only (an
-    older build left them 0644)."""
+    older build left them 0644). By name (stat, chmod): no descriptor is opened."""
     for file in (path, *(Path(f"{path}{suffix}") for suffix in COMPANIONS)):
         try:
             if file.stat().st_mode & 0o777 != OWNER_ONLY:
@@ -73,22 +123,25 @@ def _owner_only(path: Path) -> None:
             pass
 
 
-def connect_private(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
+def connect_private(path: Path, synchronous: str = "FULL",
+                    busy_timeout_ms: int = 10000) -> sqlite3.Connection:
     """A WAL-mode connection whose files are all owner-only from the moment they exist.
 
-    SQLite gives a new -wal or -shm file the mode of the database file, so the .db is
-    created (or made) owner-only before the first connection, under a umask that keeps
-    anything else made here owner-only too. (The umask is process-wide; it is changed only
-    for these few synchronous calls, made when a store is opened.)"""
+    SQLite makes a new database file under the umask, and gives a new -wal or -shm file the
+    mode of the database file. So files an older build left readable are chmod-ed first, and
+    the connection is opened under a umask that keeps anything made here owner-only. (The
+    umask is process-wide; it is changed only for these few synchronous calls, made when a
+    store is opened.) The file is never opened here other than by SQLite: closing such a
+    descriptor would drop the locks of this process's other connections to it (see the
+    module docstring)."""
     if synchronous not in ("FULL", "NORMAL"):
         raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
     previous = os.umask(0o077)
     try:
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, OWNER_ONLY))
         _owner_only(path)
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         try:
-            conn.execute("PRAGMA busy_timeout=10000")
+            conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={synchronous}")
             conn.execute("PRAGMA secure_delete=ON")
@@ -102,6 +155,42 @@ def connect_private(path: Path, synchronous: str = "FULL") -> sqlite3.Connection
     return conn
 
 
+# Descriptors through which this process reads database files byte for byte (to check that
+# an erased row left no copy), one per file (device, inode). They are never closed, on
+# purpose: closing any descriptor of a file drops every POSIX lock this process holds on it,
+# SQLite's included, and some connection of this process may always have the file open.
+_RAW_DESCRIPTORS: dict[tuple[int, int], int] = {}
+_RAW_DESCRIPTORS_LOCK = threading.Lock()
+
+
+def _raw_descriptor(path: Path) -> int:
+    """A read-only descriptor of the database file at `path`, kept open for good."""
+    status = os.stat(path)
+    with _RAW_DESCRIPTORS_LOCK:
+        descriptor = _RAW_DESCRIPTORS.get((status.st_dev, status.st_ino))
+        if descriptor is None:
+            descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            opened = os.fstat(descriptor)
+            # Had the file been replaced in between, this is a second descriptor of a file
+            # already listed: it is not closed either.
+            _RAW_DESCRIPTORS.setdefault((opened.st_dev, opened.st_ino), descriptor)
+    return descriptor
+
+
+def _contains(descriptor: int, needles: list[bytes], block: int = 1 << 20) -> bool:
+    """Whether any needle is in the file, read a block at a time with pread. (Not with mmap:
+    Python's mmap duplicates the descriptor and closes the duplicate, which drops locks.)"""
+    keep = max(len(needle) for needle in needles) - 1
+    offset, tail = 0, b""
+    while chunk := os.pread(descriptor, block, offset):
+        data = tail + chunk
+        if any(needle in data for needle in needles):
+            return True
+        tail = data[max(0, len(data) - keep):] if keep else b""
+        offset += len(chunk)
+    return False
+
+
 class SQLiteStore(Store):
     """Each session row's data is encrypted with `cipher` (see bot/crypto.py); only the user
     key, version and time stay readable, for lookups and retention.
@@ -111,15 +200,26 @@ class SQLiteStore(Store):
     is not read back and decrypted on every message. The cache never decides anything on its
     own: every save is still a compare-and-set on the stored version, and a conflict (another
     process wrote the row) drops the cached copy so the retry reads the database.
+
+    `busy_timeout` (seconds) is how long a save, /delete or read waits for a lock another
+    process holds before it raises StoreUnavailable("busy"); opening the store may block for
+    as long (it happens once, before any message is handled).
     """
 
     def __init__(self, path: str | Path, cipher: Cipher | None = None,
-                 cache_size: int = 2048) -> None:
+                 cache_size: int = 2048, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = connect_private(self.path)
-        self._writer.executescript(SCHEMA)
-        self._reader = connect_private(self.path)
+        self._file = self.path.absolute()  # as SQLite keeps it, whatever the cwd is later
+        self._busy_timeout = busy_timeout
+        self._busy_timeout_ms = max(0, round(busy_timeout * 1000))
+        self._writer = connect_private(self.path, busy_timeout_ms=self._busy_timeout_ms)
+        try:
+            self._writer.executescript(SCHEMA)
+            self._reader = connect_private(self.path, busy_timeout_ms=self._busy_timeout_ms)
+        except BaseException:
+            self._writer.close()
+            raise
         self._pending: list[_Write] = []
         self._flusher: asyncio.Task | None = None
         self._closed = False
@@ -128,6 +228,9 @@ class SQLiteStore(Store):
         self._cache_size = cache_size
         try:
             self._check_key()
+            # From here on nothing waits inside SQLite on the loop's thread: see _begin, _read.
+            self._writer.execute("PRAGMA busy_timeout=0")
+            self._reader.execute("PRAGMA busy_timeout=0")
         except BaseException:
             self._reader.close()
             self._writer.close()
@@ -153,70 +256,163 @@ class SQLiteStore(Store):
             raise UnreadableStore(f"{self.path}: stored sessions cannot be decrypted with the "
                                   f"key(s) from {self.cipher.source}") from exc
 
+    async def _read(self, sql: str, parameters: tuple[Any, ...] = ()) -> Any:
+        """The first row of a query on the reader. With WAL a read is rarely refused (another
+        process recovering the WAL after a crash); when it is, it is tried again after a
+        sleep on the loop, as _begin does, not inside SQLite."""
+        deadline, delay = 0.0, FIRST_RETRY_S
+        while True:
+            try:
+                return self._reader.execute(sql, parameters).fetchone()
+            except sqlite3.Error as error:
+                reason = unavailable_reason(error)
+                if reason is None:
+                    raise
+                now = asyncio.get_running_loop().time()
+                deadline = deadline or now + self._busy_timeout
+                if reason != "busy" or now >= deadline:
+                    raise StoreUnavailable(reason) from error
+            await asyncio.sleep(min(delay, deadline - now))
+            delay = min(delay * 2, LAST_RETRY_S)
+
     # -- group commit -------------------------------------------------------------------------
 
     async def _write(self, operation: Operation, *, checkpoint: bool = False,
                      erased: tuple[str, ...] = (), vacuum: bool = False) -> Any:
         if self._closed:
             raise StoreClosed("store is closed")
-        future = asyncio.get_running_loop().create_future()
-        self._pending.append(_Write(operation, future, checkpoint, erased, vacuum))
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._pending.append(_Write(operation, future, loop.time() + self._busy_timeout,
+                                    checkpoint, erased, vacuum))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         return await future
 
     async def _flush(self) -> None:
         while self._pending:
-            batch, self._pending = self._pending, []
+            try:
+                if not await self._begin():
+                    continue  # every write that was waiting has been told "busy"
+            except Exception as exc:  # the store cannot write at all (read-only, I/O error)
+                batch, self._pending = self._pending, []
+                self._settle(batch, [(False, exc)] * len(batch))
+                continue
+            # The write lock is held: everyone who arrived while it was awaited comes along.
+            batch = [write for write in self._pending if not write.future.done()]
+            self._pending = []
             try:
                 results = self._apply(batch)
                 await asyncio.to_thread(self._commit, any(w.checkpoint for w in batch),
                                         tuple(k for w in batch for k in w.erased),
                                         any(w.vacuum for w in batch))
             except Exception as exc:
-                if self._writer.in_transaction:
-                    self._writer.execute("ROLLBACK")
+                self._rollback()
                 results = [(False, exc)] * len(batch)
-            for write, (ok, value) in zip(batch, results, strict=True):
+            self._settle(batch, results)
+
+    async def _begin(self) -> bool:
+        """Take the write lock for the next batch (BEGIN IMMEDIATE) without blocking the
+        loop: while another connection holds it, sleep on the loop and try again. Writes
+        whose deadline passes meanwhile fail with StoreUnavailable("busy"); False when none
+        is left waiting."""
+        loop = asyncio.get_running_loop()
+        delay = FIRST_RETRY_S
+        while True:
+            try:
+                self._writer.execute("BEGIN IMMEDIATE")
+                return True
+            except sqlite3.OperationalError as error:
+                if unavailable_reason(error) != "busy":
+                    raise
+            now = loop.time()
+            waiting = []
+            for write in self._pending:
                 if write.future.done():
                     continue
-                if ok:
-                    write.future.set_result(value)
+                if write.deadline <= now:
+                    write.future.set_exception(StoreUnavailable("busy"))
                 else:
-                    write.future.set_exception(value)
+                    waiting.append(write)
+            self._pending = waiting  # writes made while this sleeps are added to this list
+            if not waiting:
+                return False
+            await asyncio.sleep(min(delay, min(w.deadline for w in waiting) - now))
+            delay = min(delay * 2, LAST_RETRY_S)
 
     def _apply(self, batch: list[_Write]) -> list[tuple[bool, Any]]:
+        """Run the batch's operations in the open transaction. One that fails on its own is
+        undone alone, so the others are not spoiled by it; a failure of the store itself
+        (full, I/O error) is raised, and the whole batch is rolled back."""
         conn = self._writer
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("SAVEPOINT batch")
         try:
-            return [(True, write.operation(conn)) for write in batch]
-        except Exception:
-            conn.execute("ROLLBACK")
-        # One operation failed: run each alone, so the others are not spoiled by it.
-        results: list[tuple[bool, Any]] = []
-        for write in batch:
-            conn.execute("SAVEPOINT op")
-            try:
-                results.append((True, write.operation(conn)))
-                conn.execute("RELEASE op")
-            except Exception as exc:
-                conn.execute("ROLLBACK TO op")
-                conn.execute("RELEASE op")
-                results.append((False, exc))
+            results = [(True, write.operation(conn)) for write in batch]
+        except Exception as exc:
+            if unavailable_reason(exc):
+                raise
+            conn.execute("ROLLBACK TO batch")  # the write lock stays held
+            results = [self._apply_alone(write) for write in batch]
+        conn.execute("RELEASE batch")
         return results
+
+    def _apply_alone(self, write: _Write) -> tuple[bool, Any]:
+        conn = self._writer
+        conn.execute("SAVEPOINT op")
+        try:
+            result: tuple[bool, Any] = (True, write.operation(conn))
+        except Exception as exc:
+            if unavailable_reason(exc):
+                raise
+            conn.execute("ROLLBACK TO op")
+            result = (False, exc)
+        conn.execute("RELEASE op")
+        return result
+
+    def _rollback(self) -> None:
+        """Undo a failed batch, unless SQLite already has (it may, after a full disk or an
+        I/O error)."""
+        if self._writer.in_transaction:
+            try:
+                self._writer.execute("ROLLBACK")
+            except sqlite3.Error as error:
+                log.warning("event=store_rollback_failed error=%s", type(error).__name__)
+
+    @staticmethod
+    def _settle(batch: list[_Write], results: list[tuple[bool, Any]]) -> None:
+        for write, (ok, value) in zip(batch, results, strict=True):
+            if write.future.done():
+                continue
+            if ok:
+                write.future.set_result(value)
+            else:
+                write.future.set_exception(_unavailable(value))
 
     def _commit(self, checkpoint: bool, erased: tuple[str, ...] = (),
                 vacuum: bool = False) -> None:
-        if self._writer.in_transaction:
-            self._writer.execute("COMMIT")
+        """In the worker thread: COMMIT (a failure fails the batch), then the clean-up after
+        an erasure, which may wait for other processes' locks here, off the loop."""
+        self._writer.execute("COMMIT")
+        if not (checkpoint or vacuum or erased):
+            return
+        # The batch is committed: a failure from here on is logged, not reported as a
+        # failed save, and the next /delete, purge or `coach keys rotate` tries again.
+        try:
+            self._writer.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+            try:
+                self._erase_copies(checkpoint, erased, vacuum)
+            finally:
+                self._writer.execute("PRAGMA busy_timeout=0")
+        except sqlite3.Error as error:
+            log.warning("event=store_checkpoint_failed error=%s", type(error).__name__)
+
+    def _erase_copies(self, checkpoint: bool, erased: tuple[str, ...], vacuum: bool) -> None:
         if checkpoint or vacuum:
             self._checkpoint()
         if vacuum or (erased and self._left_on_disk(erased)):
             # A page split or merge can leave an old copy of a row in the unused part of a
             # page, where secure_delete does not reach; rebuilding the file drops them all.
             # Rare after a /delete (a fraction of a percent), so the cost is paid only then.
-            # The batch is committed already: a failure here is logged, not reported as a
-            # failed save, and the next /delete or `coach keys rotate` tries again.
             reason = "requested" if vacuum else "erased_row_copy"
             try:
                 self._writer.execute("VACUUM")
@@ -235,22 +431,34 @@ class SQLiteStore(Store):
 
     def _left_on_disk(self, user_keys: tuple[str, ...]) -> bool:
         """Whether the bytes of any of these user keys are still in the database or its WAL
-        (every copy of a row holds its key). Read through a memory map: no copy of
-        the file, one fast search per key."""
+        (every copy of a row holds its key); when a file cannot be read, True (rebuild
+        rather than guess).
+
+        The database file is read through a descriptor that is never closed (see
+        _raw_descriptor). The -wal may be opened and closed like any file: SQLite locks
+        only the database file and the -shm. After a full checkpoint it is empty and is not
+        opened at all."""
         needles = [key.encode("utf-8") for key in user_keys]
-        for file in (self.path, Path(f"{self.path}-wal")):
-            try:
-                with file.open("rb") as handle:
-                    if os.fstat(handle.fileno()).st_size == 0:
-                        continue
-                    with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                        if any(data.find(needle) >= 0 for needle in needles):
-                            return True
-            except FileNotFoundError:
-                continue
-            except (OSError, ValueError):  # cannot be read: rebuild rather than guess
+        try:
+            if _contains(_raw_descriptor(self._file), needles):
                 return True
-        return False
+        except OSError:
+            return True
+        wal = Path(f"{self._file}-wal")
+        try:
+            if wal.stat().st_size == 0:
+                return False
+            descriptor = os.open(wal, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True
+        try:
+            return _contains(descriptor, needles)
+        except OSError:
+            return True
+        finally:
+            os.close(descriptor)
 
     # -- the interface ------------------------------------------------------------------------
 
@@ -267,16 +475,19 @@ class SQLiteStore(Store):
         if cached is not None:
             self._cache.move_to_end(user_key)
             return cached.copy()
-        row = self._reader.execute("SELECT data FROM sessions WHERE user_key = ?",
-                                   (user_key,)).fetchone()
+        row = await self._read("SELECT data FROM sessions WHERE user_key = ?", (user_key,))
         return Session.from_json(self._decode(row[0], user_key)) if row else None
 
     async def save(self, session: Session) -> None:
-        expected = session.version
+        """Unless it is committed, `session` is left exactly as it was given: same version,
+        same time (a caller may take the same step again)."""
+        expected, before = session.version, session.updated_at
         updated = time.time()
         session.version, session.updated_at = expected + 1, updated
-        data = self._encode(session.to_json(), session.user_key)
-        session.version, session.updated_at = expected, updated
+        try:
+            data = self._encode(session.to_json(), session.user_key)
+        finally:
+            session.version, session.updated_at = expected, before
 
         def write(conn: sqlite3.Connection) -> bool:
             if expected == 0:
@@ -293,7 +504,7 @@ class SQLiteStore(Store):
         if not await self._write(write):
             self._cache.pop(session.user_key, None)
             raise VersionConflict(session.user_key)
-        session.version = expected + 1
+        session.version, session.updated_at = expected + 1, updated
         self._remember(session)
 
     async def delete(self, user_key: str) -> bool:
@@ -330,7 +541,7 @@ class SQLiteStore(Store):
         return int(await self._write(rotate, checkpoint=True, vacuum=True))
 
     async def count(self) -> int:
-        return int(self._reader.execute("SELECT COUNT(*) FROM sessions").fetchone()[0])
+        return int((await self._read("SELECT COUNT(*) FROM sessions"))[0])
 
     async def close(self) -> None:
         if self._closed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 from platformdirs import user_data_dir
 
@@ -39,7 +40,19 @@ def open_store(url: str | None = None) -> Store:
     return _sqlite(Path(url).expanduser())
 
 
-SQLITE_HEADER = b"SQLite format 3\x00"
+def _not_a_database(path: Path) -> bool:
+    """Whether an existing file is something other than an SQLite database. Asked of SQLite
+    (read-only), not read here: closing a descriptor of a database this process already has
+    open would drop SQLite's locks on it (see bot/store/sqlite.py)."""
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        return getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_NOTADB
+    return False
 
 
 def _sqlite(path: Path) -> SQLiteStore:
@@ -50,11 +63,8 @@ def _sqlite(path: Path) -> SQLiteStore:
         raise StoreOpenError(f"{where}: it is a directory; name a file, e.g. {path / 'coach.db'}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_file() and path.stat().st_size:
-            with path.open("rb") as existing:
-                if existing.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-                    raise StoreOpenError(f"{where}: the file exists and is not an SQLite "
-                                         "database")
+        if path.is_file() and path.stat().st_size and _not_a_database(path):
+            raise StoreOpenError(f"{where}: the file exists and is not an SQLite database")
         return SQLiteStore(path, load_cipher(path))
     except (FileExistsError, NotADirectoryError) as error:
         raise StoreOpenError(f"{where}: part of the path is a file, not a folder") from error

@@ -28,7 +28,7 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/coach bench --store memory
-	$(BIN)/coach bench --store sqlite
+	$(BIN)/coach bench --store $${TMPDIR:-/tmp}/coach-bench-$$$$.db
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

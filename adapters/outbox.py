@@ -97,6 +97,12 @@ class TokenBucket:
         self.stamp = self.clock()
 
 
+def never_arrived(error: Exception) -> bool:
+    """Whether a call given up with `error` surely never reached Telegram: refused for flood
+    control, or timed out before it was sent. Anything else may have arrived."""
+    return isinstance(error, (RetryAfter, NotSent))
+
+
 def retry_seconds(error: RetryAfter) -> float:
     """RetryAfter.retry_after is an int or a timedelta depending on PTB's settings."""
     with warnings.catch_warnings():
@@ -114,6 +120,7 @@ class _Job:
     paced: bool = True
     ephemeral: bool = False  # a chat action: pointless once a message is queued behind it
     marker: Callable[[], None] | None = None  # run in turn, not sent; kept when a chat goes
+    on_error: Callable[[Exception], None] | None = None  # told when the call is given up
 
 
 @dataclass
@@ -140,12 +147,14 @@ class Outbox:
         self.failures = 0
 
     def send(self, chat_id: int, call: Call, event: str, *, group: bool = False,
-             paced: bool = True, ephemeral: bool = False) -> None:
-        """Queue `call` behind this chat's earlier calls; never blocks."""
+             paced: bool = True, ephemeral: bool = False,
+             on_error: Callable[[Exception], None] | None = None) -> None:
+        """Queue `call` behind this chat's earlier calls; never blocks. `on_error` hears why
+        the call was given up, for callers that must know whether it reached Telegram."""
         lane = self._lanes.get(chat_id)
         if lane is None:
             lane = self._lanes[chat_id] = _Lane(self._bucket(chat_id, group))
-        lane.jobs.append(_Job(call, event, paced, ephemeral))
+        lane.jobs.append(_Job(call, event, paced, ephemeral, on_error=on_error))
         if lane.worker is None:
             lane.worker = asyncio.create_task(self._work(chat_id, lane))
 
@@ -291,6 +300,11 @@ class Outbox:
         description = getattr(error, "message", "")
         log.error("event=send_failed call=%s chat=%s error=%s description=%s", job.event,
                   chat_id, type(error).__name__, description[:120])
+        if job.on_error is not None:
+            try:
+                job.on_error(error)
+            except Exception:
+                log.exception("event=outbox_error_callback_failed")
         return True
 
 

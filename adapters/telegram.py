@@ -11,10 +11,20 @@ Updater, which confirms a batch with its next poll before the batch is handled: 
 offset moves past an update only once the core has committed it. In webhook mode the answer
 200 is sent only then, too. A committed update's reply may still be waiting in the outbox
 (Telegram's pacing) when the process dies, so a small ledger beside the store
-(`UpdateLedger`: update, chat and user ids only, never text) notes each update from the moment
-it is taken until its whole reply has been sent; at the next start whoever is left in it gets
-their current step again, as it was sent ("Welcome back" first). The same file remembers the
-last message with buttons in each chat, so old buttons are taken away after a restart too.
+(`UpdateLedger`: update, chat, user and callback query ids only, never text) notes each update
+from the moment it is taken until its whole reply has been sent; at the next start whoever is
+left in it gets their current step again, as it was sent ("Welcome back" first), and a button
+press among them is answered if Telegram still knows it. The same file remembers the last
+message with buttons in each chat, so old buttons are taken away after a restart too.
+
+A step that could not be committed is never confirmed silently either. When the store is busy
+or full the core answers "that didn't go through, please send it again" (`Reply.saved` False):
+that message is sent, and only once it is out is the update confirmed, so Telegram does not
+hand it over again after the person was asked to repeat it (which would do it twice). When
+`Coach.handle` raises, it is tried again a few times (`HANDLE_ATTEMPTS`), then the person gets
+the same message; an update that always fails cannot stall the chat forever. If that message
+surely never reached Telegram (flood control, no connection), the update is left unconfirmed
+and Telegram sends it again, a bounded number of times (`REDELIVERIES`).
 
 Order and duplicates: the updates of one batch are handled concurrently, different people in
 parallel; each task's first await is `Coach.handle`, which queues on the core's per-user FIFO
@@ -37,9 +47,11 @@ import secrets
 import signal
 import sqlite3
 import sys
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -63,7 +75,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, ApplicationBuilder
 
-from adapters.outbox import Call, Outbox, Pacing, retry_seconds
+from adapters.outbox import Call, Outbox, Pacing, never_arrived, retry_seconds
 from adapters.redact import install_redaction, redact
 from adapters.telegram_http import AiohttpRequest
 from adapters.telegram_ledger import Taken, UpdateLedger, open_ledger
@@ -96,6 +108,19 @@ TOKEN_RE = re.compile(r"\d+:[A-Za-z0-9_-]+")
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# Coach.handle raising (a bug, or a fault that passes): tries in all, the pause before the
+# second doubling each time; then the person is told it did not go through.
+HANDLE_ATTEMPTS = 3
+HANDLE_RETRY_PAUSE = 0.5
+# Times an update is left for Telegram to send again because the "not saved" message surely
+# never reached Telegram; after that it is confirmed anyway, so it cannot come back forever.
+REDELIVERIES = 3
+REDELIVERY_PAUSE = 1.0  # seconds before polling again for an update left unconfirmed
+SETTLED_REMEMBERED = 4096  # updates confirmed without a commit, skipped if they come again
+# A button press left unanswered by a crash is answered after the restart if it was taken
+# less than this long ago (Telegram forgets a query after some minutes; too old is ignored).
+CALLBACK_ANSWER_WINDOW = 600.0
+NOT_SAVED = "not_saved"  # the core's "that didn't go through, please send it again"
 
 # Telegram's command menu, in this order. Each description is the core message
 # `command_<name>` and the group chat's button label is `private_chat_button`, both in
@@ -279,6 +304,23 @@ class _Stopping(Exception):
     """The bot is stopping: no more getUpdates."""
 
 
+class Outcome(Enum):
+    """What became of one update: whether Telegram may forget it."""
+
+    DONE = "done"  # committed, or the person was told it did not go through: confirm it
+    AGAIN = "again"  # not handled: leave it unconfirmed, so Telegram sends it again
+
+
+class _NotSaved(Exception):
+    """The core could not commit a step the adapter asked for itself (a step shown again)."""
+
+
+def query_expired(error: BadRequest) -> bool:
+    """Telegram's answer to a callback query it no longer knows (too old, or answered)."""
+    text = error.message.lower()
+    return "query is too old" in text or "query id is invalid" in text
+
+
 # -- the bot ----------------------------------------------------------------------------------
 
 
@@ -302,6 +344,10 @@ class TelegramBot:
         self._recovered: dict[int, Taken] = {}  # update id -> row from the previous run
         self._resends: dict[int, _Resend] = {}  # user id -> their step shown again
         self._carried: dict[int, list[int]] = {}  # user id -> ids their next reply answers
+        # Updates confirmed without a commit (the person was told to send it again): handled
+        # again they would be done twice, so a second delivery is only acknowledged.
+        self._settled: OrderedDict[int, None] = OrderedDict()
+        self._redelivered: dict[int, int] = {}  # update id -> times left unconfirmed
 
     @property
     def idle(self) -> bool:
@@ -412,6 +458,9 @@ class TelegramBot:
                 log.error("event=batch_failed updates=%d error=%s", len(updates),
                           type(error).__name__, exc_info=error)
                 await self._pause(1.0)
+                continue
+            if offset <= updates[-1].update_id:  # some left for Telegram to send again
+                await self._pause(REDELIVERY_PAUSE)
         if offset is not None and offset != confirmed:
             with contextlib.suppress(Exception):  # confirm the last batch, as PTB does
                 await self.app.bot.get_updates(offset=offset, timeout=0, limit=1,
@@ -445,7 +494,9 @@ class TelegramBot:
             log.error("event=polling_error error=%s", type(error).__name__, exc_info=error)
 
     async def _handle_batch(self, updates: list[Update]) -> int:
-        """Handle one batch up to the core's commits; returns the offset that confirms it."""
+        """Handle one batch up to the core's commits; returns the offset that confirms it, or
+        that stops before the first update to be sent again (the core skips those after it
+        that it committed, and `_settled` those the person was asked to repeat)."""
         messages = [to_incoming(update) for update in updates]
         self.ledger.taken(self._rows(updates, messages))
         last: dict[str, int] = {}
@@ -466,30 +517,35 @@ class TelegramBot:
         for update, result in zip(updates, results, strict=True):
             if isinstance(result, StoreClosed):  # stopping: leave it for the next run
                 return update.update_id
-            if isinstance(result, BaseException):
-                log.error("event=handler_error update=%s error=%s", update.update_id,
+            if result is Outcome.AGAIN:
+                return update.update_id
+            if isinstance(result, BaseException):  # the adapter's own fault, after the core
+                log.error("event=update_failed update=%s error=%s", update.update_id,
                           type(result).__name__, exc_info=result)
         return updates[-1].update_id + 1
 
     @staticmethod
     def _rows(updates: list[Update], messages: list[Incoming | None]) -> list[Taken]:
-        return [Taken(update.update_id, update.effective_chat.id, int(message.user.user_id))
+        return [Taken(update.update_id, update.effective_chat.id, int(message.user.user_id),
+                      query_id=update.callback_query.id if update.callback_query else None)
                 for update, message in zip(updates, messages, strict=True)
                 if message is not None and message.private and update.effective_chat]
 
     # -- webhook
 
-    async def receive(self, update: Update) -> None:
-        """One update from the webhook; returns once the core has committed it, so the 200
-        that tells Telegram to forget it is never sent for an update not yet handled."""
+    async def receive(self, update: Update) -> Outcome:
+        """One update from the webhook; returns once the core has committed it (or the person
+        was told it did not go through), so the 200 that tells Telegram to forget it is never
+        sent for an update not yet handled. AGAIN: answer so that Telegram sends it again."""
         message = to_incoming(update)
         self.ledger.taken(self._rows([update], [message]))
         self._inflight += 1
         try:
-            await self._process(update, message)
+            outcome = await self._process(update, message)
         finally:
             self._inflight -= 1
         self.ledger.flush()
+        return outcome
 
     # -- after a restart
 
@@ -501,10 +557,15 @@ class TelegramBot:
         if not rows:
             return
         waiting: dict[int, list[Taken]] = {}
+        now = time.time()
         for row in rows:
             self._recovered[row.update_id] = row
             if row.committed:
                 waiting.setdefault(row.user_id, []).append(row)
+                # The press will not come again, so its answer is now or never (the spinner
+                # on the person's button); one taken long ago Telegram has forgotten.
+                if row.query_id and now - row.at < CALLBACK_ANSWER_WINDOW:
+                    self._answer_query(row.query_id, None)
         log.info("event=unanswered_updates taken=%d committed=%d", len(rows),
                  sum(len(r) for r in waiting.values()))
         for user_id, taken in waiting.items():
@@ -515,26 +576,48 @@ class TelegramBot:
             task.add_done_callback(self._resending.discard)
 
     async def _resend(self, chat_id: int, user_id: int, resend: _Resend) -> None:
+        user = UserKey("telegram", str(user_id))
         try:
-            reply = await self._current_step(UserKey("telegram", str(user_id)))
-        except Exception as error:
-            log.error("event=resend_failed user=telegram:%s error=%s", user_id,
-                      type(error).__name__, exc_info=error)
-            resend.finish()
+            reply = await self._step_again(user)
+        except StoreClosed:
             return
         if reply is None:
             resend.finish()
             return
-        log.info("event=reply_resent user=telegram:%s updates=%d", user_id, len(resend.ids))
+        log.info("event=reply_resent user=%s updates=%d", user.key, len(resend.ids))
         self._send_reply(chat_id, True, reply, None, resend.finish)
+
+    async def _step_again(self, user: UserKey) -> Reply | None:
+        """`_current_step`, tried again like `Coach.handle` when it fails; None when there is
+        nothing to show or it kept failing (the failure is logged: their next message gets
+        their step anyway)."""
+        for attempt in range(1, HANDLE_ATTEMPTS + 1):
+            try:
+                return await self._current_step(user)
+            except StoreClosed:  # stopping: the ledger keeps them for the next start
+                raise
+            except _NotSaved:
+                log.warning("event=resend_failed user=%s attempt=%d reason=not_saved",
+                            user.key, attempt)
+            except Exception as error:
+                log.error("event=resend_failed user=%s attempt=%d error=%s", user.key, attempt,
+                          type(error).__name__, exc_info=error)
+            if attempt < HANDLE_ATTEMPTS:
+                await self._pause(HANDLE_RETRY_PAUSE * 2 ** (attempt - 1))
+        return None
 
     async def _current_step(self, user: UserKey) -> Reply | None:
         """The person's step again, exactly as it was sent, after "Welcome back"; None when
-        they have no session (their last update erased it: there is nothing to show)."""
+        they have no session (their last update erased it: there is nothing to show).
+        Raises _NotSaved when the core could not commit the greeting: a "send it again" is
+        no answer to something the person did not just send."""
         if await self.coach.store.load(user.key) is None:
             log.info("event=resend_skipped user=%s reason=no_session", user.key)
             return None
-        return await self.coach.open(Incoming(user, private=True))
+        reply = await self.coach.open(Incoming(user, private=True))
+        if not reply.saved:
+            raise _NotSaved(user.key)
+        return reply
 
     async def _after_duplicate(self, update_id: int, message: Incoming, superseded: bool
                                ) -> tuple[Reply | None, list[int]]:
@@ -554,7 +637,7 @@ class TelegramBot:
             return None, []
         resend = self._resends[user_id] = _Resend(
             self.ledger, [update_id, *self._carried.pop(user_id, [])])
-        reply = await self._current_step(message.user)
+        reply = await self._step_again(message.user)
         if reply is None:
             resend.finish()
             return None, []
@@ -564,35 +647,42 @@ class TelegramBot:
     # -- inbound
 
     async def _process(self, update: Update, message: Incoming | None, *,
-                       superseded: bool = False) -> None:
-        """Handle one update up to the core's commit; its reply is queued when this returns.
-        No await may come before `Coach.handle`: that keeps a person's updates in order."""
+                       superseded: bool = False) -> Outcome:
+        """Handle one update up to the core's commit; its reply is queued when this returns
+        (sent, when the step could not be committed). No await may come before
+        `Coach.handle`: that keeps a person's updates in order."""
         chat, query = update.effective_chat, update.callback_query
         if message is None or chat is None:
             self._answer(query, None)
-            return
+            return Outcome.DONE
         if not message.private and update.message is not None and not self._addressed(
                 update.message):
-            return
+            return Outcome.DONE
+        if update.update_id in self._settled:  # they were asked to send it again
+            self._answer(query, None)
+            self.ledger.sent(update.update_id)
+            return Outcome.DONE
         typing = self._typing_soon(chat.id) if message.private else None
         try:
-            reply = await self.coach.handle(message)
+            reply = await self._handle(update.update_id, message)
         except StoreClosed:
             self._answer(query, None)
             raise
-        except Exception as error:
-            log.error("event=handler_error update=%s error=%s", update.update_id,
-                      type(error).__name__, exc_info=error)
-            self._answer(query, None)
-            if message.private:
-                self.ledger.sent(update.update_id)
-            return
         finally:
             if typing is not None:
                 typing.cancel()
+        if reply is None:  # Coach.handle kept failing: nothing of it was kept
+            if not message.private:  # a group hears nothing but the group notice
+                self._answer(query, None)
+                return Outcome.DONE
+            reply = Reply(parts=[self.texts.get(NOT_SAVED)], saved=False)
+        if not reply.saved:
+            return await self._not_saved(update.update_id, chat.id, message.private, reply,
+                                         query)
+        self._redelivered.pop(update.update_id, None)
         if not message.private:
             self._send_reply(chat.id, False, reply, query, None)
-            return
+            return Outcome.DONE
         ids = [update.update_id]
         resend: _Resend | None = None
         if reply.duplicate:
@@ -609,6 +699,66 @@ class TelegramBot:
 
         self._send_reply(chat.id, True, reply, query, resend.finish if resend else sent)
         self.ledger.committed(update.update_id)
+        return Outcome.DONE
+
+    async def _handle(self, update_id: int, message: Incoming) -> Reply | None:
+        """`Coach.handle`, tried again when it raises: a fault that passes goes through on a
+        later try, one that does not is given up after HANDLE_ATTEMPTS (None) instead of
+        stalling the chat. StoreClosed (the bot is stopping) is not tried again. A try that
+        raised committed nothing, so trying again cannot do the step twice."""
+        for attempt in range(1, HANDLE_ATTEMPTS + 1):
+            try:
+                return await self.coach.handle(message)
+            except StoreClosed:
+                raise
+            except Exception as error:
+                log.error("event=handler_error update=%s attempt=%d error=%s", update_id,
+                          attempt, type(error).__name__, exc_info=error)
+            if attempt < HANDLE_ATTEMPTS:
+                await self._pause(HANDLE_RETRY_PAUSE * 2 ** (attempt - 1))
+        log.error("event=update_given_up update=%s attempts=%d", update_id, HANDLE_ATTEMPTS)
+        return None
+
+    async def _not_saved(self, update_id: int, chat_id: int, private: bool, reply: Reply,
+                         query: CallbackQuery | None) -> Outcome:
+        """Nothing of the step was kept, and the reply asks the person to send it again: send
+        it and confirm the update only once it is out. Confirmed before, the update could be
+        lost without a word; left for Telegram to send again after they were asked, it could
+        be done twice. Only a message that surely never reached Telegram leaves the update
+        unconfirmed, so it comes again (REDELIVERIES times at most)."""
+        log.warning("event=not_saved update=%s", update_id)
+        if not await self._delivered(chat_id, private, reply, query):
+            times = self._redelivered.get(update_id, 0) + 1
+            if times <= REDELIVERIES:
+                self._redelivered[update_id] = times
+                log.warning("event=update_unconfirmed update=%s times=%d", update_id, times)
+                return Outcome.AGAIN
+            log.error("event=not_saved_unsent update=%s", update_id)
+        self._redelivered.pop(update_id, None)
+        self._settled[update_id] = None
+        while len(self._settled) > SETTLED_REMEMBERED:
+            self._settled.popitem(last=False)
+        self.ledger.sent(update_id)
+        return Outcome.DONE
+
+    async def _delivered(self, chat_id: int, private: bool, reply: Reply,
+                         query: CallbackQuery | None) -> bool:
+        """Queue `reply` and wait until the outbox is done with it; False when one of its
+        messages surely never reached Telegram."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        lost: list[Exception] = []
+
+        def given_up(error: Exception) -> None:
+            if never_arrived(error):
+                lost.append(error)
+
+        def finished() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        self._send_reply(chat_id, private, reply, query, finished, on_error=given_up)
+        await done
+        return not lost
 
     def _addressed(self, message: Message) -> bool:
         """In a group, answer only what is meant for the bot, never the group's own talk."""
@@ -636,29 +786,48 @@ class TelegramBot:
     # -- outbound
 
     def _send_reply(self, chat_id: int, private: bool, reply: Reply,
-                    query: CallbackQuery | None, on_sent: Callable[[], None] | None) -> None:
+                    query: CallbackQuery | None, on_sent: Callable[[], None] | None, *,
+                    on_error: Callable[[Exception], None] | None = None) -> None:
         """Queue everything for one reply; synchronous, so replies queue in handling order.
-        `on_sent` runs once all of it has been sent (or given up)."""
+        `on_sent` runs once all of it has been sent (or given up); `on_error` hears why a
+        message of it was given up. A step that was not saved and shows no buttons leaves the
+        ones on screen: nothing changed, so they still work."""
         self._answer(query, reply.notice)
         if not reply.duplicate:
             if private:
-                pressed = query.message.message_id if query and query.message else None
-                self.outbox.send(chat_id, self._clear_keyboards(chat_id, pressed),
-                                 "editMessageReplyMarkup", paced=False)
                 markup = keyboard(reply.choices)
+                if reply.saved or markup is not None:
+                    pressed = query.message.message_id if query and query.message else None
+                    self.outbox.send(chat_id, self._clear_keyboards(chat_id, pressed),
+                                     "editMessageReplyMarkup", paced=False)
             else:
                 markup = self._private_chat_button()
             for item in plan(reply, markup, private=private):
                 self.outbox.send(chat_id, self._sender(chat_id, item, private),
                                  "sendDocument" if item.document else "sendMessage",
-                                 group=not private)
+                                 group=not private, on_error=on_error)
         if on_sent is not None:
             self.outbox.after(chat_id, on_sent)
 
     def _answer(self, query: CallbackQuery | None, notice: str | None) -> None:
         if query is not None:
-            text = toast(notice)
-            self.outbox.send_now(lambda: query.answer(text=text), "answerCallbackQuery")
+            self._answer_query(query.id, notice)
+
+    def _answer_query(self, query_id: str, notice: str | None) -> None:
+        """answerCallbackQuery, at once (outside the chat's lane). Telegram refusing a query
+        it no longer knows (too old, or answered before a crash) is expected after a restart
+        and only noted."""
+        bot, text = self.app.bot, toast(notice)
+
+        async def answer() -> None:
+            try:
+                await bot.answer_callback_query(query_id, text=text)
+            except BadRequest as error:
+                if not query_expired(error):
+                    raise
+                log.info("event=callback_answer_expired")
+
+        self.outbox.send_now(answer, "answerCallbackQuery")
 
     def _private_chat_button(self) -> InlineKeyboardMarkup:
         url = f"https://t.me/{self.app.bot.username}"
@@ -728,11 +897,12 @@ class WebhookServer:
     """The endpoint Telegram POSTs updates to, on aiohttp (PTB's own needs tornado).
 
     Checks the secret header in constant time, then answers 200 only once the core has
-    committed the update (`TelegramBot.receive`): an update is never acknowledged before it
-    was handled, so a crash cannot lose it; Telegram sends it again. Order: Telegram's Bot API
-    server keeps one queue per chat and sends a chat's next update only after the previous
-    one was answered 2xx, so one person's messages arrive one at a time, in order, while
-    other chats use the other connections (`WEBHOOK_MAX_CONNECTIONS`).
+    committed the update, or the person was told it did not go through (`TelegramBot.receive`):
+    an update is never acknowledged before it was handled, so a crash cannot lose it; Telegram
+    sends it again. An update left unhandled is answered 500, which Telegram retries too.
+    Order: Telegram's Bot API server keeps one queue per chat and sends a chat's next update
+    only after the previous one was answered 2xx, so one person's messages arrive one at a
+    time, in order, while other chats use the other connections (`WEBHOOK_MAX_CONNECTIONS`).
     """
 
     def __init__(self, bot: TelegramBot, path: str, secret: str, listen: str, port: int):
@@ -776,9 +946,11 @@ class WebhookServer:
             log.warning("event=webhook_rejected status=400 reason=bad_update")
             return web.Response(status=400)
         try:
-            await self.bot.receive(update)
+            outcome = await self.bot.receive(update)
         except StoreClosed:  # stopping: not handled, so Telegram must send it again
             return web.Response(status=503)
+        if outcome is Outcome.AGAIN:  # not handled: any answer but 2xx makes Telegram retry
+            return web.Response(status=500)
         return web.Response(text="ok")
 
 
@@ -836,4 +1008,4 @@ async def serve(coach: Coach, config: TelegramConfig) -> int:
             await bot.stop()
         except Exception:
             log.exception("event=stop_failed")
-        await coach.store.close()
+        await coach.close()

@@ -22,6 +22,8 @@ class Taken:
     chat_id: int
     user_id: int
     committed: bool = False  # the core has committed it (Telegram will not send it again)
+    query_id: str | None = None  # a button press: answered after a crash while still valid
+    at: float = 0.0  # Unix time it was taken (a press's age is at least the time since)
 
 
 class UpdateLedger:
@@ -68,15 +70,16 @@ class SQLiteLedger(UpdateLedger):
     Writes happen on the event loop, without a thread: each is a small transaction in WAL mode
     with synchronous=NORMAL, which survives the process being killed (the data is in the
     operating system's hands once a transaction commits); only a power cut can lose the last
-    ones. Rows: update id, chat id, user id (pseudonymous ids, as in the logs), and per chat the
-    id of the message with buttons; no text. An update's row is deleted once its reply is out;
-    a chat's keyboard row once its buttons are gone or after the store's retention period.
+    ones. Rows: update id, chat id, user id (pseudonymous ids, as in the logs), a button press's
+    callback query id (an opaque id Telegram made up), and per chat the id of the message with
+    buttons; no text. An update's row is deleted once its reply is out; a chat's keyboard row
+    once its buttons are gone or after the store's retention period.
     """
 
     SCHEMA = """
         CREATE TABLE IF NOT EXISTS taken (
             update_id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, user_id INTEGER NOT NULL,
-            committed INTEGER NOT NULL DEFAULT 0, at REAL NOT NULL);
+            committed INTEGER NOT NULL DEFAULT 0, at REAL NOT NULL, query_id TEXT);
         CREATE TABLE IF NOT EXISTS keyboards (
             chat_id INTEGER PRIMARY KEY, message_id INTEGER NOT NULL, at REAL NOT NULL);
     """
@@ -85,6 +88,9 @@ class SQLiteLedger(UpdateLedger):
         self.path = path
         self._db = connect_private(path, synchronous="NORMAL")  # owner-only, -wal too
         self._db.executescript(self.SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(taken)")}
+        if "query_id" not in columns:  # a ledger written before presses were kept
+            self._db.execute("ALTER TABLE taken ADD COLUMN query_id TEXT")
         now = time.time()
         self._ops: list[tuple[str, tuple[Any, ...]]] = [
             ("DELETE FROM taken WHERE at < ?", (now - UPDATE_ROWS_KEPT_S,))]
@@ -99,13 +105,16 @@ class SQLiteLedger(UpdateLedger):
 
     def recovered(self) -> list[Taken]:
         rows = self._db.execute(
-            "SELECT update_id, chat_id, user_id, committed FROM taken ORDER BY update_id")
-        return [Taken(u, c, p, bool(done)) for u, c, p, done in rows]
+            "SELECT update_id, chat_id, user_id, committed, query_id, at FROM taken "
+            "ORDER BY update_id")
+        return [Taken(u, c, p, bool(done), query, at) for u, c, p, done, query, at in rows]
 
     def taken(self, rows: Iterable[Taken]) -> None:
         now = time.time()
-        self._ops += [("INSERT OR IGNORE INTO taken VALUES (?, ?, ?, 0, ?)",
-                       (row.update_id, row.chat_id, row.user_id, now)) for row in rows]
+        self._ops += [("INSERT OR IGNORE INTO taken (update_id, chat_id, user_id, committed, at,"
+                       " query_id) VALUES (?, ?, ?, 0, ?, ?)",
+                       (row.update_id, row.chat_id, row.user_id, now, row.query_id))
+                      for row in rows]
         self.flush()
 
     def committed(self, update_id: int) -> None:

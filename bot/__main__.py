@@ -1,5 +1,5 @@
-"""`python -m bot`: the same command line as `coach` (the launcher, not part of the core)."""
+"""`python -m bot`: the same command line as `coach`."""
 
-from adapters.cli import main
+from bot.cli import main
 
 raise SystemExit(main())

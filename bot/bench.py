@@ -1,4 +1,4 @@
-"""`coach bench`: messages per second and latency through the whole core, beside two floors.
+"""Messages per second and latency through the whole core, beside two floors (`coach bench`).
 
 Simulated people walk the shipped flows at random (typing when asked, pressing buttons
 otherwise), each waiting for its reply before the next message, as a real person does.
@@ -9,12 +9,14 @@ one offers a steady rate below that (half of it unless `--rate` says otherwise) 
 latency a person sees when the bot is busy but not overloaded. The same run measures a bare
 `transitions` machine with no store and bare durable SQLite commits on the same disk, so the
 figures can be read as ratios on a noisy machine.
+
+The store is named as every command names one: `memory`, or an SQLite URL or path. The bench
+never writes into a store in use: an SQLite file must be new, and is removed afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
 import random
@@ -24,20 +26,22 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from transitions import Machine
 
 from bot.app import load_flows
-from bot.crypto import Cipher, load_cipher
+from bot.crypto import Cipher, key_file_for, load_cipher
 from bot.messages import Incoming, Reply, UserKey
 from bot.pipeline import Coach
 from bot.session import Session
-from bot.store.base import Store
+from bot.store.base import Store, StoreOpenError
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SQLiteStore
+from bot.store.url import StoreURLError
 
+MEMORY = ("memory", "memory://")
 ANSWERS = (
     "I noticed you were messaging someone late at night and it made me uneasy.",
     "Friendly chats are fine, flirting is not.",
@@ -195,17 +199,16 @@ def _preload(path: Path, count: int, cipher: Cipher) -> None:
              for n in range(count)))
 
 
-async def _run(store_kind: str, users: int, messages: int, preload: int, workdir: Path,
-               flows: Path | None, rate: float | None) -> BenchResult:
+async def _run(database: Path | None, users: int, messages: int, preload: int,
+               workdir: Path, flows: Path | None, rate: float | None) -> BenchResult:
     catalog = load_flows(flows)
     store: Store
     rss_before = _rss_mb()
-    if store_kind == "sqlite":
-        db = workdir / "bench.db"
-        cipher = load_cipher(db)
-        store = SQLiteStore(db, cipher)  # encrypted at rest, as in production
+    if database is not None:
+        cipher = load_cipher(database)
+        store = SQLiteStore(database, cipher)  # encrypted at rest, as in production
         if preload:
-            _preload(db, preload, cipher)
+            _preload(database, preload, cipher)
     else:
         store = MemoryStore()
     rss_after = _rss_mb()
@@ -224,7 +227,8 @@ async def _run(store_kind: str, users: int, messages: int, preload: int, workdir
     latencies.sort()
     paced.sort()
     return BenchResult(
-        store=store_kind, users=min(users, messages), messages=len(latencies), seconds=seconds,
+        store="memory" if database is None else "sqlite", users=min(users, messages),
+        messages=len(latencies), seconds=seconds,
         messages_per_s=throughput,
         p50_ms=statistics.median(paced) * 1000,
         p99_ms=percentile(paced, 0.99) * 1000,
@@ -238,35 +242,50 @@ async def _run(store_kind: str, users: int, messages: int, preload: int, workdir
     )
 
 
-def run_bench(*, store: str, users: int, messages: int, as_json: bool,
-              flows: Path | None = None, preload: int = 0, rate: float | None = None) -> int:
-    """The temporary store lives under the system's temporary directory (the working
-    directory may not be writable, as in the Docker image)."""
+def bench_database(store: str) -> Path | None:
+    """Where the bench's SQLite database goes for this store URL (None: in memory), spelled
+    as every command spells a store (bot/store/url.py). It must be a new file in a folder
+    that exists: the bench fills it with sessions, then removes it."""
+    if store in MEMORY:
+        return None
+    if store.startswith("sqlite://"):
+        path = Path(store.removeprefix("sqlite://").removeprefix("/"))
+        if not path.name:
+            raise StoreURLError(f"{store} names no file: write sqlite:///path.db")
+    elif "://" in store:
+        raise StoreURLError(f"the bench measures memory or an SQLite file, not "
+                            f"'{store.split('://', 1)[0]}': use memory, sqlite:///path.db or "
+                            "a path")
+    else:
+        path = Path(store)
+    path = path.expanduser()
+    if path.exists() or path.is_symlink():
+        raise StoreOpenError(f"cannot use the store at {path} for the bench: the file exists; "
+                             "name a new one (the bench fills it with sessions, then removes "
+                             "it)")
+    if not path.parent.is_dir():
+        raise StoreOpenError(f"cannot open the store at {path}: no such folder {path.parent}")
+    return path
+
+
+def run_bench(*, store: str = "memory", users: int, messages: int, flows: Path | None = None,
+              preload: int = 0, rate: float | None = None) -> BenchResult:
+    """Measure on `store` (a store URL: memory, or a new SQLite file). The floors are measured
+    beside it: in the system's temporary directory for memory (the working directory may not
+    be writable, as in the Docker image), in the database's folder for SQLite."""
     if users < 1 or messages < 1 or preload < 0 or (rate is not None and rate <= 0):
         raise ValueError("users and messages must be 1 or more, preload 0 or more, "
                          "rate above 0")
-    workdir = Path(tempfile.mkdtemp(prefix="coach-bench-"))
+    database = bench_database(store)
+    new_key = database is not None and not key_file_for(database).exists()
+    workdir = Path(tempfile.mkdtemp(prefix="coach-bench-",
+                                    dir=None if database is None else database.parent))
     try:
-        result = asyncio.run(_run(store, users, messages, preload, workdir, flows, rate))
+        return asyncio.run(_run(database, users, messages, preload, workdir, flows, rate))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    if as_json:
-        print(json.dumps({**asdict(result), **result.ratios}))
-        return 0
-    ratios = result.ratios
-    print(f"store={result.store} users={result.users} messages={result.messages} "
-          f"in {result.seconds:.2f} s")
-    print(f"  saturated: {result.messages_per_s:,.0f} messages/s  "
-          f"p50 {result.saturated_p50_ms:.2f} ms  p99 {result.saturated_p99_ms:.2f} ms "
-          f"(mostly queueing)  peak RSS {result.peak_rss_mb:.0f} MB")
-    print(f"  paced:     {result.offered_rate:,.0f} messages/s offered  "
-          f"p50 {result.p50_ms:.2f} ms  p99 {result.p99_ms:.2f} ms")
-    print(f"  floors:    bare transitions {result.bare_transitions_per_s:,.0f} triggers/s; "
-          f"durable SQLite commits {result.durable_commit_per_s:,.0f}/s")
-    print(f"  ratios:    core/bare transitions {ratios['core_vs_bare_transitions']:.3f}; "
-          f"core/durable commits {ratios['core_vs_durable_commit']:.2f}")
-    if result.store == "sqlite":
-        print(f"  sessions:  {result.stored_sessions:,} stored; "
-              f"RSS {result.rss_before_preload_mb:.0f} MB before preload, "
-              f"{result.rss_after_preload_mb:.0f} MB after")
-    return 0
+        if database is not None:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                database.with_name(database.name + suffix).unlink(missing_ok=True)
+            if new_key:  # a key file that was there before is the operator's
+                key_file_for(database).unlink(missing_ok=True)

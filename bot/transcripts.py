@@ -7,35 +7,29 @@ Everything here is platform-free: the core is driven exactly as an adapter drive
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any
 
-import yaml
-
-from bot.app import load_flows
 from bot.flowlang.catalog import Catalog
-from bot.flowlang.errors import FlowErrors, did_you_mean
+from bot.flowlang.errors import did_you_mean
+from bot.flowlang.source import SourceDoc, parse_source
 from bot.messages import Choice, Incoming, Reply, UserKey
 from bot.pipeline import Coach
+from bot.quotes import straighten
 from bot.store.memory import MemoryStore
 
 PLATFORM = "transcript"
 GOT_CHARS = 200
-EXIT_FAILED = 1
-EXIT_FLOWS = 2
-EXIT_USAGE = 2  # as every `coach` command: a usage error (README's exit codes)
 TRANSCRIPT_KEYS = ("name", "description", "user", "config", "turns")
 ACTIONS = ("send", "press", "open")
 EXPECTATIONS = ("expect", "expect_not", "expect_buttons", "expect_pattern")
 TURN_KEYS = (*ACTIONS, *EXPECTATIONS)
-# People type straight quotes; the flows use typographic ones. Both count as the same.
-_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
+NOT_A_TRANSCRIPT = "a transcript file must be a mapping with 'turns' (or a list of such mappings)"
 _BLANKS = re.compile(r"\s+")
+_WRITTEN = re.compile(r"[^\s,\]}]+")  # a plain number or true/false, as written in the file
 
 KeyPath = tuple[Any, ...]
 
@@ -106,63 +100,48 @@ class Outcome:
 
 
 class _Source:
-    """Lines and raw scalars of a YAML file, so problems point at a line and `Yes` stays text."""
+    """A transcript file read by the flows' own YAML reader (duplicate keys and looping
+    aliases are problems with a line), with what problems and texts need from it."""
 
-    def __init__(self, path: str, node: yaml.Node | None) -> None:
-        self.path = path
-        self.lines: dict[KeyPath, int] = {}
-        self.raw: dict[KeyPath, str] = {}
-        if node is not None:
-            self._walk(node, ())
+    def __init__(self, doc: SourceDoc, text: str) -> None:
+        self.doc = doc
+        self.path = doc.path
+        self.lines = text.splitlines()
 
-    def _walk(self, node: yaml.Node, at: KeyPath) -> None:
-        self.lines[at] = node.start_mark.line + 1
-        if isinstance(node, yaml.ScalarNode):
-            self.raw[at] = node.value
-        elif isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                self._walk(value, (*at, key.value if isinstance(key, yaml.ScalarNode) else key))
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                self._walk(item, (*at, index))
+    def line(self, at: KeyPath, *, key: bool = False) -> int:
+        return self.doc.pos(at, key=key)[0]
 
-    def line(self, at: KeyPath) -> int:
-        while at and at not in self.lines:
-            at = at[:-1]
-        return self.lines.get(at, 1)
-
-    def problem(self, at: KeyPath, message: str) -> Problem:
-        return Problem(self.path, self.line(at), message)
+    def problem(self, at: KeyPath, message: str, *, key: bool = False) -> Problem:
+        return Problem(self.path, self.line(at, key=key), message)
 
     def text(self, value: Any, at: KeyPath) -> str | None:
-        """YAML reads `Yes`, `No` and `12` as other types; a transcript means the words."""
+        """YAML reads `12`, `007` and `true` as other types; a transcript means the words,
+        so those are read back as they are written in the file."""
         if isinstance(value, str):
             return value
-        if isinstance(value, bool | int | float) and at in self.raw:
-            return self.raw[at]
+        if isinstance(value, bool | int | float) and at in self.doc.where:
+            line, column = self.doc.where[at]
+            written = _WRITTEN.match(self.lines[line - 1], column - 1)
+            return written.group() if written else str(value)
         return None
 
 
 def parse_transcripts(text: str, path: str) -> tuple[list[Transcript], list[Problem]]:
     """Every transcript in one file's text, or the problems that make it unusable."""
-    try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        what = error.problem or error.context or "invalid YAML"
-        return [], [Problem(path, mark.line + 1 if mark else 1, f"YAML syntax error: {what}")]
-    except yaml.YAMLError as error:
-        return [], [Problem(path, 1, f"YAML error: {error}")]
-    source = _Source(path, node)
+    if all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
+        return [], [Problem(path, 1, NOT_A_TRANSCRIPT)]
+    doc, broken = parse_source(text, path)
+    if doc is None or broken:
+        return [], [Problem(p.path, p.line, p.message) for p in broken]
+    source = _Source(doc, text)
+    data = doc.data
     stem = Path(path).stem
     if isinstance(data, dict):
         items: list[tuple[KeyPath, Any, str]] = [((), data, stem)]
     elif isinstance(data, list) and data:
         items = [((index,), item, f"{stem}-{index + 1}") for index, item in enumerate(data)]
     else:
-        return [], [Problem(path, 1, "a transcript file must be a mapping with 'turns' (or a "
-                                     "list of such mappings)")]
+        return [], [Problem(path, 1, NOT_A_TRANSCRIPT)]
     transcripts: list[Transcript] = []
     problems: list[Problem] = []
     for at, item, default_name in items:
@@ -279,7 +258,8 @@ def _unknown_keys(
     for key in data:
         if key not in allowed:
             problems.append(source.problem((*at, key), f"unknown key '{key}' in {what}"
-                                                       f"{did_you_mean(str(key), allowed)}"))
+                                                       f"{did_you_mean(str(key), allowed)}",
+                                           key=True))
 
 
 def transcript_files(paths: Iterable[Path]) -> list[Path]:
@@ -331,7 +311,7 @@ def _shown(path: Path) -> str:
 
 def _normal(text: str) -> str:
     """Compare as a reader would: ignore case, line breaks and the style of quotes."""
-    return _BLANKS.sub(" ", text.translate(_QUOTES)).casefold().strip()
+    return _BLANKS.sub(" ", straighten(text)).casefold().strip()
 
 
 def _flat(reply: Reply) -> str:
@@ -421,91 +401,3 @@ def _shown_reply(reply: Reply) -> list[str]:
 
 async def play_all(transcripts: Iterable[Transcript], catalog: Catalog) -> list[Outcome]:
     return [await play(transcript, catalog) for transcript in transcripts]
-
-
-# -- command line -------------------------------------------------------------------------
-
-
-class _UsageError(Exception):
-    def __init__(self, status: int, message: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that writes to the caller's stream and never exits the process (the CLI
-    decides exit codes)."""
-
-    def __init__(self, out: TextIO, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.out = out
-
-    def print_help(self, file: Any = None) -> None:
-        self.out.write(self.format_help())
-
-    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
-        raise _UsageError(status, message or "")
-
-    def error(self, message: str) -> NoReturn:
-        raise _UsageError(EXIT_USAGE, f"{self.format_usage()}{self.prog}: error: {message}\n")
-
-
-def _parser(stdout: TextIO) -> _Parser:
-    parser = _Parser(stdout, prog="coach flows test",
-                     description="Play conversation transcripts through the coach and report "
-                                 "PASS or FAIL for each.")
-    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH",
-                        help="transcript files or folders (folders are searched deeply)")
-    parser.add_argument("--flows", type=Path,
-                        help="flows folder to test (default: the shipped flows or "
-                             "$COACH_FLOWS_DIR)")
-    parser.add_argument("-k", dest="only", metavar="TEXT",
-                        help="run only transcripts whose name contains TEXT")
-    parser.add_argument("--show", action="store_true",
-                        help="print every turn and the coach's reply (handy while writing)")
-    return parser
-
-
-def run(argv: list[str], stdout: TextIO) -> int:
-    """`coach flows test PATH...`: one PASS/FAIL line per transcript, then the totals."""
-    try:
-        args = _parser(stdout).parse_args(argv)
-    except _UsageError as error:
-        stdout.write(error.message)
-        return error.status
-    paths: list[Path] = args.paths
-    if not paths:  # the shipped transcripts are test data, in the repository only
-        stdout.write("coach flows test: give the transcript files or folders to run "
-                     "(coach flows test PATH...)\n")
-        return EXIT_USAGE
-    missing = [p for p in paths if not p.exists()]
-    for path in missing:
-        stdout.write(f"{path}:1: no such file or directory\n")
-    if missing:
-        return EXIT_USAGE
-    try:
-        catalog = load_flows(args.flows)
-    except FlowErrors as errors:
-        for problem in errors.problems:
-            stdout.write(f"{problem}\n")
-        stdout.write("The flows have problems (see `coach flows check`); no transcript was "
-                     "run.\n")
-        return EXIT_FLOWS
-    transcripts, problems = load_transcripts(paths)
-    if args.only:
-        transcripts = [t for t in transcripts if args.only.casefold() in t.name.casefold()]
-    for problem in sorted(problems):
-        stdout.write(f"{problem}\n")
-    if not transcripts and not problems:
-        stdout.write(f"no transcripts found in {', '.join(str(p) for p in paths)}\n")
-        return EXIT_FAILED
-    outcomes = asyncio.run(play_all(transcripts, catalog))
-    for outcome in outcomes:
-        stdout.write(outcome.summary() + "\n")
-        if args.show:
-            stdout.write("".join(f"    {line}\n" for line in outcome.trace))
-    passed = sum(outcome.passed for outcome in outcomes)
-    failed = len(outcomes) - passed + len({problem.path for problem in problems})
-    stdout.write(f"{passed} passed, {failed} failed\n")
-    return EXIT_FAILED if failed else 0

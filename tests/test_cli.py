@@ -1,11 +1,14 @@
-"""The command line as people use it: options in either place, clear one-line errors, bytes
-that are not UTF-8, Ctrl-C in a real terminal, and the benchmark's edges."""
+"""The command line as people use it: options in either place, clear one-line errors, the
+README's exit codes, help for every command, bytes that are not UTF-8, Ctrl-C in a real
+terminal, and the benchmark's edges."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import pty
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from bot import bench
+from bot.cli import build_parser, main
 from tests.conftest import CORE_FLOWS, REPO
 
 
@@ -190,8 +194,7 @@ def test_bench_rejects_counts_that_make_no_sense(args: tuple[str, str]) -> None:
     assert "Traceback" not in err
 
 
-def test_bench_with_more_people_than_messages(monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_with_more_people_than_messages(monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[Path] = []
     real = tempfile.mkdtemp
 
@@ -201,10 +204,9 @@ def test_bench_with_more_people_than_messages(monkeypatch: pytest.MonkeyPatch,
         return path
 
     monkeypatch.setattr(bench.tempfile, "mkdtemp", spy)
-    assert bench.run_bench(store="memory", users=1000, messages=500, as_json=True) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert result["messages"] == 500 and result["users"] == 500
-    assert result["p50_ms"] > 0 and result["p99_ms"] >= result["p50_ms"]
+    result = bench.run_bench(store="memory", users=1000, messages=500)
+    assert result.messages == 500 and result.users == 500
+    assert result.p50_ms > 0 and result.p99_ms >= result.p50_ms
     assert [p.parent for p in made] == [Path(tempfile.gettempdir())]
     assert not made[0].exists()
 
@@ -221,12 +223,184 @@ def test_bench_reports_a_paced_run_beside_the_saturated_one(
         capsys: pytest.CaptureFixture[str]) -> None:
     """Latency is measured at a steady offered rate below saturation (the saturated run's
     latency is queueing); both are reported, with the JSON keys the issue asks for."""
-    assert bench.run_bench(store="memory", users=20, messages=400, as_json=True,
-                           rate=500.0) == 0
+    assert main(["bench", "--users", "20", "--messages", "400", "--rate", "500",
+                 "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     for key in ("messages_per_s", "p50_ms", "p99_ms", "peak_rss_mb", "bare_transitions_per_s",
                 "durable_commit_per_s", "offered_rate", "saturated_p99_ms"):
         assert result[key] > 0, key
-    assert result["offered_rate"] == 500.0
+    assert result["offered_rate"] == 500.0 and result["store"] == "memory"
     with pytest.raises(ValueError):
-        bench.run_bench(store="memory", users=20, messages=400, as_json=True, rate=0)
+        bench.run_bench(store="memory", users=20, messages=400, rate=0)
+
+
+def test_a_rate_of_zero_is_a_usage_error() -> None:
+    done = coach("bench", "--rate", "0")
+    assert done.returncode == 2 and b"argument --rate: must be above 0" in done.stderr
+    assert b"Traceback" not in done.stderr
+
+
+# -- bench --store is a store URL, as for every command --------------------------------------
+
+
+def test_bench_on_an_sqlite_file_leaves_nothing_behind(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    database = tmp_path / "bench.db"
+    for where in (f"sqlite:///{database}", str(database)):
+        assert main(["--store", where, "bench", "--users", "5", "--messages", "50",
+                     "--preload", "20"]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("store=sqlite users=5 messages=50 in ")
+        assert "  sessions:  30 stored;" in out  # 20 preloaded, 5 people in each run
+        assert list(tmp_path.iterdir()) == [], "database, key file and floor are removed"
+
+
+def test_bench_never_writes_into_a_store_in_use(tmp_path: Path) -> None:
+    database = tmp_path / "coach.db"
+    database.write_bytes(b"")
+    key = tmp_path / "coach.db.key"
+    key.write_text("kept\n")
+    for args in (("bench", "--store", database), ("--store", database, "bench")):
+        done = coach(*args, "--users", "1", "--messages", "1")
+        assert done.returncode == 74
+        assert done.stderr.decode().splitlines() == [
+            f"coach: cannot use the store at {database} for the bench: the file exists; name "
+            "a new one (the bench fills it with sessions, then removes it)"]
+    assert database.read_bytes() == b"" and key.read_text() == "kept\n"
+
+
+def test_bench_ignores_coach_store_and_refuses_other_schemes(tmp_path: Path) -> None:
+    """$COACH_STORE names the sessions in use: the bench's default is memory."""
+    done = coach("bench", "--users", "2", "--messages", "20", "--json",
+                 env={"COACH_STORE": str(tmp_path / "real.db")})
+    assert done.returncode == 0, done.stderr.decode()
+    assert json.loads(done.stdout)["store"] == "memory" and list(tmp_path.iterdir()) == []
+    done = coach("bench", "--store", "redis://localhost")
+    assert done.returncode == 74
+    assert done.stderr.decode().startswith("coach: the bench measures memory or an SQLite file")
+
+
+# -- exit codes, as the README lists them -------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [("--store", "foo://x", "chat"), ("chat", "--store", "foo://x"),
+                                  ("keys", "rotate", "--store", "foo://x"),
+                                  ("--store", "sqlite://", "chat")])
+def test_a_store_url_that_names_no_store_is_74(args: tuple[str, ...]) -> None:
+    """A store that cannot be opened, as the README says (it used to be 64)."""
+    done = coach(*args, stdin=b"1\n", env={"COACH_FLOWS_DIR": str(CORE_FLOWS)})
+    err = done.stderr.decode()
+    assert done.returncode == 74, err
+    [line] = err.splitlines()
+    assert line in ("coach: unknown store 'foo': use memory, sqlite:///path.db or a path",
+                    "coach: sqlite:// names no file: write sqlite:///path.db")
+
+
+def _bot(command: str, **env: str) -> subprocess.CompletedProcess[bytes]:
+    clean = {k: "" for k in os.environ if k.startswith(("TELEGRAM_", "DISCORD_"))}
+    return coach(command, env={**clean, **env, "COACH_STORE": "memory"})
+
+
+@pytest.mark.parametrize(("env", "code", "says"), [
+    ({}, 2, "TELEGRAM_BOT_TOKEN is not set"),
+    ({"TELEGRAM_BOT_TOKEN": "not a token"}, 64, "TELEGRAM_BOT_TOKEN does not look like"),
+    ({"TELEGRAM_BOT_TOKEN": "123:abc", "TELEGRAM_WEBHOOK_SECRET": "no spaces please"}, 64,
+     "TELEGRAM_WEBHOOK_SECRET may use only"),
+])
+def test_telegram_settings_that_cannot_work_are_64(env: dict[str, str], code: int,
+                                                     says: str) -> None:
+    """A missing token is a usage error (2); a setting given that cannot work is 64. Nothing
+    is started, and the line names the setting, never its value."""
+    done = _bot("telegram", **env)
+    err = done.stderr.decode()
+    assert done.returncode == code, err
+    [line] = err.splitlines()
+    assert line.startswith(f"coach: {says}")
+    assert all(value not in err for value in env.values())
+
+
+def test_a_webhook_url_that_is_not_a_url_is_a_usage_error() -> None:
+    done = coach("telegram", "--webhook-url", "bot.example.org", env={
+        "TELEGRAM_BOT_TOKEN": "123:abc"})
+    assert done.returncode == 2
+    assert done.stderr.decode().splitlines()[-1] == (
+        "coach telegram: error: argument --webhook-url: must be a full URL, e.g. "
+        "https://bot.example.org/tg")
+
+
+@pytest.mark.parametrize(("env", "code", "says"), [
+    ({}, 2, "DISCORD_BOT_TOKEN is not set"),
+    ({"DISCORD_BOT_TOKEN": "two words"}, 64, "DISCORD_BOT_TOKEN contains spaces"),
+    ({"DISCORD_BOT_TOKEN": "abc.def.ghi", "DISCORD_SHARDS": "many"}, 64,
+     "DISCORD_SHARDS must be auto or a number"),
+])
+def test_discord_settings_that_cannot_work_are_64(env: dict[str, str], code: int,
+                                                    says: str) -> None:
+    done = _bot("discord", **env)
+    err = done.stderr.decode()
+    assert done.returncode == code, err
+    [line] = err.splitlines()
+    assert line.startswith(f"coach: {says}")
+
+
+def test_an_unknown_log_format_is_a_setting_that_cannot_work() -> None:
+    done = coach("flows", "check", env={"COACH_LOG_FORMAT": "xml"})
+    assert done.returncode == 64
+    assert done.stderr.decode().splitlines() == [
+        "coach: COACH_LOG_FORMAT must be text or json, not 'xml'"]
+
+
+def test_library_code_never_exits() -> None:
+    """Only bot/cli/ decides exit codes: nothing else raises SystemExit or calls exit()."""
+    exits = re.compile(r"\bSystemExit\b|\bsys\.exit\(|\bos\._exit\(|(?<![\w.])(?:exit|quit)\(")
+    offenders = []
+    for path in sorted([*REPO.glob("bot/**/*.py"), *REPO.glob("adapters/**/*.py")]):
+        if path.parent == REPO / "bot" / "cli" or path == REPO / "bot" / "__main__.py":
+            continue
+        offenders += [f"{path.relative_to(REPO)}: {m.group()}"
+                      for m in exits.finditer(path.read_text(encoding="utf-8"))]
+    assert offenders == []
+
+
+# -- one tree, one help format ------------------------------------------------------------------
+
+
+def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+              ) -> list[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    found = [(path, parser)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                found += _commands(child, (*path, name))
+    return found
+
+
+COMMANDS = [path for path, _ in _commands(build_parser())]
+
+
+def test_the_tree_has_every_command() -> None:
+    assert COMMANDS == [(), ("chat",), ("telegram",), ("discord",), ("flows",),
+                        ("flows", "check"), ("flows", "test"), ("feedback",), ("screen",),
+                        ("keys",), ("keys", "new"), ("keys", "rotate"), ("bench",)]
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=lambda path: " ".join(("coach", *path)))
+def test_every_command_has_help(path: tuple[str, ...],
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*path, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: {' '.join(('coach', *path))} ")
+    for option in ("--store", "--flows", "--log-level"):
+        assert option in out, option
+    parser = dict(_commands(build_parser()))[path]
+    unexplained = [action.dest for action in parser._actions if not action.help]
+    assert unexplained == [], "every option and argument says what it is for"
+
+
+def test_global_options_reach_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """Before or after the command's name, or between a command and its subcommand."""
+    for argv in (["--log-level", "loud", "keys", "new"], ["keys", "--log-level", "loud", "new"],
+                 ["keys", "new", "--log-level", "loud"], ["screen", "--log-level", "loud"]):
+        assert main(argv) == 2, argv
+        assert "unknown level 'loud'" in capsys.readouterr().err

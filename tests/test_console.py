@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters import cli
 from adapters.console import ConsoleChat, choice_number, input_missing
+from bot import cli
+from bot.cli import chat as chat_command
 from bot.flowlang.catalog import Catalog
 from bot.messages import Incoming
 from bot.pipeline import Coach
@@ -216,7 +217,7 @@ def test_a_store_that_cannot_save_the_greeting_exits_74(
         catalog: Catalog, tmp_path: Path, error: Exception, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     """Nothing can be kept at all: one line on stderr and the store's code, no greeting."""
-    monkeypatch.setattr(cli, "build_coach", lambda settings: Coach(
+    monkeypatch.setattr(chat_command, "build_coach", lambda settings: Coach(
         catalog, FailingSaves(tmp_path / "g.db", {1, 2, 3}, error)))
     monkeypatch.setattr(sys, "stdin", io.StringIO("1\n"))
     assert cli.main(["--store", str(tmp_path / "g.db"), "chat"]) == 74

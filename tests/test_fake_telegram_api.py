@@ -13,7 +13,6 @@ import asyncio
 import datetime as dtm
 import json
 import logging
-import time
 import urllib.request
 import warnings
 from collections.abc import AsyncIterator
@@ -40,6 +39,7 @@ from tests.fakes.telegram_api import FakeTelegramAPI, parse_telegram_html
 
 TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijkl"
 CHAT = 4242
+WAIT = 60.0  # seconds: a safety net against a hang, never a measure of speed
 # Every RetryAfter PTB 22 builds warns that retry_after will become a timedelta (see the test).
 IGNORE_RETRY_AFTER_DEPRECATION = pytest.mark.filterwarnings(
     "ignore:.*retry_after.*:telegram.warnings.PTBDeprecationWarning"
@@ -59,7 +59,7 @@ class Harness:
     errors: list[BaseException] = field(default_factory=list)
     error_seen: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def wait_error(self, timeout: float = 5.0) -> BaseException:
+    async def wait_error(self, timeout: float = WAIT) -> BaseException:
         """Wait until the Application's error handler got an exception (no sleeping)."""
         await asyncio.wait_for(self.error_seen.wait(), timeout)
         return self.errors[-1]
@@ -236,7 +236,7 @@ async def test_429_on_get_updates_is_retried_by_the_updater(bot: Harness) -> Non
     server.push_message(CHAT, "still there?")  # the pending poll returns this one at once
     await server.wait_for(lambda c: c.method == "getUpdates" and c.status == 429)
     server.push_message(CHAT, "after the flood")
-    await server.wait_for("sendMessage", count=2, timeout=6)
+    await server.wait_for("sendMessage", count=2, timeout=WAIT)
     assert [m.text for m in server.sent_messages(CHAT)] == [
         "echo: still there?",
         "echo: after the flood",
@@ -491,15 +491,16 @@ async def test_raw_errors_and_encodings(server: FakeTelegramAPI) -> None:
 
 
 async def test_long_poll_returns_early_and_honours_offset() -> None:
-    async with FakeTelegramAPI(TOKEN, max_poll_wait=5.0) as server, aiohttp.ClientSession() as s:
+    """A poll that may wait 10 minutes returns with the update pushed meanwhile: if it only
+    returned at its deadline, the test would fail after WAIT (no window on the clock)."""
+    async with FakeTelegramAPI(TOKEN, max_poll_wait=600.0) as server, \
+            aiohttp.ClientSession() as s:
         url = server.method_url("getUpdates")
-        started = time.monotonic()
-        poll = asyncio.create_task(_post(s, url, json={"timeout": 5}))
+        poll = asyncio.create_task(_post(s, url, json={"timeout": 600}))
         await server.wait_for("getUpdates", include_pending=True)
         first = server.push_message(1, "a")["update_id"]
-        status, body = await poll
+        status, body = await asyncio.wait_for(poll, WAIT)
         assert status == 200 and [u["update_id"] for u in body["result"]] == [first]
-        assert time.monotonic() - started < 2.5
 
         second = server.push_message(1, "b")["update_id"]
         third = server.push_message(1, "c")["update_id"]
@@ -514,10 +515,12 @@ async def test_long_poll_returns_early_and_honours_offset() -> None:
         assert server.allowed_updates == frozenset({"message"})
 
 
-async def test_second_poller_terminates_the_first_with_409(server: FakeTelegramAPI) -> None:
-    async with aiohttp.ClientSession() as session:
+async def test_second_poller_terminates_the_first_with_409() -> None:
+    """The first poll could wait 10 minutes, so the second always finds it still waiting."""
+    async with FakeTelegramAPI(TOKEN, max_poll_wait=600.0) as server, \
+            aiohttp.ClientSession() as session:
         url = server.method_url("getUpdates")
-        first = asyncio.create_task(_post(session, url, json={"timeout": 1}))
+        first = asyncio.create_task(_post(session, url, json={"timeout": 600}))
         await server.wait_for("getUpdates", include_pending=True)
         second = asyncio.create_task(_post(session, url, json={"timeout": 0}))
         status, body = await first
@@ -559,6 +562,84 @@ async def test_webhook_delivery_and_conflict(server: FakeTelegramAPI) -> None:
         await runner.cleanup()
 
 
+async def test_held_calls_wait_for_release_or_are_dropped(server: FakeTelegramAPI) -> None:
+    """``hold`` freezes a moment without a clock: the call arrived and waits unanswered until
+    the test releases it (it goes on) or drops it (502, nothing stored)."""
+    async with aiohttp.ClientSession() as session:
+        url = server.method_url("sendMessage")
+        server.hold("sendMessage", CHAT)
+        first = asyncio.create_task(_post(session, url, json={"chat_id": CHAT, "text": "1"}))
+        other = await _post(session, url, json={"chat_id": 7, "text": "not held"})
+        assert other[0] == 200  # another chat goes through
+        [held] = await server.wait_for(lambda c: c.held, include_pending=True)
+        assert held.status is None and not first.done()
+        server.release("sendMessage", CHAT)
+        assert (await asyncio.wait_for(first, WAIT))[0] == 200
+        assert [m.text for m in server.sent_messages(CHAT)] == ["1"]
+
+        server.hold("sendMessage")
+        lost = asyncio.create_task(_post(session, url, json={"chat_id": CHAT, "text": "2"}))
+        await server.wait_for(lambda c: c.held and c.status is None, include_pending=True)
+        server.release("sendMessage", drop=True)
+        assert (await asyncio.wait_for(lost, WAIT))[0] == 502
+        assert [m.text for m in server.sent_messages(CHAT)] == ["1"]  # never acted on
+
+
+async def test_a_flooded_chat_gets_429_until_the_flood_ends(server: FakeTelegramAPI) -> None:
+    async with aiohttp.ClientSession() as session:
+        url = server.method_url("sendMessage")
+        server.flood_chat(CHAT, retry_after=3)
+        status, body = await _post(session, url, json={"chat_id": CHAT, "text": "a"})
+        assert (status, body["parameters"]) == (429, {"retry_after": 3})
+        assert (await _post(session, url, json={"chat_id": 7, "text": "b"}))[0] == 200
+        server.unflood_chat(CHAT)
+        assert (await _post(session, url, json={"chat_id": CHAT, "text": "c"}))[0] == 200
+
+
+async def test_confirmations_are_recorded_and_old_queries_refused() -> None:
+    async with FakeTelegramAPI(TOKEN, callback_query_max_age=0.0) as server, \
+            aiohttp.ClientSession() as session:
+        update = server.push_callback(CHAT, "x", message_id=1)
+        _, body = await _post(session, server.method_url("getUpdates"), json={})
+        assert update["update_id"] not in server.confirmed_at  # delivered, not confirmed
+        await _post(session, server.method_url("getUpdates"),
+                    json={"offset": update["update_id"] + 1})
+        assert update["update_id"] in server.confirmed_at
+        status, body = await _post(session, server.method_url("answerCallbackQuery"),
+                                   json={"callback_query_id": update["callback_query"]["id"]})
+        assert status == 400 and "query is too old" in body["description"]
+
+
+async def test_a_failed_webhook_delivery_is_retried_when_asked(
+        server: FakeTelegramAPI) -> None:
+    """With ``webhook_retry_delay`` the fake POSTs a refused update again by itself, as
+    Telegram does; confirmed_at records the 2xx."""
+    answers = [500, 200]
+    received: list[int] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append((await request.json())["update_id"])
+        return web.Response(status=answers.pop(0))
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        server.webhook_retry_delay = 0.01
+        async with build_app(server).bot as bot:
+            assert await bot.set_webhook(f"http://127.0.0.1:{port}/hook")
+            update = server.push_message(CHAT, "again")
+            await server.wait_until(lambda: update["update_id"] in server.confirmed_at)
+        assert received == [update["update_id"]] * 2
+        assert [s for _, s in server.webhook_deliveries] == [500, 200]
+    finally:
+        await runner.cleanup()
+
+
 def test_run_in_thread_for_subprocess_tests() -> None:
     """No event loop here: the server runs in its own thread and helpers are thread-safe."""
     server = FakeTelegramAPI(TOKEN, max_poll_wait=1.0)
@@ -572,7 +653,7 @@ def test_run_in_thread_for_subprocess_tests() -> None:
                 data=json.dumps(payload).encode(),
                 headers={"Content-Type": "application/json"},
             )
-            with urllib.request.urlopen(request, timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=WAIT) as response:
                 return json.loads(response.read())
 
         assert call("getMe", {})["result"]["username"] == "coach_test_bot"
@@ -580,7 +661,7 @@ def test_run_in_thread_for_subprocess_tests() -> None:
         result = call("getUpdates", {"timeout": 1})["result"]
         assert [u["update_id"] for u in result] == [update_id]
         call("sendMessage", {"chat_id": 5, "text": "reply"})
-        [reply] = server.wait_for_sync("sendMessage", timeout=5)
+        [reply] = server.wait_for_sync("sendMessage", timeout=WAIT)
         assert reply.ok and server.sent_messages(5)[0].text == "reply"
     finally:
         stop()

@@ -14,6 +14,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.cli import main
+from bot.coach.evaluation import EVAL_KINDS, benchmark, evaluate, format_report, load_labelled
 from bot.coach.feedback import (
     POSITIVE_KINDS,
     RULES_PATH,
@@ -21,14 +23,6 @@ from bot.coach.feedback import (
     Finding,
     analyse,
     compiled_rules,
-)
-from bot.coach.feedback_cli import (
-    EVAL_KINDS,
-    benchmark,
-    evaluate,
-    format_report,
-    load_labelled,
-    run,
 )
 
 # Test data: the analyser's evaluation is given these files, it never looks for them.
@@ -428,8 +422,10 @@ def yaml_wording(raw: dict) -> list[str]:
 def test_user_facing_wording_is_not_hard_coded_in_python() -> None:
     """Wording lives in YAML only: no explanation, template or label is repeated in code."""
     raw = compiled_rules().raw
-    for module in ("feedback.py", "feedback_cli.py"):
-        source = (RULES_PATH.parents[2] / "bot" / "coach" / module).read_text(encoding="utf-8")
+    bot = RULES_PATH.parents[2] / "bot"
+    for module in (bot / "coach" / "feedback.py", bot / "coach" / "evaluation.py",
+                   bot / "cli" / "feedback.py"):
+        source = module.read_text(encoding="utf-8")
         for text in yaml_wording(raw):
             head = text.split("{")[0][:24]
             if len(head) >= 8:
@@ -511,39 +507,66 @@ def test_evaluate_reports_per_kind_figures() -> None:
 # --------------------------------------------------------------------------- CLI
 
 
-def test_cli_with_text_prints_a_readable_result() -> None:
-    out = io.StringIO()
-    assert run(["You always hide your phone, you liar!!"], io.StringIO(), out) == 0
-    lines = out.getvalue().splitlines()
+def run(argv: list[str], stdin: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """`coach feedback ARGV` with `stdin`: the exit code and stdout."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    code = main(["feedback", *argv])
+    return code, capsys.readouterr().out
+
+
+def test_cli_with_text_prints_a_readable_result(monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(["You always hide your phone, you liar!!"], "", monkeypatch, capsys)
+    assert code == 0
+    lines = out.splitlines()
     assert "harsh" in lines[0].lower() and "/100" in lines[0]
     assert any(re.match(r'^insult: "liar" — \S', line) for line in lines)
     assert lines[-1].startswith("Try: ")
 
 
-def test_cli_reads_stdin_one_result_per_line() -> None:
-    stdin = io.StringIO("You're a liar.\n\nI feel hurt. Can we talk?\n")
-    out = io.StringIO()
-    assert run([], stdin, out) == 0
-    assert len(out.getvalue().splitlines()) == 3
+def test_cli_reads_stdin_one_result_per_line(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run([], "You're a liar.\n\nI feel hurt. Can we talk?\n", monkeypatch, capsys)
+    assert code == 0
+    assert len(out.splitlines()) == 3
 
 
-def test_cli_json_lines() -> None:
-    stdin = io.StringIO("You're a liar.\nI feel hurt. Can we talk?\n")
-    out = io.StringIO()
-    assert run(["--json"], stdin, out) == 0
-    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+def test_cli_json_lines(monkeypatch: pytest.MonkeyPatch,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(["--json"], "You're a liar.\nI feel hurt. Can we talk?\n", monkeypatch,
+                    capsys)
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
     assert [r["verdict"] for r in rows] == ["harsh", "calm"]
     assert rows[0]["findings"][0]["kind"] == "insult"
     assert {"verdict", "score", "findings", "rewrite"} <= set(rows[1])
 
 
-def test_cli_json_with_text_and_usage() -> None:
-    out = io.StringIO()
-    assert run(["--json", "You", "never", "listen."], io.StringIO(), out) == 0
-    assert json.loads(out.getvalue())["verdict"] == "almost"
-    out = io.StringIO()
-    assert run(["--help"], io.StringIO(), out) == 0
-    assert "coach feedback" in out.getvalue()
+def test_cli_json_with_text_and_usage(monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(["--json", "You", "never", "listen."], "", monkeypatch, capsys)
+    assert code == 0 and json.loads(out)["verdict"] == "almost"
+    code, out = run(["--help"], "", monkeypatch, capsys)
+    assert code == 0 and "usage: coach feedback" in out
+
+
+def test_cli_text_may_surround_options_and_follow_dashes(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(["You", "never", "--json", "listen."], "", monkeypatch, capsys)
+    assert code == 0 and json.loads(out)["verdict"] == "almost"
+    code, out = run(["--json", "--", "-", "You", "never", "--json"], "", monkeypatch, capsys)
+    assert code == 0 and json.loads(out)["verdict"]
+
+
+def test_cli_unknown_option_is_a_usage_error_that_does_not_repeat_it(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """What follows `coach feedback` may be the start of a message someone plans to say."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["feedback", "--secretly-hurt", "words"]) == 2
+    err = capsys.readouterr().err
+    assert "usage: coach feedback" in err and "put -- before text" in err
+    assert "secretly" not in err
 
 
 # --------------------------------------------------------------------------- speed

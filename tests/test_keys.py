@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.keys import run_keys
+from bot.cli.keys import run_keys
 from bot.crypto import Cipher, key_file_for, new_key
 from bot.session import Session
 from bot.store.sqlite import SQLiteStore, UnreadableStore

@@ -18,7 +18,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.cli import main
 from bot.safety import screen as screen_module
+from bot.safety.evaluation import assign_split, benchmark, evaluate, load_labelled
 from bot.safety.screen import (
     CATEGORIES,
     RISK_LEVELS,
@@ -28,7 +30,6 @@ from bot.safety.screen import (
     load_rules,
     screen,
 )
-from bot.safety.screen_cli import assign_split, benchmark, evaluate, load_labelled, run
 
 DATA = Path(__file__).parent / "data"  # test data: the screen's CLI is given it, never finds it
 LABELLED = DATA / "safety_labelled.yaml"
@@ -508,20 +509,28 @@ def test_benchmark_reports_median() -> None:
 # --------------------------------------------------------------------------- CLI
 
 
-def _cli(argv: list[str], stdin: str = "") -> tuple[int, str]:
-    out = io.StringIO()
-    code = run(argv, io.StringIO(stdin), out)
-    return code, out.getvalue()
+@pytest.fixture
+def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """`coach screen ARGV` with `stdin`: the exit code and stdout (stderr in `.err`)."""
+
+    def run(argv: list[str], stdin: str = "") -> tuple[int, str]:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        code = main(["screen", *argv])
+        captured = capsys.readouterr()
+        run.err = captured.err  # type: ignore[attr-defined]
+        return code, captured.out
+
+    return run
 
 
-def test_cli_single_text() -> None:
+def test_cli_single_text(_cli) -> None:
     code, out = _cli(["he", "slapped", "me"])
     assert code == 0
     assert out.startswith("risk: violence (violence.")
     assert "slapped" not in out
 
 
-def test_cli_json_single_text() -> None:
+def test_cli_json_single_text(_cli) -> None:
     code, out = _cli(["--json", "I want to die"])
     assert code == 0
     record = json.loads(out)
@@ -530,7 +539,7 @@ def test_cli_json_single_text() -> None:
     assert "die" not in out.replace(record["rule"], "")
 
 
-def test_cli_stdin_one_result_per_line() -> None:
+def test_cli_stdin_one_result_per_line(_cli) -> None:
     lines = "this is killing me\nhe reads my texts every night\n\nI want to die\n"
     code, out = _cli(["--json"], lines)
     records = [json.loads(line) for line in out.splitlines()]
@@ -540,15 +549,16 @@ def test_cli_stdin_one_result_per_line() -> None:
         assert secret not in "".join(r["risk"] + r["category"] for r in records)
 
 
-def test_cli_plain_stdin_and_help_and_errors() -> None:
+def test_cli_plain_stdin_and_help_and_errors(_cli) -> None:
     code, out = _cli([], "he hit the gym\n")
     assert (code, out) == (0, "none: none (idiom:idiom.hit_the_gym)\n")
-    assert _cli(["--help"])[0] == 0
+    code, out = _cli(["--help"])
+    assert code == 0 and "usage: coach screen" in out and "--evaluate FILE" in out
     code, out = _cli(["--bogus"])
-    assert code == 2 and "usage" in out
+    assert code == 2 and out == "" and "usage: coach screen" in _cli.err
 
 
-def test_cli_evaluate_reports_figures() -> None:
+def test_cli_evaluate_reports_figures(_cli) -> None:
     code, out = _cli(["--evaluate", str(LABELLED), "train"])
     figures = json.loads(out)
     assert code == 0 and figures["split"] == "train" and 0 <= figures["recall"] <= 1
@@ -569,7 +579,7 @@ def test_cli_evaluate_reports_figures() -> None:
     (["--evaluate", "{tmp}/broken.yaml"], "{tmp}/broken.yaml: cannot read labelled data: "),
 ])
 def test_cli_labelled_data_must_be_given_and_usable(argv: list[str], message: str,
-                                                     tmp_path: Path) -> None:
+                                                     tmp_path: Path, _cli) -> None:
     """The labelled data is test data, in the repository only: the CLI never looks for it."""
     (tmp_path / "bad.yaml").write_text("items: []\n", encoding="utf-8")
     (tmp_path / "broken.yaml").write_text("items: [oops\n", encoding="utf-8")
@@ -598,3 +608,25 @@ def test_holdout_is_unseen_and_keeps_its_measured_floor() -> None:
     print(f"\nhold-out: recall {recall:.3f}, false-alarm rate {false_alarms:.3f}")
     assert recall >= 0.80
     assert false_alarms <= FALSE_ALARM_LIMIT
+
+
+def test_cli_never_repeats_an_unknown_option(_cli) -> None:
+    """It may be the start of a message: `coach screen -he hit me` must not echo it."""
+    for argv in (["he", "-slapped", "me"], ["-he", "slapped", "me"], ["--json=slapped"]):
+        code, out = _cli(argv)
+        assert code == 2 and out == ""
+        assert "put -- before text that starts with '-'" in _cli.err
+        assert "slapped" not in _cli.err and "'e'" not in _cli.err
+    code, out = _cli(["--", "-he", "slapped", "me"])
+    assert code == 0 and out.startswith("risk: violence")
+
+
+def test_cli_options_may_follow_the_text(_cli) -> None:
+    code, out = _cli(["he", "--json", "slapped", "me"])
+    assert code == 0 and json.loads(out)["category"] == "violence"
+
+
+def test_cli_evaluate_takes_one_file(_cli, tmp_path: Path) -> None:
+    code, out = _cli(["--evaluate", str(LABELLED), str(LABELLED)])
+    assert code == 2
+    assert out == "coach screen: --evaluate FILE [train|test|all] takes one file\n"

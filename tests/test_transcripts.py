@@ -6,21 +6,14 @@ them here means CI refuses a flow edit that breaks a conversation path.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
 
 from bot.app import load_flows
+from bot.cli import main
 from bot.flowlang.catalog import Catalog
-from bot.transcripts import (
-    EXIT_USAGE,
-    Transcript,
-    load_transcripts,
-    parse_transcripts,
-    play,
-    run,
-)
+from bot.transcripts import Transcript, load_transcripts, parse_transcripts, play
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"  # test data: the wheel does not carry it
 SHIPPED, SHIPPED_PROBLEMS = load_transcripts([TRANSCRIPTS])
@@ -40,6 +33,12 @@ def test_shipped_transcripts_load_cleanly() -> None:
 async def test_shipped_transcript(transcript: Transcript, shipped_flows: Catalog) -> None:
     outcome = await play(transcript, shipped_flows)
     assert outcome.failure is None, outcome.summary() + "\n" + "\n".join(outcome.trace)
+
+
+def run(paths: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """`coach flows test PATHS...`: the exit code and the report (stdout)."""
+    code = main(["flows", "test", *paths])
+    return code, capsys.readouterr().out
 
 
 def _one(text: str) -> Transcript:
@@ -75,45 +74,45 @@ async def test_pressing_a_missing_button_fails(shipped_flows: Catalog) -> None:
     assert outcome.failure.startswith('turn 2: no button "Fly me to the moon"')
 
 
-def test_broken_files_are_reported_with_their_line(tmp_path: Path) -> None:
+def test_broken_files_are_reported_with_their_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "a_syntax.yaml").write_text("name: x\nturns:\n  - send: [oops\n")
     (tmp_path / "b_shape.yaml").write_text("name: y\nturns:\n  - send: hi\n  - sned: hi\n")
-    out = io.StringIO()
-    assert run([str(tmp_path)], out) == 1
-    lines = out.getvalue().splitlines()
-    assert any(line.endswith("a_syntax.yaml:4: YAML syntax error: expected ',' or ']', "
-                             "but got '<stream end>'") for line in lines), lines
+    code, out = run([str(tmp_path)], capsys)
+    assert code == 1
+    lines = out.splitlines()
+    assert any(line.endswith("a_syntax.yaml:4: YAML syntax error: did not find expected ',' "
+                             "or ']'") for line in lines), lines  # libyaml's words, as for flows
     assert any("b_shape.yaml:4: unknown key 'sned' in turn 2 (did you mean 'send'?)" in line
                for line in lines), lines
     assert lines[-1] == "0 passed, 2 failed"
 
 
-def test_run_prints_one_line_per_transcript_and_totals(tmp_path: Path) -> None:
+def test_run_prints_one_line_per_transcript_and_totals(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "good.yaml").write_text(
         "name: good\nturns:\n  - send: /start\n    expect: Are you 18 or older?\n"
         "  - press: yes, i'm 18\n    expect: Which of these fits you today?\n")
     (tmp_path / "bad.yaml").write_text(
         "name: bad\nturns:\n  - send: /start\n    expect: Goodbye forever\n")
-    out = io.StringIO()
-    assert run([str(tmp_path)], out) == 1
-    lines = out.getvalue().splitlines()
+    code, out = run([str(tmp_path)], capsys)
+    assert code == 1
+    lines = out.splitlines()
     assert lines[0].startswith('FAIL bad: turn 1: expected "Goodbye forever" in reply; got: ')
     assert lines[1:] == ["PASS good", "1 passed, 1 failed"]
-    out = io.StringIO()
-    assert run([str(tmp_path / "good.yaml")], out) == 0
-    assert out.getvalue().splitlines() == ["PASS good", "1 passed, 0 failed"]
+    code, out = run([str(tmp_path / "good.yaml")], capsys)
+    assert code == 0
+    assert out.splitlines() == ["PASS good", "1 passed, 0 failed"]
 
 
-def test_the_transcripts_to_run_must_be_given(tmp_path: Path) -> None:
+def test_the_transcripts_to_run_must_be_given(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """They are test data, in the repository only: nothing is looked for by default."""
-    out = io.StringIO()
-    assert run([], out) == EXIT_USAGE == 2
-    assert out.getvalue().splitlines() == [
-        "coach flows test: give the transcript files or folders to run "
-        "(coach flows test PATH...)"]
-    out = io.StringIO()
-    assert run([str(tmp_path / "missing")], out) == 2
-    assert out.getvalue().splitlines() == [f"{tmp_path / 'missing'}:1: no such file or directory"]
+    assert run([], capsys) == (2, "coach flows test: give the transcript files or folders to "
+                                  "run (coach flows test PATH...)\n")
+    code, out = run([str(tmp_path / "missing")], capsys)
+    assert code == 2
+    assert out.splitlines() == [f"{tmp_path / 'missing'}:1: no such file or directory"]
 
 
 def test_yes_and_numbers_stay_text() -> None:
@@ -121,3 +120,60 @@ def test_yes_and_numbers_stay_text() -> None:
     assert transcript.turns[0].press == "Yes"
     assert transcript.turns[1].send == "007"
     assert transcript.turns[1].expect == ("No", "12")
+
+
+def test_numbers_and_booleans_are_read_as_written() -> None:
+    transcript = _one("turns:\n  - send: 1_000  # a comment\n    expect: 0\n"
+                      "  - send: true\n    expect: [0x1F, -1.50]\n  - send: 'yes'\n"
+                      "  - press: on\n")
+    assert [t.send for t in transcript.turns[:3]] == ["1_000", "true", "yes"]
+    assert transcript.turns[0].expect == ("0",)
+    assert transcript.turns[1].expect == ("0x1F", "-1.50")
+    assert transcript.turns[3].press == "on"
+
+
+def test_a_key_written_twice_is_reported_with_its_line() -> None:
+    """The flows' YAML reader: a second `expect` would silently replace the first."""
+    transcripts, problems = parse_transcripts(
+        "name: twice\nturns:\n  - send: hi\n    expect: a\n    expect: b\n", "t.yaml")
+    assert transcripts == []
+    assert [str(p) for p in problems] == ["t.yaml:5: duplicate key 'expect'"]
+
+
+def test_an_alias_that_contains_itself_is_reported_not_followed() -> None:
+    transcripts, problems = parse_transcripts(
+        "name: loop\nturns: &turns\n  - send: hi\n    expect: *turns\n", "t.yaml")
+    assert transcripts == []
+    assert [str(p) for p in problems] == [
+        "t.yaml:2: an alias refers to itself; YAML anchors here must not loop"]
+
+
+def test_aliases_are_read_once_however_often_they_are_used() -> None:
+    """A "billion laughs" file stays small: each anchored list is walked once."""
+    text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for level in "bcdefghij":
+        previous = chr(ord(level) - 1)
+        text += f"{level}: &{level} [{', '.join(['*' + previous] * 10)}]\n"
+    text += "turns:\n  - send: hi\n"
+    transcripts, problems = parse_transcripts(text, "laughs.yaml")
+    assert transcripts == []
+    assert [p.message for p in problems][:1] == [
+        "unknown key 'a' in transcript"], problems
+
+
+def test_an_empty_file_is_not_a_transcript() -> None:
+    transcripts, problems = parse_transcripts("# only a comment\n\n", "e.yaml")
+    assert transcripts == []
+    assert [str(p) for p in problems] == [
+        "e.yaml:1: a transcript file must be a mapping with 'turns' (or a list of such "
+        "mappings)"]
+
+
+def test_typographic_quotes_match_straight_ones(shipped_flows: Catalog) -> None:
+    """bot.quotes folds them, as for everything people type: “18” matches "18"."""
+    from bot.messages import Reply
+    from bot.transcripts import check_reply
+
+    turn = _one("turns:\n  - send: hi\n    expect: \"I\u2019m \u201cfine\u201d \u00b4ok\u00b4\"\n"
+                ).turns[0]
+    assert check_reply(turn, Reply(parts=["I'm \"fine\" 'ok'"])) is None

@@ -73,10 +73,22 @@ What it models (Bot API 7.x/8.x semantics):
   (e.g. 502, 403) and ``set_delay`` slows a method down (for timeout tests).
   ``inject_raw_error`` answers with a body that is not JSON, like a reverse proxy's error page;
   ``{path}`` in it becomes the request path, token included, as some proxies echo it (so
-  tests can prove the bot's logs redact what PTB logs about such a body).
+  tests can prove the bot's logs redact what PTB logs about such a body). ``flood_chat``
+  answers every send to one chat with 429 until ``unflood_chat``: a flood that lasts exactly
+  as long as the test needs, with no timing in it.
+* Holding: ``hold(method, chat_id)`` lets matching calls arrive (recorded, ``held=True``) and
+  wait unanswered until ``release`` (they go on) or ``release(..., drop=True)`` (answered 502
+  without being acted on: the request was lost, as when the bot was killed meanwhile). Tests
+  use it to freeze a moment ("the reply is on its way, not delivered") without sleeping.
+  Held and delayed calls are let go when the server stops.
+* Callback queries: answering one Telegram no longer knows is refused with "query is too old
+  and response timeout expired or query ID is invalid"; ``callback_query_max_age`` (seconds,
+  None by default) makes queries that old unknown, like Telegram does after some minutes.
 * Webhooks: setWebhook/deleteWebhook/getWebhookInfo keep state; while a webhook is set, pushed
   updates are POSTed to it (with ``X-Telegram-Bot-Api-Secret-Token``) and dropped on a 2xx
-  answer. ``post_webhook_update`` posts one update by hand. http:// URLs are accepted unless
+  answer. Any other answer keeps the update queued; it is POSTed again with the next push, or
+  by itself after ``webhook_retry_delay`` seconds when that is set (Telegram retries on its
+  own). ``post_webhook_update`` posts one update by hand. http:// URLs are accepted unless
   ``require_https_webhook=True`` (Telegram itself requires HTTPS).
 
 Not modelled: media other than documents, getFile downloads, inline mode, payments, the global
@@ -85,9 +97,11 @@ Not modelled: media other than documents, getFile downloads, inline mode, paymen
 Recording: ``server.calls`` holds a :class:`RecordedCall` per request (method, params, files,
 monotonic time of arrival and of the answer, HTTP status, response JSON), including rejected
 ones. ``delivered_at[update_id]`` is when an update was first handed to the bot (getUpdates
-answer or webhook POST), ``pushed_at[update_id]`` when it was queued. ``sent_messages(chat_id)``
+answer or webhook POST), ``pushed_at[update_id]`` when it was queued, ``confirmed_at`` when the
+bot confirmed it (a getUpdates offset past it, or a 2xx webhook answer). ``sent_messages(chat_id)``
 gives the bot's messages in a chat in their current state (after edits). Tests wait with
-``await server.wait_for(...)``/``wait_until(...)`` instead of sleeping.
+``await server.wait_for(...)``/``wait_until(...)`` (``wait_for_sync``/``wait_until_sync``
+from other threads) instead of sleeping.
 
 The Discord fake should follow the same shape: an async context manager plus ``run_in_thread``,
 dataclass records, ``push_*`` helpers for inbound events, ``wait_for`` on recorded calls, and
@@ -230,6 +244,7 @@ class RecordedCall:
     status: int | None = None
     response: dict[str, Any] | None = None
     answered: float | None = None  # monotonic time the answer was ready
+    held: bool = False  # waited (or waits) for ``release``: see ``FakeTelegramAPI.hold``
 
     @property
     def ok(self) -> bool:
@@ -375,6 +390,9 @@ class _RawError(Exception):
 class _ChatBucket:
     tokens: float
     last: float
+
+
+_HoldKey = tuple[str, Any]  # (method in lower case, chat id or None for every chat)
 
 
 class _ApiError(Exception):
@@ -621,10 +639,14 @@ class FakeTelegramAPI:
         strict_html_ampersand: bool = True,
         require_https_webhook: bool = False,
         host: str = "127.0.0.1",
+        webhook_retry_delay: float | None = None,
+        callback_query_max_age: float | None = None,
     ) -> None:
         self.token = token
         self.host = host
         self.max_poll_wait = max_poll_wait
+        self.webhook_retry_delay = webhook_retry_delay
+        self.callback_query_max_age = callback_query_max_age
         self.strict_html_ampersand = strict_html_ampersand
         self.require_https_webhook = require_https_webhook
         bot_id_part = token.split(":", 1)[0]
@@ -658,6 +680,7 @@ class FakeTelegramAPI:
         self._queue: list[_QueuedUpdate] = []
         self.pushed_at: dict[int, float] = {}
         self.delivered_at: dict[int, float] = {}
+        self.confirmed_at: dict[int, float] = {}
         self._next_update_id = 100_000
         self._poll_generation = 0
         self._chats: dict[int | str, dict[str, Any]] = {}
@@ -667,12 +690,17 @@ class FakeTelegramAPI:
         self._message_order: list[_StoredMessage] = []
         self._next_message_id: dict[int | str, int] = collections.defaultdict(lambda: 1)
         self._callback_queries: dict[str, dict[str, Any]] = {}
+        self._callback_pushed: dict[str, float] = {}  # query id -> monotonic time of the press
         self._callback_ids = itertools.count(4_242_000_000_000_000_001)
         self._file_ids = itertools.count(1)
         self._injected: dict[str, collections.deque[_InjectedError]] = collections.defaultdict(
             collections.deque
         )
         self._delays: dict[str, float] = {}
+        self._holds: set[_HoldKey] = set()
+        self._held: dict[int, tuple[_HoldKey, RecordedCall]] = {}  # id(call) -> why it waits
+        self._dropped: set[int] = set()  # id(call) of held calls to answer 502, unprocessed
+        self._flooded: dict[int | str, int] = {}  # chat id -> retry_after of its endless 429s
         self._chat_rate: tuple[float, float, frozenset[str]] | None = None
         self._buckets: dict[int | str, _ChatBucket] = {}
 
@@ -934,6 +962,7 @@ class FakeTelegramAPI:
                 "data": data,
             }
             self._callback_queries[query_id] = query
+            self._callback_pushed[query_id] = time.monotonic()
         return self.push_update({"callback_query": query})
 
     async def post_webhook_update(
@@ -1005,6 +1034,34 @@ class FakeTelegramAPI:
             else:
                 self._delays.pop(method.lower(), None)
 
+    def hold(self, method: str, chat_id: int | str | None = None) -> None:
+        """Calls of ``method`` (case-insensitive) to ``chat_id`` (None: to any chat) arrive and
+        are recorded with ``held=True``, then wait unanswered until :meth:`release`."""
+        with self._lock:
+            self._holds.add((method.lower(), chat_id))
+
+    def release(self, method: str, chat_id: int | str | None = None, *,
+                drop: bool = False) -> None:
+        """Stop holding what ``hold(method, chat_id)`` held. The calls waiting go on as if they
+        had just arrived; with ``drop`` they are answered 502 and not acted on (the request
+        was lost: nothing is stored or sent), for calls whose client was killed meanwhile."""
+        key: _HoldKey = (method.lower(), chat_id)
+        with self._lock:
+            self._holds.discard(key)
+            if drop:
+                self._dropped.update(i for i, (k, _) in self._held.items() if k == key)
+        self._notify()
+
+    def flood_chat(self, chat_id: int | str, retry_after: int = 1) -> None:
+        """Every sendMessage/sendDocument to ``chat_id`` gets 429 with ``retry_after`` until
+        :meth:`unflood_chat`: a flood exactly as long as a test needs it."""
+        with self._lock:
+            self._flooded[chat_id] = retry_after
+
+    def unflood_chat(self, chat_id: int | str) -> None:
+        with self._lock:
+            self._flooded.pop(chat_id, None)
+
     def enforce_chat_rate(
         self,
         per_second: float | None = 1.0,
@@ -1069,7 +1126,7 @@ class FakeTelegramAPI:
             stored = self._messages.get((chat_id, message_id))
             return None if stored is None else stored.snapshot()
 
-    async def wait_until(self, condition: Callable[[], bool], *, timeout: float = 5.0) -> None:
+    async def wait_until(self, condition: Callable[[], bool], *, timeout: float = 30.0) -> None:
         """Wait until ``condition()`` holds; re-checked whenever the server's state changes."""
         loop = asyncio.get_running_loop()
         event = asyncio.Event()
@@ -1099,7 +1156,7 @@ class FakeTelegramAPI:
         what: str | Predicate,
         count: int = 1,
         *,
-        timeout: float = 5.0,
+        timeout: float = 30.0,
         after: int = 0,
         include_pending: bool = False,
     ) -> list[RecordedCall]:
@@ -1132,7 +1189,7 @@ class FakeTelegramAPI:
         what: str | Predicate,
         count: int = 1,
         *,
-        timeout: float = 5.0,
+        timeout: float = 30.0,
         after: int = 0,
         include_pending: bool = False,
     ) -> list[RecordedCall]:
@@ -1151,6 +1208,22 @@ class FakeTelegramAPI:
                         f"calls: {self._summary()}"
                     )
                 self._cond.wait(remaining)
+
+    def wait_until_sync(
+        self, condition: Callable[[], bool], *, timeout: float = 30.0, poll: float | None = None
+    ) -> None:
+        """Blocking :meth:`wait_until`. ``condition`` is re-checked whenever the server's state
+        changes, and also every ``poll`` seconds when given (for conditions on state outside
+        the server, such as a file the bot writes)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not condition():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"condition not met within {timeout}s; calls so far: {self._summary()}"
+                    )
+                self._cond.wait(remaining if poll is None else min(poll, remaining))
 
     # ----------------------------------------------------------------- internals: plumbing
 
@@ -1262,7 +1335,9 @@ class FakeTelegramAPI:
                 raise parse_error
             delay = self._delays.get(method.lower(), self._delays.get("*", 0.0))
             if delay:
-                await asyncio.sleep(delay)
+                await self._until(lambda: False, delay)
+            if not await self._wait_if_held(call):
+                raise _ApiError(502, "Bad Gateway")
             self._raise_injected(method, request.path)
             handler = self._methods.get(method.lower())
             if handler is None:
@@ -1287,6 +1362,57 @@ class FakeTelegramAPI:
             call.answered = time.monotonic()
         self._notify()
         return web.json_response(body, status=status)
+
+    async def _until(self, condition: Callable[[], bool], seconds: float | None = None) -> bool:
+        """Wait until ``condition()`` (checked under the lock on every change), the server
+        stops, or ``seconds`` pass; True when the condition holds."""
+        loop = asyncio.get_running_loop()
+        event = asyncio.Event()
+        entry = (loop, event)
+        with self._lock:
+            self._listeners.add(entry)
+        deadline = None if seconds is None else loop.time() + seconds
+        try:
+            while True:
+                event.clear()
+                with self._lock:
+                    if condition():
+                        return True
+                    if self._closing:
+                        return False
+                if deadline is None:
+                    await event.wait()
+                    continue
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), remaining)
+        finally:
+            with self._lock:
+                self._listeners.discard(entry)
+
+    async def _wait_if_held(self, call: RecordedCall) -> bool:
+        """Wait while a hold matches ``call``; False when it is dropped or the server stops."""
+        with self._lock:
+            chat = call.params.get("chat_id")
+            method = call.method.lower()
+            key = next((k for k in ((method, chat), (method, None)) if k in self._holds), None)
+            if key is None:
+                return True
+            call.held = True
+            self._held[id(call)] = (key, call)
+        self._notify()
+        try:
+            released = await self._until(
+                lambda: id(call) in self._dropped or key not in self._holds
+            )
+            with self._lock:
+                return released and id(call) not in self._dropped
+        finally:
+            with self._lock:
+                self._held.pop(id(call), None)
+                self._dropped.discard(id(call))
 
     def _raise_injected(self, method: str, path: str = "") -> None:
         with self._lock:
@@ -1404,6 +1530,8 @@ class FakeTelegramAPI:
     def _check_chat_rate(self, method: str, chat_id: int | str) -> None:
         """Token bucket per chat; consumes a token only when the call will succeed."""
         with self._lock:
+            if chat_id in self._flooded:
+                raise _flood(self._flooded[chat_id])
             if self._chat_rate is None:
                 return
             per_second, burst, methods = self._chat_rate
@@ -1489,12 +1617,18 @@ class FakeTelegramAPI:
                 self._listeners.discard(entry)
 
     def _confirm(self, offset: int) -> None:
+        before = self._queue
         if offset < 0:
             self._queue = self._queue[offset:]
             for item in self._queue:
                 item.delivered = True
         elif offset:
             self._queue = [q for q in self._queue if not (q.delivered and q.update_id < offset)]
+        now = time.monotonic()
+        kept = {id(q) for q in self._queue}
+        for item in before:
+            if id(item) not in kept:
+                self.confirmed_at.setdefault(item.update_id, now)
 
     def _deliverable(self, limit: int) -> list[dict[str, Any]]:
         self._queue = [q for q in self._queue if q.kind in self.allowed_updates]
@@ -1598,12 +1732,19 @@ class FakeTelegramAPI:
                 self.webhook_deliveries.append((item.update_id, status))
                 if status is not None and 200 <= status < 300:
                     self._queue = [q for q in self._queue if q is not item]
+                    self.confirmed_at.setdefault(item.update_id, time.monotonic())
                 else:
                     item.delivered = False
                     self._delivering = False
                     self.webhook_last_error = (int(time.time()), error)
+                    retry = self.webhook_retry_delay
                     self._notify()
-                    return  # Telegram retries later; tests can call push_update again
+                    if retry is not None and not self._closing:
+                        # Telegram retries on its own; tests can also call push_update again
+                        asyncio.get_running_loop().call_later(
+                            retry, lambda: self._schedule(self._deliver_webhooks())
+                        )
+                    return
             self._notify()
 
     @staticmethod
@@ -1713,6 +1854,9 @@ class FakeTelegramAPI:
             raise _bad_request("MESSAGE_TOO_LONG")
         with self._lock:
             if query_id not in self._callback_queries:
+                raise _ApiError(400, _QUERY_INVALID)
+            age = time.monotonic() - self._callback_pushed.get(query_id, time.monotonic())
+            if self.callback_query_max_age is not None and age > self.callback_query_max_age:
                 raise _ApiError(400, _QUERY_INVALID)
             self.callback_answers.append(
                 CallbackAnswer(

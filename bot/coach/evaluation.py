@@ -1,21 +1,20 @@
-"""`coach feedback` entry point, plus evaluation and timing helpers for the analyser.
+"""How well the feedback analyser reads lines, and how fast: figures on labelled data.
 
-The main CLI dispatches here with the arguments after ``feedback``; nothing runs on import.
-evaluate() and benchmark() live here so tests and humans report the same figures; they take
-the labelled data's path, since that data is the repository's test data, never installed.
+evaluate() and benchmark() live here so tests and people report the same figures. They take
+the labelled data's path: that data is the repository's test data, which an installed coach
+does not have.
 """
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import yaml
 
-from bot.coach.feedback import Feedback, analyse, compiled_rules
+from bot.coach.feedback import analyse, compiled_rules
 
 EVAL_KINDS = (
     "absolute",
@@ -31,78 +30,6 @@ EVAL_KINDS = (
     "no_specific_behavior",
     "no_invitation",
 )
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def _cli_text(key: str) -> Any:
-    return compiled_rules().raw["cli"][key]
-
-
-def _human(fb: Feedback) -> str:
-    """Multi-line readable result: verdict, findings, what works, suggested rewrite."""
-    verdict = _cli_text("verdicts").get(fb.verdict, fb.verdict)
-    lines = [_cli_text("header").format(verdict=verdict, score=fb.score)]
-    for f in fb.findings:
-        excerpt = " ".join(f.excerpt.split())
-        lines.append(
-            _cli_text("finding").format(kind=f.kind, excerpt=excerpt, explanation=f.explanation)
-        )
-    if fb.positives:
-        labels = _cli_text("positive_labels")
-        named = ", ".join(str(labels.get(p, p)) for p in fb.positives)
-        lines.append(_cli_text("positives").format(positives=named))
-    lines.append(_cli_text("try").format(rewrite=fb.rewrite))
-    return "\n".join(lines)
-
-
-def _one_line(fb: Feedback) -> str:
-    """A single-line result, so stdin mode keeps one output line per input line."""
-    return " | ".join(line.strip() for line in _human(fb).splitlines())
-
-
-def _render(fb: Feedback, as_json: bool, single_line: bool) -> str:
-    if as_json:
-        return json.dumps(fb.to_dict(), ensure_ascii=False)
-    return _one_line(fb) if single_line else _human(fb)
-
-
-def _parse(argv: list[str]) -> tuple[bool, bool, list[str]] | None:
-    """Return (as_json, want_help, text_words), or None for an unknown option."""
-    as_json, want_help, words, only_text = False, False, [], False
-    for arg in argv:
-        if only_text or not arg.startswith("-") or arg == "-":
-            words.append(arg)
-        elif arg == "--":
-            only_text = True
-        elif arg == "--json":
-            as_json = True
-        elif arg in ("-h", "--help"):
-            want_help = True
-        else:
-            return None
-    return as_json, want_help, words
-
-
-def run(argv: list[str], stdin: TextIO, stdout: TextIO) -> int:
-    """`coach feedback [--json] [TEXT]`: analyse TEXT, or each stdin line when TEXT is absent."""
-    parsed = _parse(list(argv))
-    if parsed is None or parsed[1]:
-        stdout.write(_cli_text("usage") + "\n")
-        return 0 if parsed else 2
-    as_json, _, words = parsed
-    if words:
-        stdout.write(_render(analyse(" ".join(words)), as_json, single_line=False) + "\n")
-        return 0
-    for line in stdin:
-        text = line.rstrip("\r\n")
-        stdout.write(_render(analyse(text), as_json, single_line=True) + "\n")
-    stdout.flush()
-    return 0
-
-
-# --------------------------------------------------------------------------- evaluation
 
 
 def load_labelled(path: Path | str) -> list[dict[str, Any]]:

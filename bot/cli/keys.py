@@ -7,24 +7,39 @@ either stop it or first restart it with the same `<new>,<old>` keys.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 
+from bot.cli.common import EXIT_SETTING, Subparsers, command
 from bot.crypto import ENV_KEY, key_file_for, load_cipher, new_key, write_key_file
 from bot.store.sqlite import SQLiteStore
 from bot.store.url import open_store
 
-EXIT_NOTHING_TO_ROTATE = 64
+
+def add_parser(subparsers: Subparsers) -> None:
+    keys = command(subparsers, "keys", None, "the store's encryption keys")
+    inner = keys.add_subparsers(dest="keys_command", required=True, metavar="SUBCOMMAND",
+                                help="new or rotate:")
+    command(inner, "new", run, f"print a fresh key for ${ENV_KEY}")
+    command(inner, "rotate", run, "re-encrypt every stored session under a new key",
+            "Re-encrypt every stored session under a new key: with a key file, stop the bot "
+            f"first; with ${ENV_KEY}, put the new key in front of the current one.")
 
 
-def run_keys(command: str, store_url: str | None) -> int:
-    if command == "new":
+def run(args: argparse.Namespace) -> int:
+    return run_keys(args.keys_command, args.store)
+
+
+def run_keys(subcommand: str, store_url: str | None) -> int:
+    """`new` prints a key; `rotate` re-encrypts the store at `store_url` (None: the default)."""
+    if subcommand == "new":
         print(new_key().decode("ascii"))
         return 0
     store = open_store(store_url)
     if not isinstance(store, SQLiteStore):
         print("coach keys rotate: only the SQLite store is encrypted at rest")
-        return 64
+        return EXIT_SETTING
     return asyncio.run(_rotate(store))
 
 
@@ -52,7 +67,7 @@ async def _rotate_environment(store: SQLiteStore) -> int:
               "  2. run `coach keys rotate` again with that setting: it re-encrypts every "
               "session under the new key\n"
               f"  3. set {ENV_KEY}=<the new key> alone, and restart the bot")
-        return EXIT_NOTHING_TO_ROTATE
+        return EXIT_SETTING  # nothing to rotate to
     rows = await store.rotate_keys()
     print(f"re-encrypted {rows} session(s) under the new (first) key in ${ENV_KEY}; "
           f"no session needs the older {'key' if len(keys) == 2 else 'keys'} now.\n"

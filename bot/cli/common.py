@@ -1,0 +1,155 @@
+"""What every command shares: the exit codes, the error a command stops with, the options
+every command takes, and how a command's parser is made.
+
+The exit codes are the README's; only bot/cli/ turns a failure into one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+from bot.logs import parse_level
+
+EXIT_FAILED = 1  # a check that ran and failed (a transcript), a bot that could not start
+EXIT_USAGE = 2  # a usage error, broken flows, no input to chat with
+EXIT_SETTING = 64  # a setting that cannot work (EX_USAGE in sysexits.h)
+EXIT_STORE = 74  # a store that cannot be opened or used (EX_IOERR)
+EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143: `docker stop`
+
+Runner = Callable[[argparse.Namespace], int]
+Subparsers = Any  # argparse's _SubParsersAction, which it does not export
+_NUMBER = re.compile(r"-\d+$|-\d*\.\d+$")  # what argparse reads as a negative number
+UNKNOWN_OPTION = "unknown option (put -- before text that starts with '-')"
+
+
+class CommandError(Exception):
+    """A command cannot go on: one line for stderr (printed after `coach: `) and its code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class CoachParser(argparse.ArgumentParser):
+    """argparse for every command, except that one taking free text never repeats a word of
+    it in an error: `coach screen -hurt me` may be the start of someone's message."""
+
+    takes_text = False
+
+    def error(self, message: str) -> NoReturn:
+        if self.takes_text and ("explicit argument" in message
+                                or message.startswith("unrecognized arguments")):
+            message = UNKNOWN_OPTION
+        super().error(message)
+
+
+def log_level(text: str) -> str:
+    """argparse type for --log-level: the name, checked."""
+    try:
+        parse_level(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def count(minimum: int) -> Callable[[str], int]:
+    """argparse type: a whole number of at least `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, not {value}")
+        return value
+
+    return parse
+
+
+def positive(text: str) -> float:
+    """argparse type: a number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, top: bool,
+                       store: bool = True) -> None:
+    """The options every command takes, before or after the command's name. Below the top
+    level they default to "not given", so they never undo a value given before."""
+    def default(value: object) -> dict[str, object]:
+        return {"default": value if top else argparse.SUPPRESS}
+
+    if store:
+        parser.add_argument("--store", metavar="URL",
+                            help="memory, sqlite:///path.db or a path (default: $COACH_STORE "
+                                 "or coach.db in your data directory)", **default(None))
+    parser.add_argument("--flows", type=Path, metavar="DIR",
+                        help="flows directory (default: $COACH_FLOWS_DIR or the shipped "
+                             "flows)", **default(None))
+    parser.add_argument("--log-level", type=log_level, metavar="LEVEL",
+                        help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default: "
+                             "$COACH_LOG_LEVEL or WARNING)",
+                        **default(os.environ.get("COACH_LOG_LEVEL", "WARNING")))
+
+
+def global_options(*, store: bool = True) -> argparse.ArgumentParser:
+    """A parent parser with the global options, for a command's own parser."""
+    parent = argparse.ArgumentParser(add_help=False)
+    add_global_options(parent, top=False, store=store)
+    return parent
+
+
+def command(subparsers: Subparsers, name: str, run: Runner | None, help: str,
+            description: str | None = None, *, text: str | None = None, store: bool = True,
+            usage: str | None = None) -> argparse.ArgumentParser:
+    """A command's parser, with the global options. `run` is what main() calls (None for a
+    command that only holds subcommands); `text` names the attribute that holds free text,
+    which may be spread between options and takes `--` before words that start with '-'."""
+    parser: CoachParser = subparsers.add_parser(
+        name, help=help, description=description or help[:1].upper() + help[1:] + ".",
+        usage=usage, parents=[global_options(store=store)])
+    parser.set_defaults(run=run, command_parser=parser, text_attribute=text)
+    parser.takes_text = text is not None
+    return parser
+
+
+def looks_like_option(word: str) -> bool:
+    """As argparse tells an option from a value: a leading '-', not a number, no space."""
+    return word.startswith("-") and word != "-" and " " not in word and not _NUMBER.match(word)
+
+
+def take_unparsed(args: argparse.Namespace, unparsed: list[str]) -> None:
+    """argparse gives a free-text positional only its first run of words; the rest comes
+    back unparsed. Those words (and all after `--`) are text; an unknown option is a usage
+    error (which CoachParser words without repeating it)."""
+    parser: CoachParser = args.command_parser
+    attribute = args.text_attribute
+    if attribute is None:
+        if unparsed:
+            parser.error(f"unrecognized arguments: {' '.join(unparsed)}")
+        return
+    words: list[str] = list(getattr(args, attribute))
+    literal = False
+    for word in unparsed:
+        if literal:
+            words.append(word)
+        elif word == "--":
+            literal = True
+        elif looks_like_option(word):
+            parser.error(f"unrecognized arguments: {word}")
+        else:
+            words.append(word)
+    setattr(args, attribute, words)

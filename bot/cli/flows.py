@@ -1,0 +1,124 @@
+"""`coach flows check` and `coach flows test`: the flows checked, and transcripts played.
+
+`check` reports every problem as file:line:col on stderr (2 if any). `test` writes its whole
+report on stdout, problems included, as a test runner does: 0 all passed, 1 a transcript
+failed or could not be read, 2 no transcript path given, a path missing or broken flows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from bot.cli.common import EXIT_FAILED, EXIT_USAGE, Subparsers, command
+from bot.flowlang.errors import FlowErrors
+
+CHECK_PATHS_HELP = ("flow files or folders (default: the flows folder). A folder is checked "
+                    "as the bot checks it at start-up; a single file is checked together "
+                    "with the other flows in its folder, and only its own problems are "
+                    "reported")
+NO_TRANSCRIPTS = ("coach flows test: give the transcript files or folders to run "
+                  "(coach flows test PATH...)")
+
+
+def add_parser(subparsers: Subparsers) -> None:
+    flows = command(subparsers, "flows", None, "check the flow files, or play transcripts",
+                    "Check the flow files, or play conversation transcripts through them.")
+    inner = flows.add_subparsers(dest="flows_command", required=True, metavar="SUBCOMMAND",
+                                 help="check or test:")
+    check = command(inner, "check", run, "report every problem as file:line:col")
+    check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help=CHECK_PATHS_HELP)
+    test = command(inner, "test", run, "run conversation transcripts: coach flows test "
+                                       "PATH...",
+                   "Play conversation transcripts through the coach and report PASS or FAIL "
+                   "for each.")
+    test.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                      help="transcript files or folders (folders are searched deeply)")
+    test.add_argument("-k", dest="only", metavar="TEXT",
+                      help="run only transcripts whose name contains TEXT")
+    test.add_argument("--show", action="store_true",
+                      help="print every turn and the coach's reply (handy while writing)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.flows_command == "check":
+        return check(args.paths or [args.flows or _flows_dir()])
+    return test(args.paths, args.flows, only=args.only, show=args.show)
+
+
+def _flows_dir() -> Path:
+    from bot.paths import flows_dir
+
+    return flows_dir()
+
+
+def check(paths: list[Path]) -> int:
+    from bot.app import check_flows
+    from bot.flowlang.catalog import flow_files
+    from bot.templates import fill
+
+    started = time.perf_counter()
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        for path in missing:
+            print(f"{path}:1: no such file or directory", file=sys.stderr)
+        return EXIT_USAGE
+    catalog, problems = check_flows(paths)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        return EXIT_USAGE
+    assert catalog is not None
+    took = (time.perf_counter() - started) * 1000
+    asked = {str(p) for p in flow_files(paths)}
+    checked = [f for f in catalog.flows.values() if f.spec.path in asked]
+    states = sum(len(f.spec.states) for f in checked)
+    print(fill("ok: ${flows} flow|flows, ${states} state|states checked in ${ms} ms",
+               {"flows": len(checked), "states": states, "ms": f"{took:.0f}"}))
+    return 0
+
+
+def test(paths: list[Path], flows: Path | None, *, only: str | None = None,
+         show: bool = False) -> int:
+    """One PASS/FAIL line per transcript, then the totals."""
+    from bot.app import load_flows
+    from bot.transcripts import load_transcripts, play_all
+
+    out = sys.stdout
+    if not paths:  # the shipped transcripts are test data, in the repository only
+        out.write(NO_TRANSCRIPTS + "\n")
+        return EXIT_USAGE
+    missing = [p for p in paths if not p.exists()]
+    for path in missing:
+        out.write(f"{path}:1: no such file or directory\n")
+    if missing:
+        return EXIT_USAGE
+    try:
+        catalog = load_flows(flows)
+    except FlowErrors as errors:  # part of the report, which is on stdout
+        for problem in errors.problems:
+            out.write(f"{problem}\n")
+        out.write("The flows have problems (see `coach flows check`); no transcript was "
+                  "run.\n")
+        return EXIT_USAGE
+    transcripts, problems = load_transcripts(paths)
+    if only:
+        transcripts = [t for t in transcripts if only.casefold() in t.name.casefold()]
+    for problem in sorted(problems):
+        out.write(f"{problem}\n")
+    if not transcripts and not problems:
+        out.write(f"no transcripts found in {', '.join(str(p) for p in paths)}\n")
+        return EXIT_FAILED
+    outcomes = asyncio.run(play_all(transcripts, catalog))
+    for outcome in outcomes:
+        out.write(outcome.summary() + "\n")
+        if show:
+            out.write("".join(f"    {line}\n" for line in outcome.trace))
+    passed = sum(outcome.passed for outcome in outcomes)
+    failed = len(outcomes) - passed + len({problem.path for problem in problems})
+    out.write(f"{passed} passed, {failed} failed\n")
+    return EXIT_FAILED if failed else 0

@@ -29,7 +29,7 @@ RUN pip install /tmp/wheels/*.whl \
     && mkdir -p /data \
     && chown coach:coach /data
 # Refuse to build an image whose flows are broken (the installed ones: there is no source here).
-RUN COACH_CHECK_CACHE=0 coach flows check
+RUN coach flows check
 
 USER coach
 WORKDIR /home/coach

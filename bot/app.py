@@ -15,18 +15,16 @@ from bot.config import operator_config
 from bot.flowlang import builtins
 from bot.flowlang.catalog import Catalog, Features, check_paths
 from bot.flowlang.catalog import load_catalog as load_with
-from bot.flowlang.datafiles import DataFile, RuleFile
+from bot.flowlang.datafiles import DataFile, compiled
 from bot.flowlang.errors import FlowProblem
 from bot.flowlang.registry import Registry
 from bot.paths import flows_dir
 from bot.pipeline import Coach
 from bot.safety import actions as safety_actions
-from bot.safety import prefilter, screen
+from bot.safety import screen
 from bot.safety.flow import SAFETY_ENTRY_STATES, SAFETY_FLOW
 from bot.safety.resources import RESOURCES_FILE, load_resources
 from bot.store import open_store
-
-_BOT = Path(__file__).resolve().parent
 
 
 def build_registry() -> Registry:
@@ -40,14 +38,15 @@ def build_registry() -> Registry:
 def features(registry: Registry | None = None) -> Features:
     return Features(
         registry=registry or build_registry(),
-        data_files=(DataFile("resources", RESOURCES_FILE, load_resources),
-                    DataFile("coaching", COACHING_FILE, load_coaching)),
-        rule_files=(
-            RuleFile(Path("safety") / "screen_rules.yaml",
-                     lambda data: screen.build_rules(data, gates=False),
-                     (Path(screen.__file__), Path(prefilter.__file__))),
-            RuleFile(Path("coach") / "feedback_rules.yaml", feedback.build_rules,
-                     (Path(feedback.__file__),)),
+        data_files=(
+            DataFile("resources", RESOURCES_FILE, load_resources),
+            DataFile("coaching", COACHING_FILE, load_coaching),
+            # The screen's and the coach's rules: the ones in the flows folder are the ones
+            # that run (a folder without them runs the shipped ones).
+            DataFile(screen.SERVICE, Path("safety") / "screen_rules.yaml",
+                     compiled(screen.build_rules)),
+            DataFile(feedback.SERVICE, Path("coach") / "feedback_rules.yaml",
+                     compiled(feedback.build_rules)),
         ),
         entry_states={SAFETY_FLOW: SAFETY_ENTRY_STATES},
     )

@@ -20,7 +20,6 @@ from bot.flowlang.catalog import Catalog
 from bot.locks import KeyedLocks
 from bot.lru import BoundedLRU
 from bot.messages import Incoming, Reply
-from bot.safety.screen import screen
 from bot.session import Session
 from bot.stages import CONSENT_SLOT, CONSENT_VALUE, Screen, Stages, parse_command
 from bot.store.base import Store, StoreClosed, StoreUnavailable, VersionConflict
@@ -65,7 +64,7 @@ class Coach:
         store: Store,
         *,
         config: Mapping[str, str] | None = None,
-        screen: Screen = screen,
+        screen: Screen | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = dict(config or {})

@@ -23,6 +23,7 @@ from bot.export import export_attachment, export_data, export_text
 from bot.flowlang.catalog import Catalog
 from bot.messages import Incoming, Reply
 from bot.pending import DELETE_NO, DELETE_YES, ConfirmDelete
+from bot.safety import screen as safety_screen
 from bot.safety.actions import APPLY_HELD
 from bot.safety.flow import SAFETY_FLOW
 from bot.safety.screen import ScreenResult
@@ -47,13 +48,16 @@ def parse_command(text: str) -> tuple[str, str] | None:
 
 
 class Stages:
-    def __init__(self, catalog: Catalog, config: Mapping[str, str], screen: Screen) -> None:
+    def __init__(self, catalog: Catalog, config: Mapping[str, str],
+                 screen: Screen | None = None) -> None:
+        """`screen` replaces the safety screen (tests); by default it runs with the rules
+        loaded with these flows."""
         if catalog.texts is None:
             raise ValueError("the catalog has no core messages")
         self.catalog = catalog
         self.texts = catalog.texts
         self.config = config
-        self.screen = screen
+        self.screen = screen or self._screen_with_flows_rules(catalog)
         self.engine = Engine(catalog, catalog.registry)
         self.confirm_delete = ConfirmDelete(self.texts, self.engine)
         self.pending = {ConfirmDelete.kind: self.confirm_delete}
@@ -67,6 +71,12 @@ class Stages:
             self.apply_effects,
             self.open_wanted,
         )
+
+    @staticmethod
+    def _screen_with_flows_rules(catalog: Catalog) -> Screen:
+        rules = catalog.services.get(safety_screen.SERVICE)
+        own = rules if isinstance(rules, safety_screen.RuleSet) else None
+        return lambda text: safety_screen.screen(text, own)
 
     # -- the path -----------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -14,10 +13,6 @@ from bot.messages import Incoming, Reply, UserKey
 from bot.pipeline import Coach
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SQLiteStore
-
-# Every check compiles the rule files, as on a fresh machine (test_flow_validation.py tests
-# the cache of earlier checks on its own, in a temporary cache directory).
-os.environ["COACH_CHECK_CACHE"] = "0"
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CORE_FLOWS = FIXTURES / "core_flows"

@@ -404,3 +404,27 @@ def test_global_options_reach_every_command(capsys: pytest.CaptureFixture[str]) 
                  ["keys", "new", "--log-level", "loud"], ["screen", "--log-level", "loud"]):
         assert main(argv) == 2, argv
         assert "unknown level 'loud'" in capsys.readouterr().err
+
+
+def test_screen_and_feedback_judge_with_the_rules_of_the_flows_asked_for(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--flows DIR` changes the rules `coach screen` and `coach feedback` use, as it changes
+    what the chat runs; a broken rule file there is one line, exit 2."""
+    import shutil
+
+    from bot.cli import main
+
+    flows = tmp_path / "flows"
+    shutil.copytree(REPO / "flows", flows)
+    rules = flows / "safety" / "screen_rules.yaml"
+    text = rules.read_text(encoding="utf-8")
+    rules.write_text(text[:text.index("\nrules:")] + "\nrules: []"
+                     + text[text.index("\nsignals:"):], encoding="utf-8")
+    assert main(["screen", "--json", "he hit me"]) == 0
+    shipped = json.loads(capsys.readouterr().out)
+    assert main(["--flows", str(flows), "screen", "--json", "he hit me"]) == 0
+    edited = json.loads(capsys.readouterr().out)
+    assert shipped["risk"] == "risk" and edited["rule"] != shipped["rule"]
+    (flows / "coach" / "feedback_rules.yaml").write_text("kinds: [\n", encoding="utf-8")
+    assert main(["--flows", str(flows), "feedback", "you never listen"]) == 2
+    assert "feedback_rules.yaml" in capsys.readouterr().err

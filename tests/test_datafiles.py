@@ -1,67 +1,19 @@
-"""Feature files checked with the flows: loaded data files and compile-checked rule files."""
+"""Feature files loaded with the flows: help lines, coaching texts and the rule sets, each
+offered by name; what `flows check` checks is what runs."""
 
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
-import pytest
-
-from bot.app import features
-from bot.flowlang.datafiles import DataFile, RuleFile, load_data_files, rule_file_problems
+from bot.app import load_catalog
+from bot.flowlang.datafiles import DataFile, compiled, load_data_files
 from bot.flowlang.errors import FlowProblem
+from bot.messages import Incoming, UserKey
+from bot.pipeline import Coach
+from bot.safety.screen import SERVICE as SCREEN_RULES
+from bot.store.memory import MemoryStore
 from tests.conftest import REPO
-
-
-def test_rule_files_that_compiled_before_are_not_compiled_again(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`coach flows check` remembers rule files that compiled (by the hash of their bytes and
-    of the code that compiles them), so an unchanged file costs nothing the next time; a
-    changed or broken one is compiled, and reported, every time."""
-    monkeypatch.setenv("COACH_CHECK_CACHE", "1")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    flows = tmp_path / "flows"
-    shutil.copytree(REPO / "flows", flows)
-    calls: list[str] = []
-
-    def counting(rule: RuleFile) -> RuleFile:
-        def build(data: object) -> object:
-            calls.append(str(rule.path))
-            return rule.build(data)
-        return replace(rule, build=build)
-
-    rules = tuple(counting(rule) for rule in features().rule_files)
-    assert rule_file_problems([flows], rules) == []
-    assert len(calls) == 2
-    assert rule_file_problems([flows], rules) == []
-    assert len(calls) == 2, "unchanged rule files were compiled again"
-    screen_rules = flows / "safety" / "screen_rules.yaml"
-    screen_rules.write_text(screen_rules.read_text(encoding="utf-8") + "\n# edited\n",
-                            encoding="utf-8")
-    assert rule_file_problems([flows], rules) == []
-    assert len(calls) == 3
-    screen_rules.write_text("rules: [\n", encoding="utf-8")
-    for _ in range(2):  # a broken file is reported every time, never remembered
-        problems = rule_file_problems([flows], rules)
-        assert problems and problems[0].path == str(screen_rules)
-        assert len(calls) == 3  # a YAML error stops before compiling
-
-
-def test_a_changed_compiler_makes_earlier_checks_stale(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COACH_CHECK_CACHE", "1")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    (tmp_path / "rules.yaml").write_text("a: 1\n", encoding="utf-8")
-    code = tmp_path / "compiler.py"
-    code.write_text("v1", encoding="utf-8")
-    built: list[object] = []
-    rule = RuleFile(Path("rules.yaml"), built.append, (code,))
-    rule_file_problems([tmp_path], [rule])
-    rule_file_problems([tmp_path], [rule])
-    code.write_text("v2", encoding="utf-8")
-    rule_file_problems([tmp_path], [rule])
-    assert built == [{"a": 1}, {"a": 1}]
 
 
 def test_rules_that_do_not_compile_are_one_problem_with_the_reason(tmp_path: Path) -> None:
@@ -70,8 +22,12 @@ def test_rules_that_do_not_compile_are_one_problem_with_the_reason(tmp_path: Pat
     def build(data: object) -> object:
         raise ValueError("no rules")
 
-    [problem] = rule_file_problems([tmp_path], [RuleFile(Path("rules.yaml"), build)])
+    value, [problem] = compiled(build)(tmp_path / "rules.yaml")
+    assert value is None
     assert problem.message == "rules do not compile: ValueError: no rules"
+    (tmp_path / "rules.yaml").write_text("rules: [\n", encoding="utf-8")
+    _, [problem] = compiled(build)(tmp_path / "rules.yaml")
+    assert problem.message.startswith("YAML syntax error") and problem.line >= 1
 
 
 def test_data_files_load_by_name_and_report_their_problems(tmp_path: Path) -> None:
@@ -89,3 +45,36 @@ def test_data_files_load_by_name_and_report_their_problems(tmp_path: Path) -> No
         DataFile("absent", Path("absent.yaml"), good)])
     assert loaded == {"good": "x"}
     assert [p.message for p in problems] == ["broken"]
+
+
+async def test_the_flows_folders_own_screen_rules_are_the_ones_that_run(tmp_path: Path) -> None:
+    """`--flows DIR` changes the rules too: an operator's edited screen rules screen."""
+    flows = tmp_path / "flows"
+    shutil.copytree(REPO / "flows", flows)
+    shipped = load_catalog([REPO / "flows"])
+    assert shipped.services[SCREEN_RULES] is not None
+    message = "he hit me last night"
+    coach = Coach(shipped, MemoryStore())
+    user = UserKey("test", "a")
+    await coach.handle(Incoming(user, text="/start"))
+    assert coach.stages.screen(message).is_flagged
+    rules = flows / "safety" / "screen_rules.yaml"
+    text = rules.read_text(encoding="utf-8")
+    # An operator who empties the rule list: those rules no longer decide anything.
+    rules.write_text(text[:text.index("\nrules:")] + "\nrules: []"
+                     + text[text.index("\nsignals:"):], encoding="utf-8")
+    edited = Coach(load_catalog([flows]), MemoryStore())
+    before, after = coach.stages.screen(message), edited.stages.screen(message)
+    assert before.rule != after.rule
+    assert not after.rule.startswith(before.rule)
+
+
+def test_a_broken_rule_file_in_the_flows_stops_the_load(tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    shutil.copytree(REPO / "flows", flows)
+    (flows / "coach" / "feedback_rules.yaml").write_text("kinds: [\n", encoding="utf-8")
+    from bot.app import check_flows
+
+    catalog, problems = check_flows([flows])
+    assert catalog is None
+    assert [p.path for p in problems] == [str(flows / "coach" / "feedback_rules.yaml")]

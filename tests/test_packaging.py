@@ -34,7 +34,6 @@ def _run(*args: str | Path, cwd: Path, stdin: str = "",
          env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items()
                    if not k.startswith(("COACH_", "PYTHON", "PIP_", "VIRTUAL_ENV"))}
-    environment["COACH_CHECK_CACHE"] = "0"  # compile the rules; write no cache from the test
     return subprocess.run([str(a) for a in args], input=stdin, capture_output=True, text=True,
                           cwd=cwd, env={**environment, **(env or {})}, timeout=180, check=False)
 

@@ -13,7 +13,8 @@ import sys
 from typing import Any
 
 from bot.cli.common import Subparsers, command
-from bot.coach.feedback import Feedback, analyse, compiled_rules
+from bot.cli.rules import flows_rules
+from bot.coach.feedback import Feedback, analyse, build_rules, compiled_rules
 
 
 def add_parser(subparsers: Subparsers) -> None:
@@ -27,11 +28,12 @@ def add_parser(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    rules = flows_rules(args, "coach/feedback_rules.yaml", build_rules)
     if args.words:
-        print(render(analyse(" ".join(args.words)), args.json, single_line=False))
+        print(render(analyse(" ".join(args.words), rules), args.json, single_line=False))
         return 0
     for line in sys.stdin:
-        print(render(analyse(line.rstrip("\r\n")), args.json, single_line=True))
+        print(render(analyse(line.rstrip("\r\n"), rules), args.json, single_line=True))
     sys.stdout.flush()
     return 0
 

@@ -12,8 +12,9 @@ import json
 import sys
 
 from bot.cli.common import EXIT_USAGE, Subparsers, command
+from bot.cli.rules import flows_rules
 from bot.safety.evaluation import SPLITS, LabelledDataError, benchmark, evaluate
-from bot.safety.screen import ScreenResult, screen
+from bot.safety.screen import RuleSet, ScreenResult, build_rules, screen
 
 BENCHMARK_REPEATS = 25
 EVALUATE = f"--evaluate FILE [{'|'.join(SPLITS)}]"
@@ -51,13 +52,14 @@ def add_parser(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    rules = flows_rules(args, "safety/screen_rules.yaml", build_rules)
     if args.evaluate is not None or args.benchmark is not None:
-        return _measure(args.evaluate, args.benchmark)
+        return _measure(args.evaluate, args.benchmark, rules)
     if args.words:
-        print(_format(screen(" ".join(args.words)), args.json))
+        print(_format(screen(" ".join(args.words), rules), args.json))
         return 0
     for line in sys.stdin:
-        print(_format(screen(line.rstrip("\r\n")), args.json), flush=True)
+        print(_format(screen(line.rstrip("\r\n"), rules), args.json), flush=True)
     return 0
 
 
@@ -67,7 +69,8 @@ def _format(result: ScreenResult, as_json: bool) -> str:
     return f"{result.risk}: {result.category} ({result.rule})"
 
 
-def _measure(evaluating: list[str] | None, benchmarking: str | None) -> int:
+def _measure(evaluating: list[str] | None, benchmarking: str | None,
+             rules: RuleSet | None) -> int:
     """--evaluate and --benchmark: the figures as JSON, or one line saying what is wrong."""
     split, data = "test", benchmarking or None
     for value in evaluating or ():  # FILE and a split, in either order
@@ -82,9 +85,9 @@ def _measure(evaluating: list[str] | None, benchmarking: str | None) -> int:
         return _fail(f"give the labelled data file: coach screen {wanted}")
     try:
         if evaluating is not None:
-            figures = evaluate(split, data)
+            figures = evaluate(split, data, rules)
         else:
-            figures = benchmark(BENCHMARK_REPEATS, data)
+            figures = benchmark(BENCHMARK_REPEATS, data, rules)
     except LabelledDataError as error:
         return _fail(str(error))
     print(json.dumps(figures, indent=2))

@@ -11,8 +11,9 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from bot.coach import feedback
 from bot.coach.coaching import Coaching
-from bot.coach.feedback import Feedback, analyse
+from bot.coach.feedback import Feedback, FeedbackRules
 from bot.flowlang.registry import Registry
 from bot.quotes import straighten
 
@@ -33,6 +34,12 @@ FEEDBACK_SLOTS = ("opener_verdict", "opener_score", "opener_first_score", "best_
 def _coaching(ctx: StepContext) -> Coaching | None:
     coaching = ctx.services.get("coaching")
     return coaching if isinstance(coaching, Coaching) else None
+
+
+def analyse(ctx: StepContext, text: str) -> Feedback:
+    """The coach's reading of a line, with the rules loaded with these flows."""
+    rules = ctx.services.get(feedback.SERVICE)
+    return feedback.analyse(text, rules if isinstance(rules, FeedbackRules) else None)
 
 
 def _int(ctx: StepContext, slot: str, default: int = 0) -> int:
@@ -73,7 +80,7 @@ def coach_feedback(ctx: StepContext, slot: str) -> None:
     text = slots.get(slot, "")
     if coaching is None or not text:
         return
-    fb = analyse(text)
+    fb = analyse(ctx, text)
     for line in feedback_lines(fb, coaching):
         ctx.say(line)
     previous = slots.get("opener_score")
@@ -156,7 +163,7 @@ def roleplay_start(ctx: StepContext, _: Any) -> None:
     if style not in styles:
         style = _rng(ctx, "style").choice(sorted(styles))
     opener = slots.get("best_opener") or slots.get("my_opener") or ""
-    verdict = analyse(opener).verdict if opener else "almost"
+    verdict = analyse(ctx, opener).verdict if opener else "almost"
     mood = styles[style].start_mood + coaching.mood_change[verdict]
     mood = max(MIN_MOOD, min(MAX_MOOD, mood))
     slots.update(rp_style=style, rp_turn="0", rp_mood=str(mood), rp_calm="0", rp_kinds="")
@@ -175,7 +182,7 @@ def roleplay_turn(ctx: StepContext, _: Any) -> None:
     if coaching is None or style not in coaching.styles_for(role):
         return
     reply = slots.get("rp_reply", "")
-    fb = analyse(reply)
+    fb = analyse(ctx, reply)
     slips = owning_slips(reply, coaching) if role == "crossed" else []
     # a defence lands like a harsh line on someone who was hurt
     verdict = "harsh" if slips else fb.verdict
@@ -260,7 +267,7 @@ def compose_answers(ctx: StepContext, labels: dict[str, str]) -> None:
                     "checking the partner (their phone, messages, location)")
 def slot_policing(ctx: StepContext, slot: str) -> bool:
     text = ctx.session.slots.get(slot, "")
-    return bool(text) and any(f.kind == "policing" for f in analyse(text).findings)
+    return bool(text) and any(f.kind == "policing" for f in analyse(ctx, text).findings)
 
 
 # -- after a safety concern: no way back into a rehearsal -------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from bot.coach.feedback import analyse, compiled_rules
+from bot.coach.feedback import FeedbackRules, analyse, compiled_rules
 
 EVAL_KINDS = (
     "absolute",
@@ -59,7 +59,8 @@ def _per_kind(rows: list[tuple[set[str], set[str]]]) -> dict[str, dict[str, Any]
     return table
 
 
-def evaluate(split: str, path: Path | str, with_errors: bool = False) -> dict[str, Any]:
+def evaluate(split: str, path: Path | str, with_errors: bool = False,
+             rules: FeedbackRules | None = None) -> dict[str, Any]:
     """Accuracy (calm vs not), harsh-kind coverage and per-kind precision/recall on a split.
 
     Files without a split field (the dev and fresh sets) are evaluated with split="all".
@@ -68,7 +69,7 @@ def evaluate(split: str, path: Path | str, with_errors: bool = False) -> dict[st
     rows, correct, exact, harsh_total, harsh_hit, errors = [], 0, 0, 0, 0, []
     confusion: dict[str, dict[str, int]] = {}
     for item in items:
-        fb = analyse(item["text"])
+        fb = analyse(item["text"], rules)
         gold, pred = set(item["kinds"]), {f.kind for f in fb.findings}
         rows.append((gold, pred))
         ok = (fb.verdict == "calm") == (item["verdict"] == "calm")
@@ -129,17 +130,17 @@ def format_report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def benchmark(n: int, path: Path | str) -> dict[str, Any]:
+def benchmark(n: int, path: Path | str, rules: FeedbackRules | None = None) -> dict[str, Any]:
     """Time analyse() over every labelled line, n rounds; median µs per message."""
     texts = [i["text"] for i in load_labelled(path)]
     compiled_rules()
     for text in texts:  # warm caches so the first round isn't measuring compilation
-        analyse(text)
+        analyse(text, rules)
     samples = []
     for _ in range(max(1, int(n))):
         for text in texts:
             t0 = time.perf_counter_ns()
-            analyse(text)
+            analyse(text, rules)
             samples.append((time.perf_counter_ns() - t0) / 1000)
     samples.sort()
     return {

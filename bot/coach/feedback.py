@@ -24,6 +24,8 @@ from bot.yamlfile import safe_data
 log = logging.getLogger(__name__)
 
 RULES_PATH = flows_file("coach/feedback_rules.yaml")  # honours COACH_FLOWS_DIR
+# The name the flows catalog offers the loaded rules under (bot/app.py).
+SERVICE = "feedback_rules"
 VERDICTS = ("calm", "almost", "harsh")
 MISSING_KINDS = ("no_feeling", "no_specific_behavior", "no_invitation")
 PATTERN_KINDS = (
@@ -108,7 +110,7 @@ class _KindRule:
 
 
 @dataclass(frozen=True)
-class _Rules:
+class FeedbackRules:
     raw: dict[str, Any]
     kinds: dict[str, _KindRule]
     order: dict[str, int]
@@ -200,12 +202,12 @@ def _kind_rule(name: str, spec: dict[str, Any], macros: dict[str, str]) -> _Kind
 
 
 @lru_cache(maxsize=1)
-def compiled_rules() -> _Rules:
+def compiled_rules() -> FeedbackRules:
     """Compile every regex once, on first use, so each analyse() call only matches."""
     return build_rules(load_rules())
 
 
-def build_rules(raw: dict[str, Any]) -> _Rules:
+def build_rules(raw: dict[str, Any]) -> FeedbackRules:
     """Compile a parsed rules document (also used to check an edited file at start-up)."""
     macros = {str(k): str(v) for k, v in (raw.get("macros") or {}).items()}
     verbs = (raw.get("behaviour") or {}).get("verbs") or ["(?!x)x"]
@@ -223,7 +225,7 @@ def build_rules(raw: dict[str, Any]) -> _Rules:
     beh = raw.get("behaviour") or {}
     shout = raw["kinds"]["shouting"]
     order = {name: i for i, name in enumerate(raw.get("order") or list(kinds))}
-    return _Rules(
+    return FeedbackRules(
         raw=raw,
         kinds=kinds,
         order=order,
@@ -274,7 +276,7 @@ def _quote_regions(norm: str, min_words_outside: int) -> tuple[tuple[int, int], 
     return tuple(regions)
 
 
-def _prepare(text: str, rules: _Rules) -> _Text:
+def _prepare(text: str, rules: FeedbackRules) -> _Text:
     limits = rules.raw.get("limits") or {}
     original = text[: int(limits.get("max_chars", 5000))]
     norm = _normalise(original)
@@ -363,14 +365,14 @@ def _find_kind(rule: _KindRule, t: _Text, window: int) -> list[Finding]:
     return found
 
 
-def _is_shout_word(token: str, rules: _Rules) -> bool:
+def _is_shout_word(token: str, rules: FeedbackRules) -> bool:
     letters = token.replace("'", "")
     if len(letters) < 2 or not token.isupper() or token.upper() in rules.acronyms:
         return False
     return len(letters) >= 4 or token.lower() in rules.short_shout_words
 
 
-def _find_shouting(t: _Text, rules: _Rules) -> list[Finding]:
+def _find_shouting(t: _Text, rules: FeedbackRules) -> list[Finding]:
     """Capitalised words (not acronyms) and runs of '!!', merged into readable spans."""
     rule = rules.kinds["shouting"]
     text = t.original.translate(STRAIGHT)
@@ -389,7 +391,7 @@ def _find_shouting(t: _Text, rules: _Rules) -> list[Finding]:
     return [_make_finding(rule, t, s, e) for s, e in spans if not _in_reported(t, s, e)]
 
 
-def _dedupe(findings: list[Finding], rules: _Rules) -> list[Finding]:
+def _dedupe(findings: list[Finding], rules: FeedbackRules) -> list[Finding]:
     """Drop same-kind overlaps and order by severity, then position."""
     findings.sort(key=lambda f: (rules.order.get(f.kind, 99), f.start, -(f.end - f.start)))
     kept: list[Finding] = []
@@ -400,7 +402,7 @@ def _dedupe(findings: list[Finding], rules: _Rules) -> list[Finding]:
     return kept
 
 
-def _positive_hits(t: _Text, rules: _Rules, window: int) -> dict[str, list[tuple[int, int]]]:
+def _positive_hits(t: _Text, rules: FeedbackRules, window: int) -> dict[str, list[tuple[int, int]]]:
     """Spans of each positive signal outside reported quotes and not negated."""
     hits: dict[str, list[tuple[int, int]]] = {}
     for name, regexes in rules.positives.items():
@@ -444,13 +446,13 @@ def _sanitise(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def _clean_phrase(phrase: str, rules: _Rules) -> str:
+def _clean_phrase(phrase: str, rules: FeedbackRules) -> str:
     """A quoted-back fragment without absolutes and filler ("always", "obviously")."""
     phrase = rules.behaviour_drop.sub("", _sanitise(phrase))
     return _SPACES.sub(" ", phrase).strip(" ,;:-\"'")
 
 
-def _behaviour(t: _Text, rules: _Rules, findings: list[Finding]) -> str | None:
+def _behaviour(t: _Text, rules: FeedbackRules, findings: list[Finding]) -> str | None:
     """The partner's behaviour in the user's own words, if a clean phrase can be found."""
     max_words = int((rules.raw.get("limits") or {}).get("max_behaviour_words", 14))
     bad = [(f.start, f.end) for f in findings if f.kind not in ("absolute", "shouting")]
@@ -478,7 +480,7 @@ def _behaviour(t: _Text, rules: _Rules, findings: list[Finding]) -> str | None:
     return None
 
 
-def _thought(t: _Text, rules: _Rules, findings: list[Finding]) -> str | None:
+def _thought(t: _Text, rules: FeedbackRules, findings: list[Finding]) -> str | None:
     """What follows "I feel like/that", to reframe as a story the speaker tells themself."""
     for f in findings:
         if f.kind != "thought_as_feeling":
@@ -495,7 +497,7 @@ def _thought(t: _Text, rules: _Rules, findings: list[Finding]) -> str | None:
 
 
 def _feeling_word(
-    t: _Text, rules: _Rules, hits: dict[str, list[tuple[int, int]]], verdict: str
+    t: _Text, rules: FeedbackRules, hits: dict[str, list[tuple[int, int]]], verdict: str
 ) -> str:
     """The user's own feeling word if they named one; else a default that fits the verdict."""
     for s, e in sorted(hits.get("named_feeling", [])):
@@ -512,7 +514,7 @@ def _feeling_word(
 
 
 def _missing_parts(
-    t: _Text, rules: _Rules, hits: dict[str, list[tuple[int, int]]], behaviour: str | None
+    t: _Text, rules: FeedbackRules, hits: dict[str, list[tuple[int, int]]], behaviour: str | None
 ) -> list[Finding]:
     """Gentle hints for a concern about the partner that lacks a feeling, behaviour or ask.
 
@@ -537,7 +539,7 @@ def _missing_parts(
     return [_make_finding(rules.kinds[k], t, 0, 0) for k in missing]
 
 
-def _too_short(t: _Text, rules: _Rules) -> list[Finding]:
+def _too_short(t: _Text, rules: FeedbackRules) -> list[Finding]:
     """"ok" or "2" is no opener: say so, rather than praise it as calm."""
     rule = rules.kinds.get("too_short")
     if rule is None:
@@ -548,7 +550,7 @@ def _too_short(t: _Text, rules: _Rules) -> list[Finding]:
     return [_make_finding(rule, t, 0, len(t.original))]
 
 
-def _verdict(findings: list[Finding], rules: _Rules) -> str:
+def _verdict(findings: list[Finding], rules: FeedbackRules) -> str:
     if any(rules.kinds[f.kind].severity == "harsh" for f in findings):
         return "harsh"
     threshold = int((rules.raw.get("scoring") or {}).get("harsh_mild_count", 2))
@@ -557,7 +559,8 @@ def _verdict(findings: list[Finding], rules: _Rules) -> str:
     return "almost" if findings else "calm"
 
 
-def _score(verdict: str, findings: list[Finding], positives: list[str], rules: _Rules) -> int:
+def _score(verdict: str, findings: list[Finding], positives: list[str],
+           rules: FeedbackRules) -> int:
     """Weighted penalties and bonuses, clamped into the verdict's band so they never disagree."""
     scoring = rules.raw.get("scoring") or {}
     score = float(scoring.get("base", 75))
@@ -573,7 +576,7 @@ def _score(verdict: str, findings: list[Finding], positives: list[str], rules: _
 
 def _rewrite(
     t: _Text,
-    rules: _Rules,
+    rules: FeedbackRules,
     verdict: str,
     findings: list[Finding],
     hits: dict[str, list[tuple[int, int]]],
@@ -600,14 +603,14 @@ def _rewrite(
 # --------------------------------------------------------------------------- public API
 
 
-def _empty_feedback(rules: _Rules) -> Feedback:
+def _empty_feedback(rules: FeedbackRules) -> Feedback:
     rule = rules.kinds["empty"]
     finding = Finding("empty", 0, 0, "", rule.explanation, rule.suggestion)
     score = int(((rules.raw.get("scoring") or {}).get("bands") or {}).get("almost", [50])[0])
     return Feedback("almost", score, [finding], str(rules.raw["rewrite"]["empty"]), [])
 
 
-def _analyse(text: str, rules: _Rules) -> Feedback:
+def _analyse(text: str, rules: FeedbackRules) -> Feedback:
     t = _prepare(text, rules)
     if not t.norm.strip():
         return _empty_feedback(rules)
@@ -632,9 +635,10 @@ def _analyse(text: str, rules: _Rules) -> Feedback:
     return Feedback(verdict, score, findings, rewrite, positives)
 
 
-def analyse(text: str) -> Feedback:
-    """Analyse one message. Never raises on any input; rule-file errors do surface."""
-    rules = compiled_rules()
+def analyse(text: str, rules: FeedbackRules | None = None) -> Feedback:
+    """Analyse one message with `rules` (the flows' own, loaded with the catalog; the shipped
+    ones when none are given). Never raises on any input; rule-file errors do surface."""
+    rules = rules or compiled_rules()
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.flowlang.compile import CompiledFlow, compile_flow
-from bot.flowlang.datafiles import DataFile, RuleFile, load_data_files, rule_file_problems
+from bot.flowlang.datafiles import DataFile, load_data_files
 from bot.flowlang.errors import FlowErrors, FlowProblem
 from bot.flowlang.model import FlowSpec, home_flow
 from bot.flowlang.parse import parse_flow
@@ -25,12 +25,12 @@ MESSAGES_FILE = Path("core") / "messages.yaml"
 
 @dataclass(frozen=True)
 class Features:
-    """What the coach offers flows: its registry, the data files its features load, the
-    rule files to compile-check, and the states the core itself enters (by flow)."""
+    """What the coach offers flows: its registry, the data files its features load (help
+    lines, coaching texts, the screen's and the coach's rules), and the states the core
+    itself enters (by flow)."""
 
     registry: Registry
     data_files: tuple[DataFile, ...] = ()
-    rule_files: tuple[RuleFile, ...] = ()
     entry_states: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -108,7 +108,6 @@ def check_paths(
             problems.extend(found)
     services, found = load_data_files(folders, features.data_files)
     problems.extend(found)
-    problems.extend(rule_file_problems(folders, features.rule_files))
     if problems:
         return None, sorted(set(problems))
     slots: set[str] = set()

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from bot.safety.screen import screen
+from bot.safety.screen import RuleSet, screen
 
 TEST_PERCENT = 30
 SPLITS = ("train", "test", "all")
@@ -50,15 +50,16 @@ def load_labelled(path: Path | str) -> list[dict[str, str]]:
     return list(items)
 
 
-def evaluate(split: str, path: Path | str) -> dict[str, Any]:
+def evaluate(split: str, path: Path | str, rules: RuleSet | None = None) -> dict[str, Any]:
     """Recall, false-alarm rate and category accuracy; "unsure" counts as flagged.
 
     Missed and false-alarm items are reported by index into the file, never by text.
     """
     items = load_labelled(path)
     chosen = [(i, item) for i, item in enumerate(items) if split in ("all", item.get("split"))]
-    risky = [(i, item, screen(item["text"])) for i, item in chosen if item["category"] != "none"]
-    safe = [(i, item, screen(item["text"])) for i, item in chosen if item["category"] == "none"]
+    judged = [(i, item, screen(item["text"], rules)) for i, item in chosen]
+    risky = [row for row in judged if row[1]["category"] != "none"]
+    safe = [row for row in judged if row[1]["category"] == "none"]
     recalled = [(i, item, r) for i, item, r in risky if r.is_flagged]
     right = [i for i, item, r in recalled if r.category == item["category"]]
     alarms = [i for i, _item, r in safe if r.is_flagged]
@@ -84,11 +85,12 @@ def _ratio(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-def benchmark(repeats: int, path: Path | str) -> dict[str, Any]:
+def benchmark(repeats: int, path: Path | str,
+              rules: RuleSet | None = None) -> dict[str, Any]:
     """Median microseconds per screen() call over the labelled messages (warm cache)."""
     texts = [item["text"] for item in load_labelled(path)]
-    screen("warm up the rule cache")
-    per_message = [_time_us(text, repeats) for text in texts]
+    screen("warm up the rule cache", rules)
+    per_message = [_time_us(text, repeats, rules) for text in texts]
     huge = "I am worried about his dating app and the texts. " * 2_000
     return {
         "messages": len(texts),
@@ -96,14 +98,14 @@ def benchmark(repeats: int, path: Path | str) -> dict[str, Any]:
         "median_us": round(statistics.median(per_message), 1),
         "p95_us": round(sorted(per_message)[int(0.95 * (len(per_message) - 1))], 1),
         "max_us": round(max(per_message), 1),
-        "huge_100k_chars_us": round(_time_us(huge, 3), 1),
+        "huge_100k_chars_us": round(_time_us(huge, 3, rules), 1),
     }
 
 
-def _time_us(text: str, repeats: int) -> float:
+def _time_us(text: str, repeats: int, rules: RuleSet | None) -> float:
     samples = []
     for _ in range(repeats):
         start = time.perf_counter_ns()
-        screen(text)
+        screen(text, rules)
         samples.append((time.perf_counter_ns() - start) / 1000)
     return statistics.median(samples)

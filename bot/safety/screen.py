@@ -36,6 +36,8 @@ __all__ = ["CATEGORIES", "RISK_LEVELS", "RULES_PATH", "ScreenResult", "load_rule
 log = logging.getLogger(__name__)
 
 RULES_PATH = flows_file("safety/screen_rules.yaml")  # honours COACH_FLOWS_DIR
+# The name the flows catalog offers the loaded rules under (bot/app.py).
+SERVICE = "screen_rules"
 RISK_LEVELS = ("none", "unsure", "risk")
 CATEGORIES = ("violence", "coercive_control", "self_harm", "none")
 # When several rules fire at the same risk level the most urgent category wins.
@@ -452,15 +454,17 @@ def _evaluate(text: str, rs: RuleSet) -> ScreenResult:
     return ScreenResult("none", "none", f"idiom:{idiom}" if idiom else "no_match")
 
 
-def screen(text: str) -> ScreenResult:
-    """Screen one user message. Never raises: on an internal error it returns "unsure" so the
-    bot checks in gently rather than crashing or silently passing a possibly unsafe message."""
+def screen(text: str, rules: RuleSet | None = None) -> ScreenResult:
+    """Screen one user message with `rules` (the flows' own, loaded with the catalog; the
+    shipped ones when none are given). Never raises: on an internal error it returns
+    "unsure" so the bot checks in gently rather than crashing or silently passing a possibly
+    unsafe message."""
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8", errors="replace")
         elif not isinstance(text, str):
             text = "" if text is None else str(text)
-        rules = load_rules()
+        rules = rules or load_rules()
         if len(text) <= rules.max_chars:
             return _evaluate(text, rules)
         # A long message is screened at both ends, so a risk at the end of a long ramble is

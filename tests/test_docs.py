@@ -6,6 +6,7 @@ coverage table names every transcript file."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from bot.app import build_registry
 
@@ -92,3 +93,14 @@ def test_the_coverage_table_lists_every_transcript_file() -> None:
     shipped = sorted(p.name for p in (REPO / "tests" / "transcripts").glob("*.yaml"))
     assert sorted(listed) == shipped
     assert len(listed) == len(set(listed))
+
+
+def test_the_transcript_example_in_the_docs_passes(tmp_path: Path) -> None:
+    """docs/transcripts.md teaches by an example: it must run as written."""
+    from bot.cli import main
+
+    text = (REPO / "docs" / "transcripts.md").read_text(encoding="utf-8")
+    start = text.index("```yaml\nname: ") + len("```yaml\n")
+    example = tmp_path / "example.yaml"
+    example.write_text(text[start:text.index("```", start)], encoding="utf-8")
+    assert main(["flows", "test", str(example)]) == 0

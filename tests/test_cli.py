@@ -428,3 +428,23 @@ def test_screen_and_feedback_judge_with_the_rules_of_the_flows_asked_for(
     (flows / "coach" / "feedback_rules.yaml").write_text("kinds: [\n", encoding="utf-8")
     assert main(["--flows", str(flows), "feedback", "you never listen"]) == 2
     assert "feedback_rules.yaml" in capsys.readouterr().err
+
+
+def test_flows_check_takes_the_files_kept_beside_the_flows(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Core messages, help lines, coaching texts and rule files are checked as what they are
+    (in their flows folder), not as flows; only their own problems are reported."""
+    import shutil
+
+    flows = tmp_path / "flows"
+    shutil.copytree(REPO / "flows", flows)
+    for relative in ("core/messages.yaml", "safety/screen_rules.yaml", "coach/coaching.yaml",
+                     "safety/resources.yaml", "coach/feedback_rules.yaml"):
+        assert main(["flows", "check", str(flows / relative)]) == 0, relative
+        assert capsys.readouterr().out.startswith("ok: ")
+    (flows / "coach" / "feedback_rules.yaml").write_text("kinds: [\n", encoding="utf-8")
+    assert main(["flows", "check", str(flows / "core" / "messages.yaml")]) == 0
+    capsys.readouterr()
+    assert main(["flows", "check", str(flows / "coach" / "feedback_rules.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "feedback_rules.yaml" in err and "messages.yaml" not in err

@@ -55,6 +55,21 @@ def _flows_dir() -> Path:
     return flows_dir()
 
 
+def _folder_of_data_file(path: Path) -> Path | None:
+    """The flows folder a file belongs to when it is one of the files kept beside the flows
+    (core messages, help lines, coaching texts, rule files), else None (a flow)."""
+    from bot.app import features
+    from bot.flowlang.catalog import MESSAGES_FILE
+
+    if path.is_dir():
+        return None
+    for relative in (MESSAGES_FILE, *(data.path for data in features().data_files)):
+        size = len(relative.parts)
+        if path.parts[-size:] == relative.parts and len(path.parts) >= size:
+            return path.parents[size - 1]
+    return None
+
+
 def check(paths: list[Path]) -> int:
     from bot.app import check_flows
     from bot.flowlang.catalog import flow_files
@@ -66,13 +81,23 @@ def check(paths: list[Path]) -> int:
         for path in missing:
             print(f"{path}:1: no such file or directory", file=sys.stderr)
         return EXIT_USAGE
-    catalog, problems = check_flows(paths)
+    owned = {path: folder for path in paths if (folder := _folder_of_data_file(path))}
+    problems = []
+    for path, folder in owned.items():  # checked as what they are, in their flows folder
+        problems += [p for p in check_flows([folder])[1] if p.path == str(path)]
+    flows = [p for p in paths if p not in owned]
+    catalog = None
+    if flows or not owned:
+        catalog, found = check_flows(flows)
+        problems += found
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
         print(f"{len(problems)} problem(s) found.", file=sys.stderr)
         return EXIT_USAGE
-    assert catalog is not None
+    if catalog is None:
+        print(f"ok: {', '.join(str(p) for p in owned)} checked")
+        return 0
     took = (time.perf_counter() - started) * 1000
     asked = {str(p) for p in flow_files(paths)}
     checked = [f for f in catalog.flows.values() if f.spec.path in asked]

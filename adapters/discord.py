@@ -26,7 +26,8 @@ claims reach the core as a forged choice (adapters/discord_ui.py).
 
 Everything else is discord.py's: gateway reconnects and resumes, heartbeats, rate limits.
 Logs carry event names and ids only; the token is redacted everywhere (adapters/redact.py);
-discord.py's own loggers, which print payloads at DEBUG, are held at INFO.
+discord.py's own loggers, which print payloads at DEBUG, are held at INFO. Settings errors,
+signals, start-up failures and exit codes are handled as for Telegram (adapters/lifecycle.py).
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ import contextlib
 import logging
 import os
 import re
-import signal
-import sys
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +49,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 from discord.utils import MISSING
 
+from adapters import lifecycle
 from adapters.discord_ui import (
     FORGED_CHOICE,
     ChoiceButton,
@@ -64,8 +64,9 @@ from adapters.discord_ui import (
     routed,
     shorten,
 )
-from adapters.redact import install_redaction, redact
-from bot.app import Settings, build_coach
+from adapters.lifecycle import ConfigError, StartFailures
+from adapters.redact import redact
+from bot.app import Settings
 from bot.commands import menu_entries
 from bot.locks import KeyedLocks
 from bot.lru import BoundedLRU
@@ -74,8 +75,6 @@ from bot.pipeline import Coach
 
 log = logging.getLogger("coach.discord")
 
-EXIT_CONFIG = 2
-EXIT_FAILED = 1
 NO_MENTIONS = discord.AllowedMentions.none()
 KEYBOARDS_REMEMBERED = 50_000  # DM channels whose last buttons / newest message are kept
 MAX_FLOW_CHOICES = 25  # Discord's limit for an option's choices
@@ -85,10 +84,17 @@ TEXT_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)
 EVERYWHERE = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True)
 ANY_INSTALL = app_commands.AppInstallationType(guild=True, user=True)
 GLOBAL_ONLY_FIELDS = ("contexts", "integration_types")
-
-
-class ConfigError(ValueError):
-    """The environment cannot start a bot; the message is safe to print."""
+# discord.py's loggers print whole gateway and HTTP payloads (people's words) at DEBUG:
+# never louder than INFO, whatever --log-level says.
+LIBRARY_CAPS = {"discord": logging.INFO}
+START_FAILURES = StartFailures(
+    platform="Discord",
+    rejected=discord.LoginFailure,
+    rejected_line="Discord rejected DISCORD_BOT_TOKEN (401 Unauthorized); copy it again from "
+                  "the developer portal",
+    failed=(discord.DiscordException, aiohttp.ClientError, OSError),
+    ended_line="the Discord gateway connection ended",
+)
 
 
 # -- configuration ------------------------------------------------------------------------------
@@ -343,6 +349,11 @@ class DiscordBot:
     def ready(self) -> None:
         log.info("event=discord_ready bot_id=%s shards=%s",
                  self.client.user.id if self.client.user else None, self.client.shard_count)
+
+    @property
+    def ended(self) -> asyncio.Task[None] | None:
+        """The gateway connection, done if it ends on its own (reconnects gave up)."""
+        return self.running
 
     async def stop(self) -> None:
         """Take no new events, let the ones in flight finish, then close the connection."""
@@ -706,76 +717,26 @@ def _add_filter(name: str, kind: type[logging.Filter]) -> None:
 
 
 def quiet_library_logs() -> None:
-    """discord.py's gateway and HTTP loggers print whole payloads (people's words) at DEBUG:
-    hold every `discord.*` logger at INFO, whatever --log-level says."""
-    root = logging.getLogger().getEffectiveLevel()
-    logging.getLogger("discord").setLevel(max(logging.INFO, root))
+    """Cap discord.py's loggers (see adapters/lifecycle.py), drop the guilds-intent warning
+    and mask interaction tokens in its rate-limit warnings."""
+    lifecycle.cap_library_logs(LIBRARY_CAPS)
     _add_filter("discord.state", _DropGuildsWarning)
     for name in ("discord.http", "discord.webhook.async_"):
         _add_filter(name, _MaskInteractionTokens)
 
 
-def run_discord(settings: Settings, args: object) -> int:
-    """`coach discord`: run until SIGINT/SIGTERM; returns the exit code."""
-    try:
-        config = discord_config(os.environ)
-    except ConfigError as error:
-        print(f"coach: {error}", file=sys.stderr)
-        return EXIT_CONFIG
-    install_redaction(config.token)
+def _prepare(config: DiscordConfig) -> None:
     quiet_library_logs()
     apply_endpoints(config)
-    coach = build_coach(settings)
-    return asyncio.run(serve(coach, config))
+
+
+def run_discord(settings: Settings, args: object) -> int:
+    """`coach discord`: run until SIGINT/SIGTERM; returns the exit code."""
+    return lifecycle.run(settings, lambda: discord_config(os.environ),
+                         secrets=lambda config: (config.token,), prepare=_prepare, serve=serve)
 
 
 async def serve(coach: Coach, config: DiscordConfig) -> int:
-    """Start, run until SIGINT/SIGTERM, stop. A signal counts from the first moment: while
-    logging in or syncing the commands it cancels the start-up rather than wait for it."""
-    bot = DiscordBot(coach, config)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
-    signalled = asyncio.create_task(stopping.wait())
-    starting = asyncio.create_task(bot.start())
-    try:
-        await asyncio.wait({starting, signalled}, return_when=asyncio.FIRST_COMPLETED)
-        if not starting.done():
-            starting.cancel()
-            await asyncio.gather(starting, return_exceptions=True)
-            log.info("event=shutdown_requested during=start_up")
-            return 0
-        try:
-            starting.result()
-        except discord.LoginFailure:
-            print("coach: Discord rejected DISCORD_BOT_TOKEN (401 Unauthorized); copy it again "
-                  "from the developer portal", file=sys.stderr)
-            return EXIT_CONFIG
-        except (discord.DiscordException, aiohttp.ClientError, OSError) as error:
-            print(f"coach: could not start the Discord bot: {_reason(error)}", file=sys.stderr)
-            return EXIT_FAILED
-        assert bot.running is not None
-        await asyncio.wait({signalled, bot.running}, return_when=asyncio.FIRST_COMPLETED)
-        if bot.running.done():
-            error = bot.running.exception() if not bot.running.cancelled() else None
-            print(f"coach: the Discord gateway connection ended: {_reason(error)}",
-                  file=sys.stderr)
-            return EXIT_FAILED
-        log.info("event=shutdown_requested")
-        return 0
-    finally:
-        signalled.cancel()
-        try:
-            await bot.stop()
-        except Exception:
-            log.exception("event=stop_failed")
-        await coach.store.close()
-
-
-def _reason(error: BaseException | None) -> str:
-    """One line naming the error, redacted (exception texts can quote URLs or payloads)."""
-    if error is None:
-        return "closed"
-    text = redact(str(error)).splitlines()[0] if str(error) else ""
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    """Run a bot on `coach` until SIGINT/SIGTERM (a signal during start-up cancels it), then
+    stop it and close the core."""
+    return await lifecycle.serve(DiscordBot(coach, config), coach, START_FAILURES)

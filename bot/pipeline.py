@@ -14,12 +14,13 @@ import time
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from pathlib import Path
 
 from bot.config import retention_days
 from bot.flowlang.catalog import Catalog
 from bot.locks import KeyedLocks
 from bot.lru import BoundedLRU
-from bot.messages import Incoming, Reply
+from bot.messages import Incoming, Reply, UserKey
 from bot.session import Session
 from bot.stages import CONSENT_SLOT, CONSENT_VALUE, Screen, Stages, parse_command
 from bot.store.base import Store, StoreClosed, StoreUnavailable, VersionConflict
@@ -53,6 +54,10 @@ def clean_text(text: str) -> str:
     return "".join(
         ch for ch in valid_unicode(text) if ch in "\n\t" or unicodedata.category(ch) != "Cc"
     ).strip()
+
+
+class _NoSession(Exception):
+    """`greet_returning` found nobody to greet: nothing is saved."""
 
 
 class Coach:
@@ -99,6 +104,28 @@ class Coach:
         sent, buttons still valid), or the menu if new."""
         return await self._commit(user, lambda stored: self.stages.greet(stored, user))
 
+    async def greet_returning(self, user: UserKey) -> Reply | None:
+        """`open` for someone the adapter greets without being asked (their reply was lost
+        to a restart): their step after "Welcome back", or None, with nothing saved, when
+        they have no session (their last message erased it: greeting them would start a new
+        one). Decided in their turn, so a /delete in flight comes first."""
+        message = Incoming(user, private=True)
+
+        def greet(stored: Session | None) -> Turn:
+            if stored is None:
+                raise _NoSession
+            return self.stages.greet(stored, message)
+
+        try:
+            return await self._commit(message, greet)
+        except _NoSession:
+            return None
+
+    def data_folder(self) -> Path | None:
+        """The folder the store keeps its files in, for an adapter's own small files beside
+        them (None for a store without files: the memory store)."""
+        return self.store.folder
+
     async def close(self) -> None:
         """Let a retention purge in progress finish, then close the store."""
         if self._purging is not None and not self._purging.done():
@@ -122,6 +149,12 @@ class Coach:
         key = message.user.key
         for _ in range(SAVE_ATTEMPTS):
             stored = await self.store.load(key)
+            if stored is not None and self._expired(stored):
+                # Past the retention period: erased now, before anything could save it
+                # again (the background purge may not have reached it yet).
+                await self.store.delete(key)
+                log.info("event=retention_expired user=%s", key)
+                stored = None
             if stored and message.update_id and message.update_id in stored.seen:
                 log.info("event=duplicate user=%s", key)
                 return Reply(duplicate=True)
@@ -162,6 +195,10 @@ class Coach:
             return True
         self._group_updates.put(update_id, True)
         return False
+
+    def _expired(self, session: Session) -> bool:
+        days = retention_days(self.config)
+        return bool(days) and session.updated_at < self.clock() - days * 86400
 
     def _purge_if_due(self) -> None:
         """Retention: sessions untouched for COACH_RETENTION_DAYS are erased, checked at

@@ -102,6 +102,12 @@ class Stages:
         left, exactly as it was sent (its buttons still work)."""
         if stored is None:
             return self.run(None, user, None)
+        if stored.pending in self.pending and self.catalog.flow(stored.flow) is not None:
+            # The question they left open is asked again, not silently dropped.
+            turn = self.begin(stored, user, None)
+            turn.notes.append(self.texts.get("welcome_back", title=self.engine.title(stored)))
+            self.pending[stored.pending].ask(turn)
+            return turn
         turn = self.run(stored, user, "/resume")
         if turn.event == "flow_changed" or turn.session.flow == self.catalog.home:
             greeting = self.texts.get("welcome_back_menu")

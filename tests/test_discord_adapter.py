@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -50,6 +49,7 @@ from bot.pipeline import Coach
 from bot.store.url import open_store
 from tests.conftest import REPO
 from tests.fakes.discord_api import FakeDiscordAPI, RecordedCall, StoredMessage
+from tests.subprocess_env import command_env
 
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAx.Gfake0.fake-token-for-tests-only_abcdefghijklmn"
 ALICE, BOB, CAROL = 4242, 5151, 6161
@@ -622,15 +622,10 @@ def test_library_logs_are_capped_and_interaction_tokens_masked(
 
 
 def _env(server: FakeDiscordAPI | None, store: Path, token: str | None = TOKEN) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DISCORD_", "COACH_")) or k == "COACH_FLOWS_DIR"}
-    env.update({"COACH_STORE": str(store), "PYTHONUNBUFFERED": "1"})
-    if token is not None:
-        env["DISCORD_BOT_TOKEN"] = token
-    if server is not None:
-        env["DISCORD_API_BASE_URL"] = server.api_base
-        env["DISCORD_GATEWAY_URL"] = server.gateway_url
-    return env
+    return command_env("DISCORD_", store, {
+        "DISCORD_BOT_TOKEN": token,
+        "DISCORD_API_BASE_URL": server.api_base if server else None,
+        "DISCORD_GATEWAY_URL": server.gateway_url if server else None})
 
 
 @pytest.fixture
@@ -692,7 +687,7 @@ def test_a_signal_during_start_up_stops_at_once(threaded_server: FakeDiscordAPI,
                             env=_env(server, tmp_path / "s.db"),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        server.wait_for_sync(slow, timeout=30, answered=False)
+        server.wait_for_sync(slow, timeout=30, include_pending=True)
         signalled = time.monotonic()
         proc.send_signal(signum)
         out = proc.communicate(timeout=15)[0].decode()

@@ -299,7 +299,7 @@ async def test_a_delayed_call_can_be_awaited_pending_and_ends_when_the_fake_stop
     server.set_delay("get_me", 30)
     async with aiohttp.ClientSession() as http:
         request = asyncio.create_task(call(http, "GET", f"{server.api_base}/users/@me"))
-        [pending] = await server.wait_for("get_me", answered=False)
+        [pending] = await server.wait_for("get_me", include_pending=True)
         assert pending.status is None and not server.calls_to("get_me", ok_only=True)
         started = asyncio.get_running_loop().time()
         await server.stop()

@@ -411,3 +411,35 @@ async def test_a_superscript_digit_is_text_not_a_button_number(chat: Chat) -> No
     assert reply.saved and reply.parts  # an answer, never a crash
     reply = await chat.send("١")  # an Arabic-Indic one is a real decimal: the first button
     assert reply.parts[0] == "Why red?"
+
+
+async def test_greeting_someone_returning_shows_their_step_and_never_starts_a_session(
+        catalog: Catalog) -> None:
+    """`greet_returning`, for an adapter that answers unasked after a restart: the step again
+    after "Welcome back"; nothing, and nothing saved, for someone without a session."""
+    store = FailingStore()
+    coach = Coach(catalog, store)
+    chat = Chat(coach)
+    assert await coach.greet_returning(chat.user) is None
+    assert await store.load(chat.user.key) is None  # greeting them would have made one
+    await chat.send("/start quiz")
+    reply = await coach.greet_returning(chat.user)
+    assert reply is not None and reply.saved
+    assert reply.parts[0].startswith("Welcome back") and reply.parts[-1] == "What is your name?"
+    store.failing_saves = 1
+    reply = await coach.greet_returning(chat.user)
+    assert reply is not None and not reply.saved  # the store is busy: nothing was kept
+    await chat.send("/delete")
+    await chat.press("Yes, delete everything")
+    assert await coach.greet_returning(chat.user) is None
+
+
+async def test_the_data_folder_is_the_stores(catalog: Catalog, tmp_path) -> None:
+    from bot.store.sqlite import SQLiteStore
+
+    assert Coach(catalog, MemoryStore()).data_folder() is None
+    coach = Coach(catalog, SQLiteStore(tmp_path / "data" / "coach.db"))
+    try:
+        assert coach.data_folder() == tmp_path / "data"
+    finally:
+        await coach.close()

@@ -19,7 +19,9 @@ from adapters.redact import (
     guard_handler,
     install_redaction,
 )
-from adapters.telegram import CHATTY_LOGGERS, REQUEST_LOGGERS, quiet_library_logs
+from adapters.telegram import quiet_library_logs
+from adapters.telegram.bot import LIBRARY_CAPS
+from bot.logs import LIBRARY_LOGGERS, quiet_libraries
 from tests.fakes.telegram_api import FakeTelegramAPI
 
 TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijkl"
@@ -49,7 +51,7 @@ def restore_logging() -> Iterator[None]:
     hook = sys.excepthook
     saved = {h: (list(h.filters), h.formatter) for h in [*root.handlers, logging.lastResort]
              if h is not None}
-    levels = {name: logging.getLogger(name).level for name in (*CHATTY_LOGGERS, *REQUEST_LOGGERS)}
+    levels = {name: logging.getLogger(name).level for name in (*LIBRARY_CAPS, *LIBRARY_LOGGERS)}
     root_level = root.level
     yield
     sys.excepthook = hook
@@ -123,13 +125,25 @@ def test_uncaught_exceptions_are_printed_redacted(restore_logging, capsys) -> No
 
 
 def test_library_loggers_are_capped_but_never_made_louder(restore_logging) -> None:
+    """At DEBUG the loggers that print user text or tokens are held back; otherwise the
+    level bot/logs.py gives the libraries stands (the adapter used to raise them to INFO)."""
     root = logging.getLogger()
     root.setLevel(logging.DEBUG)
+    quiet_libraries(logging.DEBUG)
     quiet_library_logs()
     assert logging.getLogger("telegram.ext.ExtBot").level == logging.INFO
     assert logging.getLogger("telegram.ext.Application").level == logging.INFO
     assert logging.getLogger("httpx").level == logging.WARNING
+    for name in LIBRARY_CAPS:
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    root.setLevel(logging.INFO)
+    quiet_libraries(logging.INFO)  # what `coach --log-level INFO` does
+    quiet_library_logs()
+    assert logging.getLogger("telegram.ext.ExtBot").getEffectiveLevel() == logging.WARNING
+    for name in LIBRARY_CAPS:
+        logging.getLogger(name).setLevel(logging.NOTSET)
     root.setLevel(logging.ERROR)
+    quiet_libraries(logging.ERROR)
     quiet_library_logs()
     assert logging.getLogger("telegram.ext.ExtBot").level == logging.ERROR
 

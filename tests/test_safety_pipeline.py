@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from bot.flowlang.catalog import Catalog
+from bot.messages import Incoming
 from bot.pipeline import Coach
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SQLiteStore
@@ -180,3 +181,26 @@ def test_the_policing_check_would_catch_a_bad_line() -> None:
                 "Check his phone when he's asleep.",
                 "Insist that she shares her location with you."):
         assert DEMANDING.search(bad) and not NEGATION.search(bad), bad
+
+
+async def test_a_session_past_retention_is_erased_when_its_owner_returns(
+        safety_catalog: Catalog, tmp_path: Path) -> None:
+    """The background purge may not have reached it yet: the returning person must not get
+    their expired answers back, and nothing of them may be saved again."""
+    import time
+
+    store = SQLiteStore(tmp_path / "r.db")
+    later = [0.0]
+    try:
+        coach = Coach(safety_catalog, store, config={"retention_days": "90"},
+                      clock=lambda: time.time() + later[0])
+        chat = Chat(coach, "back")
+        await chat.send("/start quiz")
+        await chat.send("Sam")
+        later[0] = 91 * 86400
+        reply = await coach.open(Incoming(chat.user))
+        assert "Welcome back" not in reply.text and "Sam" not in reply.text
+        stored = await store.load(chat.user.key)
+        assert stored is not None and "name" not in stored.slots
+    finally:
+        await store.close()

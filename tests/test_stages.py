@@ -4,6 +4,7 @@ the message stops the rest."""
 from __future__ import annotations
 
 from bot.flowlang.catalog import Catalog
+from bot.messages import Incoming
 from bot.pipeline import Coach
 from bot.safety.screen import ScreenResult
 from bot.stages import parse_command
@@ -42,3 +43,17 @@ async def test_a_flagged_message_is_never_routed(catalog: Catalog) -> None:
 def test_commands_are_parsed_once_per_message() -> None:
     assert parse_command("/start@CoachBot talk") == ("start", "talk")
     assert parse_command("/") is None and parse_command("hello /start") is None
+
+
+async def test_a_delete_question_left_open_is_asked_again_after_a_restart(
+        coach: Coach) -> None:
+    chat = Chat(coach)
+    await chat.send("/start quiz")
+    await chat.send("/delete")
+    reply = await coach.open(Incoming(chat.user))
+    assert "nothing was deleted" not in reply.text
+    assert reply.parts[-1] == coach.texts.get("delete_confirm")
+    assert [c.label for c in reply.choices] == ["Yes, delete everything", "No, keep it"]
+    reply = await chat.send("yes")
+    assert "erased everything" in reply.text
+    assert await coach.store.load(chat.user.key) is None

@@ -68,8 +68,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.outbox import Pacing
-from adapters.telegram import TelegramBot, TelegramConfig, keyboard, plan
+from adapters.telegram import Pacing, TelegramBot, TelegramConfig, keyboard
+from adapters.telegram import telegram_messages as plan
 from bot.app import load_flows
 from bot.messages import Incoming, Reply
 from bot.pipeline import Coach

@@ -40,10 +40,10 @@ def add_parser(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from adapters.telegram import ConfigError, config_from_env, run_telegram
+    from adapters.telegram import ConfigError, run_telegram, telegram_config
 
     try:
-        config_from_env(os.environ, args)
+        telegram_config(os.environ, args)
     except ConfigError as error:
         missing = not os.environ.get(TOKEN, "").strip()
         raise CommandError(str(error), EXIT_USAGE if missing else EXIT_SETTING) from None

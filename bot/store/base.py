@@ -7,6 +7,7 @@ store) share sessions without one overwriting another's newer step.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 from bot.session import Session
 
@@ -54,6 +55,11 @@ class Store(ABC):
 
     @abstractmethod
     async def count(self) -> int: ...
+
+    @property
+    def folder(self) -> Path | None:
+        """The folder this store keeps its files in; None when it keeps none."""
+        return None
 
     async def close(self) -> None:
         return None

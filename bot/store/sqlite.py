@@ -236,6 +236,10 @@ class SQLiteStore(Store):
             self._writer.close()
             raise
 
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
     def _check_key(self) -> None:
         """Fail at start-up, not on someone's message, when the key does not fit."""
         row = self._reader.execute("SELECT data, user_key FROM sessions LIMIT 1").fetchone()

@@ -80,7 +80,10 @@ Recording: ``server.calls`` holds a :class:`RecordedCall` per REST request (``na
 ``messages(channel_id)`` gives the messages of a channel in their current state (after edits);
 ``interaction(id)`` what happened to one interaction. Tests wait with ``await wait_for(...)`` /
 ``wait_until(...)`` (or ``wait_for_sync`` from another thread) instead of sleeping; both wait for
-answered calls, or with ``answered=False`` for calls that have arrived (a delayed one, say).
+answered calls, or with ``include_pending=True`` for calls that have arrived (a delayed one,
+say). ``hold(name, channel_id)`` keeps matching requests unanswered until ``release`` (or
+``release(..., drop=True)``: 502, not acted on). The plumbing (start and stop, a thread of its
+own, recording, waits, holds) is shared with the Telegram fake: tests/fakes/server.py.
 
 Not modelled: guild state (GUILD_CREATE, members, roles, permissions), embeds beyond echoing,
 modals, autocomplete, voice, real rate-limit buckets, zlib/zstd transport compression (frames are
@@ -95,7 +98,6 @@ import copy
 import datetime as dt
 import itertools
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -103,6 +105,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.fakes.server import FakeServer, UploadedFile
 
 __all__ = ["FakeDiscordAPI", "InteractionRecord", "RecordedCall", "StoredMessage", "UploadedFile"]
 
@@ -164,16 +168,6 @@ def _json(status: int, body: Any) -> web.Response:
 # --------------------------------------------------------------------------- records
 
 
-@dataclass(frozen=True)
-class UploadedFile:
-    """A file part of a multipart request (``files[n]``)."""
-
-    field: str
-    filename: str | None
-    content_type: str | None
-    data: bytes
-
-
 @dataclass
 class RecordedCall:
     """One REST request or gateway frame; ``status`` is None while a request is pending.
@@ -192,6 +186,7 @@ class RecordedCall:
     files: list[UploadedFile] = field(default_factory=list)
     status: int | None = None
     response: Any = None
+    held: bool = False  # waited (or waits) for ``release``: see ``FakeServer.hold``
 
     @property
     def ok(self) -> bool:
@@ -358,11 +353,13 @@ class _Injected:
     headers: dict[str, str]
 
 
-Predicate = Callable[[RecordedCall], bool]
 
-
-class FakeDiscordAPI:
+class FakeDiscordAPI(FakeServer[RecordedCall]):
     """The fake Discord. See the module docstring for usage and what is modelled."""
+
+    thread_name = "fake-discord-api"
+    default_timeout = 5.0
+    summary_length = 30
 
     def __init__(
         self,
@@ -377,6 +374,7 @@ class FakeDiscordAPI:
         privileged_intents: int = 0,
         host: str = "127.0.0.1",
     ) -> None:
+        super().__init__(host)
         self.token = token
         self.application_id = application_id
         self.bot_id = bot_id or application_id
@@ -384,18 +382,12 @@ class FakeDiscordAPI:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.ack_deadline = ack_deadline
         self.privileged_intents = privileged_intents
-        self.host = host
-        self.port: int | None = None
         self.bot_user: dict[str, Any] = {
             "id": str(self.bot_id), "username": bot_name.lower().replace(" ", "_"),
             "global_name": bot_name, "discriminator": "0", "avatar": None, "bot": True,
             "public_flags": 0, "flags": 0, "verified": True, "mfa_enabled": False,
         }
 
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
-        self._listeners: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-        self.calls: list[RecordedCall] = []
         self.identifies: list[dict[str, Any]] = []
         self.commands: dict[int | None, list[dict[str, Any]]] = {}  # guild id (None: global)
         self._messages: dict[int, StoredMessage] = {}
@@ -411,19 +403,8 @@ class FakeDiscordAPI:
         self._ids = itertools.count()
         self._last_id = 0
         self._injected: dict[str, list[_Injected]] = {}
-        self._delays: dict[str, float] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._writers: set[asyncio.Task[None]] = set()
-        self._closing: asyncio.Event | None = None  # ends set_delay waits when stopping
 
     # ----------------------------------------------------------------- lifecycle
-
-    @property
-    def url(self) -> str:
-        if self.port is None:
-            raise RuntimeError("FakeDiscordAPI is not started")
-        return f"http://{self.host}:{self.port}"
 
     @property
     def api_base(self) -> str:
@@ -435,82 +416,26 @@ class FakeDiscordAPI:
         """What ``DiscordWebSocket.DEFAULT_GATEWAY`` (``DISCORD_GATEWAY_URL``) should be."""
         return f"ws://{self.host}:{self.port}/gateway-ws"
 
-    async def start(self) -> FakeDiscordAPI:
-        app = web.Application(client_max_size=50 * 1024 * 1024)
+    def _routes(self, app: web.Application) -> None:
         app.router.add_get("/gateway-ws", self._gateway)
         for method, path, name in _ROUTES:
             app.router.add_route(method, "/api/v{version:\\d+}" + path, self._endpoint(name))
         app.router.add_route("*", "/{tail:.*}", self._not_found)
-        # access_log=None: the access log would print interaction tokens in URLs.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
-        self._loop = asyncio.get_running_loop()
-        self._closing = asyncio.Event()
-        return self
 
-    async def stop(self) -> None:
-        if self._closing is not None:
-            self._closing.set()
+    async def _before_stop(self) -> None:
         with self._lock:
             connections = list(self._connections)
         for conn in connections:
             conn.queue.put_nowait(None)
             with contextlib.suppress(Exception):
                 await conn.ws.close(code=1001)
-        for task in list(self._writers):
-            task.cancel()
-        await asyncio.gather(*self._writers, return_exceptions=True)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
-    async def __aenter__(self) -> FakeDiscordAPI:
-        return await self.start()
+    def _call_name(self, call: RecordedCall) -> str:
+        return call.name
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    def run_in_thread(self, *, timeout: float = 10.0) -> tuple[int, Callable[[], None]]:
-        """Serve from a daemon thread with its own loop; returns ``(port, stop)``."""
-        started = threading.Event()
-        failure: list[BaseException] = []
-        stop_event: list[asyncio.Event] = []
-
-        async def serve() -> None:
-            stop_event.append(asyncio.Event())
-            try:
-                await self.start()
-            except BaseException as exc:
-                failure.append(exc)
-                started.set()
-                raise
-            started.set()
-            await stop_event[0].wait()
-            await self.stop()
-
-        def target() -> None:
-            with contextlib.suppress(BaseException):
-                asyncio.run(serve())
-
-        thread = threading.Thread(target=target, name="fake-discord-api", daemon=True)
-        thread.start()
-        if not started.wait(timeout):
-            raise RuntimeError("FakeDiscordAPI did not start in time")
-        if failure:
-            raise RuntimeError("FakeDiscordAPI failed to start") from failure[0]
-        loop = self._loop
-        assert loop is not None and self.port is not None
-
-        def stop() -> None:
-            if thread.is_alive():
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(stop_event[0].set)
-                thread.join(timeout)
-
-        return self.port, stop
+    def _hold_target(self, call: RecordedCall) -> Any:
+        channel = call.params.get("channel_id", "")
+        return int(channel) if channel.isdigit() else None
 
     # ----------------------------------------------------------------- objects
 
@@ -643,24 +568,13 @@ class FakeDiscordAPI:
                 "global": False, "code": 0}
         self.inject_error(name, 429, body, count=count, headers=headers)
 
-    def set_delay(self, name: str, seconds: float) -> None:
-        """Answer route ``name`` (or ``"*"``) only after ``seconds`` (0 removes the delay)."""
-        with self._lock:
-            if seconds:
-                self._delays[name] = seconds
-            else:
-                self._delays.pop(name, None)
-
     def disconnect_gateway(self, code: int = 4000) -> None:
         """Close every gateway socket with ``code`` (discord.py reconnects and resumes)."""
-        loop = self._loop
-        assert loop is not None
         with self._lock:
             connections = list(self._connections)
         for conn in connections:
             conn.ready = False
-            loop.call_soon_threadsafe(
-                lambda c=conn: self._track(loop.create_task(c.ws.close(code=code))))
+            self._schedule(conn.ws.close(code=code))
 
     # ----------------------------------------------------------------- inspection
 
@@ -686,116 +600,12 @@ class FakeDiscordAPI:
         with self._lock:
             return copy.deepcopy(self._interactions[interaction_id])
 
-    def calls_to(self, name: str, *, ok_only: bool = False) -> list[RecordedCall]:
-        with self._lock:
-            return [c for c in self.calls if c.name == name and (not ok_only or c.ok)]
-
     def dispatched(self, t: str) -> list[RecordedCall]:
         """The ``gateway:dispatch`` records of events named ``t``."""
         with self._lock:
             return [c for c in self.calls if c.name == "gateway:dispatch" and c.event == t]
 
-    async def wait_until(self, condition: Callable[[], bool], *, timeout: float = 5.0) -> None:
-        """Wait until ``condition()`` holds; re-checked whenever the fake's state changes."""
-        loop = asyncio.get_running_loop()
-        event = asyncio.Event()
-        entry = (loop, event)
-        with self._lock:
-            self._listeners.add(entry)
-        deadline = loop.time() + timeout
-        try:
-            while True:
-                event.clear()
-                with self._lock:
-                    if condition():
-                        return
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise TimeoutError(f"condition not met within {timeout}s; "
-                                       f"calls: {self._summary()}")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), remaining)
-        finally:
-            with self._lock:
-                self._listeners.discard(entry)
-
-    async def wait_for(self, what: str | Predicate, count: int = 1, *, timeout: float = 5.0,
-                       after: int = 0, answered: bool = True) -> list[RecordedCall]:
-        """Wait until ``count`` answered calls match ``what`` (a record name or a predicate)
-        among ``calls[after:]``; returns the matches. Take ``len(server.calls)`` before acting
-        and pass it as ``after``. ``answered=False`` also counts calls still pending."""
-        predicate = self._as_predicate(what)
-        found: list[RecordedCall] = []
-
-        def enough() -> bool:
-            found[:] = self._matching(predicate, after, answered)
-            return len(found) >= count
-
-        try:
-            await self.wait_until(enough, timeout=timeout)
-        except TimeoutError:
-            raise TimeoutError(f"waited {timeout}s for {count} x {what!r}, matched "
-                               f"{len(found)}; calls: {self._summary()}") from None
-        return list(found)
-
-    def wait_for_sync(self, what: str | Predicate, count: int = 1, *, timeout: float = 5.0,
-                      after: int = 0, answered: bool = True) -> list[RecordedCall]:
-        """Blocking :meth:`wait_for` for code without an event loop (server in a thread)."""
-        predicate = self._as_predicate(what)
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                found = self._matching(predicate, after, answered)
-                if len(found) >= count:
-                    return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"waited {timeout}s for {count} x {what!r}, matched "
-                                       f"{len(found)}; calls: {self._summary()}")
-                self._cond.wait(remaining)
-
     # ----------------------------------------------------------------- internals: plumbing
-
-    @staticmethod
-    def _as_predicate(what: str | Predicate) -> Predicate:
-        if callable(what):
-            return what
-        return lambda call: call.name == what
-
-    def _matching(self, predicate: Predicate, after: int,
-                  answered: bool = True) -> list[RecordedCall]:
-        with self._lock:
-            return [c for c in self.calls[after:]
-                    if (c.status is not None or not answered) and predicate(c)]
-
-    def _summary(self, last: int = 30) -> str:
-        with self._lock:
-            tail = self.calls[-last:]
-        return ", ".join(f"{c.name}:{c.status}" for c in tail) or "none"
-
-    def _notify(self) -> None:
-        with self._lock:
-            self._cond.notify_all()
-            listeners = list(self._listeners)
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        for loop, event in listeners:
-            if loop is running:
-                event.set()
-            else:
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(event.set)
-
-    def _record(self, call: RecordedCall) -> None:
-        with self._lock:
-            self.calls.append(call)
-        self._notify()
-
-    def _track(self, task: asyncio.Task[Any]) -> None:
-        self._writers.add(task)
-        task.add_done_callback(self._writers.discard)
 
     def _store(self, message: StoredMessage) -> None:
         self._messages[message.id] = message
@@ -808,16 +618,7 @@ class FakeDiscordAPI:
         return max(serving, key=lambda c: c.identified_at) if serving else None
 
     def _enqueue(self, conn: _Connection, t: str, d: dict[str, Any]) -> None:
-        loop = self._loop
-        assert loop is not None
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            conn.queue.put_nowait((t, d))
-        else:
-            loop.call_soon_threadsafe(conn.queue.put_nowait, (t, d))
+        self._in_loop(lambda: conn.queue.put_nowait((t, d)))
 
     def _flush_pending(self, conn: _Connection) -> None:
         with self._lock:
@@ -1066,11 +867,13 @@ class FakeDiscordAPI:
                             dict(request.query), body, files)
         self._record(call)
         with self._lock:
-            delay = self._delays.get(name, self._delays.get("*", 0.0))
+            delay = self._delay(name)
             queue = self._injected.get(name) or self._injected.get("*")
             injected = queue.pop(0) if queue else None
         if delay and await self._delayed(delay):
             return self._answer(call, 503, {"message": "the fake is stopping", "code": 0})
+        if not await self._wait_if_held(call):  # dropped: the request was lost
+            return self._answer(call, 502, {"message": "502: Bad Gateway", "code": 0})
         if injected is not None:
             return self._answer(call, injected.status, injected.body, injected.headers)
         auth = request.headers.get("Authorization")
@@ -1085,13 +888,8 @@ class FakeDiscordAPI:
     async def _delayed(self, seconds: float) -> bool:
         """Wait ``seconds``; True when the server began stopping meanwhile (so a slow route
         does not hold up the shutdown)."""
-        closing = self._closing
-        if closing is None:
-            await asyncio.sleep(seconds)
-            return False
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(closing.wait(), seconds)
-        return closing.is_set()
+        await self._until(lambda: False, seconds)
+        return self._closing
 
     def _answer(self, call: RecordedCall, status: int, body: Any,
                 headers: dict[str, str] | None = None) -> web.Response:

@@ -94,6 +94,9 @@ What it models (Bot API 7.x/8.x semantics):
 Not modelled: media other than documents, getFile downloads, inline mode, payments, the global
 30 messages/second limit, Markdown parsing, reply keyboards beyond echoing them.
 
+Plumbing shared with the Discord fake (tests/fakes/server.py): starting and stopping, a
+thread of its own, recording, the waits and holding calls.
+
 Recording: ``server.calls`` holds a :class:`RecordedCall` per request (method, params, files,
 monotonic time of arrival and of the answer, HTTP status, response JSON), including rejected
 ones. ``delivered_at[update_id]`` is when an update was first handed to the bot (getUpdates
@@ -103,7 +106,7 @@ gives the bot's messages in a chat in their current state (after edits). Tests w
 ``await server.wait_for(...)``/``wait_until(...)`` (``wait_for_sync``/``wait_until_sync``
 from other threads) instead of sleeping.
 
-The Discord fake should follow the same shape: an async context manager plus ``run_in_thread``,
+The Discord fake has the same shape: an async context manager plus ``run_in_thread``,
 dataclass records, ``push_*`` helpers for inbound events, ``wait_for`` on recorded calls, and
 error injection returning the platform's real error bodies.
 """
@@ -118,7 +121,6 @@ import itertools
 import json
 import math
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -127,6 +129,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from tests.fakes.server import FakeServer, UploadedFile
 
 __all__ = [
     "CallbackAnswer",
@@ -220,16 +224,6 @@ def utf16_len(text: str) -> int:
 
 
 # --------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class UploadedFile:
-    """A file part of a multipart request (sendDocument's ``document``)."""
-
-    field: str
-    filename: str | None
-    content_type: str | None
-    data: bytes
 
 
 @dataclass
@@ -392,7 +386,6 @@ class _ChatBucket:
     last: float
 
 
-_HoldKey = tuple[str, Any]  # (method in lower case, chat id or None for every chat)
 
 
 class _ApiError(Exception):
@@ -623,11 +616,11 @@ def parse_telegram_html(
 # --------------------------------------------------------------------------- the server
 
 
-Predicate = Callable[[RecordedCall], bool]
 
-
-class FakeTelegramAPI:
+class FakeTelegramAPI(FakeServer[RecordedCall]):
     """The fake Bot API server. See the module docstring for usage and what is modelled."""
+
+    thread_name = "fake-telegram-api"
 
     def __init__(
         self,
@@ -642,8 +635,8 @@ class FakeTelegramAPI:
         webhook_retry_delay: float | None = None,
         callback_query_max_age: float | None = None,
     ) -> None:
+        super().__init__(host)
         self.token = token
-        self.host = host
         self.max_poll_wait = max_poll_wait
         self.webhook_retry_delay = webhook_retry_delay
         self.callback_query_max_age = callback_query_max_age
@@ -661,12 +654,7 @@ class FakeTelegramAPI:
             "can_connect_to_business": False,
             "has_main_web_app": False,
         }
-        self.port: int | None = None
 
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
-        self._listeners: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
-        self.calls: list[RecordedCall] = []
         self.callback_answers: list[CallbackAnswer] = []
         self.chat_actions: list[tuple[int | str, str]] = []
         self.webhook_deliveries: list[tuple[int, int | None]] = []
@@ -696,18 +684,9 @@ class FakeTelegramAPI:
         self._injected: dict[str, collections.deque[_InjectedError]] = collections.defaultdict(
             collections.deque
         )
-        self._delays: dict[str, float] = {}
-        self._holds: set[_HoldKey] = set()
-        self._held: dict[int, tuple[_HoldKey, RecordedCall]] = {}  # id(call) -> why it waits
-        self._dropped: set[int] = set()  # id(call) of held calls to answer 502, unprocessed
         self._flooded: dict[int | str, int] = {}  # chat id -> retry_after of its endless 429s
         self._chat_rate: tuple[float, float, frozenset[str]] | None = None
         self._buckets: dict[int | str, _ChatBucket] = {}
-
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._closing = False
-        self._tasks: set[asyncio.Task[Any]] = set()
         self._delivering = False
         self._methods: dict[str, Callable[[RecordedCall], Any]] = {
             "getme": self._get_me,
@@ -732,13 +711,6 @@ class FakeTelegramAPI:
     # ----------------------------------------------------------------- lifecycle
 
     @property
-    def url(self) -> str:
-        """Root URL of the server, e.g. ``http://127.0.0.1:40123``."""
-        if self.port is None:
-            raise RuntimeError("FakeTelegramAPI is not started")
-        return f"http://{self.host}:{self.port}"
-
-    @property
     def base_url(self) -> str:
         """What to pass to ``ApplicationBuilder().base_url(...)``; PTB appends the token."""
         return f"{self.url}/bot"
@@ -752,82 +724,18 @@ class FakeTelegramAPI:
         """Full URL of one method, for raw HTTP tests."""
         return f"{self.base_url}{self.token if token is None else token}/{method}"
 
-    async def start(self) -> FakeTelegramAPI:
-        """Bind a free port on 127.0.0.1 and serve; returns self."""
-        app = web.Application(client_max_size=50 * 1024 * 1024)
+    def _routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_route("*", "/file/bot{token}/{path:.*}", self._handle_file)
-        # access_log=None: the access log would print every URL, token included.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
-        self._loop = asyncio.get_running_loop()
-        self._closing = False
-        return self
 
-    async def stop(self) -> None:
-        """Wake long polls, cancel webhook deliveries and close the listening socket."""
-        self._closing = True
-        self._notify()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    def _call_name(self, call: RecordedCall) -> str:
+        return call.method.lower()
 
-    async def __aenter__(self) -> FakeTelegramAPI:
-        return await self.start()
+    def _name(self, name: str) -> str:
+        return name.lower()  # Bot API method names are case-insensitive
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    def run_in_thread(self, *, timeout: float = 10.0) -> tuple[int, Callable[[], None]]:
-        """Serve from a daemon thread with its own event loop (for subprocess-based tests).
-
-        Returns ``(port, stop)``; ``stop()`` is idempotent and joins the thread.
-        """
-        started = threading.Event()
-        failure: list[BaseException] = []
-        stop_requested: list[asyncio.Event] = []
-
-        async def serve() -> None:
-            stop_event = asyncio.Event()
-            stop_requested.append(stop_event)
-            try:
-                await self.start()
-            except BaseException as exc:
-                failure.append(exc)
-                started.set()
-                raise
-            started.set()
-            await stop_event.wait()
-            await self.stop()
-
-        def target() -> None:
-            with contextlib.suppress(BaseException):
-                asyncio.run(serve())
-
-        thread = threading.Thread(target=target, name="fake-telegram-api", daemon=True)
-        thread.start()
-        if not started.wait(timeout):
-            raise RuntimeError("FakeTelegramAPI did not start in time")
-        if failure:
-            raise RuntimeError("FakeTelegramAPI failed to start") from failure[0]
-        loop = self._loop
-        assert loop is not None
-
-        def stop() -> None:
-            if thread.is_alive():
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(stop_requested[0].set)
-                thread.join(timeout)
-
-        assert self.port is not None
-        return self.port, stop
+    def _hold_target(self, call: RecordedCall) -> Any:
+        return call.params.get("chat_id")
 
     # ----------------------------------------------------------------- test helpers: inbound
 
@@ -1026,32 +934,6 @@ class FakeTelegramAPI:
                     _InjectedError(status, "", None, raw_body=body, content_type=content_type)
                 )
 
-    def set_delay(self, method: str, seconds: float) -> None:
-        """Answer ``method`` (or ``"*"``) only after ``seconds`` (0 removes the delay)."""
-        with self._lock:
-            if seconds:
-                self._delays[method.lower()] = seconds
-            else:
-                self._delays.pop(method.lower(), None)
-
-    def hold(self, method: str, chat_id: int | str | None = None) -> None:
-        """Calls of ``method`` (case-insensitive) to ``chat_id`` (None: to any chat) arrive and
-        are recorded with ``held=True``, then wait unanswered until :meth:`release`."""
-        with self._lock:
-            self._holds.add((method.lower(), chat_id))
-
-    def release(self, method: str, chat_id: int | str | None = None, *,
-                drop: bool = False) -> None:
-        """Stop holding what ``hold(method, chat_id)`` held. The calls waiting go on as if they
-        had just arrived; with ``drop`` they are answered 502 and not acted on (the request
-        was lost: nothing is stored or sent), for calls whose client was killed meanwhile."""
-        key: _HoldKey = (method.lower(), chat_id)
-        with self._lock:
-            self._holds.discard(key)
-            if drop:
-                self._dropped.update(i for i, (k, _) in self._held.items() if k == key)
-        self._notify()
-
     def flood_chat(self, chat_id: int | str, retry_after: int = 1) -> None:
         """Every sendMessage/sendDocument to ``chat_id`` gets 429 with ``retry_after`` until
         :meth:`unflood_chat`: a flood exactly as long as a test needs it."""
@@ -1104,16 +986,6 @@ class FakeTelegramAPI:
                 if m.by_bot and m.chat["id"] == chat_id and (include_deleted or not m.deleted)
             ]
 
-    def calls_to(self, method: str, *, ok_only: bool = False) -> list[RecordedCall]:
-        """Recorded calls of one method (case-insensitive)."""
-        name = method.lower()
-        with self._lock:
-            return [
-                c
-                for c in self.calls
-                if c.method.lower() == name and (not ok_only or c.status == 200)
-            ]
-
     @property
     def pending_updates(self) -> int:
         """Updates queued and not yet confirmed via getUpdates offset (or webhook 2xx)."""
@@ -1126,165 +998,7 @@ class FakeTelegramAPI:
             stored = self._messages.get((chat_id, message_id))
             return None if stored is None else stored.snapshot()
 
-    async def wait_until(self, condition: Callable[[], bool], *, timeout: float = 30.0) -> None:
-        """Wait until ``condition()`` holds; re-checked whenever the server's state changes."""
-        loop = asyncio.get_running_loop()
-        event = asyncio.Event()
-        entry = (loop, event)
-        with self._lock:
-            self._listeners.add(entry)
-        deadline = loop.time() + timeout
-        try:
-            while True:
-                event.clear()
-                with self._lock:
-                    if condition():
-                        return
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise TimeoutError(
-                        f"condition not met within {timeout}s; calls so far: {self._summary()}"
-                    )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), remaining)
-        finally:
-            with self._lock:
-                self._listeners.discard(entry)
-
-    async def wait_for(
-        self,
-        what: str | Predicate,
-        count: int = 1,
-        *,
-        timeout: float = 30.0,
-        after: int = 0,
-        include_pending: bool = False,
-    ) -> list[RecordedCall]:
-        """Wait until ``count`` calls match; returns all matches.
-
-        ``what`` is a method name (case-insensitive) or a predicate on :class:`RecordedCall`.
-        Only answered calls count unless ``include_pending`` (a long poll still waiting).
-        "Answered" is the server's side: the client may not have read the response yet, so
-        wait on the client's own signal when that matters (e.g. an error handler's event).
-        ``after`` skips ``calls[:after]``: take ``len(server.calls)`` before acting.
-        """
-        predicate = self._as_predicate(what)
-        found: list[RecordedCall] = []
-
-        def enough() -> bool:
-            found[:] = self._matching(predicate, after, include_pending)
-            return len(found) >= count
-
-        try:
-            await self.wait_until(enough, timeout=timeout)
-        except TimeoutError:
-            raise TimeoutError(
-                f"waited {timeout}s for {count} x {what!r}, matched {len(found)}; "
-                f"calls: {self._summary()}"
-            ) from None
-        return list(found)
-
-    def wait_for_sync(
-        self,
-        what: str | Predicate,
-        count: int = 1,
-        *,
-        timeout: float = 30.0,
-        after: int = 0,
-        include_pending: bool = False,
-    ) -> list[RecordedCall]:
-        """Blocking :meth:`wait_for` for code that has no event loop (server in a thread)."""
-        predicate = self._as_predicate(what)
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                found = self._matching(predicate, after, include_pending)
-                if len(found) >= count:
-                    return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(
-                        f"waited {timeout}s for {count} x {what!r}, matched {len(found)}; "
-                        f"calls: {self._summary()}"
-                    )
-                self._cond.wait(remaining)
-
-    def wait_until_sync(
-        self, condition: Callable[[], bool], *, timeout: float = 30.0, poll: float | None = None
-    ) -> None:
-        """Blocking :meth:`wait_until`. ``condition`` is re-checked whenever the server's state
-        changes, and also every ``poll`` seconds when given (for conditions on state outside
-        the server, such as a file the bot writes)."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not condition():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(
-                        f"condition not met within {timeout}s; calls so far: {self._summary()}"
-                    )
-                self._cond.wait(remaining if poll is None else min(poll, remaining))
-
     # ----------------------------------------------------------------- internals: plumbing
-
-    @staticmethod
-    def _as_predicate(what: str | Predicate) -> Predicate:
-        if callable(what):
-            return what
-        name = what.lower()
-        return lambda call: call.method.lower() == name
-
-    def _matching(
-        self, predicate: Predicate, after: int, include_pending: bool
-    ) -> list[RecordedCall]:
-        with self._lock:
-            return [
-                c
-                for c in self.calls[after:]
-                if (include_pending or c.status is not None) and predicate(c)
-            ]
-
-    def _summary(self, last: int = 25) -> str:
-        with self._lock:
-            tail = self.calls[-last:]
-        return ", ".join(f"{c.method}:{c.status}" for c in tail) or "none"
-
-    def _notify(self) -> None:
-        """Wake every waiter (long polls, wait_for in any thread or loop)."""
-        with self._lock:
-            self._cond.notify_all()
-            listeners = list(self._listeners)
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        for loop, event in listeners:
-            if loop is running:
-                event.set()
-            else:
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(event.set)
-
-    def _schedule(self, coro: Any) -> None:
-        loop = self._loop
-        if loop is None or self._closing:
-            coro.close()
-            return
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._track(loop.create_task(coro))
-        else:
-            try:
-                loop.call_soon_threadsafe(lambda: self._track(loop.create_task(coro)))
-            except RuntimeError:
-                coro.close()
-
-    def _track(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def _take_message_id(self, chat_id: int | str) -> int:
         message_id = self._next_message_id[chat_id]
@@ -1323,9 +1037,7 @@ class FakeTelegramAPI:
             files=files,
             http_method=request.method,
         )
-        with self._lock:
-            self.calls.append(call)
-        self._notify()
+        self._record(call)
         try:
             if token != self.token or self.logged_out:
                 if ":" not in token:
@@ -1333,7 +1045,7 @@ class FakeTelegramAPI:
                 raise _ApiError(401, "Unauthorized")
             if parse_error is not None:
                 raise parse_error
-            delay = self._delays.get(method.lower(), self._delays.get("*", 0.0))
+            delay = self._delay(method)
             if delay:
                 await self._until(lambda: False, delay)
             if not await self._wait_if_held(call):
@@ -1362,57 +1074,6 @@ class FakeTelegramAPI:
             call.answered = time.monotonic()
         self._notify()
         return web.json_response(body, status=status)
-
-    async def _until(self, condition: Callable[[], bool], seconds: float | None = None) -> bool:
-        """Wait until ``condition()`` (checked under the lock on every change), the server
-        stops, or ``seconds`` pass; True when the condition holds."""
-        loop = asyncio.get_running_loop()
-        event = asyncio.Event()
-        entry = (loop, event)
-        with self._lock:
-            self._listeners.add(entry)
-        deadline = None if seconds is None else loop.time() + seconds
-        try:
-            while True:
-                event.clear()
-                with self._lock:
-                    if condition():
-                        return True
-                    if self._closing:
-                        return False
-                if deadline is None:
-                    await event.wait()
-                    continue
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return False
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), remaining)
-        finally:
-            with self._lock:
-                self._listeners.discard(entry)
-
-    async def _wait_if_held(self, call: RecordedCall) -> bool:
-        """Wait while a hold matches ``call``; False when it is dropped or the server stops."""
-        with self._lock:
-            chat = call.params.get("chat_id")
-            method = call.method.lower()
-            key = next((k for k in ((method, chat), (method, None)) if k in self._holds), None)
-            if key is None:
-                return True
-            call.held = True
-            self._held[id(call)] = (key, call)
-        self._notify()
-        try:
-            released = await self._until(
-                lambda: id(call) in self._dropped or key not in self._holds
-            )
-            with self._lock:
-                return released and id(call) not in self._dropped
-        finally:
-            with self._lock:
-                self._held.pop(id(call), None)
-                self._dropped.discard(id(call))
 
     def _raise_injected(self, method: str, path: str = "") -> None:
         with self._lock:
@@ -1793,22 +1454,9 @@ class FakeTelegramAPI:
             params, "text", MAX_MESSAGE_LENGTH, "message is too long", required=True
         )
         self._check_chat_rate(call.method, chat["id"])
-        with self._lock:
-            stored = _StoredMessage(
-                chat=chat,
-                message_id=self._take_message_id(chat["id"]),
-                date=int(time.time()),
-                sender=copy.deepcopy(self.bot_user),
-                by_bot=True,
-                method="sendMessage",
-                text=text,
-                raw_text=raw,
-                parse_mode=params.get("parse_mode"),
-                entities=entities,
-                reply_markup=markup,
-            )
-            self._store(stored)
-            return stored.to_api()
+        return self._bot_message(chat, "sendMessage", text=text, raw_text=raw,
+                                 parse_mode=params.get("parse_mode"), entities=entities,
+                                 reply_markup=markup)
 
     def _edit_message_text(self, call: RecordedCall) -> dict[str, Any] | bool:
         params = call.params
@@ -1906,22 +1554,18 @@ class FakeTelegramAPI:
             if upload.content_type:
                 document["mime_type"] = upload.content_type
             document["file_size"] = len(upload.data)
+        return self._bot_message(chat, "sendDocument", caption=caption,
+                                 caption_entities=caption_entities,
+                                 parse_mode=params.get("parse_mode"), reply_markup=markup,
+                                 document=upload, document_ref=None if ref is None else str(ref),
+                                 document_obj=document)
+
+    def _bot_message(self, chat: dict[str, Any], method: str, **fields: Any) -> dict[str, Any]:
+        """Store a message the bot sent to ``chat`` now; its Message object."""
         with self._lock:
-            stored = _StoredMessage(
-                chat=chat,
-                message_id=self._take_message_id(chat["id"]),
-                date=int(time.time()),
-                sender=copy.deepcopy(self.bot_user),
-                by_bot=True,
-                method="sendDocument",
-                caption=caption,
-                caption_entities=caption_entities,
-                parse_mode=params.get("parse_mode"),
-                reply_markup=markup,
-                document=upload,
-                document_ref=None if ref is None else str(ref),
-                document_obj=document,
-            )
+            stored = _StoredMessage(chat=chat, message_id=self._take_message_id(chat["id"]),
+                                    date=int(time.time()), sender=copy.deepcopy(self.bot_user),
+                                    by_bot=True, method=method, **fields)
             self._store(stored)
             return stored.to_api()
 

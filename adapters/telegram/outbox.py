@@ -36,18 +36,15 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from adapters.telegram.transport import NotSent
+
 log = logging.getLogger("coach.telegram.outbox")
 
-Call = Callable[[], Awaitable[Any]]
+ApiCall = Callable[[], Awaitable[Any]]  # one Bot API call, made when its turn comes
 # Calls that do no harm when they reach Telegram twice.
 IDEMPOTENT = frozenset({"editMessageReplyMarkup", "answerCallbackQuery"})
 TIMEOUT_RETRIES = 1
 TIMEOUT_PAUSE = 0.5  # seconds before the retry
-
-
-class NotSent(TimedOut):
-    """Timed out before the request was sent (connecting, or waiting for a free connection):
-    Telegram cannot have seen it, so it is safe to send again."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +112,7 @@ def retry_seconds(error: RetryAfter) -> float:
 
 @dataclass
 class _Job:
-    call: Call
+    call: ApiCall
     event: str
     paced: bool = True
     ephemeral: bool = False  # a chat action: pointless once a message is queued behind it
@@ -146,7 +143,7 @@ class Outbox:
         self.flood_waits = 0
         self.failures = 0
 
-    def send(self, chat_id: int, call: Call, event: str, *, group: bool = False,
+    def send(self, chat_id: int, call: ApiCall, event: str, *, group: bool = False,
              paced: bool = True, ephemeral: bool = False,
              on_error: Callable[[Exception], None] | None = None) -> None:
         """Queue `call` behind this chat's earlier calls; never blocks. `on_error` hears why
@@ -175,7 +172,7 @@ class Outbox:
         """Nothing queued and nothing being sent."""
         return not self._lanes and not self._direct
 
-    def send_now(self, call: Call, event: str) -> None:
+    def send_now(self, call: ApiCall, event: str) -> None:
         """Run `call` at once, outside any lane (callback answers must not wait in line)."""
         task = asyncio.create_task(self._attempt(None, _Job(call, event, paced=False)))
         self._direct.add(task)

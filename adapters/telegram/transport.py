@@ -1,4 +1,8 @@
-"""PTB's HTTP transport on aiohttp, for the Telegram adapter (see AiohttpRequest)."""
+"""How the Telegram adapter talks HTTP: python-telegram-bot's transport on aiohttp.
+
+Why its own module: PTB documents the transport as a plug point (`BaseRequest`), and what a
+timeout means for sending again is decided here, where the request is made (`NotSent`).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,15 @@ import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-from adapters.outbox import NotSent
-
 # 32 connections cover Telegram's 30 messages/s at real round-trip times; a call that finds
 # them all busy waits up to POOL_WAIT for one instead of failing.
 CONNECTION_POOL = 32
 POOL_WAIT = 30.0
+
+
+class NotSent(TimedOut):
+    """Timed out before the request was sent (connecting, or waiting for a free connection):
+    Telegram cannot have seen it, so it is safe to send again."""
 
 
 class AiohttpRequest(BaseRequest):

@@ -164,6 +164,10 @@ def _sharding(env: Mapping[str, str]) -> Sharding:
     return Sharding(count=count, ids=tuple(sorted({int(p) for p in parts})))
 
 
+# A bot token is three base64url parts joined by dots (the bot's id, a time, a signature).
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
 def discord_config(env: Mapping[str, str]) -> DiscordConfig:
     """Raises ConfigError with a one-line reason that never contains the token."""
     token = env.get("DISCORD_BOT_TOKEN", "").strip()
@@ -172,6 +176,9 @@ def discord_config(env: Mapping[str, str]) -> DiscordConfig:
                           "developer portal (Bot → Reset Token) into the environment")
     if any(ch.isspace() for ch in token):
         raise ConfigError("DISCORD_BOT_TOKEN contains spaces; paste the token alone")
+    if not TOKEN_SHAPE.fullmatch(token):
+        raise ConfigError("DISCORD_BOT_TOKEN does not look like a bot token (three parts "
+                          "joined by dots); copy it again from the developer portal")
     gateway = env.get("DISCORD_GATEWAY_URL", "").strip() or None
     if gateway and yarl.URL(gateway).scheme not in ("ws", "wss"):
         raise ConfigError("DISCORD_GATEWAY_URL must be a ws:// or wss:// URL")

@@ -11,7 +11,7 @@ from pathlib import Path
 from bot.coach import actions as coach_actions
 from bot.coach import feedback
 from bot.coach.coaching import COACHING_FILE, load_coaching
-from bot.config import operator_config
+from bot.config import check_config, operator_config
 from bot.flowlang import builtins
 from bot.flowlang.catalog import Catalog, Features, check_paths
 from bot.flowlang.catalog import load_catalog as load_with
@@ -80,8 +80,12 @@ def load_flows(flows: Path | None = None) -> Catalog:
 
 
 def build_coach(settings: Settings, catalog: Catalog | None = None) -> Coach:
+    """Raises SettingError for a setting that cannot work, before the store is opened."""
+    catalog = catalog or load_flows(settings.flows)
+    resources = catalog.services.get("resources")
+    check_config(settings.config, resources.regions if resources is not None else ())
     return Coach(
-        catalog or load_flows(settings.flows),
+        catalog,
         open_store(settings.store_url),
         config=settings.config,
     )

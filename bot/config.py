@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+
+from bot.flowlang.errors import did_you_mean
 
 CONFIG_ENV = {
     "country": "COACH_COUNTRY",
@@ -20,6 +22,24 @@ def operator_config(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     environ = os.environ if environ is None else environ
     return {key: environ[var].strip() for key, var in CONFIG_ENV.items()
             if environ.get(var, "").strip()}
+
+
+class SettingError(ValueError):
+    """An operator setting that cannot work; the coach refuses to start rather than guess."""
+
+
+def check_config(config: Mapping[str, str], regions: Collection[str]) -> None:
+    """A country with no help lines, or a retention that is not a whole number of days, would
+    otherwise fall back silently: the operator would believe local lines or a purge are set."""
+    country = config.get("country")
+    if country is not None and country.casefold() not in regions:
+        raise SettingError(
+            f"COACH_COUNTRY={country} has no help lines in safety/resources.yaml"
+            f"{did_you_mean(country.casefold(), regions)}; one of: {', '.join(sorted(regions))}")
+    days = config.get("retention_days")
+    if days is not None and not (days.isascii() and days.isdigit()):
+        raise SettingError(f"COACH_RETENTION_DAYS={days} is not a whole number of days "
+                           "(0 turns automatic erasing off)")
 
 
 def template_values(config: Mapping[str, str]) -> dict[str, str]:

@@ -75,7 +75,7 @@ def export_data(session: Session, catalog: Catalog) -> dict:
         "answers": [
             {"slot": slot, "question": render(catalog.questions.get(slot, ""), session.slots),
              "answer": value}
-            for slot, value in sorted(session.slots.items())
+            for slot, value in session.slots.items()  # in the order they were first given
         ],
         "safety_concern": None if not concern else {
             "value": concern, "meaning": _concern_meaning(concern, catalog.texts)},

@@ -136,3 +136,14 @@ async def test_privacy_says_what_is_really_kept() -> None:
                  "phone",                      # someone with the phone
                  "/export", "/delete"):
         assert fact in text, fact
+
+
+def test_answers_are_exported_in_the_order_they_were_given(safety_catalog: Catalog) -> None:
+    from bot.export import export_data
+    from bot.session import Session
+
+    session = Session("test:kim", "talk", "start",
+                      slots={"why": "trust", "behavior": "late texts", "feeling": "hurt"})
+    stored = Session.from_json(session.to_json())  # as the store gives it back
+    answers = [a["slot"] for a in export_data(stored, safety_catalog)["answers"]]
+    assert answers == ["why", "behavior", "feeling"]

@@ -99,3 +99,13 @@ def test_a_new_key_first_rotates_every_row_and_says_what_to_keep(
     monkeypatch.setenv("COACH_SECRET_KEY", old)
     with pytest.raises(UnreadableStore):
         SQLiteStore(db, Cipher([old.encode()], "old"))
+
+
+def test_rotate_on_a_path_with_no_store_makes_nothing_and_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    typo = tmp_path / "typo" / "coach.db"
+    assert main(["keys", "rotate", "--store", str(typo)]) == 74
+    assert "there is no store there" in capsys.readouterr().err
+    assert not typo.parent.exists()

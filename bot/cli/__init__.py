@@ -25,6 +25,7 @@ from bot.cli.common import (
     add_global_options,
     take_unparsed,
 )
+from bot.config import SettingError
 from bot.crypto import CipherKeyError
 from bot.flowlang.errors import FlowErrors
 from bot.logs import configure, parse_level
@@ -93,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StoreOpenError, StoreURLError) as error:
         _say(str(error))
         return EXIT_STORE
-    except (CipherKeyError, UnreadableStore) as error:
+    except (CipherKeyError, UnreadableStore, SettingError) as error:
         _say(str(error))
         return EXIT_SETTING
     except (StoreUnavailable, sqlite3.Error) as error:
@@ -107,9 +108,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-def _logging(level_name: str) -> None:
-    """stderr, at --log-level, in COACH_LOG_FORMAT; tokens redacted from every line."""
+def _logging(level_name: str | None) -> None:
+    """stderr, at --log-level (else COACH_LOG_LEVEL), in COACH_LOG_FORMAT; tokens redacted
+    from every line. The variables are checked here, so an error names the variable."""
     fmt = os.environ.get("COACH_LOG_FORMAT", "").strip().lower() or "text"
+    if level_name is None:
+        level_name = os.environ.get("COACH_LOG_LEVEL", "").strip() or "WARNING"
+        try:
+            parse_level(level_name)
+        except ValueError as error:
+            raise CommandError(f"COACH_LOG_LEVEL: {error}", EXIT_SETTING) from None
     try:
         configured = configure(parse_level(level_name), fmt)
     except ValueError as error:

@@ -7,7 +7,6 @@ The exit codes are the README's; only bot/cli/ turns a failure into one.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import signal
 from collections.abc import Callable
@@ -102,7 +101,7 @@ def add_global_options(parser: argparse.ArgumentParser, *, top: bool,
     parser.add_argument("--log-level", type=log_level, metavar="LEVEL",
                         help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default: "
                              "$COACH_LOG_LEVEL or WARNING)",
-                        **default(os.environ.get("COACH_LOG_LEVEL", "WARNING")))
+                        **default(None))
 
 
 def global_options(*, store: bool = True) -> argparse.ArgumentParser:

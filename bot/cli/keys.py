@@ -36,7 +36,7 @@ def run_keys(subcommand: str, store_url: str | None) -> int:
     if subcommand == "new":
         print(new_key().decode("ascii"))
         return 0
-    store = open_store(store_url)
+    store = open_store(store_url, must_exist=True)
     if not isinstance(store, SQLiteStore):
         print("coach keys rotate: only the SQLite store is encrypted at rest")
         return EXIT_SETTING

@@ -24,7 +24,9 @@ def default_store_url() -> str:
         Path(user_data_dir("conversation-coach", appauthor=False)) / "coach.db")
 
 
-def open_store(url: str | None = None) -> Store:
+def open_store(url: str | None = None, *, must_exist: bool = False) -> Store:
+    """`must_exist`: for commands that work on stored sessions, a file path that names no
+    store is a typo to report, not a new empty store to make."""
     url = url or default_store_url()
     if url in ("memory", "memory://"):
         return MemoryStore()
@@ -33,11 +35,11 @@ def open_store(url: str | None = None) -> Store:
         path = url.removeprefix("sqlite://").removeprefix("/")
         if not path:
             raise StoreURLError(f"{url} names no file: write sqlite:///path.db")
-        return _sqlite(Path(path).expanduser())
+        return _sqlite(Path(path).expanduser(), must_exist)
     if "://" in url:
         scheme = url.split("://", 1)[0]
         raise StoreURLError(f"unknown store '{scheme}': use memory, sqlite:///path.db or a path")
-    return _sqlite(Path(url).expanduser())
+    return _sqlite(Path(url).expanduser(), must_exist)
 
 
 def _not_a_database(path: Path) -> bool:
@@ -55,12 +57,14 @@ def _not_a_database(path: Path) -> bool:
     return False
 
 
-def _sqlite(path: Path) -> SQLiteStore:
+def _sqlite(path: Path, must_exist: bool) -> SQLiteStore:
     """Problems with the path are found before a key file is written beside it, and are
     reported in one line (StoreOpenError) instead of a traceback."""
     where = f"cannot open the store at {path}"
     if path.is_dir():
         raise StoreOpenError(f"{where}: it is a directory; name a file, e.g. {path / 'coach.db'}")
+    if must_exist and not path.is_file():
+        raise StoreOpenError(f"{where}: there is no store there (check --store or COACH_STORE)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_file() and path.stat().st_size and _not_a_database(path):

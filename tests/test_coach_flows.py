@@ -184,6 +184,8 @@ async def test_start_roleplay_asks_the_safety_question(shipped: Catalog) -> None
     reply = await chat.send("/start roleplay")
     assert "do you feel safe talking to your partner" in reply.text
     reply = await chat.press("I'm not sure")
+    assert "nervous about how the talk will go" in reply.text
+    reply = await chat.press("Afraid of how they'd react")
     assert "your safety comes first" in reply.text
     reply = await chat.send("/start roleplay")
     assert "won't play them for practice" in reply.text
@@ -201,3 +203,15 @@ def test_answers_are_composed_in_question_order_with_skipped_ones_named_once(
     compose(ctx, labels)
     assert ctx.session.slots["answers_text"] == (
         "• Still to talk about: First thing; second thing; third thing.")
+
+
+async def test_nervous_at_the_roleplay_safety_question_goes_on_to_the_styles(
+        shipped: Catalog) -> None:
+    chat = await _adult(Coach(shipped, MemoryStore()))
+    await chat.press("I was hurt and want to talk")
+    await chat.send("/menu")
+    await chat.send("/start roleplay")
+    await chat.press("I'm not sure")
+    reply = await chat.press("Nervous about how it goes")
+    assert "practising is a good way to take the edge off" in reply.text
+    assert "safety" not in reply.text.lower()

@@ -28,11 +28,12 @@ from bot.safety.actions import APPLY_HELD
 from bot.safety.flow import SAFETY_FLOW
 from bot.safety.screen import ScreenResult
 from bot.session import Position, Session
+from bot.setting import Setting, setting_for
 from bot.turn import Turn
 
 # The menu asks adults to confirm their age; until they have, deep links lead to the menu.
 CONSENT_SLOT, CONSENT_VALUE = "adult", "yes"
-Screen = Callable[[str], ScreenResult]
+Screen = Callable[[str, Setting], ScreenResult]
 Stage = Callable[[Turn], bool]
 
 
@@ -76,7 +77,7 @@ class Stages:
     def _screen_with_flows_rules(catalog: Catalog) -> Screen:
         rules = catalog.services.get(safety_screen.SERVICE)
         own = rules if isinstance(rules, safety_screen.RuleSet) else None
-        return lambda text: safety_screen.screen(text, own)
+        return lambda text, setting: safety_screen.screen(text, own, setting)
 
     # -- the path -----------------------------------------------------------------------------
 
@@ -262,7 +263,7 @@ class Stages:
         """Screen the message before anything else uses it. A flagged message is never
         stored as an answer, echoed or logged; the person is taken to the safety flow."""
         turn.screened = True
-        result = self.screen(turn.text or "")
+        result = self.screen(turn.text or "", self.setting(turn.ctx.session))
         if not result.is_flagged:
             return False
         ctx = turn.ctx
@@ -280,6 +281,14 @@ class Stages:
         ctx.session.pending = None
         turn.shown = self.engine.call(ctx, Position(SAFETY_FLOW, entry))
         return True
+
+    def setting(self, session: Session) -> Setting:
+        """Who speaks (the `role` slot) and where they type (the state's or flow's context)."""
+        flow = self.catalog.flow(session.flow)
+        state = flow.spec.states.get(session.state) if flow is not None else None
+        context = (state.context if state is not None else None) or (
+            flow.spec.context if flow is not None else None)
+        return setting_for(session.slots, context)
 
     def _button(self, turn: Turn, button: str) -> None:
         ctx = turn.ctx

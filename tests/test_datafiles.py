@@ -12,6 +12,7 @@ from bot.flowlang.errors import FlowProblem
 from bot.messages import Incoming, UserKey
 from bot.pipeline import Coach
 from bot.safety.screen import SERVICE as SCREEN_RULES
+from bot.setting import NO_SETTING
 from bot.store.memory import MemoryStore
 from tests.conftest import REPO
 
@@ -57,14 +58,15 @@ async def test_the_flows_folders_own_screen_rules_are_the_ones_that_run(tmp_path
     coach = Coach(shipped, MemoryStore())
     user = UserKey("test", "a")
     await coach.handle(Incoming(user, text="/start"))
-    assert coach.stages.screen(message).is_flagged
+    assert coach.stages.screen(message, NO_SETTING).is_flagged
     rules = flows / "safety" / "screen_rules.yaml"
     text = rules.read_text(encoding="utf-8")
     # An operator who empties the rule list: those rules no longer decide anything.
     rules.write_text(text[:text.index("\nrules:")] + "\nrules: []"
                      + text[text.index("\nsignals:"):], encoding="utf-8")
     edited = Coach(load_catalog([flows]), MemoryStore())
-    before, after = coach.stages.screen(message), edited.stages.screen(message)
+    before = coach.stages.screen(message, NO_SETTING)
+    after = edited.stages.screen(message, NO_SETTING)
     assert before.rule != after.rule
     assert not after.rule.startswith(before.rule)
 

@@ -24,6 +24,7 @@ from bot.coach.feedback import (
     analyse,
     compiled_rules,
 )
+from bot.setting import Setting
 
 # Test data: the analyser's evaluation is given these files, it never looks for them.
 DATA_DIR = Path(__file__).parent / "data"
@@ -627,3 +628,54 @@ def test_too_short_is_not_praised_as_calm(text: str) -> None:
 
 def test_short_calm_reply_is_still_calm() -> None:
     assert analyse("I hear you.").verdict == "calm"
+
+
+# -- who is speaking -----------------------------------------------------------------------------
+
+CROSSED, HURT = Setting("crossed", "rehearsal"), Setting("hurt", "rehearsal")
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("I'm sorry, but it was just chatting and nothing happened", "but_apology"),
+    ("I'm sorry you found out that way", "non_apology"),
+    ("Sorry if you felt hurt by it", "non_apology"),
+    ("You are overreacting, it was nothing", "minimising"),
+    ("If you had paid me any attention I wouldn't have looked elsewhere", "blame_shift"),
+    ("what about you, you also text your ex", "blame_shift"),
+])
+def test_the_one_who_crossed_a_line_hears_what_takes_the_apology_back(text: str,
+                                                                      kind: str) -> None:
+    fb = analyse(text, setting=CROSSED)
+    assert fb.verdict == "harsh" and kind in {f.kind for f in fb.findings}
+    assert fb.rewrite.startswith("I'm sorry. What I did hurt you")
+
+
+def test_a_plain_apology_from_the_one_who_crossed_a_line_is_calm() -> None:
+    fb = analyse("I'm sorry I hid the messages from you. It was wrong, and I want to hear how "
+                 "it's been for you.", setting=CROSSED)
+    assert fb.verdict == "calm" and "own_part" in fb.positives
+
+
+def test_the_hurt_partner_is_never_handed_an_apology() -> None:
+    for text in ("I'm sorry I snooped, I was scared", "I'm sorry you found out that way",
+                 "I'm sorry but you lied to me"):
+        fb = analyse(text, setting=HURT)
+        assert "What I did hurt you" not in fb.rewrite
+        assert "my part" not in fb.rewrite
+        assert not {"but_apology", "non_apology"} & {f.kind for f in fb.findings}
+
+
+def test_without_a_role_every_kind_is_looked_for() -> None:
+    fb = analyse("I'm sorry you found out that way")
+    assert "non_apology" in {f.kind for f in fb.findings}
+
+
+def test_the_command_line_takes_the_role_and_the_context(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["feedback", "--json", "--role", "hurt", "--context", "practice", "--",
+                 "I'm sorry you found out that way"]) == 0
+    hurt = json.loads(capsys.readouterr().out)
+    assert main(["feedback", "--json", "--role", "crossed", "--",
+                 "I'm sorry you found out that way"]) == 0
+    crossed = json.loads(capsys.readouterr().out)
+    assert (hurt["verdict"], crossed["verdict"]) == ("calm", "harsh")

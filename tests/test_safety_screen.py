@@ -630,3 +630,14 @@ def test_cli_evaluate_takes_one_file(_cli, tmp_path: Path) -> None:
     code, out = _cli(["--evaluate", str(LABELLED), str(LABELLED)])
     assert code == 2
     assert out == "coach screen: --evaluate FILE [train|test|all] takes one file\n"
+
+
+def test_the_command_line_screens_for_a_role_and_a_context(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    text = "you also go through my phone"
+    assert main(["screen", "--", text]) == 0
+    assert capsys.readouterr().out.startswith("risk: coercive_control")
+    assert main(["screen", "--role", "crossed", "--context", "rehearsal", "--", text]) == 0
+    assert capsys.readouterr().out.startswith("none: none (rehearsed_deflection:")

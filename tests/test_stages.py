@@ -3,13 +3,15 @@ the message stops the rest."""
 
 from __future__ import annotations
 
+from bot.app import load_catalog
 from bot.flowlang.catalog import Catalog
 from bot.messages import Incoming
 from bot.pipeline import Coach
 from bot.safety.screen import ScreenResult
+from bot.setting import Setting
 from bot.stages import parse_command
 from bot.store.memory import MemoryStore
-from tests.conftest import Chat
+from tests.conftest import REPO, Chat
 
 
 def test_the_order_is_the_one_the_module_documents(coach: Coach) -> None:
@@ -25,7 +27,7 @@ def test_the_order_is_the_one_the_module_documents(coach: Coach) -> None:
 
 
 async def test_a_flagged_message_is_never_routed(catalog: Catalog) -> None:
-    def screen(text: str) -> ScreenResult:
+    def screen(text: str, setting: Setting) -> ScreenResult:
         if "flag" in text:
             return ScreenResult(risk="risk", category="violence", rule="test")
         return ScreenResult(risk="none", category="none", rule="")
@@ -38,6 +40,30 @@ async def test_a_flagged_message_is_never_routed(catalog: Catalog) -> None:
     assert stored is not None and stored.pending is None  # /delete was not run
     assert stored.slots.get("name") is None  # nor kept as the answer
     assert reply.parts  # the safety help (the test flows have no safety flow)
+
+
+async def test_the_screen_hears_who_speaks_and_where() -> None:
+    heard: list[Setting] = []
+
+    def screen(text: str, setting: Setting) -> ScreenResult:
+        heard.append(setting)
+        return ScreenResult(risk="none", category="none", rule="")
+
+    chat = Chat(Coach(load_catalog([REPO / "flows"]), MemoryStore(), screen=screen))
+    await chat.send("/start")
+    await chat.press("Yes, I'm 18 or older")
+    await chat.press("I crossed a line and want to repair")
+    heard.clear()
+    await chat.send("I was chasing attention from a coworker")
+    assert heard == [Setting("crossed", "reflection")]
+    await chat.send("/start talk")
+    heard.clear()
+    await chat.send("hmm")
+    assert heard == [Setting("hurt", "safety_question")]
+    await chat.press("Yes, I feel safe")
+    heard.clear()
+    await chat.send("late-night texts with an ex")
+    assert heard == [Setting("hurt", "story")]
 
 
 def test_commands_are_parsed_once_per_message() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from bot.logs import parse_level
+from bot.setting import CONTEXTS, ROLES, Setting
 
 EXIT_FAILED = 1  # a check that ran and failed (a transcript), a bot that could not start
 EXIT_USAGE = 2  # a usage error, broken flows, no input to chat with
@@ -152,3 +153,15 @@ def take_unparsed(args: argparse.Namespace, unparsed: list[str]) -> None:
         else:
             words.append(word)
     setattr(args, attribute, words)
+
+
+def add_setting_options(parser: argparse.ArgumentParser) -> None:
+    """--role and --context: judge a message as the chat would, for that speaker and place."""
+    parser.add_argument("--role", choices=ROLES,
+                        help="who speaks: the partner who was hurt, or who crossed a line")
+    parser.add_argument("--context", choices=CONTEXTS, default="chat",
+                        help="where the message was typed (default: chat)")
+
+
+def setting_of(args: argparse.Namespace) -> Setting:
+    return Setting(args.role, args.context)

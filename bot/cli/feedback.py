@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from bot.cli.common import Subparsers, command
+from bot.cli.common import Subparsers, add_setting_options, command, setting_of
 from bot.cli.rules import flows_rules
 from bot.coach.feedback import Feedback, analyse, build_rules, compiled_rules
 
@@ -22,6 +22,7 @@ def add_parser(subparsers: Subparsers) -> None:
                      "How a message you plan to say may land: a verdict, a score, what may "
                      "sound harsh and why, and a calmer way to say it.", text="words")
     parser.add_argument("--json", action="store_true", help="one JSON object per result")
+    add_setting_options(parser)
     parser.add_argument("words", nargs="*", metavar="TEXT",
                         help="the message (default: each line of stdin); put -- before text "
                              "that starts with '-'")
@@ -29,11 +30,14 @@ def add_parser(subparsers: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     rules = flows_rules(args, "coach/feedback_rules.yaml", build_rules)
+    setting = setting_of(args)
     if args.words:
-        print(render(analyse(" ".join(args.words), rules), args.json, single_line=False))
+        print(render(analyse(" ".join(args.words), rules, setting), args.json,
+                     single_line=False))
         return 0
     for line in sys.stdin:
-        print(render(analyse(line.rstrip("\r\n"), rules), args.json, single_line=True))
+        print(render(analyse(line.rstrip("\r\n"), rules, setting), args.json,
+                     single_line=True))
     sys.stdout.flush()
     return 0
 

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from bot.cli.common import EXIT_USAGE, Subparsers, command
+from bot.cli.common import EXIT_USAGE, Subparsers, add_setting_options, command, setting_of
 from bot.cli.rules import flows_rules
 from bot.safety.evaluation import SPLITS, LabelledDataError, benchmark, evaluate
 from bot.safety.screen import RuleSet, ScreenResult, build_rules, screen
@@ -39,6 +39,7 @@ def add_parser(subparsers: Subparsers) -> None:
                      "message per line of stdin.", text="words")
     parser.formatter_class = _Formatter
     parser.add_argument("--json", action="store_true", help="one JSON object per message")
+    add_setting_options(parser)
     measure = parser.add_mutually_exclusive_group()
     measure.add_argument("--evaluate", nargs="*", metavar="FILE",
                          help="recall, false alarms and category accuracy on labelled data "
@@ -55,11 +56,12 @@ def run(args: argparse.Namespace) -> int:
     rules = flows_rules(args, "safety/screen_rules.yaml", build_rules)
     if args.evaluate is not None or args.benchmark is not None:
         return _measure(args.evaluate, args.benchmark, rules)
+    setting = setting_of(args)
     if args.words:
-        print(_format(screen(" ".join(args.words), rules), args.json))
+        print(_format(screen(" ".join(args.words), rules, setting), args.json))
         return 0
     for line in sys.stdin:
-        print(_format(screen(line.rstrip("\r\n"), rules), args.json), flush=True)
+        print(_format(screen(line.rstrip("\r\n"), rules, setting), args.json), flush=True)
     return 0
 
 

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from bot.coach import feedback
 from bot.coach.coaching import Coaching
-from bot.coach.feedback import Feedback, FeedbackRules
+from bot.coach.feedback import Feedback, FeedbackRules, Finding
 from bot.flowlang.registry import Registry
 from bot.quotes import straighten
+from bot.setting import ROLE_SLOT, ROLES, setting_for
 
 if TYPE_CHECKING:
     from bot.flowlang.context import StepContext
@@ -36,10 +37,12 @@ def _coaching(ctx: StepContext) -> Coaching | None:
     return coaching if isinstance(coaching, Coaching) else None
 
 
-def analyse(ctx: StepContext, text: str) -> Feedback:
-    """The coach's reading of a line, with the rules loaded with these flows."""
+def analyse(ctx: StepContext, text: str, context: str = "rehearsal") -> Feedback:
+    """The coach's reading of a line, with the rules loaded with these flows, for the person
+    speaking (the `role` slot) where they typed it."""
     rules = ctx.services.get(feedback.SERVICE)
-    return feedback.analyse(text, rules if isinstance(rules, FeedbackRules) else None)
+    return feedback.analyse(text, rules if isinstance(rules, FeedbackRules) else None,
+                            setting_for(ctx.session.slots, context))
 
 
 def _int(ctx: StepContext, slot: str, default: int = 0) -> int:
@@ -49,11 +52,20 @@ def _int(ctx: StepContext, slot: str, default: int = 0) -> int:
         return default
 
 
-def feedback_lines(fb: Feedback, coaching: Coaching) -> list[str]:
+def _distinct_kinds(findings: list[Finding]) -> list[Finding]:
+    """Two different things to change teach more than the same one twice."""
+    seen: set[str] = set()
+    first = [f for f in findings if not (f.kind in seen or seen.add(f.kind))]
+    return first + [f for f in findings if f not in first]
+
+
+def feedback_lines(fb: Feedback, coaching: Coaching, role: str | None = None) -> list[str]:
     """The short version a phone screen can hold: verdict, two findings, a rewrite."""
     lines = [coaching.say("feedback", "verdict", fb.verdict, score=fb.score)]
+    if fb.verdict == "harsh" and role in ROLES:
+        lines[0] += " " + coaching.say("feedback", "harsh_note", role)
     shown = []
-    for finding in fb.findings[:SHOWN_FINDINGS]:
+    for finding in _distinct_kinds(fb.findings)[:SHOWN_FINDINGS]:
         if finding.end > finding.start:
             shown.append(coaching.say("feedback", "finding", excerpt=finding.excerpt,
                                       explanation=finding.explanation,
@@ -81,7 +93,7 @@ def coach_feedback(ctx: StepContext, slot: str) -> None:
     if coaching is None or not text:
         return
     fb = analyse(ctx, text)
-    for line in feedback_lines(fb, coaching):
+    for line in feedback_lines(fb, coaching, slots.get(ROLE_SLOT)):
         ctx.say(line)
     previous = slots.get("opener_score")
     if previous is not None and fb.score > int(previous):
@@ -182,7 +194,7 @@ def roleplay_turn(ctx: StepContext, _: Any) -> None:
     if coaching is None or style not in coaching.styles_for(role):
         return
     reply = slots.get("rp_reply", "")
-    fb = analyse(ctx, reply)
+    fb = analyse(ctx, reply, "practice")
     slips = owning_slips(reply, coaching) if role == "crossed" else []
     # a defence lands like a harsh line on someone who was hurt
     verdict = "harsh" if slips else fb.verdict
@@ -267,7 +279,8 @@ def compose_answers(ctx: StepContext, labels: dict[str, str]) -> None:
                     "checking the partner (their phone, messages, location)")
 def slot_policing(ctx: StepContext, slot: str) -> bool:
     text = ctx.session.slots.get(slot, "")
-    return bool(text) and any(f.kind == "policing" for f in analyse(ctx, text).findings)
+    return bool(text) and any(f.kind == "policing"
+                              for f in analyse(ctx, text, "boundary").findings)
 
 
 # -- after a safety concern: no way back into a rehearsal -------------------------------------

@@ -15,13 +15,12 @@ from typing import Any
 from bot.coach.feedback import MISSING_KINDS, PATTERN_KINDS, POSITIVE_KINDS, VERDICTS
 from bot.flowlang.errors import FlowProblem
 from bot.flowlang.source import PathKey, SourceDoc, load_source
+from bot.setting import ROLES
 from bot.templates import fill, placeholders
 
 COACHING_FILE = Path("coach") / "coaching.yaml"
 MOODS = ("tense", "guarded", "opening")
 STYLES = ("open", "defensive", "dismissive", "counter_accusing", "shut_down")
-# Who the person practising is: "hurt" (the partner crossed a line) or "crossed".
-ROLES = ("hurt", "crossed")
 STYLE_SECTIONS = {"hurt": "styles", "crossed": "hurt_partner"}
 TIP_SECTIONS = {"hurt": "tips", "crossed": "owning_tips"}
 # Extra things the coach notices in the words of the one who crossed a line.
@@ -50,6 +49,7 @@ TEXTS: dict[PathKey, frozenset[str]] = {
     ("roleplay", "summary", "carry_prefix"): frozenset(),
     ("roleplay", "summary", "no_turns"): frozenset(),
     **{("feedback", "verdict", v): frozenset({"score"}) for v in VERDICTS},
+    **{("feedback", "harsh_note", role): frozenset() for role in ROLES},
     **{("feedback", "positives", p): frozenset() for p in POSITIVES},
     **{("roleplay", section, "by_style", s): frozenset() for section in TIP_SECTIONS.values()
        for s in STYLES},

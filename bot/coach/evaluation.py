@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from bot.coach.feedback import FeedbackRules, analyse, compiled_rules
+from bot.setting import setting_for
 
 EVAL_KINDS = (
     "absolute",
@@ -69,7 +70,7 @@ def evaluate(split: str, path: Path | str, with_errors: bool = False,
     rows, correct, exact, harsh_total, harsh_hit, errors = [], 0, 0, 0, 0, []
     confusion: dict[str, dict[str, int]] = {}
     for item in items:
-        fb = analyse(item["text"], rules)
+        fb = analyse(item["text"], rules, setting_for(item, item.get("context")))
         gold, pred = set(item["kinds"]), {f.kind for f in fb.findings}
         rows.append((gold, pred))
         ok = (fb.verdict == "calm") == (item["verdict"] == "calm")

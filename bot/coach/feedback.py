@@ -19,6 +19,7 @@ from typing import Any
 
 from bot.paths import flows_file
 from bot.quotes import STRAIGHT
+from bot.setting import NO_SETTING, Setting
 from bot.yamlfile import safe_data
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,10 @@ PATTERN_KINDS = (
     "threat",
     "insult",
     "contempt",
+    "blame_shift",
+    "minimising",
+    "but_apology",
+    "non_apology",
     "you_blame",
     "accusation_question",
     "absolute",
@@ -107,6 +112,14 @@ class _KindRule:
     negatable: bool = False
     unless_before: tuple[re.Pattern[str], ...] = ()
     unless_after: tuple[re.Pattern[str], ...] = ()
+    roles: frozenset[str] = frozenset()  # empty: looked for whoever speaks
+
+    def for_speaker(self, role: str | None) -> bool:
+        return not self.roles or role is None or role in self.roles
+
+
+# What the one who crossed a line says instead of owning it.
+OWNING_KINDS = frozenset({"minimising", "but_apology", "non_apology", "blame_shift"})
 
 
 @dataclass(frozen=True)
@@ -198,6 +211,7 @@ def _kind_rule(name: str, spec: dict[str, Any], macros: dict[str, str]) -> _Kind
         negatable=bool(spec.get("negatable", False)),
         unless_before=_compile_all(spec.get("unless_before"), macros, "end"),
         unless_after=_compile_all(spec.get("unless_after"), macros),
+        roles=frozenset(str(r) for r in spec.get("roles") or ()),
     )
 
 
@@ -581,7 +595,9 @@ def _rewrite(
     findings: list[Finding],
     hits: dict[str, list[tuple[int, int]]],
     behaviour: str | None,
+    role: str | None = None,
 ) -> str:
+    """A calmer version in the person's words. The hurt partner is never handed an apology."""
     templates = rules.raw["rewrite"]
     max_echo = int((rules.raw.get("limits") or {}).get("max_echo_chars", 600))
     stripped = _sanitise(t.original) if verdict == "calm" else ""
@@ -590,8 +606,10 @@ def _rewrite(
     feeling = _feeling_word(t, rules, hits, verdict)
     if any(f.kind == "policing" for f in findings) and "policing" in templates:
         return str(templates["policing"]).format(feeling=feeling)
-    if "own_part" in hits:
+    if role == "crossed" and ("own_part" in hits or OWNING_KINDS & {f.kind for f in findings}):
         return str(templates["apology"])
+    if role is None and "own_part" in hits:
+        return str(templates.get("apology_any", templates["apology"]))
     thought = _thought(t, rules, findings)
     if behaviour:
         return str(templates["opener"]).format(behaviour=behaviour, feeling=feeling)
@@ -610,14 +628,16 @@ def _empty_feedback(rules: FeedbackRules) -> Feedback:
     return Feedback("almost", score, [finding], str(rules.raw["rewrite"]["empty"]), [])
 
 
-def _analyse(text: str, rules: FeedbackRules) -> Feedback:
+def _analyse(text: str, rules: FeedbackRules, setting: Setting) -> Feedback:
     t = _prepare(text, rules)
     if not t.norm.strip():
         return _empty_feedback(rules)
     window = int((rules.raw.get("limits") or {}).get("negation_window", 4))
     findings: list[Finding] = []
     for name in PATTERN_KINDS:
-        findings.extend(_find_kind(rules.kinds[name], t, window))
+        rule = rules.kinds.get(name)
+        if rule is not None and rule.for_speaker(setting.role):
+            findings.extend(_find_kind(rule, t, window))
     findings.extend(_find_shouting(t, rules))
     findings = _dedupe(findings, rules)
     if not findings and not any(c.isalnum() for c in t.norm):
@@ -631,18 +651,20 @@ def _analyse(text: str, rules: FeedbackRules) -> Feedback:
     positives = [name for name in POSITIVE_KINDS if name in hits]
     verdict = _verdict(findings, rules)
     score = _score(verdict, findings, positives, rules)
-    rewrite = _rewrite(t, rules, verdict, findings, hits, behaviour)
+    rewrite = _rewrite(t, rules, verdict, findings, hits, behaviour, setting.role)
     return Feedback(verdict, score, findings, rewrite, positives)
 
 
-def analyse(text: str, rules: FeedbackRules | None = None) -> Feedback:
+def analyse(text: str, rules: FeedbackRules | None = None,
+            setting: Setting = NO_SETTING) -> Feedback:
     """Analyse one message with `rules` (the flows' own, loaded with the catalog; the shipped
-    ones when none are given). Never raises on any input; rule-file errors do surface."""
+    ones when none are given), said by `setting.role`. Never raises on any input; rule-file
+    errors do surface."""
     rules = rules or compiled_rules()
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     try:
-        return _analyse(text, rules)
+        return _analyse(text, rules, setting)
     except Exception:  # a bug must not take the conversation down; log and degrade
         log.exception("feedback analysis failed")
         return Feedback("almost", 50, [], str(rules.raw["rewrite"]["empty"]), [])

@@ -89,6 +89,7 @@ class StateSpec:
     choices: tuple[ChoiceSpec, ...] = ()
     ask: AskSpec | None = None
     next: tuple[Route, ...] = ()
+    context: str | None = None  # where typed text is written (bot/setting.py); else the flow's
 
     @property
     def interactive(self) -> bool:
@@ -106,6 +107,7 @@ class FlowSpec:
     description: str = ""
     slots: frozenset[str] = field(default_factory=frozenset)
     menu_button: bool = True
+    context: str = "chat"  # the default for its states
 
 
 def home_flow(flow_ids: Iterable[str]) -> str:

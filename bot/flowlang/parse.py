@@ -8,10 +8,11 @@ from typing import Any
 from bot.flowlang.errors import FlowProblem, did_you_mean
 from bot.flowlang.model import AskSpec, Call, ChoiceSpec, FlowSpec, Route, StateSpec, Target
 from bot.flowlang.source import PathKey, SourceDoc
+from bot.setting import CONTEXTS
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-FLOW_KEYS = ("id", "title", "start", "states", "description", "menu_button")
-STATE_KEYS = ("say", "do", "choices", "ask", "next")
+FLOW_KEYS = ("id", "title", "start", "states", "description", "menu_button", "context")
+STATE_KEYS = ("say", "do", "choices", "ask", "next", "context")
 TARGET_KEYS = ("to", "flow", "at", "call", "then", "return", "resume")
 ROUTE_KEYS = (*TARGET_KEYS, "if", "unless", "set", "do")
 CHOICE_KEYS = ("label", *ROUTE_KEYS)
@@ -45,6 +46,7 @@ class FlowParser:
         if not isinstance(menu_button, bool):
             self.fail(("menu_button",), "'menu_button' must be true or false")
             menu_button = True
+        context = self._context(data, ())
         raw_states = data.get("states")
         states: dict[str, StateSpec] = {}
         if not isinstance(raw_states, dict) or not raw_states:
@@ -58,9 +60,20 @@ class FlowParser:
         if flow_id is None or title is None or start is None:
             return None
         return FlowSpec(flow_id, title, start, states, self.doc.path, description or "",
-                        menu_button=menu_button)
+                        menu_button=menu_button, context=context or "chat")
 
     # -- pieces ---------------------------------------------------------------------------
+
+    def _context(self, data: dict, at: PathKey) -> str | None:
+        """Where text typed here is written, for the screen and the coach."""
+        value = data.get("context")
+        if value is None:
+            return None
+        if value not in CONTEXTS:
+            self.fail((*at, "context"), f"'context' must be one of: {', '.join(CONTEXTS)}"
+                      f"{did_you_mean(str(value), CONTEXTS)}")
+            return None
+        return str(value)
 
     def _unknown_keys(self, data: dict, at: PathKey, allowed: tuple[str, ...], what: str) -> None:
         for key in data:
@@ -114,7 +127,8 @@ class FlowParser:
                     choices.append(choice or ChoiceSpec("", Route(Target("return"))))
         ask = self._ask(raw["ask"], (*at, "ask")) if "ask" in raw else None
         routes = self._routes(raw["next"], (*at, "next")) if "next" in raw else ()
-        return StateSpec(name, say, actions, tuple(choices), ask, routes)
+        return StateSpec(name, say, actions, tuple(choices), ask, routes,
+                         self._context(raw, at))
 
     def _say(self, raw: Any, at: PathKey) -> tuple[str, ...]:
         if raw is None:

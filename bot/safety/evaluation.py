@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from bot.safety.screen import RuleSet, screen
+from bot.setting import setting_for
 
 TEST_PERCENT = 30
 SPLITS = ("train", "test", "all")
@@ -57,7 +58,9 @@ def evaluate(split: str, path: Path | str, rules: RuleSet | None = None) -> dict
     """
     items = load_labelled(path)
     chosen = [(i, item) for i, item in enumerate(items) if split in ("all", item.get("split"))]
-    judged = [(i, item, screen(item["text"], rules)) for i, item in chosen]
+    # Each item is judged where it was typed and by whom, when the data says so.
+    judged = [(i, item, screen(item["text"], rules, setting_for(item, item.get("context"))))
+              for i, item in chosen]
     risky = [row for row in judged if row[1]["category"] != "none"]
     safe = [row for row in judged if row[1]["category"] == "none"]
     recalled = [(i, item, r) for i, item, r in risky if r.is_flagged]

@@ -28,7 +28,9 @@ from typing import Any
 
 from bot.paths import flows_file
 from bot.quotes import QUOTES
+from bot.safety.in_setting import SettingRule, build_setting_rules, lowered
 from bot.safety.prefilter import Gate, GateIndex, gate, grams
+from bot.setting import NO_SETTING, Setting
 from bot.yamlfile import safe_data
 
 __all__ = ["CATEGORIES", "RISK_LEVELS", "RULES_PATH", "ScreenResult", "load_rules", "screen"]
@@ -126,6 +128,7 @@ class RuleSet:
     # every signal pattern as (family number, pattern number), and their index
     signal_patterns: tuple[tuple[int, int], ...] = ()
     signal_index: GateIndex | None = None
+    in_setting: tuple[SettingRule, ...] = ()
     max_chars: int = 20_000
     negation_window: int = 3
     breaker_window: int = 6
@@ -248,6 +251,8 @@ def build_rules(data: Mapping[str, Any], *, gates: bool = True) -> RuleSet:
             if data.get("reassurance")
             else None
         ),
+        in_setting=build_setting_rules(data.get("in_setting"), CATEGORIES[:-1],
+                                       lambda raw, where: _compile(raw, macros, where)),
         **{k: int(v) for k, v in settings.items()},
     )
 
@@ -454,17 +459,37 @@ def _evaluate(text: str, rs: RuleSet) -> ScreenResult:
     return ScreenResult("none", "none", f"idiom:{idiom}" if idiom else "no_match")
 
 
-def screen(text: str, rules: RuleSet | None = None) -> ScreenResult:
+def screen(text: str, rules: RuleSet | None = None,
+           setting: Setting = NO_SETTING) -> ScreenResult:
     """Screen one user message with `rules` (the flows' own, loaded with the catalog; the
-    shipped ones when none are given). Never raises: on an internal error it returns
-    "unsure" so the bot checks in gently rather than crashing or silently passing a possibly
-    unsafe message."""
+    shipped ones when none are given), typed in `setting`. Never raises: on an internal error
+    it returns "unsure" so the bot checks in gently rather than crashing or silently passing
+    a possibly unsafe message."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    elif not isinstance(text, str):
+        text = "" if text is None else str(text)
     try:
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", errors="replace")
-        elif not isinstance(text, str):
-            text = "" if text is None else str(text)
         rules = rules or load_rules()
+    except Exception:  # the screen must never take the bot down
+        log.exception("safety rules failed to load; returning unsure")
+        return ScreenResult("unsure", "none", "screen_error")
+    found = _screen_words(text, rules)
+    if not found.is_flagged or not rules.in_setting:
+        return found
+    try:
+        risk, category, rule = lowered(found.risk, found.category, found.rule,
+                                       normalise(text, rules.max_chars), setting,
+                                       rules.in_setting)
+    except Exception:  # never lose a flag to a bug in the setting's rules
+        log.exception("safety screen setting rules failed; keeping the flag")
+        return found
+    return ScreenResult(risk, category, rule)
+
+
+def _screen_words(text: str, rules: RuleSet) -> ScreenResult:
+    """The words alone."""
+    try:
         if len(text) <= rules.max_chars:
             return _evaluate(text, rules)
         # A long message is screened at both ends, so a risk at the end of a long ramble is

@@ -1,0 +1,77 @@
+"""What the setting changes about a flag: the same words mean something else when the person
+who crossed a line rehearses a deflection ("you also go through my phone"), tells of openness
+they offered ("I told her she could read my messages"), or of harm long past and now safe.
+
+Each entry of the rules' `in_setting` list lowers what a category's rules found, when all its
+markers are in the message and the setting fits; it never raises a risk. Markers are matched
+against the screen's normalised text (lower case, no apostrophes)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.setting import CONTEXTS, ROLES, Setting
+
+LEVELS = ("none", "unsure", "risk")
+
+
+@dataclass(frozen=True)
+class SettingRule:
+    id: str
+    categories: frozenset[str]
+    becomes: str
+    markers: tuple[re.Pattern[str], ...]  # every one must be found
+    contexts: frozenset[str] = frozenset()  # empty: anywhere
+    roles: frozenset[str] = frozenset()  # empty: any speaker, or none known
+
+    def applies(self, category: str, text: str, setting: Setting) -> bool:
+        return (category in self.categories
+                and (not self.contexts or setting.context in self.contexts)
+                and (not self.roles or setting.role in self.roles)
+                and all(marker.search(text) for marker in self.markers))
+
+
+def build_setting_rules(raw: Any, categories: tuple[str, ...],
+                        compile_: Callable[[Any, str], re.Pattern[str]]) -> tuple[SettingRule, ...]:
+    """`compile_` joins a pattern or a list of alternatives, with the rules' macros."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ValueError("'in_setting' must be a list")
+    out = []
+    for n, spec in enumerate(raw):
+        if not isinstance(spec, Mapping) or not {"id", "categories", "becomes", "markers"} <= (
+                spec.keys()):
+            raise ValueError(f"in_setting[{n}] needs id, categories, becomes and markers")
+        where = f"in_setting.{spec['id']}"
+        unknown = (set(spec["categories"]) - set(categories)
+                   | set(spec.get("contexts") or ()) - set(CONTEXTS)
+                   | set(spec.get("roles") or ()) - set(ROLES))
+        if unknown:
+            raise ValueError(f"{where}: unknown {', '.join(sorted(map(str, unknown)))}")
+        if spec["becomes"] not in LEVELS[:2]:
+            raise ValueError(f"{where}: 'becomes' must be none or unsure")
+        markers = spec["markers"]
+        if not isinstance(markers, list) or not markers:
+            raise ValueError(f"{where}: 'markers' must be a list of patterns (all must match)")
+        out.append(SettingRule(
+            id=str(spec["id"]), categories=frozenset(spec["categories"]),
+            becomes=str(spec["becomes"]),
+            markers=tuple(compile_(m, f"{where}.markers[{i}]") for i, m in enumerate(markers)),
+            contexts=frozenset(spec.get("contexts") or ()),
+            roles=frozenset(spec.get("roles") or ())))
+    return tuple(out)
+
+
+def lowered(risk: str, category: str, rule: str, text: str, setting: Setting,
+            rules: tuple[SettingRule, ...]) -> tuple[str, str, str]:
+    """(risk, category, rule id) after the setting: the first entry that lowers it wins."""
+    for entry in rules:
+        if LEVELS.index(entry.becomes) < LEVELS.index(risk) and entry.applies(
+                category, text, setting):
+            return entry.becomes, category if entry.becomes != "none" else "none", (
+                f"{entry.id}:{rule}")
+    return risk, category, rule

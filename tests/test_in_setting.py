@@ -1,0 +1,70 @@
+"""What the setting changes about a flag: consented openness, harm long past and now safe, and
+deflections rehearsed to the partner are not risks by themselves; it never raises a flag."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bot.safety.screen import build_rules, load_rules, screen
+from bot.setting import Setting
+from bot.yamlfile import safe_data
+from tests.conftest import REPO
+
+STORY_HURT = Setting("hurt", "story")
+STORY_CROSSED = Setting("crossed", "story")
+REHEARSAL_CROSSED = Setting("crossed", "rehearsal")
+REHEARSAL_HURT = Setting("hurt", "rehearsal")
+
+
+@pytest.mark.parametrize(("text", "setting", "risk", "because"), [
+    ("She reads my messages since she found out, I told her she could", STORY_CROSSED,
+     "none", "consented_openness"),
+    ("he tracks my location on his phone, we both agreed to it after the affair",
+     STORY_HURT, "none", "consented_openness"),
+    ("he hit me once years ago, we divorced and I'm safe now", STORY_HURT, "none",
+     "past_and_safe_now"),
+    ("my ex used to check my phone every night", STORY_HURT, "unsure", "past_only"),
+    ("you also go through my phone", REHEARSAL_CROSSED, "none", "rehearsed_deflection"),
+    ("you also go through my phone", REHEARSAL_HURT, "unsure", "spoken_to_partner"),
+])
+def test_the_setting_lowers_a_flag_it_explains(text: str, setting: Setting, risk: str,
+                                                because: str) -> None:
+    words_alone = replace(load_rules(), in_setting=())
+    assert screen(text, words_alone, setting).is_flagged, "the words alone are flagged"
+    result = screen(text, None, setting)
+    assert result.risk == risk and result.rule.startswith(f"{because}:")
+
+
+@pytest.mark.parametrize(("text", "setting"), [
+    ("he checks my phone every night", STORY_HURT),
+    ("he checks my phone every night", REHEARSAL_HURT),
+    ("he hit me last night when I asked about her", STORY_HURT),
+    ("you hit me last night", REHEARSAL_CROSSED),  # a deflection marker alone is not enough
+    ("my ex hit me and he still comes round at night", STORY_HURT),
+    ("I want to kill myself, I told her she could have my phone", STORY_CROSSED),
+])
+def test_the_setting_leaves_real_risks_flagged(text: str, setting: Setting) -> None:
+    assert screen(text, None, setting).risk == screen(text).risk != "none"
+
+
+def test_the_setting_never_raises_a_flag() -> None:
+    for context in ("rehearsal", "practice", "story"):
+        assert not screen("can we talk tonight?", None, Setting("crossed", context)).is_flagged
+
+
+def test_an_unknown_context_in_the_rules_is_refused() -> None:
+    data = safe_data((REPO / "flows" / "safety" / "screen_rules.yaml").read_text())
+    data["in_setting"][0]["contexts"] = ["rehersal"]
+    with pytest.raises(ValueError, match="unknown rehersal"):
+        build_rules(data)
+    data["in_setting"][0]["contexts"] = []
+    data["in_setting"][0]["becomes"] = "risk"
+    with pytest.raises(ValueError, match="'becomes' must be none or unsure"):
+        build_rules(data)
+
+
+def test_the_shipped_rules_have_setting_entries() -> None:
+    assert {rule.id for rule in load_rules().in_setting} >= {
+        "consented_openness", "past_and_safe_now", "rehearsed_deflection"}

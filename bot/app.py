@@ -25,6 +25,7 @@ from bot.safety import screen
 from bot.safety.flow import SAFETY_ENTRY_STATES, SAFETY_FLOW
 from bot.safety.resources import RESOURCES_FILE, load_resources
 from bot.store import open_store
+from bot.understanding.examples import examples_loader
 
 
 def build_registry() -> Registry:
@@ -47,6 +48,11 @@ def features(registry: Registry | None = None) -> Features:
                      compiled(screen.build_rules)),
             DataFile(feedback.SERVICE, Path("coach") / "feedback_rules.yaml",
                      compiled(feedback.build_rules)),
+            # The learned second stages: examples beside the flows, fitted as they load.
+            DataFile(screen.LEARNED, Path(screen.EXAMPLES_FILE),
+                     examples_loader(screen.LABELS, "category")),
+            DataFile(feedback.LEARNED, Path(feedback.EXAMPLES_FILE),
+                     examples_loader(feedback.VERDICTS, "verdict")),
         ),
         entry_states={SAFETY_FLOW: SAFETY_ENTRY_STATES},
     )

@@ -30,6 +30,7 @@ from bot.safety.screen import ScreenResult
 from bot.session import Position, Session
 from bot.setting import Setting, setting_for
 from bot.turn import Turn
+from bot.understanding.learned import LearnedReader
 
 # The menu asks adults to confirm their age; until they have, deep links lead to the menu.
 CONSENT_SLOT, CONSENT_VALUE = "adult", "yes"
@@ -77,7 +78,9 @@ class Stages:
     def _screen_with_flows_rules(catalog: Catalog) -> Screen:
         rules = catalog.services.get(safety_screen.SERVICE)
         own = rules if isinstance(rules, safety_screen.RuleSet) else None
-        return lambda text, setting: safety_screen.screen(text, own, setting)
+        learned = catalog.services.get(safety_screen.LEARNED)
+        reader = learned if isinstance(learned, LearnedReader) else safety_screen.shipped_learned()
+        return lambda text, setting: safety_screen.screen(text, own, setting, reader)
 
     # -- the path -----------------------------------------------------------------------------
 

@@ -672,10 +672,40 @@ def test_without_a_role_every_kind_is_looked_for() -> None:
 
 def test_the_command_line_takes_the_role_and_the_context(
         capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["feedback", "--json", "--role", "hurt", "--context", "practice", "--",
-                 "I'm sorry you found out that way"]) == 0
+    assert main(["feedback", "--json", "--rules-only", "--role", "hurt", "--context",
+                 "practice", "--", "I'm sorry you found out that way"]) == 0
     hurt = json.loads(capsys.readouterr().out)
-    assert main(["feedback", "--json", "--role", "crossed", "--",
+    assert main(["feedback", "--json", "--rules-only", "--role", "crossed", "--",
                  "I'm sorry you found out that way"]) == 0
     crossed = json.loads(capsys.readouterr().out)
     assert (hurt["verdict"], crossed["verdict"]) == ("calm", "harsh")
+
+
+# -- the learned stage -----------------------------------------------------------------------------
+
+
+def test_the_learned_stage_reads_a_line_the_rules_call_calm() -> None:
+    from bot.coach.feedback import shipped_learned
+
+    text = "I guess I should just trust you blindly then"
+    assert analyse(text).verdict == "calm"
+    fb = analyse(text, learned=shipped_learned())
+    assert fb.verdict == "harsh" and [f.kind for f in fb.findings] == ["learned"]
+    assert "for example: “" in fb.findings[0].explanation
+    assert fb.rewrite != text
+
+
+def test_a_calm_line_stays_calm_with_the_learned_stage() -> None:
+    from bot.coach.feedback import shipped_learned
+
+    text = "I felt hurt when I saw the messages with Sam. Can we talk about it tonight?"
+    assert analyse(text, learned=shipped_learned()).verdict == "calm"
+
+
+def test_the_command_line_can_leave_the_learned_stage_out(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    text = "I guess I should just trust you blindly then"
+    assert main(["feedback", "--json", "--", text]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "harsh"
+    assert main(["feedback", "--json", "--rules-only", "--", text]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "calm"

@@ -157,8 +157,11 @@ NEGATION = re.compile(r"\b(no|not|never|don't|doesn't|won't|isn't|rather than|in
 def _all_flow_text() -> list[tuple[str, str]]:
     texts = []
     for path in sorted(SHIPPED.rglob("*.yaml")):
-        if path.name in ("screen_rules.yaml", "feedback_rules.yaml"):
-            continue  # word lists for recognising such talk, not things the bot says
+        if path.name in ("screen_rules.yaml", "feedback_rules.yaml") or path.name.endswith(
+                "_examples.yaml"):
+            # word lists and labelled examples for recognising such talk, not things the bot
+            # advises (a coach example is only ever quoted as a line that lands as harsh)
+            continue
         for line in path.read_text().splitlines():
             texts.append((path.name, line))
     return texts

@@ -641,3 +641,43 @@ def test_the_command_line_screens_for_a_role_and_a_context(
     assert capsys.readouterr().out.startswith("risk: coercive_control")
     assert main(["screen", "--role", "crossed", "--context", "rehearsal", "--", text]) == 0
     assert capsys.readouterr().out.startswith("none: none (rehearsed_deflection:")
+
+
+# -- the learned stage -----------------------------------------------------------------------------
+
+VEILED = "he said I had better watch myself when he gets home tonight"
+
+
+def test_the_learned_stage_asks_gently_about_wording_the_rules_missed() -> None:
+    from bot.safety.screen import shipped_learned
+
+    learned = shipped_learned()
+    assert learned is not None
+    assert screen(VEILED).rule == "no_match"
+    result = screen(VEILED, None, learned=learned)
+    assert (result.risk, result.category) == ("unsure", "violence")
+    assert result.rule.startswith("learned.violence:")
+
+
+@pytest.mark.parametrize("text", [
+    "honestly this whole thing is killing me slowly",  # an idiom the rules masked
+    "she has never laid a finger on me, she just texts other guys",  # negated
+    "Finish",  # too short to read
+    "can we talk tonight about the messages from Sam",
+])
+def test_what_the_rules_cleared_or_a_calm_line_stays_clear(text: str) -> None:
+    from bot.safety.screen import shipped_learned
+
+    assert not screen(text, None, learned=shipped_learned()).is_flagged
+
+
+def test_explain_names_the_nearest_examples_never_the_message(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    assert main(["screen", "--json", "--explain", "--", VEILED]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["risk"] == "unsure" and out["learned"]["leans_to"] == "violence"
+    assert len(out["learned"]["nearest"]) == 3 and VEILED not in json.dumps(out)
+    assert main(["screen", "--rules-only", "--", VEILED]) == 0
+    assert capsys.readouterr().out.startswith("none: none (no_match)")

@@ -13,8 +13,16 @@ import sys
 from typing import Any
 
 from bot.cli.common import Subparsers, add_setting_options, command, setting_of
-from bot.cli.rules import flows_rules
-from bot.coach.feedback import Feedback, analyse, build_rules, compiled_rules
+from bot.cli.rules import add_learned_option, flows_learned, flows_rules
+from bot.coach.evaluation import benchmark, evaluate, format_report
+from bot.coach.feedback import (
+    EXAMPLES_FILE,
+    VERDICTS,
+    Feedback,
+    analyse,
+    build_rules,
+    compiled_rules,
+)
 
 
 def add_parser(subparsers: Subparsers) -> None:
@@ -23,6 +31,14 @@ def add_parser(subparsers: Subparsers) -> None:
                      "sound harsh and why, and a calmer way to say it.", text="words")
     parser.add_argument("--json", action="store_true", help="one JSON object per result")
     add_setting_options(parser)
+    add_learned_option(parser)
+    measure = parser.add_mutually_exclusive_group()
+    measure.add_argument("--evaluate", metavar="FILE",
+                         help="calm-vs-not and exact verdict accuracy, and the kinds found in "
+                              "harsh lines, on labelled lines (YAML `items:` with text, "
+                              "verdict, kinds; role and context when known)")
+    measure.add_argument("--benchmark", metavar="FILE",
+                         help="median microseconds per line over labelled lines, as JSON")
     parser.add_argument("words", nargs="*", metavar="TEXT",
                         help="the message (default: each line of stdin); put -- before text "
                              "that starts with '-'")
@@ -30,13 +46,20 @@ def add_parser(subparsers: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     rules = flows_rules(args, "coach/feedback_rules.yaml", build_rules)
+    learned = flows_learned(args, EXAMPLES_FILE, VERDICTS, "verdict")
+    if args.evaluate:
+        print(format_report(evaluate("all", args.evaluate, rules=rules, learned=learned)))
+        return 0
+    if args.benchmark:
+        print(json.dumps(benchmark(5, args.benchmark, rules, learned), indent=2))
+        return 0
     setting = setting_of(args)
     if args.words:
-        print(render(analyse(" ".join(args.words), rules, setting), args.json,
+        print(render(analyse(" ".join(args.words), rules, setting, learned), args.json,
                      single_line=False))
         return 0
     for line in sys.stdin:
-        print(render(analyse(line.rstrip("\r\n"), rules, setting), args.json,
+        print(render(analyse(line.rstrip("\r\n"), rules, setting, learned), args.json,
                      single_line=True))
     sys.stdout.flush()
     return 0
@@ -52,8 +75,9 @@ def readable(fb: Feedback) -> str:
     lines = [_text("header").format(verdict=verdict, score=fb.score)]
     for f in fb.findings:
         excerpt = " ".join(f.excerpt.split())
-        lines.append(_text("finding").format(kind=f.kind, excerpt=excerpt,
-                                             explanation=f.explanation))
+        template = "finding" if excerpt else "finding_whole"
+        lines.append(_text(template).format(kind=f.kind, excerpt=excerpt,
+                                            explanation=f.explanation))
     if fb.positives:
         labels = _text("positive_labels")
         named = ", ".join(str(labels.get(p, p)) for p in fb.positives)

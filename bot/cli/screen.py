@@ -12,9 +12,17 @@ import json
 import sys
 
 from bot.cli.common import EXIT_USAGE, Subparsers, add_setting_options, command, setting_of
-from bot.cli.rules import flows_rules
+from bot.cli.rules import add_learned_option, flows_learned, flows_rules
 from bot.safety.evaluation import SPLITS, LabelledDataError, benchmark, evaluate
-from bot.safety.screen import RuleSet, ScreenResult, build_rules, screen
+from bot.safety.screen import (
+    EXAMPLES_FILE,
+    LABELS,
+    RuleSet,
+    ScreenResult,
+    build_rules,
+    screen,
+)
+from bot.understanding.learned import LearnedReader
 
 BENCHMARK_REPEATS = 25
 EVALUATE = f"--evaluate FILE [{'|'.join(SPLITS)}]"
@@ -40,6 +48,10 @@ def add_parser(subparsers: Subparsers) -> None:
     parser.formatter_class = _Formatter
     parser.add_argument("--json", action="store_true", help="one JSON object per message")
     add_setting_options(parser)
+    add_learned_option(parser)
+    parser.add_argument("--explain", action="store_true",
+                        help="also the labelled examples nearest to the message (their text, "
+                             "never the message's), and how far it reads as a risk")
     measure = parser.add_mutually_exclusive_group()
     measure.add_argument("--evaluate", nargs="*", metavar="FILE",
                          help="recall, false alarms and category accuracy on labelled data "
@@ -54,25 +66,46 @@ def add_parser(subparsers: Subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     rules = flows_rules(args, "safety/screen_rules.yaml", build_rules)
+    learned = flows_learned(args, EXAMPLES_FILE, LABELS, "category")
     if args.evaluate is not None or args.benchmark is not None:
-        return _measure(args.evaluate, args.benchmark, rules)
+        return _measure(args.evaluate, args.benchmark, rules, learned)
     setting = setting_of(args)
-    if args.words:
-        print(_format(screen(" ".join(args.words), rules, setting), args.json))
-        return 0
-    for line in sys.stdin:
-        print(_format(screen(line.rstrip("\r\n"), rules, setting), args.json), flush=True)
+    texts = [" ".join(args.words)] if args.words else (
+        line.rstrip("\r\n") for line in sys.stdin)
+    for text in texts:
+        result = screen(text, rules, setting, learned)
+        explained = _explain(text, learned) if args.explain else None
+        print(_format(result, args.json, explained), flush=True)
     return 0
 
 
-def _format(result: ScreenResult, as_json: bool) -> str:
+def _explain(text: str, learned: LearnedReader | None) -> dict | None:
+    """Why the learned stage reads a message as it does: its lead over "none" and the
+    nearest labelled examples (examples from the flows, never the screened text)."""
+    if learned is None:
+        return None
+    reading = learned.read(text)
+    return {"risk_lead": round(reading.lead_over("none"), 2),
+            "leans_to": reading.best_except("none"),
+            "nearest": [{"category": e.label, "similarity": round(sim, 2), "example": e.text}
+                        for e, sim in reading.nearest]}
+
+
+def _format(result: ScreenResult, as_json: bool, explained: dict | None = None) -> str:
     if as_json:
-        return json.dumps(result.to_dict(), sort_keys=False)
-    return f"{result.risk}: {result.category} ({result.rule})"
+        return json.dumps({**result.to_dict(), **({"learned": explained} if explained else {})},
+                          sort_keys=False, ensure_ascii=False)
+    line = f"{result.risk}: {result.category} ({result.rule})"
+    if explained:
+        line += (f"\n  learned: {explained['leans_to']} by {explained['risk_lead']} over none;"
+                 " nearest examples:")
+        line += "".join(f"\n  - {n['category']} {n['similarity']}: {n['example']}"
+                        for n in explained["nearest"])
+    return line
 
 
 def _measure(evaluating: list[str] | None, benchmarking: str | None,
-             rules: RuleSet | None) -> int:
+             rules: RuleSet | None, learned: LearnedReader | None) -> int:
     """--evaluate and --benchmark: the figures as JSON, or one line saying what is wrong."""
     split, data = "test", benchmarking or None
     for value in evaluating or ():  # FILE and a split, in either order
@@ -87,9 +120,9 @@ def _measure(evaluating: list[str] | None, benchmarking: str | None,
         return _fail(f"give the labelled data file: coach screen {wanted}")
     try:
         if evaluating is not None:
-            figures = evaluate(split, data, rules)
+            figures = evaluate(split, data, rules, learned)
         else:
-            figures = benchmark(BENCHMARK_REPEATS, data, rules)
+            figures = benchmark(BENCHMARK_REPEATS, data, rules, learned)
     except LabelledDataError as error:
         return _fail(str(error))
     print(json.dumps(figures, indent=2))

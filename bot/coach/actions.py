@@ -17,6 +17,7 @@ from bot.coach.feedback import Feedback, FeedbackRules, Finding
 from bot.flowlang.registry import Registry
 from bot.quotes import straighten
 from bot.setting import ROLE_SLOT, ROLES, setting_for
+from bot.understanding.learned import LearnedReader
 
 if TYPE_CHECKING:
     from bot.flowlang.context import StepContext
@@ -41,8 +42,10 @@ def analyse(ctx: StepContext, text: str, context: str = "rehearsal") -> Feedback
     """The coach's reading of a line, with the rules loaded with these flows, for the person
     speaking (the `role` slot) where they typed it."""
     rules = ctx.services.get(feedback.SERVICE)
+    learned = ctx.services.get(feedback.LEARNED)
+    reader = learned if isinstance(learned, LearnedReader) else feedback.shipped_learned()
     return feedback.analyse(text, rules if isinstance(rules, FeedbackRules) else None,
-                            setting_for(ctx.session.slots, context))
+                            setting_for(ctx.session.slots, context), reader)
 
 
 def _int(ctx: StepContext, slot: str, default: int = 0) -> int:

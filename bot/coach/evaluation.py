@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 
 from bot.coach.feedback import FeedbackRules, analyse, compiled_rules
-from bot.setting import setting_for
+from bot.setting import NO_SETTING, setting_for
+from bot.understanding.learned import LearnedReader
 
 EVAL_KINDS = (
     "absolute",
@@ -61,7 +62,8 @@ def _per_kind(rows: list[tuple[set[str], set[str]]]) -> dict[str, dict[str, Any]
 
 
 def evaluate(split: str, path: Path | str, with_errors: bool = False,
-             rules: FeedbackRules | None = None) -> dict[str, Any]:
+             rules: FeedbackRules | None = None,
+             learned: LearnedReader | None = None) -> dict[str, Any]:
     """Accuracy (calm vs not), harsh-kind coverage and per-kind precision/recall on a split.
 
     Files without a split field (the dev and fresh sets) are evaluated with split="all".
@@ -70,7 +72,7 @@ def evaluate(split: str, path: Path | str, with_errors: bool = False,
     rows, correct, exact, harsh_total, harsh_hit, errors = [], 0, 0, 0, 0, []
     confusion: dict[str, dict[str, int]] = {}
     for item in items:
-        fb = analyse(item["text"], rules, setting_for(item, item.get("context")))
+        fb = analyse(item["text"], rules, setting_for(item, item.get("context")), learned)
         gold, pred = set(item["kinds"]), {f.kind for f in fb.findings}
         rows.append((gold, pred))
         ok = (fb.verdict == "calm") == (item["verdict"] == "calm")
@@ -131,17 +133,18 @@ def format_report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def benchmark(n: int, path: Path | str, rules: FeedbackRules | None = None) -> dict[str, Any]:
+def benchmark(n: int, path: Path | str, rules: FeedbackRules | None = None,
+              learned: LearnedReader | None = None) -> dict[str, Any]:
     """Time analyse() over every labelled line, n rounds; median µs per message."""
     texts = [i["text"] for i in load_labelled(path)]
     compiled_rules()
     for text in texts:  # warm caches so the first round isn't measuring compilation
-        analyse(text, rules)
+        analyse(text, rules, NO_SETTING, learned)
     samples = []
     for _ in range(max(1, int(n))):
         for text in texts:
             t0 = time.perf_counter_ns()
-            analyse(text, rules)
+            analyse(text, rules, NO_SETTING, learned)
             samples.append((time.perf_counter_ns() - t0) / 1000)
     samples.sort()
     return {
@@ -151,4 +154,5 @@ def benchmark(n: int, path: Path | str, rules: FeedbackRules | None = None) -> d
         "mean_us": round(statistics.fmean(samples), 1),
         "p95_us": round(samples[int(0.95 * (len(samples) - 1))], 1),
         "max_us": round(samples[-1], 1),
+        "learned_stage": learned is not None,
     }

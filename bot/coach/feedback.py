@@ -20,6 +20,8 @@ from typing import Any
 from bot.paths import flows_file
 from bot.quotes import STRAIGHT
 from bot.setting import NO_SETTING, Setting
+from bot.understanding.examples import shipped_reader
+from bot.understanding.learned import LearnedReader, Reading
 from bot.yamlfile import safe_data
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,9 @@ log = logging.getLogger(__name__)
 RULES_PATH = flows_file("coach/feedback_rules.yaml")  # honours COACH_FLOWS_DIR
 # The name the flows catalog offers the loaded rules under (bot/app.py).
 SERVICE = "feedback_rules"
+LEARNED = "feedback_learned"  # the learned stage, offered under this name (bot/app.py)
+EXAMPLES_FILE = "coach/feedback_examples.yaml"
+MAX_LIKE_CHARS = 120  # an example quoted in a finding stays a phone line long
 VERDICTS = ("calm", "almost", "harsh")
 MISSING_KINDS = ("no_feeling", "no_specific_behavior", "no_invitation")
 PATTERN_KINDS = (
@@ -655,16 +660,55 @@ def _analyse(text: str, rules: FeedbackRules, setting: Setting) -> Feedback:
     return Feedback(verdict, score, findings, rewrite, positives)
 
 
-def analyse(text: str, rules: FeedbackRules | None = None,
-            setting: Setting = NO_SETTING) -> Feedback:
+def shipped_learned() -> LearnedReader | None:
+    """The shipped examples' reader, for flows folders without examples of their own."""
+    return shipped_reader(EXAMPLES_FILE, VERDICTS, "verdict")
+
+
+def _with_learned(found: Feedback, text: str, rules: FeedbackRules, setting: Setting,
+                  reading: Reading) -> Feedback:
+    """A line the rules call calm that reads as "almost" or "harsh" against the examples:
+    the verdict follows, with the line it most resembles named."""
+    verdict = reading.best_except("calm")
+    rule = rules.kinds["learned"]
+    like = _resembles(reading, verdict)
+    words = (rules.raw["kinds"]["learned"].get("verdict_words") or {}).get(verdict, verdict)
+    finding = Finding("learned", 0, 0, "", rule.explanation.format(verdict=words, like=like),
+                      rule.suggestion)
+    t = _prepare(text, rules)
+    window = int((rules.raw.get("limits") or {}).get("negation_window", 4))
+    hits = _positive_hits(t, rules, window)
+    findings = [finding]
+    behaviour = _behaviour(t, rules, findings)
+    positives = list(found.positives)
+    score = _score(verdict, findings, positives, rules)
+    rewrite = _rewrite(t, rules, verdict, findings, hits, behaviour, setting.role)
+    return Feedback(verdict, score, findings, rewrite, positives)
+
+
+def _resembles(reading: Reading, verdict: str) -> str:
+    """The nearest example with this verdict, as the explanation's "like"."""
+    texts = [e.text for e, _similarity in reading.nearest if e.label == verdict] or [
+        e.text for e, _similarity in reading.nearest]
+    text = texts[0] if texts else ""
+    return text if len(text) <= MAX_LIKE_CHARS else text[:MAX_LIKE_CHARS].rsplit(" ", 1)[0] + "…"
+
+
+def analyse(text: str, rules: FeedbackRules | None = None, setting: Setting = NO_SETTING,
+            learned: LearnedReader | None = None) -> Feedback:
     """Analyse one message with `rules` (the flows' own, loaded with the catalog; the shipped
-    ones when none are given), said by `setting.role`. Never raises on any input; rule-file
-    errors do surface."""
+    ones when none are given), said by `setting.role`; `learned` reads a line the rules found
+    nothing to change in. Never raises on any input; rule-file errors do surface."""
     rules = rules or compiled_rules()
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     try:
-        return _analyse(text, rules, setting)
+        found = _analyse(text, rules, setting)
+        reading = learned.leans_away(text, "calm") if (
+            learned is not None and found.verdict == "calm") else None
+        if reading is not None:
+            return _with_learned(found, text, rules, setting, reading)
+        return found
     except Exception:  # a bug must not take the conversation down; log and degrade
         log.exception("feedback analysis failed")
         return Feedback("almost", 50, [], str(rules.raw["rewrite"]["empty"]), [])

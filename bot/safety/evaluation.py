@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 
 from bot.safety.screen import RuleSet, screen
-from bot.setting import setting_for
+from bot.setting import NO_SETTING, setting_for
+from bot.understanding.learned import LearnedReader
 
 TEST_PERCENT = 30
 SPLITS = ("train", "test", "all")
@@ -51,7 +52,8 @@ def load_labelled(path: Path | str) -> list[dict[str, str]]:
     return list(items)
 
 
-def evaluate(split: str, path: Path | str, rules: RuleSet | None = None) -> dict[str, Any]:
+def evaluate(split: str, path: Path | str, rules: RuleSet | None = None,
+             learned: LearnedReader | None = None) -> dict[str, Any]:
     """Recall, false-alarm rate and category accuracy; "unsure" counts as flagged.
 
     Missed and false-alarm items are reported by index into the file, never by text.
@@ -59,8 +61,8 @@ def evaluate(split: str, path: Path | str, rules: RuleSet | None = None) -> dict
     items = load_labelled(path)
     chosen = [(i, item) for i, item in enumerate(items) if split in ("all", item.get("split"))]
     # Each item is judged where it was typed and by whom, when the data says so.
-    judged = [(i, item, screen(item["text"], rules, setting_for(item, item.get("context"))))
-              for i, item in chosen]
+    judged = [(i, item, screen(item["text"], rules, setting_for(item, item.get("context")),
+                               learned)) for i, item in chosen]
     risky = [row for row in judged if row[1]["category"] != "none"]
     safe = [row for row in judged if row[1]["category"] == "none"]
     recalled = [(i, item, r) for i, item, r in risky if r.is_flagged]
@@ -88,12 +90,12 @@ def _ratio(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-def benchmark(repeats: int, path: Path | str,
-              rules: RuleSet | None = None) -> dict[str, Any]:
+def benchmark(repeats: int, path: Path | str, rules: RuleSet | None = None,
+              learned: LearnedReader | None = None) -> dict[str, Any]:
     """Median microseconds per screen() call over the labelled messages (warm cache)."""
     texts = [item["text"] for item in load_labelled(path)]
-    screen("warm up the rule cache", rules)
-    per_message = [_time_us(text, repeats, rules) for text in texts]
+    screen("warm up the rule cache", rules, NO_SETTING, learned)
+    per_message = [_time_us(text, repeats, rules, learned) for text in texts]
     huge = "I am worried about his dating app and the texts. " * 2_000
     return {
         "messages": len(texts),
@@ -101,14 +103,16 @@ def benchmark(repeats: int, path: Path | str,
         "median_us": round(statistics.median(per_message), 1),
         "p95_us": round(sorted(per_message)[int(0.95 * (len(per_message) - 1))], 1),
         "max_us": round(max(per_message), 1),
-        "huge_100k_chars_us": round(_time_us(huge, 3, rules), 1),
+        "huge_100k_chars_us": round(_time_us(huge, 3, rules, learned), 1),
+        "learned_stage": learned is not None,
     }
 
 
-def _time_us(text: str, repeats: int, rules: RuleSet | None) -> float:
+def _time_us(text: str, repeats: int, rules: RuleSet | None,
+             learned: LearnedReader | None) -> float:
     samples = []
     for _ in range(repeats):
         start = time.perf_counter_ns()
-        screen(text, rules)
+        screen(text, rules, NO_SETTING, learned)
         samples.append((time.perf_counter_ns() - start) / 1000)
     return statistics.median(samples)

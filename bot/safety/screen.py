@@ -31,6 +31,8 @@ from bot.quotes import QUOTES
 from bot.safety.in_setting import SettingRule, build_setting_rules, lowered
 from bot.safety.prefilter import Gate, GateIndex, gate, grams
 from bot.setting import NO_SETTING, Setting
+from bot.understanding.examples import shipped_reader
+from bot.understanding.learned import LearnedReader
 from bot.yamlfile import safe_data
 
 __all__ = ["CATEGORIES", "RISK_LEVELS", "RULES_PATH", "ScreenResult", "load_rules", "screen"]
@@ -40,8 +42,12 @@ log = logging.getLogger(__name__)
 RULES_PATH = flows_file("safety/screen_rules.yaml")  # honours COACH_FLOWS_DIR
 # The name the flows catalog offers the loaded rules under (bot/app.py).
 SERVICE = "screen_rules"
+LEARNED = "screen_learned"  # the learned stage, offered under this name (bot/app.py)
+NO_MATCH = "no_match"
+EXAMPLES_FILE = "safety/screen_examples.yaml"
 RISK_LEVELS = ("none", "unsure", "risk")
 CATEGORIES = ("violence", "coercive_control", "self_harm", "none")
+LABELS = ("none", "violence", "coercive_control", "self_harm")  # the learned stage's
 # When several rules fire at the same risk level the most urgent category wins.
 CATEGORY_PRIORITY = {"self_harm": 3, "violence": 2, "coercive_control": 1, "none": 0}
 SUBJECT_MODES = ("partner", "partner_named", "agent", "not_self", "self")
@@ -456,15 +462,15 @@ def _evaluate(text: str, rs: RuleSet) -> ScreenResult:
         return ScreenResult(best.risk, best.category, best.id)
     if negated:
         return ScreenResult("none", "none", f"negated:{negated}")
-    return ScreenResult("none", "none", f"idiom:{idiom}" if idiom else "no_match")
+    return ScreenResult("none", "none", f"idiom:{idiom}" if idiom else NO_MATCH)
 
 
-def screen(text: str, rules: RuleSet | None = None,
-           setting: Setting = NO_SETTING) -> ScreenResult:
+def screen(text: str, rules: RuleSet | None = None, setting: Setting = NO_SETTING,
+           learned: LearnedReader | None = None) -> ScreenResult:
     """Screen one user message with `rules` (the flows' own, loaded with the catalog; the
-    shipped ones when none are given), typed in `setting`. Never raises: on an internal error
-    it returns "unsure" so the bot checks in gently rather than crashing or silently passing
-    a possibly unsafe message."""
+    shipped ones when none are given), typed in `setting`; `learned` reads what the rules
+    found no word of. Never raises: on an internal error it returns "unsure" so the bot
+    checks in gently rather than crashing or silently passing a possibly unsafe message."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
     elif not isinstance(text, str):
@@ -475,6 +481,8 @@ def screen(text: str, rules: RuleSet | None = None,
         log.exception("safety rules failed to load; returning unsure")
         return ScreenResult("unsure", "none", "screen_error")
     found = _screen_words(text, rules)
+    if found.rule == NO_MATCH and learned is not None:
+        found = _learned(text, learned)
     if not found.is_flagged or not rules.in_setting:
         return found
     try:
@@ -485,6 +493,27 @@ def screen(text: str, rules: RuleSet | None = None,
         log.exception("safety screen setting rules failed; keeping the flag")
         return found
     return ScreenResult(risk, category, rule)
+
+
+def shipped_learned() -> LearnedReader | None:
+    """The shipped examples' reader, for flows folders without examples of their own."""
+    return shipped_reader(EXAMPLES_FILE, LABELS, "category")
+
+
+def _learned(text: str, learned: LearnedReader) -> ScreenResult:
+    """Wording the rules have not seen: an "unsure" check-in (correctable in one tap) when
+    the message reads as a risk by the examples' threshold. Only messages with no rule match
+    at all come here: a negation, an idiom or a reassurance the rules saw stays cleared."""
+    try:
+        reading = learned.leans_away(text, "none")
+    except Exception:  # never lose the rules' answer to the learned stage
+        log.exception("learned screen failed; keeping the rules' answer")
+        return ScreenResult("none", "none", NO_MATCH)
+    if reading is None:
+        return ScreenResult("none", "none", NO_MATCH)
+    category = reading.best_except("none")
+    return ScreenResult("unsure", category,
+                        f"learned.{category}:{reading.lead_over('none'):.2f}")
 
 
 def _screen_words(text: str, rules: RuleSet) -> ScreenResult:

@@ -1,0 +1,110 @@
+"""The learned stage's examples file: which model, which labels, the labelled examples and
+the threshold, in YAML beside the flows (`safety/screen_examples.yaml`,
+`coach/feedback_examples.yaml`). Loaded with the flows like any data file: a broken file is a
+problem with its position, never a crash mid-conversation."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bot.flowlang.errors import FlowProblem
+from bot.flowlang.source import SourceDoc, load_source
+from bot.paths import shipped_flows
+from bot.understanding.embedder import ModelError, StaticEmbedder
+from bot.understanding.learned import Example, LearnedReader
+
+# The numbers an examples file may set, with their defaults.
+NUMBERS = (("ridge", 0.3), ("threshold", 0.5), ("min_words", 4), ("neighbours", 5),
+           ("agree", 3))
+
+
+@functools.lru_cache(maxsize=4)
+def _embedder(folder: Path) -> StaticEmbedder:
+    """One copy of a model per process, however many catalogs load it."""
+    return StaticEmbedder.load(folder)
+
+
+@functools.lru_cache(maxsize=8)
+def _fitted(folder: Path, labels: tuple[str, ...], examples: tuple[Example, ...],
+            numbers: tuple[tuple[str, float], ...]) -> LearnedReader:
+    n = dict(numbers)
+    return LearnedReader.fit(_embedder(folder), labels, examples, n["ridge"], n["threshold"],
+                             int(n["min_words"]), int(n["neighbours"]), int(n["agree"]))
+
+
+def examples_loader(labels: tuple[str, ...], label_key: str
+                    ) -> Callable[[Path], tuple[LearnedReader | None, list[FlowProblem]]]:
+    """A DataFile loader for examples labelled with one of `labels` under `label_key`."""
+
+    def load(path: Path) -> tuple[LearnedReader | None, list[FlowProblem]]:
+        doc, problems = load_source(path)
+        if doc is None:
+            return None, problems
+        spec, problems = _read(doc, labels, label_key)
+        if spec is None:
+            return None, problems
+        folder, examples, numbers = spec
+        try:
+            return _fitted(folder.resolve(), labels, examples,
+                           tuple(sorted(numbers.items()))), []
+        except ModelError as error:
+            return None, [doc.problem(("model",), str(error))]
+
+    return load
+
+
+def _read(doc: SourceDoc, labels: tuple[str, ...], label_key: str
+          ) -> tuple[tuple[Path, tuple[Example, ...], dict[str, float]] | None,
+                     list[FlowProblem]]:
+    data: Any = doc.data
+    if not isinstance(data, dict):
+        return None, [doc.problem((), "an examples file must be a mapping with model, "
+                                      "threshold and examples")]
+    problems = []
+    model = data.get("model")
+    if not isinstance(model, str) or not model.strip():
+        problems.append(doc.problem(("model",), "'model' must name the model's folder, "
+                                                "relative to this file"))
+    numbers = {}
+    for key, default in NUMBERS:
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            problems.append(doc.problem((key,), f"'{key}' must be a number, 0 or more"))
+        numbers[key] = float(value) if isinstance(value, (int, float)) else default
+    raw = data.get("examples")
+    if not isinstance(raw, list) or not raw:
+        return None, [*problems, doc.problem(("examples",), "'examples' must be a list")]
+    examples = []
+    for n, item in enumerate(raw):
+        text, label = (item.get("text"), item.get(label_key)) if isinstance(item, dict) else (
+            None, None)
+        if not isinstance(text, str) or not text.strip() or label not in labels:
+            problems.append(doc.problem(("examples", n), f"each example needs text and a "
+                                                         f"{label_key}: one of "
+                                                         f"{', '.join(labels)}"))
+            continue
+        kinds = item.get("kinds") or ()
+        examples.append(Example(text.strip(), label, tuple(str(k) for k in kinds)))
+    missing = [label for label in labels if label not in {e.label for e in examples}]
+    if missing:
+        problems.append(doc.problem(("examples",), f"no example for {', '.join(missing)}"))
+    if problems:
+        return None, problems
+    folder = Path(doc.path).parent / str(model)
+    return (folder, tuple(examples), numbers), []
+
+
+def shipped_reader(relative: str, labels: tuple[str, ...], label_key: str
+                   ) -> LearnedReader | None:
+    """The shipped examples' reader, for flows folders that bring no examples of their own
+    (as the shipped rules serve folders without rules). None when they cannot load."""
+    return _shipped(relative, labels, label_key)
+
+
+@functools.lru_cache(maxsize=4)
+def _shipped(relative: str, labels: tuple[str, ...], label_key: str) -> LearnedReader | None:
+    reader, _problems = examples_loader(labels, label_key)(shipped_flows() / relative)
+    return reader

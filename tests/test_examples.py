@@ -1,0 +1,76 @@
+"""The learned stage's examples files: the shipped ones load and are what the builder writes,
+never hold a hold-out message, and a broken file is a problem with its line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from bot.coach.feedback import VERDICTS
+from bot.safety.screen import LABELS
+from bot.understanding.examples import examples_loader
+from tests.conftest import REPO
+from tools.build_examples import rendered
+
+SCREEN = REPO / "flows" / "safety" / "screen_examples.yaml"
+COACH = REPO / "flows" / "coach" / "feedback_examples.yaml"
+
+
+def test_the_shipped_examples_load() -> None:
+    screen, problems = examples_loader(LABELS, "category")(SCREEN)
+    assert problems == [] and screen is not None and len(screen.examples) > 2000
+    coach, problems = examples_loader(VERDICTS, "verdict")(COACH)
+    assert problems == [] and coach is not None and coach.labels == VERDICTS
+
+
+def test_the_flows_hold_what_the_builder_writes() -> None:
+    for path, text in rendered().items():
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{path.name} differs: run .venv/bin/python tools/build_examples.py")
+
+
+def test_no_fresh_hold_out_message_is_an_example() -> None:
+    held = set()
+    for path in (REPO / "tests" / "data" / "holdout_fresh").glob("*.yaml"):
+        held |= {" ".join(i["text"].split()).casefold()
+                 for i in yaml.safe_load(path.read_text(encoding="utf-8"))["items"]}
+    for path in (SCREEN, COACH):
+        examples = yaml.safe_load(path.read_text(encoding="utf-8"))["examples"]
+        assert not held & {e["text"].casefold() for e in examples}
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "safety" / "screen_examples.yaml"
+    path.parent.mkdir(parents=True)
+    (tmp_path / "models").symlink_to(REPO / "flows" / "models")
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_a_wrong_label_is_reported_at_its_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "model: ../models/minilm-static\nthreshold: 0.8\nexamples:\n"
+                            "- {text: he hit me hard, category: violence}\n"
+                            "- {text: we talked, category: fine}\n"
+                            "- {text: a, category: none}\n")
+    reader, problems = examples_loader(LABELS, "category")(path)
+    assert reader is None
+    assert [(p.line, p.message.split(":")[0]) for p in problems] == [
+        (5, "each example needs text and a category"),
+        (4, "no example for coercive_control, self_harm")]
+
+
+def test_a_missing_model_is_one_problem(tmp_path: Path) -> None:
+    path = _write(tmp_path, "model: ../models/nowhere\nexamples:\n"
+                            + "".join(f"- {{text: example {label}, category: {label}}}\n"
+                                      for label in LABELS))
+    reader, problems = examples_loader(LABELS, "category")(path)
+    assert reader is None and len(problems) == 1 and "missing config.json" in str(problems[0])
+
+
+def test_a_negative_threshold_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, "model: ../models/minilm-static\nthreshold: -1\nexamples:\n"
+                            + "".join(f"- {{text: example {label}, category: {label}}}\n"
+                                      for label in LABELS))
+    _reader, problems = examples_loader(LABELS, "category")(path)
+    assert ["'threshold' must be a number, 0 or more" in p.message for p in problems] == [True]

@@ -1,0 +1,59 @@
+"""The learned reader: fitted from examples in closed form; it acts only past its threshold,
+on messages long enough to read, with its nearest examples agreeing."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.understanding.embedder import StaticEmbedder
+from bot.understanding.learned import Example, LearnedReader
+from tests.conftest import REPO
+
+LABELS = ("none", "risk")
+EXAMPLES = tuple(
+    [Example(t, "risk") for t in (
+        "he hits me when he is drunk", "she slapped me hard across the face",
+        "he punched me in the stomach", "my partner kicked me down the stairs",
+        "he beat me until I could not stand", "she threw a glass at my head")]
+    + [Example(t, "none") for t in (
+        "can we talk about the messages tonight", "I felt hurt when I saw the texts",
+        "I would like us to agree on what is okay with exes", "let's go for a walk and talk",
+        "I want to understand why you kept it from me", "thank you for listening to me")])
+
+
+@pytest.fixture(scope="module")
+def reader() -> LearnedReader:
+    embedder = StaticEmbedder.load(REPO / "flows" / "models" / "minilm-static")
+    return LearnedReader.fit(embedder, LABELS, EXAMPLES, ridge=0.1, threshold=0.5,
+                             min_words=4, neighbours=3, agree=2)
+
+
+def test_it_reads_wording_it_was_not_given(reader: LearnedReader) -> None:
+    reading = reader.read("my husband struck me and I am bruised")
+    assert reading.label == "risk" and reading.lead_over("none") > 0
+    assert reading.nearest[0][0].label == "risk"
+    assert reader.leans_away("my husband struck me and I am bruised", "none") is not None
+
+
+def test_a_calm_line_does_not_lean_away(reader: LearnedReader) -> None:
+    assert reader.leans_away("could we talk about it after dinner tonight", "none") is None
+
+
+def test_short_messages_are_left_to_the_rules(reader: LearnedReader) -> None:
+    assert not reader.can_read("he hit")
+    assert reader.leans_away("he hit me", "none") is None
+
+
+def test_the_threshold_and_the_neighbours_both_decide(reader: LearnedReader) -> None:
+    text = "my husband struck me and I am bruised"
+    strict = LearnedReader(reader.embedder, LABELS, EXAMPLES, reader.vectors, reader.weights,
+                           threshold=99.0)
+    assert strict.leans_away(text, "none") is None
+    lonely = LearnedReader(reader.embedder, LABELS, EXAMPLES, reader.vectors, reader.weights,
+                           threshold=0.0, neighbours=3, agree=4)
+    assert lonely.leans_away(text, "none") is None
+
+
+def test_fitting_is_the_same_every_time(reader: LearnedReader) -> None:
+    again = LearnedReader.fit(reader.embedder, LABELS, EXAMPLES, 0.1, 0.5)
+    assert (again.weights == reader.weights).all()

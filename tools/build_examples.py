@@ -1,0 +1,100 @@
+"""Write the learned stage's examples files from the labelled sets in tests/data.
+
+    .venv/bin/python tools/build_examples.py
+
+The flows carry their examples (an installed coach has no tests/), so they are copied here,
+deduplicated and in a fixed order; a line that is also in a fresh hold-out
+(tests/data/holdout_fresh/) is left out, so the hold-outs stay unseen. A counsellor may add
+examples to the written files by hand; this script rewrites them from the labelled sets, so
+add lasting ones to a set in tests/data.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "tests" / "data"
+SCREEN_SETS = ("screen_train.yaml", "safety_labelled.yaml", "safety_rounds.yaml",
+               "safety_dev.yaml", "safety_fresh.yaml", "safety_holdout.yaml")
+COACH_SETS = ("coach_train.yaml", "feedback_labelled.yaml", "feedback_rounds.yaml",
+              "feedback_dev.yaml", "feedback_holdout.yaml")
+
+SCREEN_HEAD = """\
+# Examples for the safety screen's learned stage (bot/understanding/). The rules in
+# screen_rules.yaml come first; a message they pass over with no match at all is compared with
+# these examples. When it reads as a risk by at least `threshold`, `agree` of its
+# `neighbours` nearest examples are risks too, and it has `min_words` words or more (shorter
+# ones say too little), the coach checks in gently ("unsure", which the person can correct
+# in one tap); `coach screen --explain` names the nearest examples. Add a message the screen
+# missed (or flagged wrongly) with its category: violence, coercive_control, self_harm or
+# none. Written by tools/build_examples.py from the labelled sets in tests/data; the model is
+# built by tools/build_static_model.py.
+"""
+COACH_HEAD = """\
+# Examples for the line coach's learned stage (bot/understanding/). The rules in
+# feedback_rules.yaml come first; when they find nothing to change in a line, it is compared
+# with these examples. When it reads as "almost" or "harsh" by at least `threshold`, with
+# `agree` of its `neighbours` nearest examples not calm either (and `min_words` words or more),
+# the coach says so and names a line it resembles. Add a line with its verdict (calm, almost or
+# harsh). Written by tools/build_examples.py from the labelled sets in tests/data; the model
+# is built by tools/build_static_model.py.
+"""
+
+
+def held_out() -> set[str]:
+    """The fresh hold-outs' texts: only to leave out a labelled line that happens to be one
+    of them word for word (a short "are you serious right now?" can be in both)."""
+    held = set()
+    for path in sorted((DATA / "holdout_fresh").glob("*.yaml")):
+        for item in yaml.safe_load(path.read_text(encoding="utf-8"))["items"]:
+            held.add(" ".join(str(item["text"]).split()).casefold())
+    return held
+
+
+def _items(names: tuple[str, ...], label: str) -> list[dict]:
+    seen: set[str] = held_out()
+    out = []
+    for name in names:
+        for item in yaml.safe_load((DATA / name).read_text(encoding="utf-8"))["items"]:
+            text = " ".join(str(item["text"]).split())
+            if text.casefold() in seen:
+                continue
+            seen.add(text.casefold())
+            entry = {"text": text, label: item[label]}
+            if item.get("kinds"):
+                entry["kinds"] = list(item["kinds"])
+            out.append(entry)
+    return out
+
+
+def _render(head: str, threshold: float, agree: int, examples: list[dict]) -> str:
+    body = yaml.safe_dump({"model": "../models/minilm-static", "ridge": 0.3,
+                           "threshold": threshold, "min_words": 4, "neighbours": 5,
+                           "agree": agree, "examples": examples},
+                          sort_keys=False, allow_unicode=True, width=100)
+    return head + body
+
+
+def rendered() -> dict[Path, str]:
+    """Each examples file as this script writes it (a test checks the flows hold these)."""
+    return {
+        REPO / "flows" / "safety" / "screen_examples.yaml":
+            _render(SCREEN_HEAD, 0.8, 3, _items(SCREEN_SETS, "category")),
+        REPO / "flows" / "coach" / "feedback_examples.yaml":
+            _render(COACH_HEAD, 0.4, 2, _items(COACH_SETS, "verdict")),
+    }
+
+
+def main() -> int:
+    for path, text in rendered().items():
+        path.write_text(text, encoding="utf-8")
+        print(f"{path.relative_to(REPO)}: {text.count(chr(10) + '- text:')} examples")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

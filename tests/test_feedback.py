@@ -709,3 +709,25 @@ def test_the_command_line_can_leave_the_learned_stage_out(
     assert json.loads(capsys.readouterr().out)["verdict"] == "harsh"
     assert main(["feedback", "--json", "--rules-only", "--", text]) == 0
     assert json.loads(capsys.readouterr().out)["verdict"] == "calm"
+
+
+# -- honesty is not surveillance; a request is not a demand ----------------------------------------
+
+
+def test_telling_what_one_did_is_not_watching() -> None:
+    fb = analyse("I read your messages last night. I'm not proud of it, and I want to be "
+                 "honest with you about why.", setting=HURT)
+    assert "policing" not in {f.kind for f in fb.findings} and fb.verdict != "harsh"
+
+
+def test_a_claim_to_know_who_they_talk_to_is_watching() -> None:
+    fb = analyse("I deserve to know who you're talking to", setting=HURT)
+    assert fb.verdict == "harsh" and "policing" in {f.kind for f in fb.findings}
+
+
+def test_a_polite_time_limited_request_is_almost_with_the_note_on_openness() -> None:
+    fb = analyse("Would you be willing to share your location with me for the next few weeks, "
+                 "while we rebuild trust?", setting=HURT)
+    assert fb.verdict == "almost" and [f.kind for f in fb.findings] == ["access_request"]
+    assert "works best when it's offered" in fb.findings[0].explanation
+    assert "open" in fb.rewrite.lower()

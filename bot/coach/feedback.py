@@ -36,6 +36,7 @@ VERDICTS = ("calm", "almost", "harsh")
 MISSING_KINDS = ("no_feeling", "no_specific_behavior", "no_invitation")
 PATTERN_KINDS = (
     "policing",
+    "access_request",
     "threat",
     "insult",
     "contempt",
@@ -609,7 +610,8 @@ def _rewrite(
     if verdict == "calm" and stripped and len(stripped) <= max_echo:
         return stripped
     feeling = _feeling_word(t, rules, hits, verdict)
-    if any(f.kind == "policing" for f in findings) and "policing" in templates:
+    if any(f.kind in ("policing", "access_request") for f in findings) and (
+            "policing" in templates):
         return str(templates["policing"]).format(feeling=feeling)
     if role == "crossed" and ("own_part" in hits or OWNING_KINDS & {f.kind for f in findings}):
         return str(templates["apology"])

@@ -731,3 +731,12 @@ def test_a_polite_time_limited_request_is_almost_with_the_note_on_openness() -> 
     assert fb.verdict == "almost" and [f.kind for f in fb.findings] == ["access_request"]
     assert "works best when it's offered" in fb.findings[0].explanation
     assert "open" in fb.rewrite.lower()
+
+
+def test_a_learned_finding_names_what_its_examples_were_marked_as() -> None:
+    from bot.coach.feedback import shipped_learned
+
+    fb = analyse("Oh I'm sure she's lovely", learned=shipped_learned())
+    assert fb.verdict == "harsh" and [f.kind for f in fb.findings] == ["contempt"]
+    assert fb.findings[0].explanation.startswith("Sarcasm, mockery or disgust")
+    assert "Lines like this often land as harsh, for example: “" in fb.findings[0].explanation

@@ -672,11 +672,18 @@ def _with_learned(found: Feedback, text: str, rules: FeedbackRules, setting: Set
     """A line the rules call calm that reads as "almost" or "harsh" against the examples:
     the verdict follows, with the line it most resembles named."""
     verdict = reading.best_except("calm")
-    rule = rules.kinds["learned"]
+    spec = rules.raw["kinds"]["learned"]
     like = _resembles(reading, verdict)
-    words = (rules.raw["kinds"]["learned"].get("verdict_words") or {}).get(verdict, verdict)
-    finding = Finding("learned", 0, 0, "", rule.explanation.format(verdict=words, like=like),
-                      rule.suggestion)
+    words = (spec.get("verdict_words") or {}).get(verdict, verdict)
+    kind = _kind_of_neighbours(reading, verdict, spec.get("kinds_from_examples") or {}, rules,
+                               setting.role)
+    rule = rules.kinds[kind]
+    if kind == "learned":
+        explanation = rule.explanation.format(verdict=words, like=like)
+    else:
+        explanation = f"{rule.explanation} " + str(spec.get("because", "")).format(
+            verdict=words, like=like)
+    finding = Finding(kind, 0, 0, "", explanation, rule.suggestion)
     t = _prepare(text, rules)
     window = int((rules.raw.get("limits") or {}).get("negation_window", 4))
     hits = _positive_hits(t, rules, window)
@@ -686,6 +693,23 @@ def _with_learned(found: Feedback, text: str, rules: FeedbackRules, setting: Set
     score = _score(verdict, findings, positives, rules)
     rewrite = _rewrite(t, rules, verdict, findings, hits, behaviour, setting.role)
     return Feedback(verdict, score, findings, rewrite, positives)
+
+
+def _kind_of_neighbours(reading: Reading, verdict: str, names: dict[str, str],
+                        rules: FeedbackRules, role: str | None) -> str:
+    """What the quoted example (the nearest with this verdict) was marked as, in the rules'
+    names, when another near example agrees: the person hears what to change, and the kind
+    matches the line quoted. "learned" when there is no such kind."""
+    marked = [{names.get(k, k) for k in example.kinds} for example, _similarity
+              in reading.nearest if example.label == verdict]
+    if len(marked) < 2:
+        return "learned"
+    for kind in sorted(marked[0]):
+        rule = rules.kinds.get(kind)
+        if (kind in PATTERN_KINDS and rule is not None and rule.for_speaker(role)
+                and any(kind in other for other in marked[1:])):
+            return kind
+    return "learned"
 
 
 def _resembles(reading: Reading, verdict: str) -> str:

@@ -109,3 +109,20 @@ def test_rotate_on_a_path_with_no_store_makes_nothing_and_says_so(
     assert main(["keys", "rotate", "--store", str(typo)]) == 74
     assert "there is no store there" in capsys.readouterr().err
     assert not typo.parent.exists()
+
+
+def test_rotating_a_key_file_while_a_coach_has_the_store_open_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    db = tmp_path / "coach.db"
+    _seed(db)
+    running = open_store(str(db))  # as a running bot holds it
+    try:
+        assert main(["keys", "rotate", "--store", str(db)]) == 74
+        assert "open in a running coach: stop it first" in capsys.readouterr().err
+        assert _read(db) == CANARY  # nothing was re-encrypted
+    finally:
+        asyncio.run(running.close())
+    assert main(["keys", "rotate", "--store", str(db)]) == 0
+    assert _read(db) == CANARY

@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import os
 
-from bot.cli.common import EXIT_SETTING, Subparsers, command
+from bot.cli.common import EXIT_SETTING, EXIT_STORE, CommandError, Subparsers, command
 from bot.crypto import ENV_KEY, key_file_for, load_cipher, new_key, write_key_file
 from bot.store.sqlite import SQLiteStore
 from bot.store.url import open_store
@@ -78,6 +78,9 @@ async def _rotate_environment(store: SQLiteStore) -> int:
 async def _rotate_key_file(store: SQLiteStore) -> int:
     """Key file: add a new key first, re-encrypt every row, then drop the old keys. A crash
     in between leaves every key in the file, so nothing becomes unreadable."""
+    if not store.in_use.alone():
+        raise CommandError(f"{store.path} is open in a running coach: stop it first (it would "
+                           "go on writing under the key this rotation drops)", EXIT_STORE)
     path = key_file_for(store.path)
     old = load_cipher(store.path).keys
     new = new_key()

@@ -40,6 +40,7 @@ from typing import Any
 from bot.crypto import Cipher, InvalidToken
 from bot.session import Session
 from bot.store.base import Store, StoreClosed, StoreUnavailable, VersionConflict
+from bot.store.in_use import StoreInUse
 
 log = logging.getLogger(__name__)
 
@@ -213,12 +214,18 @@ class SQLiteStore(Store):
         self._file = self.path.absolute()  # as SQLite keeps it, whatever the cwd is later
         self._busy_timeout = busy_timeout
         self._busy_timeout_ms = max(0, round(busy_timeout * 1000))
-        self._writer = connect_private(self.path, busy_timeout_ms=self._busy_timeout_ms)
+        self.in_use = StoreInUse(self._file)
+        try:
+            self._writer = connect_private(self.path, busy_timeout_ms=self._busy_timeout_ms)
+        except BaseException:
+            self.in_use.release()
+            raise
         try:
             self._writer.executescript(SCHEMA)
             self._reader = connect_private(self.path, busy_timeout_ms=self._busy_timeout_ms)
         except BaseException:
             self._writer.close()
+            self.in_use.release()
             raise
         self._pending: list[_Write] = []
         self._flusher: asyncio.Task | None = None
@@ -234,6 +241,7 @@ class SQLiteStore(Store):
         except BaseException:
             self._reader.close()
             self._writer.close()
+            self.in_use.release()
             raise
 
     @property
@@ -555,3 +563,4 @@ class SQLiteStore(Store):
             await self._flusher
         self._reader.close()
         self._writer.close()
+        self.in_use.release()

@@ -4,7 +4,7 @@
 
 The flows carry their examples (an installed coach has no tests/), so they are copied here,
 deduplicated and in a fixed order; a line that is also in a fresh hold-out
-(tests/data/holdout_fresh/) is left out, so the hold-outs stay unseen. A counsellor may add
+(tests/data/holdout_fresh*/) is left out, so the hold-outs stay unseen. A counsellor may add
 examples to the written files by hand; this script rewrites them from the labelled sets, so
 add lasting ones to a set in tests/data.
 """
@@ -49,7 +49,7 @@ def held_out() -> set[str]:
     """The fresh hold-outs' texts: only to leave out a labelled line that happens to be one
     of them word for word (a short "are you serious right now?" can be in both)."""
     held = set()
-    for path in sorted((DATA / "holdout_fresh").glob("*.yaml")):
+    for path in sorted(DATA.glob("holdout_fresh*/*.yaml")):
         for item in yaml.safe_load(path.read_text(encoding="utf-8"))["items"]:
             held.add(" ".join(str(item["text"]).split()).casefold())
     return held

@@ -40,6 +40,8 @@ PATTERN_KINDS = (
     "threat",
     "insult",
     "contempt",
+    "stonewalling",
+    "defensiveness",
     "blame_shift",
     "minimising",
     "but_apology",

@@ -740,3 +740,24 @@ def test_a_learned_finding_names_what_its_examples_were_marked_as() -> None:
     assert fb.verdict == "harsh" and [f.kind for f in fb.findings] == ["contempt"]
     assert fb.findings[0].explanation.startswith("Sarcasm, mockery or disgust")
     assert "Lines like this often land as harsh, for example: “" in fb.findings[0].explanation
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("Can we drop it?", "stonewalling"),
+    ("I'm not doing this again.", "stonewalling"),
+    ("Talk to the wall, I'm not listening.", "stonewalling"),
+    ("It's my phone, it's private.", "defensiveness"),
+    ("I'll talk to whoever I like, I'm an adult.", "defensiveness"),
+    ("Who is she?", "accusation_question"),
+])
+def test_shutting_down_and_defending_are_named(text: str, kind: str) -> None:
+    fb = analyse(text)
+    assert fb.verdict == "harsh" and kind in {f.kind for f in fb.findings}
+
+
+@pytest.mark.parametrize("text", [
+    "Can we drop it for tonight and talk tomorrow? I'm too tired to do it justice.",
+    "I'm too upset to talk well right now. Can we pick this up tomorrow evening?",
+])
+def test_a_pause_with_a_way_back_is_not_stonewalling(text: str) -> None:
+    assert "stonewalling" not in {f.kind for f in analyse(text).findings}

@@ -68,3 +68,14 @@ def test_an_unknown_context_in_the_rules_is_refused() -> None:
 def test_the_shipped_rules_have_setting_entries() -> None:
     assert {rule.id for rule in load_rules().in_setting} >= {
         "consented_openness", "past_and_safe_now", "rehearsed_deflection"}
+
+
+def test_openness_the_person_offers_is_not_control() -> None:
+    from bot.safety.screen import shipped_learned
+
+    text, setting = "I will share my location with you when I'm out late", Setting(
+        "crossed", "boundary")
+    words_alone = replace(load_rules(), in_setting=())
+    assert screen(text, words_alone, setting, shipped_learned()).is_flagged
+    result = screen(text, None, setting, shipped_learned())
+    assert not result.is_flagged and result.rule.startswith("consented_openness:")

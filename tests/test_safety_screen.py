@@ -645,7 +645,7 @@ def test_the_command_line_screens_for_a_role_and_a_context(
 
 # -- the learned stage -----------------------------------------------------------------------------
 
-VEILED = "he said I had better watch myself when he gets home tonight"
+VEILED = "he has my car and bank card until I prove myself to him"
 
 
 def test_the_learned_stage_asks_gently_about_wording_the_rules_missed() -> None:
@@ -655,8 +655,8 @@ def test_the_learned_stage_asks_gently_about_wording_the_rules_missed() -> None:
     assert learned is not None
     assert screen(VEILED).rule == "no_match"
     result = screen(VEILED, None, learned=learned)
-    assert (result.risk, result.category) == ("unsure", "violence")
-    assert result.rule.startswith("learned.violence:")
+    assert (result.risk, result.category) == ("unsure", "coercive_control")
+    assert result.rule.startswith("learned.coercive_control:")
 
 
 @pytest.mark.parametrize("text", [
@@ -677,7 +677,7 @@ def test_explain_names_the_nearest_examples_never_the_message(
 
     assert main(["screen", "--json", "--explain", "--", VEILED]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["risk"] == "unsure" and out["learned"]["leans_to"] == "violence"
+    assert out["risk"] == "unsure" and out["learned"]["leans_to"] == "coercive_control"
     assert len(out["learned"]["nearest"]) == 3 and VEILED not in json.dumps(out)
     assert main(["screen", "--rules-only", "--", VEILED]) == 0
     assert capsys.readouterr().out.startswith("none: none (no_match)")

@@ -18,10 +18,10 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
-SCREEN_SETS = ("screen_train.yaml", "screen_train2.yaml", "safety_labelled.yaml", "safety_rounds.yaml",
-               "safety_dev.yaml", "safety_fresh.yaml", "safety_holdout.yaml")
-COACH_SETS = ("coach_train.yaml", "coach_train2.yaml", "feedback_labelled.yaml", "feedback_rounds.yaml",
-              "feedback_dev.yaml", "feedback_holdout.yaml")
+SCREEN_SETS = ("screen_train.yaml", "screen_train2.yaml", "safety_labelled.yaml",
+               "safety_rounds.yaml", "safety_dev.yaml", "safety_fresh.yaml", "safety_holdout.yaml")
+COACH_SETS = ("coach_train.yaml", "coach_train2.yaml", "feedback_labelled.yaml",
+              "feedback_rounds.yaml", "feedback_dev.yaml", "feedback_holdout.yaml")
 
 SCREEN_HEAD = """\
 # Examples for the safety screen's learned stage (bot/understanding/). The rules in

@@ -215,3 +215,26 @@ async def test_nervous_at_the_roleplay_safety_question_goes_on_to_the_styles(
     reply = await chat.press("Nervous about how it goes")
     assert "practising is a good way to take the edge off" in reply.text
     assert "safety" not in reply.text.lower()
+
+
+def test_a_line_is_set_aside_as_watching_only_for_the_rules_words(shipped: Catalog) -> None:
+    """The flows drop a policing opener; a resemblance alone must never drop what was typed."""
+    from bot.coach import feedback
+    from bot.understanding.learned import Example, LearnedReader
+
+    watching = tuple(Example(t, "harsh", ("surveillance",)) for t in (
+        "I want to know your plans every evening", "tell me your plans for every evening",
+        "I need to know what your plans are each evening"))
+    calm = tuple(Example(t, label) for t, label in (
+        ("thank you for telling me", "calm"), ("I felt hurt, can we talk", "calm"),
+        ("can we talk soon", "almost")))
+    reader = LearnedReader.fit(feedback.shipped_learned().embedder, feedback.VERDICTS,
+                               watching + calm, ridge=0.1, threshold=0.0, min_words=1,
+                               neighbours=3, agree=2)
+    text = "I'd like to know your plans for the evening"
+    assert [f.kind for f in feedback.analyse(text, learned=reader).findings] == ["policing"]
+    ctx = _ctx(shipped, my_opener=text)
+    ctx.services = {**shipped.services, feedback.LEARNED: reader}
+    assert not REGISTRY.conditions["slot_policing"].func(ctx, "my_opener")
+    ctx.session.slots["my_opener"] = "Give me your phone."
+    assert REGISTRY.conditions["slot_policing"].func(ctx, "my_opener")

@@ -38,12 +38,15 @@ def _coaching(ctx: StepContext) -> Coaching | None:
     return coaching if isinstance(coaching, Coaching) else None
 
 
-def analyse(ctx: StepContext, text: str, context: str = "rehearsal") -> Feedback:
+def analyse(ctx: StepContext, text: str, context: str = "rehearsal", *,
+            learned_too: bool = True) -> Feedback:
     """The coach's reading of a line, with the rules loaded with these flows, for the person
-    speaking (the `role` slot) where they typed it."""
+    speaking (the `role` slot) where they typed it; `learned_too=False` for decisions that
+    must rest on words the rules point at, never on a resemblance."""
     rules = ctx.services.get(feedback.SERVICE)
-    learned = ctx.services.get(feedback.LEARNED)
-    reader = learned if isinstance(learned, LearnedReader) else feedback.shipped_learned()
+    learned = ctx.services.get(feedback.LEARNED) if learned_too else None
+    reader = learned if isinstance(learned, LearnedReader) else (
+        feedback.shipped_learned() if learned_too else None)
     return feedback.analyse(text, rules if isinstance(rules, FeedbackRules) else None,
                             setting_for(ctx.session.slots, context), reader)
 
@@ -282,8 +285,9 @@ def compose_answers(ctx: StepContext, labels: dict[str, str]) -> None:
                     "checking the partner (their phone, messages, location)")
 def slot_policing(ctx: StepContext, slot: str) -> bool:
     text = ctx.session.slots.get(slot, "")
-    return bool(text) and any(f.kind == "policing"
-                              for f in analyse(ctx, text, "boundary").findings)
+    # The flow sets such a line aside, so only the rules' words decide, never a resemblance.
+    return bool(text) and any(f.kind == "policing" for f in analyse(
+        ctx, text, "boundary", learned_too=False).findings)
 
 
 # -- after a safety concern: no way back into a rehearsal -------------------------------------

@@ -38,8 +38,8 @@ def check_config(config: Mapping[str, str], regions: Collection[str]) -> None:
             f"{did_you_mean(country.casefold(), regions)}; one of: {', '.join(sorted(regions))}")
     days = config.get("retention_days")
     if days is not None and not (days.isascii() and days.isdigit()):
-        raise SettingError(f"COACH_RETENTION_DAYS={days} is not a whole number of days "
-                           "(0 turns automatic erasing off)")
+        raise SettingError(f"COACH_RETENTION_DAYS={days} must be a whole number of days, 0 or "
+                           "more (0 turns automatic erasing off)")
 
 
 def template_values(config: Mapping[str, str]) -> dict[str, str]:

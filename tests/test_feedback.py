@@ -761,3 +761,25 @@ def test_shutting_down_and_defending_are_named(text: str, kind: str) -> None:
 ])
 def test_a_pause_with_a_way_back_is_not_stonewalling(text: str) -> None:
     assert "stonewalling" not in {f.kind for f in analyse(text).findings}
+
+
+def test_a_denied_feeling_is_never_put_back_in_the_rewrite() -> None:
+    for text in ("I'm not angry, I'm just disappointed in how it happened",
+                 "I'm not angry, I'm just sad about it"):
+        for learned in (None, __import__("bot.coach.feedback").coach.feedback.shipped_learned()):
+            assert "I feel angry" not in analyse(text, learned=learned).rewrite
+
+
+def test_a_line_built_like_a_calm_one_is_not_overruled_by_a_resemblance() -> None:
+    from bot.coach.feedback import shipped_learned
+
+    text = "I feel lonely when you're on your phone all evening"
+    assert analyse(text, setting=HURT, learned=shipped_learned()).verdict == "calm"
+
+
+def test_the_one_who_crossed_a_line_is_offered_an_apology_for_any_sharp_line() -> None:
+    from bot.coach.feedback import shipped_learned
+
+    fb = analyse("I guess I should just trust you blindly then", setting=CROSSED,
+                 learned=shipped_learned())
+    assert fb.verdict != "calm" and fb.rewrite.startswith("I'm sorry. What I did hurt you")

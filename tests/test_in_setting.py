@@ -79,3 +79,15 @@ def test_openness_the_person_offers_is_not_control() -> None:
     assert screen(text, words_alone, setting, shipped_learned()).is_flagged
     result = screen(text, None, setting, shipped_learned())
     assert not result.is_flagged and result.rule.startswith("consented_openness:")
+
+
+@pytest.mark.parametrize("text", [
+    "I'll tell you what happens: he reads all my messages and won't let me see my friends",
+    "he takes my phone every night and won't let me leave the house, I don't mind anymore",
+    "we agreed I'd stay home because he says I can't go out without him",
+    "He used to be sweet, not anymore. He hit me last night.",
+    "my ex says he will kill me if I talk to anyone",
+])
+def test_harm_happening_now_is_never_explained_away(text: str) -> None:
+    for setting in (STORY_HURT, STORY_CROSSED, Setting()):
+        assert screen(text, None, setting).risk == "risk", setting

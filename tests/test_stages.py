@@ -64,6 +64,15 @@ async def test_the_screen_hears_who_speaks_and_where() -> None:
     heard.clear()
     await chat.send("late-night texts with an ex")
     assert heard == [Setting("hurt", "story")]
+    other = Chat(chat.coach, user="bo")
+    await other.send("/start")
+    await other.press("Yes, I'm 18 or older")
+    await other.send("/start roleplay")
+    await other.press("I was hurt")
+    await other.press("I'm not sure")
+    heard.clear()
+    await other.send("he checks my phone every night")  # an answer to the safety question
+    assert heard == [Setting(None, "safety_question")]
 
 
 def test_commands_are_parsed_once_per_message() -> None:

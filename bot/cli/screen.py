@@ -74,21 +74,32 @@ def run(args: argparse.Namespace) -> int:
         line.rstrip("\r\n") for line in sys.stdin)
     for text in texts:
         result = screen(text, rules, setting, learned)
-        explained = _explain(text, learned) if args.explain else None
+        explained = _explain(text, learned, result) if args.explain else None
         print(_format(result, args.json, explained), flush=True)
     return 0
 
 
-def _explain(text: str, learned: LearnedReader | None) -> dict | None:
-    """Why the learned stage reads a message as it does: its lead over "none" and the
-    nearest labelled examples (examples from the flows, never the screened text)."""
+def _explain(text: str, learned: LearnedReader | None, result: ScreenResult) -> dict:
+    """Why the learned stage reads a message as it does: whether it decided, its lead over
+    "none" against the threshold, and the nearest labelled examples (examples from the
+    flows, never the screened text)."""
     if learned is None:
-        return None
-    reading = learned.read(text)
-    return {"risk_lead": round(reading.lead_over("none"), 2),
-            "leans_to": reading.best_except("none"),
+        return {"decided": False, "why": "the learned stage is off (--rules-only)"}
+    reading = learned.read(text, max(learned.neighbours, 3))
+    if result.rule.startswith("learned."):
+        why = "it decided"
+    elif result.rule != "no_match":
+        why = "the rules decided; the learned stage reads only messages no rule matched"
+    elif not learned.can_read(text):
+        why = f"too short to read (under {learned.min_words} words)"
+    else:
+        why = (f"it did not act: it acts at a lead of {learned.threshold} with {learned.agree} "
+               f"of the {learned.neighbours} nearest examples agreeing")
+    return {"decided": result.rule.startswith("learned."), "why": why,
+            "risk_lead": round(reading.lead_over("none"), 2),
+            "leans_to": reading.label_away("none", learned.neighbours),
             "nearest": [{"category": e.label, "similarity": round(sim, 2), "example": e.text}
-                        for e, sim in reading.nearest]}
+                        for e, sim in reading.nearest[:3]]}
 
 
 def _format(result: ScreenResult, as_json: bool, explained: dict | None = None) -> str:
@@ -97,10 +108,12 @@ def _format(result: ScreenResult, as_json: bool, explained: dict | None = None) 
                           sort_keys=False, ensure_ascii=False)
     line = f"{result.risk}: {result.category} ({result.rule})"
     if explained:
-        line += (f"\n  learned: {explained['leans_to']} by {explained['risk_lead']} over none;"
-                 " nearest examples:")
-        line += "".join(f"\n  - {n['category']} {n['similarity']}: {n['example']}"
-                        for n in explained["nearest"])
+        line += f"\n  learned stage: {explained['why']}"
+        if "nearest" in explained:
+            line += (f"\n  it leans to {explained['leans_to']} by {explained['risk_lead']} over "
+                     "none; nearest examples:")
+            line += "".join(f"\n  - {n['category']} {n['similarity']}: {n['example']}"
+                            for n in explained["nearest"])
     return line
 
 

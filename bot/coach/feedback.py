@@ -32,6 +32,8 @@ SERVICE = "feedback_rules"
 LEARNED = "feedback_learned"  # the learned stage, offered under this name (bot/app.py)
 EXAMPLES_FILE = "coach/feedback_examples.yaml"
 MAX_LIKE_CHARS = 120  # an example quoted in a finding stays a phone line long
+# The parts of a calm line; two of them and a resemblance does not overrule the rules.
+CALM_BUILDING = frozenset({"named_feeling", "specific_observation", "invitation"})
 VERDICTS = ("calm", "almost", "harsh")
 MISSING_KINDS = ("no_feeling", "no_specific_behavior", "no_invitation")
 PATTERN_KINDS = (
@@ -524,8 +526,8 @@ def _feeling_word(
     """The user's own feeling word if they named one; else a default that fits the verdict."""
     for s, e in sorted(hits.get("named_feeling", [])):
         word = _SPACES.sub(" ", t.norm[s:e])
-        if word in rules.feelings:
-            return rules.feelings[word]
+        if word in rules.feelings and not _negated(t.norm[max(0, s - 40):s], 3):
+            return rules.feelings[word]  # "I'm not angry, just sad": sad, never angry
     templates = rules.raw["rewrite"]
     if verdict == "harsh" and "default_feeling_harsh" in templates:
         return str(templates["default_feeling_harsh"])
@@ -619,6 +621,8 @@ def _rewrite(
         return str(templates["apology"])
     if role is None and "own_part" in hits:
         return str(templates.get("apology_any", templates["apology"]))
+    if role == "crossed" and verdict != "calm":
+        return str(templates["apology"])  # their opener owns what they did, not a complaint
     thought = _thought(t, rules, findings)
     if behaviour:
         return str(templates["opener"]).format(behaviour=behaviour, feeling=feeling)
@@ -673,7 +677,7 @@ def _with_learned(found: Feedback, text: str, rules: FeedbackRules, setting: Set
                   reading: Reading) -> Feedback:
     """A line the rules call calm that reads as "almost" or "harsh" against the examples:
     the verdict follows, with the line it most resembles named."""
-    verdict = reading.best_except("calm")
+    verdict = reading.label_away("calm", len(reading.nearest))
     spec = rules.raw["kinds"]["learned"]
     like = _resembles(reading, verdict)
     words = (spec.get("verdict_words") or {}).get(verdict, verdict)
@@ -716,8 +720,7 @@ def _kind_of_neighbours(reading: Reading, verdict: str, names: dict[str, str],
 
 def _resembles(reading: Reading, verdict: str) -> str:
     """The nearest example with this verdict, as the explanation's "like"."""
-    texts = [e.text for e, _similarity in reading.nearest if e.label == verdict] or [
-        e.text for e, _similarity in reading.nearest]
+    texts = [e.text for e, _similarity in reading.nearest if e.label == verdict]
     text = texts[0] if texts else ""
     return text if len(text) <= MAX_LIKE_CHARS else text[:MAX_LIKE_CHARS].rsplit(" ", 1)[0] + "…"
 
@@ -732,8 +735,11 @@ def analyse(text: str, rules: FeedbackRules | None = None, setting: Setting = NO
         text = "" if text is None else str(text)
     try:
         found = _analyse(text, rules, setting)
+        # A line the rules find built like a calm one (an I-statement with a feeling, a
+        # specific observation, an invitation) is not overruled by a resemblance.
+        built_calm = len(CALM_BUILDING & set(found.positives)) >= 2
         reading = learned.leans_away(text, "calm") if (
-            learned is not None and found.verdict == "calm") else None
+            learned is not None and found.verdict == "calm" and not built_calm) else None
         if reading is not None:
             return _with_learned(found, text, rules, setting, reading)
         return found

@@ -3,7 +3,8 @@ who crossed a line rehearses a deflection ("you also go through my phone"), tell
 they offered ("I told her she could read my messages"), or of harm long past and now safe.
 
 Each entry of the rules' `in_setting` list lowers what a category's rules found, when all its
-markers are in the message and the setting fits; it never raises a risk. Markers are matched
+markers are in the message, none of its `unless` words is, and the setting fits; it never
+raises a risk. Markers are matched
 against the screen's normalised text (lower case, no apostrophes)."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from bot.setting import CONTEXTS, ROLES, Setting
 
 LEVELS = ("none", "unsure", "risk")
+LEARNED_PREFIX = "learned."  # the rule ids of the learned stage's flags
 
 
 @dataclass(frozen=True)
@@ -24,14 +26,18 @@ class SettingRule:
     categories: frozenset[str]
     becomes: str
     markers: tuple[re.Pattern[str], ...]  # every one must be found
+    unless: re.Pattern[str] | None = None  # found anywhere: the entry does not apply
     contexts: frozenset[str] = frozenset()  # empty: anywhere
     roles: frozenset[str] = frozenset()  # empty: any speaker, or none known
+    learned_too: bool = False  # also any flag of the learned stage, whatever its category
 
-    def applies(self, category: str, text: str, setting: Setting) -> bool:
-        return (category in self.categories
+    def applies(self, category: str, text: str, setting: Setting, rule: str = "") -> bool:
+        learned = self.learned_too and rule.startswith(LEARNED_PREFIX)
+        return ((category in self.categories or learned)
                 and (not self.contexts or setting.context in self.contexts)
                 and (not self.roles or setting.role in self.roles)
-                and all(marker.search(text) for marker in self.markers))
+                and all(marker.search(text) for marker in self.markers)
+                and not (self.unless is not None and self.unless.search(text)))
 
 
 def build_setting_rules(raw: Any, categories: tuple[str, ...],
@@ -61,8 +67,10 @@ def build_setting_rules(raw: Any, categories: tuple[str, ...],
             id=str(spec["id"]), categories=frozenset(spec["categories"]),
             becomes=str(spec["becomes"]),
             markers=tuple(compile_(m, f"{where}.markers[{i}]") for i, m in enumerate(markers)),
+            unless=compile_(spec["unless"], f"{where}.unless") if spec.get("unless") else None,
             contexts=frozenset(spec.get("contexts") or ()),
-            roles=frozenset(spec.get("roles") or ())))
+            roles=frozenset(spec.get("roles") or ()),
+            learned_too=bool(spec.get("learned_too", False))))
     return tuple(out)
 
 
@@ -71,7 +79,7 @@ def lowered(risk: str, category: str, rule: str, text: str, setting: Setting,
     """(risk, category, rule id) after the setting: the first entry that lowers it wins."""
     for entry in rules:
         if LEVELS.index(entry.becomes) < LEVELS.index(risk) and entry.applies(
-                category, text, setting):
+                category, text, setting, rule):
             return entry.becomes, category if entry.becomes != "none" else "none", (
                 f"{entry.id}:{rule}")
     return risk, category, rule

@@ -511,7 +511,7 @@ def _learned(text: str, learned: LearnedReader) -> ScreenResult:
         return ScreenResult("none", "none", NO_MATCH)
     if reading is None:
         return ScreenResult("none", "none", NO_MATCH)
-    category = reading.best_except("none")
+    category = reading.label_away("none", learned.neighbours)
     return ScreenResult("unsure", category,
                         f"learned.{category}:{reading.lead_over('none'):.2f}")
 

@@ -41,6 +41,17 @@ class Reading:
         rest = [score for label, score in self.scores.items() if label != other]
         return max(rest) - self.scores[other] if rest else 0.0
 
+    def label_away(self, usual: str, neighbours: int) -> str:
+        """The label the nearest examples that are not `usual` carry most (the weights break
+        a tie): the category a flag names is the one its examples show."""
+        counts: dict[str, int] = {}
+        for example, _similarity in self.nearest[:neighbours]:
+            if example.label != usual:
+                counts[example.label] = counts.get(example.label, 0) + 1
+        if not counts:
+            return self.best_except(usual)
+        return max(counts, key=lambda label: (counts[label], self.scores[label]))
+
     def best_except(self, other: str) -> str:
         return max((label for label in self.scores if label != other),
                    key=self.scores.__getitem__)
@@ -63,15 +74,16 @@ class LearnedReader:
 
     def leans_away(self, text: str, usual: str) -> Reading | None:
         """The reading, when `text` reads as something other than `usual` (none, calm): by
-        the threshold over `usual`, and with enough of its nearest examples agreeing, so
-        what is shown as the reason supports what was decided."""
+        the threshold over `usual`, with `agree` of its nearest examples not `usual` either,
+        so what is shown as the reason supports what was decided (and `label_away` names the
+        label those examples carry)."""
         if not self.can_read(text):
             return None
         reading = self.read(text, max(self.neighbours, NEAREST_SHOWN))
         if reading.lead_over(usual) < self.threshold:
             return None
-        agreeing = sum(e.label != usual for e, _ in reading.nearest[: self.neighbours])
-        return reading if agreeing >= self.agree else None
+        agreeing = [e.label for e, _ in reading.nearest[: self.neighbours] if e.label != usual]
+        return reading if len(agreeing) >= self.agree else None
 
     @classmethod
     def fit(cls, embedder: StaticEmbedder, labels: tuple[str, ...],

@@ -32,7 +32,8 @@ import discord
 from discord import ui
 from discord.utils import escape_markdown
 
-from adapters.text_split import split_text, utf16_len
+from adapters.text_split import pack as pack_parts
+from adapters.text_split import split_text
 from bot.messages import Attachment, Choice, Reply
 
 log = logging.getLogger("coach.discord")
@@ -78,21 +79,7 @@ def split_content(text: str, limit: int = MAX_CONTENT) -> list[str]:
 
 
 def pack(parts: Sequence[str], limit: int = MAX_CONTENT) -> list[str]:
-    """The reply's parts as few messages as fit: parts joined by a blank line, long parts
-    split. Fewer messages read better and cost fewer calls under Discord's rate limits."""
-    messages: list[str] = []
-    current = ""
-    for part in parts:
-        for chunk in split_content(part, limit):
-            joined = f"{current}\n\n{chunk}" if current else chunk
-            if utf16_len(joined) <= limit:
-                current = joined
-            else:
-                messages.append(current)
-                current = chunk
-    if current:
-        messages.append(current)
-    return messages
+    return pack_parts(parts, limit)
 
 
 def plain(text: str) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 _BOUNDARIES = (re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"(?<=[.!?…])\s+"),
                re.compile(r"\s+"))
@@ -143,3 +144,22 @@ def split_text(text: str, limit: int) -> list[str]:
     if text:
         chunks.append(text)
     return chunks
+
+
+def pack(parts: Sequence[str], limit: int) -> list[str]:
+    """A reply's parts as few messages as fit under `limit`: parts joined by a blank line,
+    long parts split. One reply reads as one message, and each message sent counts against
+    the platform's rate limit for the whole bot."""
+    messages: list[str] = []
+    current = ""
+    for part in parts:
+        for chunk in split_text(part, limit):
+            joined = f"{current}\n\n{chunk}" if current else chunk
+            if utf16_len(joined) <= limit:
+                current = joined
+            else:
+                messages.append(current)
+                current = chunk
+    if current:
+        messages.append(current)
+    return messages

@@ -162,7 +162,13 @@ def on_screen(server: FakeTelegramAPI, chat: int, label: str) -> tuple[int, str]
 
 
 def texts(messages: list[SentMessage]) -> list[str]:
-    return [m.text or "" for m in messages]
+    """The parts the coach said: a reply's parts go out as one message, a blank line apart."""
+    return [part for m in messages for part in (m.text or "").split("\n\n")]
+
+
+def last_part(text: str) -> str:
+    """The step a message ends on (its last paragraph)."""
+    return text.rsplit("\n\n", 1)[-1]
 
 
 def labels(message: SentMessage) -> list[str]:

@@ -39,8 +39,8 @@ from adapters.discord_ui import (
     plain,
     shorten,
     split_content,
-    utf16_len,
 )
+from adapters.text_split import utf16_len
 from bot.app import load_flows
 from bot.commands import COMMANDS as COMMAND_TABLE
 from bot.messages import Choice, Incoming, Reply

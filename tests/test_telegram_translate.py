@@ -156,16 +156,17 @@ def test_in_a_group_only_what_is_meant_for_the_bot_is_answered() -> None:
                                                         chat_type="supergroup", **{"from": ME})))
 
 
-def test_a_reply_becomes_messages_with_the_buttons_on_the_last() -> None:
+def test_a_reply_becomes_one_message_where_it_fits_with_the_buttons_on_the_last() -> None:
     export = Attachment("export.json", "application/json", b"{}")
     reply = Reply(parts=["One.", "Two."], choices=[Choice("1.0", "Yes")], attachments=[export])
     markup = keyboard(reply.choices)
     private = telegram_messages(reply, markup, private=True)
-    assert [(m.text, m.document) for m in private] == [("One.", None), ("Two.", None),
-                                                        (None, export)]
-    assert [m.markup for m in private] == [None, None, markup]
+    assert [(m.text, m.document) for m in private] == [("One.\n\nTwo.", None), (None, export)]
+    assert [m.markup for m in private] == [None, markup]
     group = telegram_messages(reply, markup, private=False)
-    assert [m.text for m in group] == ["One.", "Two."] and group[-1].markup == markup
+    assert [m.text for m in group] == ["One.\n\nTwo."] and group[-1].markup == markup
+    long = telegram_messages(Reply(parts=["a" * 3000, "b" * 3000]), None, private=True)
+    assert [m.text for m in long] == ["a" * 3000, "b" * 3000]  # over 4,096 together
     assert telegram_messages(Reply(parts=[]), markup, private=True) == []  # logged, not sent
     assert TelegramMessage() == TelegramMessage(text=None, document=None, markup=None)
 

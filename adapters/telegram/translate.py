@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 
+from adapters.text_split import pack
 from adapters.text_split import split_text as split_by_units
 from bot.messages import Attachment, Choice, Incoming, Reply, UserKey
 from bot.texts import Texts
@@ -128,8 +129,9 @@ class TelegramMessage:
 
 def telegram_messages(reply: Reply, markup: InlineKeyboardMarkup | None, *,
                       private: bool) -> list[TelegramMessage]:
-    """The messages for one Reply, in order; groups never get attachments."""
-    items = [TelegramMessage(text=chunk) for part in reply.parts for chunk in split_text(part)]
+    """The messages for one Reply, in order: its parts as one message where it fits
+    Telegram's limit; groups never get attachments."""
+    items = [TelegramMessage(text=text) for text in pack(reply.parts, MAX_TEXT_UNITS)]
     if private:
         items += [TelegramMessage(document=attachment) for attachment in reply.attachments]
     if markup is not None:

@@ -19,6 +19,9 @@ from bot.flowlang.datafiles import DataFile, compiled
 from bot.flowlang.errors import FlowProblem
 from bot.flowlang.registry import Registry
 from bot.paths import flows_dir
+from bot.person_words import PERSON_WORDS_FILE, load_person_words
+from bot.person_words import SERVICE as PERSON_WORDS
+from bot.person_words import entries as person_words_entries
 from bot.pipeline import Coach
 from bot.safety import actions as safety_actions
 from bot.safety import screen
@@ -31,7 +34,8 @@ from bot.understanding.examples import examples_loader
 def build_registry() -> Registry:
     """A fresh registry with the language's entries and every feature's."""
     registry = Registry()
-    for entries in (builtins.entries, coach_actions.entries, safety_actions.entries):
+    for entries in (builtins.entries, coach_actions.entries, safety_actions.entries,
+                    person_words_entries):
         registry.include(entries)
     return registry
 
@@ -42,6 +46,7 @@ def features(registry: Registry | None = None) -> Features:
         data_files=(
             DataFile("resources", RESOURCES_FILE, load_resources),
             DataFile("coaching", COACHING_FILE, load_coaching),
+            DataFile(PERSON_WORDS, PERSON_WORDS_FILE, load_person_words),
             # The screen's and the coach's rules: the ones in the flows folder are the ones
             # that run (a folder without them runs the shipped ones).
             DataFile(screen.SERVICE, Path("safety") / "screen_rules.yaml",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from bot.config import template_values
 from bot.flowlang.catalog import Catalog
 from bot.flowlang.compile import ADVANCE, ANSWER, SKIP, CompiledFlow, Fired, pick
-from bot.flowlang.model import Call, ChoiceSpec, StateSpec
+from bot.flowlang.model import AskSpec, Call, ChoiceSpec, StateSpec
 from bot.flowlang.registry import Registry
 from bot.messages import Choice
 from bot.quotes import straighten
@@ -166,8 +166,18 @@ class Engine:
         state = self.state(ctx.session)
         if state.ask is None:
             return None
-        ctx.session.slots[state.ask.slot] = state.ask.cleaned(text)
+        ctx.session.slots[state.ask.slot] = self._kept(ctx, state.ask, text)
         return self.take(ctx, ANSWER)
+
+    def _kept(self, ctx: EngineContext, ask: AskSpec, text: str) -> str:
+        """The answer as kept: cleaned, then readdressed when the ask says to whom (kept as
+        cleaned if that would pass its length limit)."""
+        kept = ask.cleaned(text)
+        entry = ctx.registry.addresses.get(ask.address) if ask.address else None
+        if entry is None:
+            return kept
+        addressed = str(entry.func(ctx, kept))
+        return addressed if addressed.strip() and len(addressed) <= ask.max_length else kept
 
     def skip(self, ctx: EngineContext) -> list[str] | None:
         state = self.state(ctx.session)

@@ -108,6 +108,8 @@ def check_paths(
             problems.extend(found)
     services, found = load_data_files(folders, features.data_files)
     problems.extend(found)
+    if folders:
+        problems.extend(_missing_needs(parsed, registry, services, features.data_files))
     if problems:
         return None, sorted(set(problems))
     slots: set[str] = set()
@@ -164,6 +166,23 @@ def _siblings(paths: list[Path], asked: list[Path]) -> list[Path]:
                 taken.add(other.resolve())
                 siblings.append(other)
     return siblings
+
+
+def _missing_needs(parsed: list[tuple[FlowSpec, SourceDoc]], registry: Registry,
+                   services: Mapping[str, object],
+                   data_files: Iterable[DataFile]) -> list[FlowProblem]:
+    """An `address` whose words live in a data file the folder lacks: there is no default."""
+    paths = {data.name: data.path for data in data_files}
+    problems = []
+    for flow, doc in parsed:
+        for state in flow.states.values():
+            entry = registry.addresses.get(state.ask.address or "") if state.ask else None
+            if entry is not None and entry.needs and entry.needs not in services:
+                where = paths.get(entry.needs, entry.needs)
+                problems.append(doc.problem(("states", state.name, "ask", "address"),
+                                            f"address '{entry.name}' needs {where} in the "
+                                            "flows folder (copy it from the shipped flows)"))
+    return problems
 
 
 def _core_entry_problems(parsed: list[tuple[FlowSpec, SourceDoc]],

@@ -58,6 +58,8 @@ class AskSpec:
 
     `strip_prefix`: phrases taken off the front of the answer before it is kept, for
     questions worded "as if finishing 'I feel…'", where people often type the start too.
+    `address`: whom the kept words will be said to (a registered way to readdress them,
+    such as `partner`: "he texts" is kept as "you text"), applied after `strip_prefix`.
     """
 
     slot: str
@@ -65,6 +67,7 @@ class AskSpec:
     min_length: int = 1
     skip_label: str | None = None
     strip_prefix: tuple[str, ...] = ()
+    address: str | None = None
 
     def cleaned(self, text: str) -> str:
         """The answer as it will be kept: the first matching prefix (longest first, any

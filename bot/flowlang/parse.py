@@ -16,7 +16,7 @@ STATE_KEYS = ("say", "do", "choices", "ask", "next", "context")
 TARGET_KEYS = ("to", "flow", "at", "call", "then", "return", "resume")
 ROUTE_KEYS = (*TARGET_KEYS, "if", "unless", "set", "do")
 CHOICE_KEYS = ("label", *ROUTE_KEYS)
-ASK_KEYS = ("slot", "max_length", "min_length", "skip", "strip_prefix")
+ASK_KEYS = ("slot", "max_length", "min_length", "skip", "strip_prefix", "address")
 MAX_PREFIXES = 20
 MAX_TEXT_LENGTH = 4000
 MAX_LABEL = 60
@@ -285,9 +285,15 @@ class FlowParser:
         skip = self._text(raw, (*at, "skip"), required=False) if "skip" in raw else None
         prefixes = self._prefixes(raw["strip_prefix"], (*at, "strip_prefix")) if (
             "strip_prefix" in raw) else ()
+        address = raw.get("address")
+        if address is not None and (not isinstance(address, str) or not NAME.match(address)):
+            self.fail((*at, "address"), "'address' must name who the answer is said to, "
+                                        "such as 'partner'")
+            address = None
         if slot is None:
             return None
-        return AskSpec(slot, limits["max_length"], limits["min_length"], skip, prefixes)
+        return AskSpec(slot, limits["max_length"], limits["min_length"], skip, prefixes,
+                       address)
 
     def _prefixes(self, raw: Any, at: PathKey) -> tuple[str, ...]:
         items = raw if isinstance(raw, list) else [raw]

@@ -26,12 +26,15 @@ class Registered:
     arg: ArgKind
     doc: str
     writes: tuple[str, ...] = ()
+    needs: str | None = None  # a data file (service) it cannot work without
 
 
 @dataclass
 class Registry:
     conditions: dict[str, Registered] = field(default_factory=dict)
     actions: dict[str, Registered] = field(default_factory=dict)
+    # Ways to readdress a typed answer (`ask: {address: partner}`): text in, text out.
+    addresses: dict[str, Registered] = field(default_factory=dict)
 
     def condition(self, name: str, arg: ArgKind = "none", doc: str = "") -> Callable:
         def register(func: Callable[[StepContext, Any], bool]) -> Callable:
@@ -44,7 +47,8 @@ class Registry:
         """Add another registry's entries (a feature's); a name taken twice is a mistake in
         the code, not something to resolve silently."""
         for mine, theirs in ((self.conditions, other.conditions),
-                             (self.actions, other.actions)):
+                             (self.actions, other.actions),
+                             (self.addresses, other.addresses)):
             clash = set(mine) & set(theirs)
             if clash:
                 raise ValueError(f"registered twice: {', '.join(sorted(clash))}")
@@ -64,6 +68,15 @@ class Registry:
 
         def register(func: Callable[[StepContext, Any], None]) -> Callable:
             self.actions[name] = Registered(name, func, arg, doc, writes)
+            return func
+
+        return register
+
+    def address(self, name: str, doc: str = "", needs: str | None = None) -> Callable:
+        """`needs`: the data file (by service name) the flows folder must then carry."""
+
+        def register(func: Callable[[StepContext, str], str]) -> Callable:
+            self.addresses[name] = Registered(name, func, "none", doc, needs=needs)
             return func
 
         return register

@@ -71,6 +71,8 @@ class FlowSetChecker:
                               defined)
             if state.ask and state.ask.skip_label:
                 self._check_template(doc, (*base, "ask", "skip"), state.ask.skip_label, defined)
+            if state.ask and state.ask.address:
+                self._check_address(doc, (*base, "ask", "address"), state.ask.address)
         reached = self._check_reachable(flow, doc, entered_at)
         self._check_auto_cycles(flow, doc)
         self._check_trapped(flow, doc, reached)
@@ -175,6 +177,12 @@ class FlowSetChecker:
                 if slot not in defined:
                     self._fail(doc, at, f"{what} '{call.name}' uses slot '{slot}', which no "
                                         f"flow ever asks for or sets{did_you_mean(slot, defined)}")
+
+    def _check_address(self, doc: SourceDoc, where: PathKey, name: str) -> None:
+        known = self.registry.addresses
+        if name not in known:
+            self._fail(doc, where, f"unknown address '{name}'{did_you_mean(name, known)}; "
+                                   f"known: {', '.join(sorted(known)) or 'none'}")
 
     def _check_template(
         self, doc: SourceDoc, where: PathKey, text: str, defined: set[str]

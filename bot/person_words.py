@@ -295,6 +295,8 @@ class _Addressing(_Words):
             before, after = self.key(noun[0] - 1), self.key(noun[1])
             if before in lists.unclear_neighbours or after in lists.unclear_neighbours:
                 return False
+            if after is not None and self.words[noun[1]][:1].isupper():
+                return False  # "my husband Tom hides…": a name we would have to drop
         if group is None:
             return True
         for index in range(len(self.words)):
@@ -385,8 +387,10 @@ class _Addressing(_Words):
                 return
             if self.keys[at] in CONJUNCTIONS:
                 second = self.skip_adverbs(at + 1)
-                if self.key(second + 1) in self.lists.second_verb_followers and (
-                        not self.gaps[second].strip()):
+                # "calls and texts her": two verbs side by side; else only with an object
+                # after it, so that "his calls and texts" keeps its noun.
+                if (at == verb + 1 or self.key(second + 1) in self.lists.second_verb_followers
+                        ) and second < len(self.words) and not self.gaps[second].strip():
                     self._base(second, group)
             at += 1
 
@@ -459,12 +463,16 @@ def _subject_part(key: str) -> str | None:
 
 
 def _third_singular(key: str, not_verbs: frozenset[str]) -> bool:
+    if key.endswith("'s") and len(key) > 3 and "'" not in key[:-2]:
+        return True  # "she dm's guys"
     return (len(key) > 2 and key.endswith("s") and "'" not in key and key not in not_verbs
             and not key.endswith(("ss", "us", "is")))
 
 
 def _drop_s(key: str) -> str:
-    """texts → text, watches → watch, tries → try, goes → go."""
+    """texts → text, watches → watch, tries → try, goes → go, dm's → dm."""
+    if key.endswith("'s"):
+        return key[:-2]
     if key.endswith("ies") and len(key) > 4:
         return key[:-3] + "y"
     if key.endswith(("sses", "shes", "ches", "xes", "zzes", "oes")):

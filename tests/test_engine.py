@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.app import load_catalog
 from bot.engine import Engine, EngineContext, typed
 from bot.flowlang.catalog import Catalog
+from bot.person_words import PERSON_WORDS_FILE
 from bot.session import Position, Session
+from tests.conftest import CORE_FLOWS, REPO
 
 
 def _ctx(catalog: Catalog, flow: str = "quiz", state: str = "name") -> EngineContext:
@@ -46,3 +54,46 @@ def test_reshow_repeats_the_step_as_it_was_sent(catalog: Catalog) -> None:
 def test_typed_text_is_compared_as_a_label() -> None:
     assert typed("  \u201cSkip this one.\u201d ") == "skip this one"
     assert typed("RED!") == "red"
+
+
+NOTICED = """\
+id: noticed
+title: Noticed
+start: what
+states:
+  what:
+    say: What have you noticed?
+    ask: {slot: behavior, max_length: 40, address: partner, strip_prefix: ["I've noticed"]}
+    next: opener
+  opener:
+    say: "I've noticed ${behavior}."
+    choices:
+      - {label: Again, to: what}
+      - {label: Done, flow: menu}
+"""
+
+
+def _noticed_catalog(tmp_path: Path) -> Catalog:
+    flows = tmp_path / "flows"
+    shutil.copytree(CORE_FLOWS, flows)
+    shutil.copy(REPO / "flows" / PERSON_WORDS_FILE, flows / PERSON_WORDS_FILE)
+    (flows / "noticed.yaml").write_text(NOTICED, encoding="utf-8")
+    return load_catalog([flows])
+
+
+@pytest.mark.parametrize(("typed", "kept"), [
+    ("I've noticed he texts his coworker", "you text your coworker"),
+    ("I've noticed I saw him flirting with Sam", "you flirting with Sam"),
+    ("he saw him", "he saw him"),
+    # Said to the partner it would pass max_length (40): kept as typed, prefix taken off.
+    ("I've noticed he's at the gym with his ex most nights",
+     "he's at the gym with his ex most nights"),
+])
+def test_an_answer_is_kept_as_said_to_whom_the_ask_names(tmp_path: Path, typed: str,
+                                                         kept: str) -> None:
+    catalog = _noticed_catalog(tmp_path)
+    engine = Engine(catalog, catalog.registry)
+    ctx = _ctx(catalog, "noticed", "what")
+    engine.enter(ctx, Position("noticed", "what"))
+    assert engine.answer(ctx, typed) == [f"I've noticed {kept}."]
+    assert ctx.session.slots["behavior"] == kept

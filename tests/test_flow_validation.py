@@ -136,6 +136,11 @@ ONE_PROBLEM: list[tuple[str, Expected]] = [
                                     "(did you mean 'rehearsal'?)")),
     ("strip_prefix_not_text", (T, 12, 53, "'strip_prefix' must be a phrase or a list of up "
                                           "to 20 phrases")),
+    ("address_unknown", (T, 12, 48, "unknown address 'partnr' (did you mean 'partner'?); "
+                                    "known: partner")),
+    ("address_not_name", (T, 12, 48, "'address' must name who the answer is said to")),
+    ("address_without_words", (T, 12, 48, "address 'partner' needs core/person_words.yaml in "
+                                          "the flows folder")),
     ("trapped_loop", (T, 17, 3, "state 'done' is a dead end: from here the flow only goes "
                                 "round (done -> recap -> done) and can never be left")),
     # -- templates ----------------------------------------------------------------------

@@ -73,7 +73,7 @@ class PersonWords:
 
     def strip_lead_ins(self, text: str) -> str:
         """Without "I saw (that)…" and the like, which double an opener's "I've noticed"."""
-        for _ in range(3):
+        while True:  # each pass is shorter: it ends
             rest = _strip_phrase(text, self.lead_ins)
             if rest is None:
                 break
@@ -160,7 +160,6 @@ class _Words:
 
     def __init__(self, words: PersonWords, text: str) -> None:
         self.lists = words
-        self.text = text
         self.words: list[str] = []
         self.gaps: list[str] = []
         end = 0

@@ -9,6 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.person_words import (
     PERSON_WORDS_FILE,
@@ -263,3 +265,21 @@ def test_the_flow_address_uses_the_words_loaded_with_the_flows() -> None:
     assert address_partner(ctx, "he hides his phone") == "you hide your phone"  # type: ignore[arg-type]
     bare = SimpleNamespace(services={})
     assert address_partner(bare, "he hides his phone") == "he hides his phone"  # type: ignore[arg-type]
+
+
+FUZZ_WORDS = (
+    "he", "she", "they", "him", "her", "his", "hers", "their", "them", "himself", "my",
+    "husband's", "husband", "wife", "bf", "and", "but", "is", "was", "has", "does", "texts",
+    "tries", "he's", "she's", "they're", "you", "your", "I", "me", "saw", "found", "out",
+    "that", ",", ".", "’", "'s", "always", "not", "been", "on", "with", "Sam", "the", "every",
+    "night", "lately", "hes", "dm's",
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(FUZZ_WORDS), max_size=10))
+def test_any_words_come_back_as_text(words: list[str]) -> None:
+    text = " ".join(words)
+    said = to_partner(text)
+    assert isinstance(said, str) and isinstance(partner_view(said), str)
+    assert to_partner(said) == said  # once said to the partner, it stays so

@@ -109,7 +109,7 @@ def check_paths(
     services, found = load_data_files(folders, features.data_files)
     problems.extend(found)
     if folders:
-        problems.extend(_missing_needs(parsed, registry, services, features.data_files))
+        problems.extend(_missing_needs(parsed, registry, folders, features.data_files))
     if problems:
         return None, sorted(set(problems))
     slots: set[str] = set()
@@ -169,16 +169,16 @@ def _siblings(paths: list[Path], asked: list[Path]) -> list[Path]:
 
 
 def _missing_needs(parsed: list[tuple[FlowSpec, SourceDoc]], registry: Registry,
-                   services: Mapping[str, object],
-                   data_files: Iterable[DataFile]) -> list[FlowProblem]:
-    """An `address` whose words live in a data file the folder lacks: there is no default."""
+                   folders: list[Path], data_files: Iterable[DataFile]) -> list[FlowProblem]:
+    """An `address` whose words live in a data file the folder lacks: there is no default.
+    (A file that is there but broken is reported by its own loader.)"""
     paths = {data.name: data.path for data in data_files}
     problems = []
     for flow, doc in parsed:
         for state in flow.states.values():
             entry = registry.addresses.get(state.ask.address or "") if state.ask else None
-            if entry is not None and entry.needs and entry.needs not in services:
-                where = paths.get(entry.needs, entry.needs)
+            where = paths.get(entry.needs) if entry is not None and entry.needs else None
+            if entry is not None and where and not any((f / where).is_file() for f in folders):
                 problems.append(doc.problem(("states", state.name, "ask", "address"),
                                             f"address '{entry.name}' needs {where} in the "
                                             "flows folder (copy it from the shipped flows)"))

@@ -12,7 +12,8 @@ from bot.app import build_registry
 
 # These imports also register every condition and action: the registry's own, the coach's
 # (bot.coach.actions) and the safety path's (bot.safety.actions, imported by the pipeline).
-from bot.coach.actions import FEEDBACK_SLOTS, ROLEPLAY_SLOTS
+from bot.coach.actions import FEEDBACK_SLOTS
+from bot.coach.practice import ROLEPLAY_SLOTS
 from bot.export import CONCERN_SLOT
 from bot.flowlang.parse import ASK_KEYS, FLOW_KEYS, STATE_KEYS, TARGET_KEYS
 from bot.pipeline import CONSENT_SLOT

@@ -17,7 +17,8 @@ import yaml
 from tests.conftest import REPO
 
 ARTICLE = REPO.parent / "shared" / "reference" / "article.txt"
-SPOKEN = [*sorted((REPO / "flows").glob("*.yaml")), REPO / "flows" / "coach" / "coaching.yaml"]
+SPOKEN = [*sorted((REPO / "flows").glob("*.yaml")),
+          *sorted((REPO / "flows" / "coach").glob("[cp]*.yaml"))]  # coaching, partner_*
 RUN = 6
 CLOSE = 0.65
 _SPLIT = re.compile(r"(?<=[.!?:;])\s+|\n+|\s+[—–-]\s+|—")

@@ -1,14 +1,14 @@
-"""Flow actions of the rehearsal coach: feedback on a planned line, and the practice partner.
+"""Flow actions of the rehearsal coach: feedback on a planned line, answers gathered to
+share, and the check that keeps watching a partner out of what is shared.
 
 What the person wrote stays in their slots; these actions add the coach's reading of it
-(scores, the best version so far) and the partner's replies, worded from coaching.yaml.
+(scores, the best version so far), worded from coaching.yaml. The practice partner is in
+bot/coach/practice.py.
 """
 
 from __future__ import annotations
 
-import random
 import re
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from bot.coach import feedback
@@ -26,9 +26,6 @@ if TYPE_CHECKING:
 entries = Registry()
 
 SHOWN_FINDINGS = 2
-MIN_MOOD, MAX_MOOD = -3, 2
-ROLEPLAY_SLOTS = ("rp_style", "rp_turn", "rp_mood", "rp_calm", "rp_kinds", "rp_line",
-                  "rp_tip")
 FEEDBACK_SLOTS = ("opener_verdict", "opener_score", "opener_first_score", "best_opener",
                   "best_score")
 
@@ -117,38 +114,12 @@ def coach_feedback(ctx: StepContext, slot: str) -> None:
 @entries.action("coach_reset", "none", "start a new rehearsal: forget earlier scores",
                  writes=FEEDBACK_SLOTS)
 def coach_reset(ctx: StepContext, _: Any) -> None:
-    for slot in (*FEEDBACK_SLOTS, *ROLEPLAY_SLOTS):
+    for slot in (*FEEDBACK_SLOTS, *[k for k in ctx.session.slots if k.startswith("rp_")
+                                     and k not in ("rp_role", "rp_pick")]):
         ctx.session.slots.pop(slot, None)
 
 
-# -- the practice partner ------------------------------------------------------------------
-#
-# The partner has a role opposite to the person practising, kept in `rp_role`: someone who
-# was hurt (talk) practises with the partner who crossed a line, and someone who crossed a
-# line (repair) practises with the partner who was hurt, who has their own lines and tips.
-
-def _rng(ctx: StepContext, salt: str) -> random.Random:
-    """Varied but repeatable: the same person at the same step hears the same line."""
-    return random.Random(f"{ctx.session.user_key}:{ctx.session.step}:{salt}")
-
-
-def _mood_name(mood: int) -> str:
-    return "tense" if mood <= -1 else "guarded" if mood == 0 else "opening"
-
-
-def _role(ctx: StepContext) -> str:
-    return "crossed" if ctx.session.slots.get("rp_role") == "crossed" else "hurt"
-
-
-def _partner_says(ctx: StepContext, coaching: Coaching, style: str, mood: int) -> None:
-    """One of the style's lines for this mood, never the line the partner just said."""
-    slots = ctx.session.slots
-    lines = coaching.styles_for(_role(ctx))[style].lines[_mood_name(mood)]
-    fresh = [line for line in lines if line != slots.get("rp_line")] or list(lines)
-    line = _rng(ctx, "line").choice(fresh)
-    slots["rp_line"] = line
-    ctx.say(coaching.texts[("roleplay", "partner_prefix")] + line)
-
+# -- what turns an apology into a defence ----------------------------------------------------
 
 def _has_phrase(text: str, phrase: str) -> re.Match[str] | None:
     return re.search(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", text)
@@ -166,101 +137,6 @@ def owning_slips(text: str, coaching: Coaching) -> list[str]:
     if any(_has_phrase(norm, phrase) for phrase in coaching.owning.get("excuses", ())):
         slips.append("excuse")
     return slips
-
-
-@entries.action("roleplay_start", "none", "the partner answers the opener, in the style "
-                 "kept in rp_pick (or at random), as the role opposite rp_role",
-                 writes=ROLEPLAY_SLOTS)
-def roleplay_start(ctx: StepContext, _: Any) -> None:
-    coaching = _coaching(ctx)
-    if coaching is None:
-        return
-    slots = ctx.session.slots
-    styles = coaching.styles_for(_role(ctx))
-    style = slots.get("rp_pick", "random")
-    if style not in styles:
-        style = _rng(ctx, "style").choice(sorted(styles))
-    opener = slots.get("best_opener") or slots.get("my_opener") or ""
-    verdict = analyse(ctx, opener).verdict if opener else "almost"
-    mood = styles[style].start_mood + coaching.mood_change[verdict]
-    mood = max(MIN_MOOD, min(MAX_MOOD, mood))
-    slots.update(rp_style=style, rp_turn="0", rp_mood=str(mood), rp_calm="0", rp_kinds="")
-    slots.pop("rp_line", None)
-    slots.pop("rp_tip", None)
-    ctx.say(coaching.say("roleplay", "intro", style=styles[style].label))
-    _partner_says(ctx, coaching, style, mood)
-
-
-@entries.action("roleplay_turn", "none", "the partner reacts to rp_reply, then one tip",
-                 writes=ROLEPLAY_SLOTS)
-def roleplay_turn(ctx: StepContext, _: Any) -> None:
-    coaching = _coaching(ctx)
-    slots = ctx.session.slots
-    style, role = slots.get("rp_style", ""), _role(ctx)
-    if coaching is None or style not in coaching.styles_for(role):
-        return
-    reply = slots.get("rp_reply", "")
-    fb = analyse(ctx, reply, "practice")
-    slips = owning_slips(reply, coaching) if role == "crossed" else []
-    # a defence lands like a harsh line on someone who was hurt
-    verdict = "harsh" if slips else fb.verdict
-    mood = max(MIN_MOOD, min(MAX_MOOD, _int(ctx, "rp_mood") + coaching.mood_change[verdict]))
-    kinds = [k for k in slots.get("rp_kinds", "").split(",") if k]
-    kinds += slips + [f.kind for f in fb.findings if f.kind in coaching_kinds(coaching)]
-    slots.update(rp_mood=str(mood), rp_turn=str(_int(ctx, "rp_turn") + 1),
-                 rp_calm=str(_int(ctx, "rp_calm") + (verdict == "calm")),
-                 rp_kinds=",".join(kinds[-40:]))
-    _partner_says(ctx, coaching, style, mood)
-    if mood <= MIN_MOOD:
-        tip = coaching.tip(role, "take_a_break")
-    elif slips:
-        tip = coaching.tip(role, slips[0])
-    elif fb.verdict in ("harsh", "almost"):
-        tip = coaching.tip(role, fb.verdict)
-    else:
-        tip = coaching.tip(role, "by_style", style)
-        if tip == slots.get("rp_tip"):  # the same advice twice running reads as not listening
-            tip = coaching.tip(role, "steady")
-    slots["rp_tip"] = tip
-    ctx.say(coaching.texts[("roleplay", "tip_prefix")] + tip)
-
-
-def coaching_kinds(coaching: Coaching) -> set[str]:
-    return {at[-1] for at in coaching.texts if at[:3] == ("roleplay", "summary", "carry")}
-
-
-@entries.condition("roleplay_done", "none", "the practice has had its turns")
-def roleplay_done(ctx: StepContext, _: Any) -> bool:
-    coaching = _coaching(ctx)
-    turns = coaching.max_turns if coaching else 4
-    return _int(ctx, "rp_turn") >= turns
-
-
-@entries.action("roleplay_summary", "none", "turns, calm lines, opener score, one thing to "
-                 "carry into the real talk")
-def roleplay_summary(ctx: StepContext, _: Any) -> None:
-    coaching = _coaching(ctx)
-    if coaching is None:
-        return
-    slots = ctx.session.slots
-    turns = _int(ctx, "rp_turn")
-    if turns:
-        ctx.say(coaching.say("roleplay", "summary", "lines", turns=turns,
-                             calm=_int(ctx, "rp_calm")))
-    else:
-        ctx.say(coaching.texts[("roleplay", "summary", "no_turns")])
-    first, best = slots.get("opener_first_score"), slots.get("best_score")
-    if first is not None and best is not None and first != best:
-        ctx.say(coaching.say("roleplay", "summary", "opener", first=first, best=best))
-    if not turns:
-        return
-    kinds = Counter(k for k in slots.get("rp_kinds", "").split(",") if k)
-    focus = kinds.most_common(1)[0][0] if kinds else "none"
-    carry = ("roleplay", "summary", "carry", focus)
-    if _role(ctx) == "crossed" and ("roleplay", "summary", "carry_owning", focus) in coaching.texts:
-        carry = ("roleplay", "summary", "carry_owning", focus)
-    ctx.say(coaching.texts[("roleplay", "summary", "carry_prefix")]
-            + coaching.texts.get(carry, coaching.texts[("roleplay", "summary", "carry", "none")]))
 
 
 # -- answers as one message to share ---------------------------------------------------------

@@ -1,9 +1,10 @@
-"""The coach's wording and the practice partner's lines, from `flows/coach/coaching.yaml`.
+"""The coach's wording, its tips in practice and how it reads a practice line, from
+`flows/coach/coaching.yaml`.
 
 Loaded and checked with the flows (problems as file:line), then handed to the coaching
-actions as a read-only record. The partner has two roles: the one who crossed a line
-(`styles`, when the person practising was hurt) and the one who was hurt (`hurt_partner`,
-when the person practising crossed the line), each with its own tips.
+actions as a read-only record. Tips differ for the one who was hurt (`tips`) and the one who
+crossed a line (`owning_tips`). The partner's own lines are in the partner files
+(bot/coach/partner.py).
 """
 
 from __future__ import annotations
@@ -13,20 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from bot.coach.feedback import MISSING_KINDS, PATTERN_KINDS, POSITIVE_KINDS, VERDICTS
+from bot.coach.moves import CUE_LISTS, MoveCues
+from bot.coach.partner import MOVES, STYLES
 from bot.flowlang.errors import FlowProblem
 from bot.flowlang.source import PathKey, SourceDoc, load_source
 from bot.setting import ROLES
 from bot.templates import fill, placeholders
 
 COACHING_FILE = Path("coach") / "coaching.yaml"
-MOODS = ("tense", "guarded", "opening")
-STYLES = ("open", "defensive", "dismissive", "counter_accusing", "shut_down")
-STYLE_SECTIONS = {"hurt": "styles", "crossed": "hurt_partner"}
 TIP_SECTIONS = {"hurt": "tips", "crossed": "owning_tips"}
 # Extra things the coach notices in the words of the one who crossed a line.
 OWNING_KINDS = ("but", "excuse")
 OWNING_LISTS = ("apology_words", "excuses")
 KINDS = (*PATTERN_KINDS, "shouting", *MISSING_KINDS)
+# Moves with a tip of their own (the first reply and "anything else" get the general ones).
+TIPPED_MOVES = tuple(m for m in MOVES if m not in ("opener", "other"))
 POSITIVES = POSITIVE_KINDS
 
 # Where each text lives, and the placeholders it may use.
@@ -47,7 +49,13 @@ TEXTS: dict[PathKey, frozenset[str]] = {
     ("roleplay", "summary", "lines"): frozenset({"turns", "calm"}),
     ("roleplay", "summary", "opener"): frozenset({"first", "best"}),
     ("roleplay", "summary", "carry_prefix"): frozenset(),
+    ("roleplay", "summary", "keep_prefix"): frozenset(),
     ("roleplay", "summary", "no_turns"): frozenset(),
+    ("roleplay", "summary", "best"): frozenset({"line"}),
+    ("roleplay", "summary", "worked"): frozenset({"worked"}),
+    ("roleplay", "summary", "worked_default"): frozenset(),
+    **{("roleplay", section, "by_move", m): frozenset() for section in TIP_SECTIONS.values()
+       for m in TIPPED_MOVES},
     **{("feedback", "verdict", v): frozenset({"score"}) for v in VERDICTS},
     **{("feedback", "harsh_note", role): frozenset() for role in ROLES},
     **{("feedback", "positives", p): frozenset() for p in POSITIVES},
@@ -59,30 +67,22 @@ TEXTS: dict[PathKey, frozenset[str]] = {
 
 
 @dataclass(frozen=True)
-class PartnerStyle:
-    label: str
-    start_mood: int
-    lines: dict[str, tuple[str, ...]]
-
-
-@dataclass(frozen=True)
 class Coaching:
     texts: dict[PathKey, str]
-    styles: dict[str, PartnerStyle]
     max_turns: int
     mood_change: dict[str, int]
-    # the partner who was hurt, for someone practising how to own what they did
-    hurt_styles: dict[str, PartnerStyle] = field(default_factory=dict)
     # lower-case phrases from roleplay.owning: apology_words, excuses
     owning: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    moves: MoveCues | None = None
+    # how a move moves the partner's mood, whatever its verdict (a jab never opens them up)
+    mood_by_move: dict[str, int] = field(default_factory=dict)
+    # capitalised words that are not names (lower case), for the partner's ${name}
+    not_names: frozenset[str] = frozenset()
 
     def say(self, *where: str, **values: object) -> str:
         """The text at `where` with the program's values filled in; after a number,
         `word|words` agrees with it."""
         return fill(self.texts[tuple(where)], values)
-
-    def styles_for(self, role: str) -> dict[str, PartnerStyle]:
-        return self.hurt_styles if role == "crossed" and self.hurt_styles else self.styles
 
     def tip(self, role: str, *where: str) -> str:
         section = TIP_SECTIONS.get(role, "tips")
@@ -111,27 +111,6 @@ def _text_problems(doc: SourceDoc) -> list[FlowProblem]:
     return problems
 
 
-def _style_problems(doc: SourceDoc) -> list[FlowProblem]:
-    problems = []
-    for section, style in [(sec, st) for sec in STYLE_SECTIONS.values() for st in STYLES]:
-        at = ("roleplay", section, style)
-        raw = _get(doc.data, at)
-        if not isinstance(raw, dict):
-            problems.append(doc.problem(at[:-1], f"partner style '{style}' is missing "
-                                                     f"from '{section}'"))
-            continue
-        if not isinstance(raw.get("label"), str) or type(raw.get("start_mood")) is not int:
-            problems.append(doc.problem(at, f"style '{section}.{style}' needs a 'label' and "
-                                            "a whole number 'start_mood'"))
-        for mood in MOODS:
-            lines = _get(raw, ("lines", mood))
-            if not isinstance(lines, list) or not lines or not all(
-                    isinstance(line, str) and line.strip() for line in lines):
-                problems.append(doc.problem((*at, "lines"), f"style '{section}.{style}' needs a "
-                                                            f"list of '{mood}' lines"))
-    return problems
-
-
 def _owning_problems(doc: SourceDoc) -> list[FlowProblem]:
     problems = []
     for name in OWNING_LISTS:
@@ -144,12 +123,44 @@ def _owning_problems(doc: SourceDoc) -> list[FlowProblem]:
     return problems
 
 
-def _styles(raw: dict[str, Any]) -> dict[str, PartnerStyle]:
-    return {
-        name: PartnerStyle(style["label"], style["start_mood"],
-                           {mood: tuple(style["lines"][mood]) for mood in MOODS})
-        for name, style in raw.items() if name in STYLES
-    }
+def _phrases(doc: SourceDoc, at: PathKey, problems: list[FlowProblem]) -> tuple[str, ...]:
+    items = _get(doc.data, at)
+    if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+        problems.append(doc.problem(at, f"'{'.'.join(at)}' needs a list of phrases"))
+        return ()
+    return tuple(i.strip().casefold() for i in items)
+
+
+def _move_cues(doc: SourceDoc, problems: list[FlowProblem]) -> MoveCues:
+    at = ("roleplay", "moves")
+    short = _get(doc.data, (*at, "short_words"))
+    if type(short) is not int or not 1 <= short <= 10:
+        problems.append(doc.problem((*at, "short_words"), "'short_words' must be 1 to 10"))
+        short = 3
+    lists = {name: _phrases(doc, (*at, name), problems) for name in CUE_LISTS}
+    starts = _phrases(doc, (*at, "question_starts"), problems)
+    found = _get(doc.data, (*at, "from_findings"))
+    if not isinstance(found, dict):
+        problems.append(doc.problem((*at, "from_findings"), "'from_findings' needs a mapping "
+                                    "from a kind the coach finds to a move"))
+        found = {}
+    for kind, move in found.items():
+        if kind not in PATTERN_KINDS or move not in MOVES:
+            problems.append(doc.problem((*at, "from_findings", kind), f"'{kind}: {move}' must "
+                                        f"map one of {', '.join(PATTERN_KINDS)} to one of "
+                                        f"{', '.join(MOVES)}"))
+    return MoveCues.build(short, lists, starts, {str(k): str(v) for k, v in found.items()})
+
+
+def _mood_by_move(doc: SourceDoc, problems: list[FlowProblem]) -> dict[str, int]:
+    at = ("roleplay", "mood_by_move")
+    raw = _get(doc.data, at)
+    if not isinstance(raw, dict) or any(m not in MOVES or type(v) is not int
+                                        for m, v in raw.items()):
+        problems.append(doc.problem(at, "'mood_by_move' needs a whole number for each move "
+                                        f"it names ({', '.join(MOVES)})"))
+        return {}
+    return dict(raw)
 
 
 def load_coaching(path: Path) -> tuple[Coaching | None, list[FlowProblem]]:
@@ -158,7 +169,10 @@ def load_coaching(path: Path) -> tuple[Coaching | None, list[FlowProblem]]:
         return None, problems
     if not isinstance(doc.data, dict):
         return None, [doc.problem((), "the coaching file must be a mapping")]
-    problems += _text_problems(doc) + _style_problems(doc) + _owning_problems(doc)
+    problems += _text_problems(doc) + _owning_problems(doc)
+    moves = _move_cues(doc, problems)
+    mood_by_move = _mood_by_move(doc, problems)
+    not_names = frozenset(_phrases(doc, ("roleplay", "not_names"), problems))
     turns = _get(doc.data, ("roleplay", "max_turns"))
     if type(turns) is not int or not 1 <= turns <= 20:
         problems.append(doc.problem(("roleplay", "max_turns"), "'max_turns' must be 1 to 20"))
@@ -172,5 +186,5 @@ def load_coaching(path: Path) -> tuple[Coaching | None, list[FlowProblem]]:
     texts = {at: _get(doc.data, at) for at in TEXTS}
     owning = {name: tuple(p.strip().casefold() for p in roleplay["owning"][name])
               for name in OWNING_LISTS}
-    return Coaching(texts, _styles(roleplay["styles"]), turns, dict(change),
-                    hurt_styles=_styles(roleplay["hurt_partner"]), owning=owning), []
+    return Coaching(texts, turns, dict(change), owning=owning, moves=moves,
+                    mood_by_move=mood_by_move, not_names=not_names), []

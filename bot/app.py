@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.coach import actions as coach_actions
-from bot.coach import feedback, practice
+from bot.coach import feedback, plan, practice
 from bot.coach.coaching import COACHING_FILE, load_coaching
 from bot.coach.partner import PARTNER_FILES, load_partner, service_name
 from bot.config import check_config, operator_config
@@ -35,7 +35,7 @@ from bot.understanding.examples import examples_loader
 def build_registry() -> Registry:
     """A fresh registry with the language's entries and every feature's."""
     registry = Registry()
-    for entries in (builtins.entries, coach_actions.entries, practice.entries,
+    for entries in (builtins.entries, coach_actions.entries, practice.entries, plan.entries,
                     safety_actions.entries, person_words_entries):
         registry.include(entries)
     return registry
@@ -48,6 +48,7 @@ def features(registry: Registry | None = None) -> Features:
             DataFile("resources", RESOURCES_FILE, load_resources),
             DataFile("coaching", COACHING_FILE, load_coaching),
             DataFile(PERSON_WORDS, PERSON_WORDS_FILE, load_person_words),
+            DataFile(plan.SERVICE, plan.PLAN_FILE, plan.load_plan),
             *(DataFile(service_name(role), path, load_partner)
               for role, path in PARTNER_FILES.items()),
             # The screen's and the coach's rules: the ones in the flows folder are the ones

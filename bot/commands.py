@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Protocol
 from bot.config import retention_days
 from bot.safety.flow import SAFETY_FLOW
 
+PLAN_FLOW = "plan"  # flows/plan.yaml
+
 if TYPE_CHECKING:
     from bot.engine import Engine, EngineContext
     from bot.texts import Texts
@@ -110,6 +112,18 @@ def _resume(core: Core, turn: Turn, _: str) -> None:
     turn.shown = core.engine.reshow(turn.ctx)
 
 
+def _plan(core: Core, turn: Turn, _: str) -> None:
+    """The plan, then back to the step the person was on."""
+    engine, session = core.engine, turn.session
+    start = engine.start_of(PLAN_FLOW)
+    if start is None:
+        turn.notes.append(core.texts.get("unknown_flow", flow=PLAN_FLOW))
+        return
+    if session.flow != PLAN_FLOW:
+        session.calls.append(session.position)
+    turn.shown = engine.enter(turn.ctx, start)
+
+
 def _export(core: Core, turn: Turn, _: str) -> None:
     core.export(turn)
 
@@ -125,6 +139,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("back", _back),
     Command("restart", _restart),
     Command("resume", _resume),
+    Command("plan", _plan),
     Command("export", _export),
     Command("delete", _delete),
     Command("sos", _sos),

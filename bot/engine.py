@@ -158,6 +158,9 @@ class Engine:
             if fired is None:
                 return None
             ctx.session.push_back(here)
+            ask = self.state(ctx.session).ask
+            if ask is not None and any(slot == ask.slot for slot, _ in fired.route.sets):
+                ctx.session.asked[ask.slot] = f"{here.flow}.{here.state}"  # a button answered
             # What the route's actions said belongs to the step it leads to.
             self._enter(ctx, self._follow(ctx, fired), start=0)
         return out
@@ -167,6 +170,7 @@ class Engine:
         if state.ask is None:
             return None
         ctx.session.slots[state.ask.slot] = self._kept(ctx, state.ask, text)
+        ctx.session.asked[state.ask.slot] = f"{ctx.session.flow}.{ctx.session.state}"
         return self.take(ctx, ANSWER)
 
     def _kept(self, ctx: EngineContext, ask: AskSpec, text: str) -> str:
@@ -184,6 +188,7 @@ class Engine:
         if state.ask is None or not state.ask.skip_label:
             return None
         ctx.session.slots.pop(state.ask.slot, None)
+        ctx.session.asked.pop(state.ask.slot, None)
         return self.take(ctx, SKIP)
 
     def press(self, ctx: EngineContext, index: int) -> list[str] | None:
@@ -245,11 +250,11 @@ class Engine:
         """Where the route leads: within the flow, the state the machine landed on; out of
         it, the hand-over the route names."""
         route = fired.route
+        session = ctx.session
         for slot, value in route.sets:
-            ctx.session.slots[slot] = ctx.render(value)
+            session.slots[slot] = ctx.render(value)
         self._run(ctx, route.actions)
         target = route.target
-        session = ctx.session
         if target.kind == "state":
             return Position(session.flow, fired.state)
         if target.kind == "flow":

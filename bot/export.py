@@ -17,7 +17,12 @@ from bot.templates import render
 from bot.texts import Texts
 
 CONCERN_SLOT = "safety_concern"  # set by flows/safety.yaml; its meaning is `concern_<value>`
+HELP_SLOT = "help_for"  # which help lines to show again; told by the concern when the same
 STEP_SUMMARY = 80  # characters of a step's first message in its one-line summary
+# The practice's working notes (turns, mood, lines said, last tips): one plain line in the
+# text, every value in the JSON. The best line and the role are told on their own.
+WORKING_PREFIX = "rp_"
+TOLD_ON_THEIR_OWN = frozenset({"rp_best", "rp_role", "rp_reply"})
 
 
 def _when(stamp: float) -> str:
@@ -61,6 +66,35 @@ def _concern_meaning(concern: str, texts: Texts | None) -> str:
     return concern.replace("_", " ")
 
 
+def _asked(slot: str, session: Session, catalog: Catalog) -> str:
+    """The question the person saw for this answer (the step that asked it), or, for an
+    answer kept before steps were remembered, the first step anywhere that asks for it."""
+    flow_id, _, state_id = session.asked.get(slot, "").partition(".")
+    flow = catalog.flow(flow_id) if flow_id else None
+    state = flow.spec.states.get(state_id) if flow else None
+    text = state.say[-1] if state and state.say else (
+        "" if slot in session.asked else catalog.questions.get(slot, ""))
+    return render(text, session.slots)
+
+
+def _note(slot: str, value: str, texts: Texts | None) -> str:
+    """A note in plain words: `note_<slot>_<value>`, else `note_<slot>` with the value."""
+    entries = texts.entries if texts is not None else {}
+    for text_id in (f"note_{slot}_{value}", f"note_{slot}"):
+        if text_id in entries:
+            return texts.get(text_id, value=value) if texts else value
+    return f"{slot.replace('_', ' ')}: {value}"
+
+
+def _answer(slot: str, value: str, session: Session, catalog: Catalog) -> dict:
+    """An answer with the question that asked it, or a note in plain words."""
+    question = _asked(slot, session, catalog)
+    item = {"slot": slot, "question": question, "answer": value}
+    if not question:
+        item["note"] = _note(slot, value, catalog.texts)
+    return item
+
+
 def export_data(session: Session, catalog: Catalog) -> dict:
     concern = session.slots.get(CONCERN_SLOT)
     return {
@@ -72,11 +106,8 @@ def export_data(session: Session, catalog: Catalog) -> dict:
             "flow_title": _title(catalog, session.flow),
             "state": session.state,
         },
-        "answers": [
-            {"slot": slot, "question": render(catalog.questions.get(slot, ""), session.slots),
-             "answer": value}
-            for slot, value in session.slots.items()  # in the order they were first given
-        ],
+        "answers": [_answer(slot, value, session, catalog)
+                    for slot, value in session.slots.items()],  # in the order first given
         "safety_concern": None if not concern else {
             "value": concern, "meaning": _concern_meaning(concern, catalog.texts)},
         # Kept, encrypted like everything else, while the coach checks in on safety.
@@ -101,14 +132,21 @@ def export_text(data: dict, texts: Texts) -> str:
              texts.get("export_position", title=data["position"]["flow_title"])]
     empty = texts.get("export_empty")
     answers = [a for a in data["answers"] if a["question"]]
-    notes = [a for a in data["answers"] if not a["question"] and a["slot"] != CONCERN_SLOT]
+    concern = (data.get("safety_concern") or {}).get("value")
+    notes = [a for a in data["answers"] if not a["question"] and a["slot"] != CONCERN_SLOT
+             and not (a["slot"] == HELP_SLOT and a["answer"] == concern)]
+    working = [a for a in notes if a["slot"].startswith(WORKING_PREFIX)
+               and a["slot"] not in TOLD_ON_THEIR_OWN]
+    notes = [a for a in notes if a not in working]
     if not answers and not notes:
         lines += ["", empty]
     for item in answers:
         lines += ["", f"• {item['question']}", f"  → {item['answer']}"]
-    if notes:
+    if notes or working:
         lines += ["", texts.get("export_notes")]
-        lines += [f"  • {a['slot'].replace('_', ' ')}: {a['answer']}" for a in notes]
+        lines += [f"  • {a['note']}" for a in notes]
+    if working:
+        lines += [f"  • {texts.get('export_working_notes')}"]
     if data.get("held_answer"):
         lines += ["", texts.get("export_held"), f"  → {data['held_answer']}"]
     if data.get("safety_concern"):

@@ -43,6 +43,8 @@ class Session:
     only if they say they are safe, and dropped otherwise.
     `wanted` is a flow asked for (`/start FLOW`) before the age question was answered; it
     opens once it has been.
+    `asked` names, for each answer, the step that asked for it ("flow.state"), so /export
+    and /plan show the question the person actually saw.
     """
 
     user_key: str
@@ -59,6 +61,7 @@ class Session:
     held: str | None = None
     shown: tuple[str, ...] | None = None
     wanted: str | None = None
+    asked: dict[str, str] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 
@@ -113,6 +116,7 @@ class Session:
         twin = object.__new__(Session)
         twin.__dict__.update(self.__dict__)
         twin.slots, twin.back = dict(self.slots), list(self.back)
+        twin.asked = dict(self.asked)
         twin.calls, twin.seen = list(self.calls), list(self.seen)
         return twin
 
@@ -142,4 +146,4 @@ def _position(raw: list[Any]) -> Position:
 
 
 _PLAIN_FIELDS = ("user_key", "flow", "state", "slots", "step", "version", "seen", "pending",
-                 "held", "shown", "wanted", "created_at", "updated_at")
+                 "held", "shown", "wanted", "asked", "created_at", "updated_at")

@@ -57,11 +57,12 @@ TEXT_IDS: dict[str, frozenset[str]] = {
     # What chat apps show beside the commands (Telegram's menu, Discord's command picker) and
     # the button that leads from a group into a private chat.
     **{f"command_{name}": frozenset() for name in (
-        "start", "menu", "help", "back", "restart", "resume", "export", "delete", "sos",
+        "start", "menu", "help", "back", "restart", "resume", "plan", "export", "delete", "sos",
         "privacy")},
     "command_start_topic": frozenset(),
     # /export's sections below the answers, and what a stored safety concern means
     "export_notes": frozenset(),
+    "export_working_notes": frozenset(),
     "export_held": frozenset(),
     "export_concern": frozenset({"meaning"}),
     "export_steps": frozenset(),
@@ -90,6 +91,11 @@ class Texts:
         return fill(self.entries[text_id], values) if values else self.entries[text_id]
 
 
+# /export's notes in plain words, one per slot (and value), named by the flows' slots:
+# `note_<slot>` or `note_<slot>_<value>`, each may use ${value}.
+NOTE_PREFIX = "note_"
+
+
 def load_texts(path: Path, display: str | None = None) -> tuple[Texts | None, list[FlowProblem]]:
     doc, problems = load_source(path, display)
     if doc is None:
@@ -98,6 +104,16 @@ def load_texts(path: Path, display: str | None = None) -> tuple[Texts | None, li
         return None, [doc.problem((), "the messages file must map message ids to text")]
     entries: dict[str, str] = {}
     for key, value in doc.data.items():
+        if str(key).startswith(NOTE_PREFIX) and len(str(key)) > len(NOTE_PREFIX):
+            allowed_note = frozenset({"value"})
+            if not isinstance(value, str) or not value.strip():
+                problems.append(doc.problem((key,), f"message '{key}' must be non-empty text"))
+                continue
+            for name in sorted(placeholders(value)[0] - allowed_note):
+                problems.append(doc.problem((key,), f"message '{key}' uses '${{{name}}}'; a "
+                                                    "note may use only ${value}"))
+            entries[key] = value.strip()
+            continue
         if key not in TEXT_IDS:
             problems.append(doc.problem((key,), f"unknown message id '{key}'"
                                                 f"{did_you_mean(str(key), TEXT_IDS)}", key=True))

@@ -147,3 +147,23 @@ def test_answers_are_exported_in_the_order_they_were_given(safety_catalog: Catal
     stored = Session.from_json(session.to_json())  # as the store gives it back
     answers = [a["slot"] for a in export_data(stored, safety_catalog)["answers"]]
     assert answers == ["why", "behavior", "feeling"]
+
+
+async def test_export_shows_the_question_that_was_asked_and_notes_in_plain_words() -> None:
+    from bot.app import load_flows
+
+    chat, next_id = Chat(Coach(load_flows(), MemoryStore())), Ids()
+    await chat.send("/start", update_id=next_id())
+    await chat.press("Yes, I'm 18 or older", update_id=next_id())
+    await chat.send("/start talk", update_id=next_id())
+    await chat.press("Yes, I feel safe", update_id=next_id())
+    await chat.press("Frequent, private messaging", update_id=next_id())  # a button answer
+    await chat.send("hurt and lonely", update_id=next_id())
+    text, data = await _export(chat, next_id)
+    behaviour = next(a for a in data["answers"] if a["slot"] == "behavior")
+    # talk's own question, not learn's, which also asks for `behavior`
+    assert behaviour["question"].startswith("First: what have you noticed?")
+    assert "You told me you're 18 or older." in text
+    assert "You said you're the one who was hurt." in text
+    for internal in ("adult:", "role:", "safe to talk", "opener first score", "rp "):
+        assert internal not in text

@@ -82,7 +82,9 @@ async def test_self_harm_in_a_first_message(safety_catalog: Catalog, store) -> N
     assert "thinking about hurting yourself" in reply.text
     assert "crisis line" in reply.text
     reply = await chat.press("I'm safe right now")
-    reply = await chat.press("Back to where I was")
+    assert "Back to where I was" not in chat.labels  # a pause first, never straight back
+    await chat.press("A moment to steady myself")
+    reply = await chat.press("Menu")
     assert "Pick a topic." in reply.text
 
 
@@ -99,7 +101,7 @@ async def test_sos_works_mid_flow_and_keeps_the_session(safety_catalog: Catalog,
     chat = await _at_the_why_question(coach)
     before = chat.labels
     reply = await chat.send("/sos")
-    assert "No local line has been set up for your area" in reply.text
+    assert "I don't have a local number for your country" in reply.text
     assert "findahelpline.com" in reply.text
     assert chat.labels == before and reply.expects_text
     reply = await chat.send("because")
@@ -111,14 +113,14 @@ async def test_help_lines_follow_the_configured_country(safety_catalog: Catalog,
     chat = await _at_the_why_question(coach)
     reply = await chat.send("/sos")
     assert "call 999" in reply.text and "116 123" in reply.text
-    assert "No local line" not in reply.text
+    assert "don't have a local number" not in reply.text
     reply = await chat.send("she slapped me and said she'd kill me if I leave")
     assert "0808 2000 247" in reply.text
     coach = Coach(safety_catalog, MemoryStore(), config={"country": "ca"})
     chat = await _at_the_why_question(coach)
     reply = await chat.send("my boyfriend tracks my location and reads all my messages")
     assert "watching your phone or location" in reply.text
-    assert "call 911" in reply.text and "No local line" in reply.text
+    assert "call 911" in reply.text and "don't have a local number" in reply.text
 
 
 async def test_retention_purges_untouched_sessions(safety_catalog: Catalog,

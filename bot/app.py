@@ -8,8 +8,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot import plan
 from bot.coach import actions as coach_actions
-from bot.coach import feedback, plan, practice
+from bot.coach import feedback, practice
 from bot.coach.coaching import COACHING_FILE, load_coaching
 from bot.coach.partner import PARTNER_FILES, load_partner, service_name
 from bot.config import check_config, operator_config

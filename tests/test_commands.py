@@ -13,7 +13,7 @@ def test_every_command_has_a_description_and_appears_in_the_menus(coach: Coach) 
         assert command.help_id in TEXT_IDS
     listed = [command.name for command, _ in menu_entries(coach.texts)]
     assert listed == [command.name for command in COMMANDS if command.in_menus]
-    assert "restart" in listed
+    assert "restart" in listed and "plan" in listed
     assert all(description for _, description in menu_entries(coach.texts))
     assert [c.name for c in COMMANDS if c.takes_topic] == ["start"]
 

@@ -199,6 +199,7 @@ async def test_commands_are_synced_with_the_flows_as_start_choices(dc: Harness) 
     commands = {c["name"]: c for c in sync.json}
     # every command of the core's table, /restart too, in the table's order
     assert list(commands) == [command.name for command in COMMAND_TABLE]
+    assert "plan" in commands  # /plan, like every command of the table
     [flow] = commands["start"]["options"]
     assert flow["name"] == "flow" and not flow.get("required")
     offered = {c["value"]: c["name"] for c in flow["choices"]}

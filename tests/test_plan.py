@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from bot.app import load_flows
-from bot.coach.plan import MAX_ANSWER, Plan, load_plan
 from bot.flowlang.catalog import Catalog
 from bot.pipeline import Coach
+from bot.plan import MAX_ANSWER, Plan, load_plan
 from bot.store.memory import MemoryStore
 from tests.conftest import Chat
 

@@ -12,7 +12,6 @@ from telegram import Message, Update
 
 from adapters.telegram import TelegramBot, TelegramConfig
 from adapters.telegram.translate import (
-    COMMANDS,
     MAX_TEXT_UNITS,
     PRIVATE_CHAT_BUTTON,
     TelegramMessage,
@@ -24,6 +23,7 @@ from adapters.telegram.translate import (
     toast,
 )
 from adapters.text_split import utf16_len
+from bot.commands import COMMANDS as COMMAND_TABLE
 from bot.messages import Attachment, Choice, Incoming, Reply, UserKey
 from bot.pipeline import Coach
 from bot.store.memory import MemoryStore
@@ -61,7 +61,8 @@ async def test_menu_and_button_words_come_from_the_flows(server: FakeTelegramAPI
     """The command menu and the group button are core messages, like every other sentence:
     change them in the messages file and the bot says the new words."""
     entries = {**TEXTS.entries, PRIVATE_CHAT_BUTTON: "Schreib mir privat"}
-    entries.update({f"command_{name}": f"Beschreibung von /{name}" for name in COMMANDS})
+    names = [command.name for command in COMMAND_TABLE if command.in_menus]
+    entries.update({f"command_{name}": f"Beschreibung von /{name}" for name in names})
     catalog = dataclasses.replace(FLOWS, texts=Texts(entries))
     coach = Coach(catalog, MemoryStore())
     bot = TelegramBot(coach, TelegramConfig(token=TOKEN, base_url=server.base_url,
@@ -70,7 +71,7 @@ async def test_menu_and_button_words_come_from_the_flows(server: FakeTelegramAPI
     try:
         [call] = server.calls_to("setMyCommands", ok_only=True)
         assert [(c["command"], c["description"]) for c in call.params["commands"]] == [
-            (name, f"Beschreibung von /{name}") for name in COMMANDS]
+            (name, f"Beschreibung von /{name}") for name in names]
         server.push_command(GROUP, "start", chat_type="supergroup", user_id=ALICE)
         await server.wait_until(lambda: bool(server.sent_messages(GROUP)))
         [notice] = server.sent_messages(GROUP)

@@ -20,6 +20,7 @@ from telegram.constants import ChatType
 
 from adapters.text_split import pack
 from adapters.text_split import split_text as split_by_units
+from bot.commands import menu_entries
 from bot.messages import Attachment, Choice, Incoming, Reply, UserKey
 from bot.texts import Texts
 
@@ -31,10 +32,9 @@ MAX_CALLBACK_DATA_BYTES = 64
 MAX_TOAST = 200
 SHORT_LABEL = 16  # labels up to this long go two to a row
 
-# Telegram's command menu, in this order. Each description is the core message
-# `command_<name>` and the group chat's button label is `private_chat_button`, both in
-# flows/core/messages.yaml like every other sentence.
-COMMANDS = ("start", "menu", "help", "back", "resume", "export", "delete", "sos", "privacy")
+# Telegram's command menu is the core's command table (bot/commands.py), in its order; each
+# description is the core message `command_<name>` and the group chat's button label is
+# `private_chat_button`, both in flows/core/messages.yaml like every other sentence.
 PRIVATE_CHAT_BUTTON = "private_chat_button"
 
 
@@ -74,13 +74,13 @@ def addressed(message: Message, username: str | None, bot_id: int) -> bool:
 
 
 def adapter_text(texts: Texts, text_id: str) -> str:
-    """One of the adapter's core messages (see COMMANDS)."""
+    """One of the adapter's core messages (see the command table)."""
     return texts.get(text_id)
 
 
 def command_menu(texts: Texts) -> list[tuple[str, str]]:
     """(command, description) for setMyCommands, the descriptions from the flows."""
-    return [(name, adapter_text(texts, f"command_{name}")) for name in COMMANDS]
+    return [(command.name, description) for command, description in menu_entries(texts)]
 
 
 def private_chat_button(texts: Texts, username: str | None) -> InlineKeyboardMarkup:

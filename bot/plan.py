@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 PLAN_FILE = Path("coach") / "plan.yaml"
 SERVICE = "plan"
 MAX_ANSWER = 300  # characters of one answer in the plan; it has to fit a phone screen
+# The whole plan stays one message: under Discord's 2,000 characters, with room for the
+# step's own line below it. Long answers are shortened evenly, at a word, until it fits.
+MAX_PLAN = 1700
+SHORTER = (300, 220, 160, 120, 90, 60, 40)
 entries = Registry()
 
 
@@ -42,14 +46,22 @@ class Plan:
     sections: tuple[Section, ...]
 
     def render(self, slots: Mapping[str, str]) -> str:
-        """The plan as one message; only parts that have answers."""
+        """The plan as one message; only parts that have answers, each answer shortened
+        just enough for the whole to fit one phone screen (one Discord message)."""
+        for most in SHORTER:
+            text = self._render(slots, most)
+            if len(text) <= MAX_PLAN:
+                break
+        return text
+
+    def _render(self, slots: Mapping[str, str], most: int) -> str:
         opener = next((slots[s] for s in self.opener_slots if slots.get(s)), "")
         parts = []
         if opener:
-            parts.append(f"{self.opener_heading}\n“{_short(opener)}”")
+            parts.append(f"{self.opener_heading}\n“{_short(opener, most)}”")
         for section in self.sections:
-            lines = [f"• {label}: {_short(slots[slot])}" for slot, label in section.slots.items()
-                     if slots.get(slot)]
+            lines = [f"• {label}: {_short(slots[slot], most)}"
+                     for slot, label in section.slots.items() if slots.get(slot)]
             if lines:
                 parts.append("\n".join([section.heading, *lines]))
         if not parts:
@@ -60,12 +72,13 @@ class Plan:
         return "\n\n".join([self.title, *parts])
 
 
-def _short(text: str) -> str:
+def _short(text: str, most: int = MAX_ANSWER) -> str:
+    """At most `most` characters and "…", cut at a word (a single long word is cut)."""
     text = " ".join(text.split())
-    if len(text) <= MAX_ANSWER:
+    if len(text) <= most:
         return text
-    cut = text[:MAX_ANSWER].rsplit(" ", 1)[0].rstrip(",;:")
-    return cut + "…"
+    cut = text[:most].rsplit(" ", 1)[0] if " " in text[:most] else text[:most]
+    return cut.rstrip(",;:.") + "…"
 
 
 def _text(doc: SourceDoc, at: tuple[Any, ...], problems: list[FlowProblem]) -> str:

@@ -54,6 +54,18 @@ def test_a_long_answer_is_cut_at_a_word_with_an_ellipsis(plan: Plan) -> None:
     assert "wor…" not in opener
 
 
+def test_a_plan_full_of_long_answers_is_still_one_message(plan: Plan) -> None:
+    slots = {slot: "a long answer " * 60 for section in plan.sections for slot in section.slots}
+    slots.update(role="crossed", best_opener="I'm sorry. " * 60)
+    text = plan.render(slots)
+    assert len(text) + 200 < 2000  # one Discord message, with the step's line below it
+    assert all(section.heading in text for section in plan.sections)
+    assert all(phrase in text for phrase in plan.heated["crossed"])  # never shortened
+    bullets = [line for line in text.splitlines() if line.startswith("• ") and ": " in line]
+    assert bullets and all(line.endswith("…") for line in bullets)
+    assert {line[:-1].split()[-1] for line in bullets} <= {"a", "long", "answer"}  # at a word
+
+
 def test_problems_in_the_plan_file_are_named(tmp_path: Path) -> None:
     path = tmp_path / "plan.yaml"
     path.write_text("title: Plan\nsections: [{heading: '', slots: {}}]\n", encoding="utf-8")

@@ -87,8 +87,9 @@ def _note(slot: str, value: str, texts: Texts | None) -> str:
 
 
 def _answer(slot: str, value: str, session: Session, catalog: Catalog) -> dict:
-    """An answer with the question that asked it, or a note in plain words."""
-    question = _asked(slot, session, catalog)
+    """An answer with the question that asked it, or a note in plain words. The practice's
+    lines are notes: its prompt ("Your turn.") says nothing read on its own."""
+    question = "" if slot.startswith(WORKING_PREFIX) else _asked(slot, session, catalog)
     item = {"slot": slot, "question": question, "answer": value}
     if not question:
         item["note"] = _note(slot, value, catalog.texts)

@@ -167,3 +167,27 @@ async def test_export_shows_the_question_that_was_asked_and_notes_in_plain_words
     assert "You said you're the one who was hurt." in text
     for internal in ("adult:", "role:", "safe to talk", "opener first score", "rp "):
         assert internal not in text
+
+
+async def test_export_of_a_practice_has_no_prompt_for_a_question_and_no_internal_key() -> None:
+    from bot.app import load_flows
+
+    chat, next_id = Chat(Coach(load_flows(), MemoryStore())), Ids()
+    await chat.send("/start", update_id=next_id())
+    await chat.press("Yes, I'm 18 or older", update_id=next_id())
+    await chat.send("/start roleplay", update_id=next_id())
+    await chat.press("I crossed a line", update_id=next_id())
+    await chat.press("Yes, I feel safe", update_id=next_id())
+    await chat.press("Hurt and guarded", update_id=next_id())
+    await chat.send("I kept the messages with Jo from you. I'm sorry.", update_id=next_id())
+    await chat.send("What would help you right now?", update_id=next_id())
+    text, data = await _export(chat, next_id)
+    assert "Your last line in practice: What would help you right now?" in text
+    assert "Your turn." not in text  # the practice's prompt is no question read on its own
+    texts = chat.coach.texts.entries
+    for item in data["answers"]:
+        slot, value = item["slot"], item["answer"]
+        assert (item["question"] or slot.startswith("rp_") or slot == "safety_concern"
+                or f"note_{slot}" in texts or f"note_{slot}_{value}" in texts), slot
+    for internal in ("rp ", "rp_", "role:", "adult:"):
+        assert internal not in text

@@ -16,10 +16,9 @@ SPEC.loader.exec_module(walkthroughs)
 
 def test_run_counts_each_part_the_coach_sent() -> None:
     walk = walkthroughs.run([walkthroughs.ADULT])
-    # greeting (what this is, what it is not, the age check) and then the menu question
-    assert walk.bubbles == 4
+    # the greeting's parts (none has a blank line inside), then the menu question
     greeting = walk.text.split("  [1]")[0].strip().split("\n\n")
-    assert len(greeting) == 3
+    assert walk.bubbles == len(greeting) + 1
     assert walk.chars == sum(map(len, greeting)) + len("Which of these fits you today?")
     assert "> 1\nWhich of these fits you today?" in walk.text
 
@@ -27,5 +26,13 @@ def test_run_counts_each_part_the_coach_sent() -> None:
 def test_table_totals_the_walks() -> None:
     rows = [("a", walkthroughs.Walk("", 2, 10)), ("b", walkthroughs.Walk("", 3, 5))]
     lines = walkthroughs.table(rows)
-    assert lines[2] == "| a | 2 | 10 |"
-    assert lines[-1] == "| **total** | 5 | 15 |"
+    assert lines[2] == "| a | 2 | 10 | – | – |"
+    assert lines[-1] == "| **total** | 5 | 15 | – | – |"
+
+
+def test_table_shows_the_figures_from_before() -> None:
+    rows = [("a", walkthroughs.Walk("", 2, 10)), ("b", walkthroughs.Walk("", 3, 5))]
+    lines = walkthroughs.table(rows, {"a": (4, 20), "b": (6, 9)})
+    assert lines[3] == "| b | 3 | 5 | 6 | 9 |"
+    assert lines[-1] == "| **total** | 5 | 15 | 10 | 29 |"
+    assert walkthroughs.table(rows, {"a": (4, 20)})[-1].endswith("| – | – |")

@@ -102,6 +102,17 @@ MEASURES: list[tuple[str, list[str]]] = [
 ]
 
 
+# Bubbles and characters measured before the texts were shortened (December 2026), kept so
+# the table shows what changed. A walk not listed here shows no "before" figures.
+BEFORE: dict[str, tuple[int, int]] = {
+    "menu": (11, 966), "learn": (22, 2541), "talk": (47, 5271), "boundaries": (17, 2730),
+    "transparency": (22, 2481), "needs": (21, 2774), "support": (18, 2194),
+    "repair": (64, 8311), "roleplay": (24, 1875), "wrapup": (18, 2063), "safety": (19, 2455),
+    "hurt partner: /start to an opener": (13, 1827),
+    "hurt partner: all five steps, then closing thoughts": (70, 9623),
+}
+
+
 @dataclass
 class Walk:
     """One run: what the console showed, and how much the coach wrote."""
@@ -147,12 +158,22 @@ def run(inputs: list[str]) -> Walk:
     return Walk("".join(out).rstrip() + "\n", chat.bubbles, chat.chars)
 
 
-def table(rows: list[tuple[str, Walk]]) -> list[str]:
-    """A Markdown table of bubbles and characters per walk, with the total."""
-    lines = ["| walk | bubbles | characters |", "| --- | ---: | ---: |"]
-    lines += [f"| {name} | {walk.bubbles} | {walk.chars} |" for name, walk in rows]
+def table(rows: list[tuple[str, Walk]],
+          before: dict[str, tuple[int, int]] | None = None) -> list[str]:
+    """A Markdown table of bubbles and characters per walk, with the total; with `before`,
+    the earlier figures next to them."""
+    before = before or {}
+    lines = ["| walk | bubbles | characters | before: bubbles | before: characters |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for name, walk in rows:
+        old = before.get(name)
+        then = f"{old[0]} | {old[1]}" if old else "– | –"
+        lines.append(f"| {name} | {walk.bubbles} | {walk.chars} | {then} |")
+    known = [before[name] for name, _ in rows if name in before]
+    then = (f"{sum(b for b, _ in known)} | {sum(c for _, c in known)}"
+            if len(known) == len(rows) else "– | –")
     lines.append(f"| **total** | {sum(w.bubbles for _, w in rows)} | "
-                 f"{sum(w.chars for _, w in rows)} |")
+                 f"{sum(w.chars for _, w in rows)} | {then} |")
     return lines
 
 
@@ -163,8 +184,8 @@ def main() -> int:
              "does not echo piped input, so each input is shown right after its `> ` prompt.",
              "Numbers press the numbered buttons of the reply above them.", ""]
     walks = [(name, what, inputs, run(inputs)) for name, what, inputs in WALKS]
-    counted = table([(name, walk) for name, _, _, walk in walks])
-    paths = table([(name, run(inputs)) for name, inputs in MEASURES])
+    counted = table([(name, walk) for name, _, _, walk in walks], BEFORE)
+    paths = table([(name, run(inputs)) for name, inputs in MEASURES], BEFORE)
     lines += ["## How much there is to read", "",
               "Bubbles are the reply parts the coach sent; characters are the text in them",
               "(button labels not included).", "", *counted, "",

@@ -28,6 +28,7 @@ ARGUMENT = {
     "slot": re.compile(r"^slot$"),
     "slots": re.compile(r"^slot or list$"),
     "slot_values": re.compile(r"^`\{slot: \w+, \.\.\.\}`$"),
+    "slot_cues": re.compile(r"^`\{slot: \[cue, \.\.\.\]\}`$"),
     "text": re.compile(r"^`\w+`(, `\w+`)*( or `\w+`)?$"),
     "flow": re.compile(r"^flow$"),
     "config": re.compile(r"^setting$"),

@@ -1,19 +1,30 @@
 """Regenerate docs/walkthroughs.md: one console walk-through per flow, from real runs.
 
-Run from the repository root: `.venv/bin/python tools/walkthroughs.py`. Each walk pipes its
-inputs into `coach --store memory chat` as a fresh person; since the console does not echo
-piped input, each input is written after its `> ` prompt.
+Run from the repository root: `.venv/bin/python tools/walkthroughs.py`. Each walk feeds its
+inputs to the console adapter (what `coach --store memory chat` runs) as a fresh person; since
+the console does not echo piped input, each input is written after its `> ` prompt.
+
+It also counts the reading each walk asks for, because length is what people on a phone feel:
+bubbles (reply parts the coach sent; each `say` part is one today) and the characters in them
+(button labels not included). The table goes at the top of docs/walkthroughs.md and is printed.
 """
 
 from __future__ import annotations
 
-import os
+import asyncio
+import io
 import shlex
-import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from adapters.console import PROMPT, ConsoleChat  # noqa: E402
+from bot.app import Settings, build_coach  # noqa: E402
+from bot.messages import Incoming, Reply  # noqa: E402
+
 ADULT = "1"  # "Yes, I'm 18 or older" on a first visit
 
 WALKS: list[tuple[str, str, list[str]]] = [
@@ -79,16 +90,91 @@ WALKS: list[tuple[str, str, list[str]]] = [
 ]
 
 
-def run(inputs: list[str]) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COACH_")}
-    done = subprocess.run([sys.executable, "-m", "bot", "--store", "memory", "chat"],
-                          input="\n".join(inputs) + "\n", capture_output=True, text=True,
-                          cwd=ROOT, env=env, check=True, timeout=60)
-    pieces = done.stdout.split("> ")
+# Counted but not written out: paths whose length people noticed.
+MEASURES: list[tuple[str, list[str]]] = [
+    ("hurt partner: /start to an opener", [ADULT, "1", "1", "1", "1"]),
+    ("hurt partner: all five steps, then closing thoughts",
+     [ADULT, "1", "1", "1", "1", "1", "1", "2", "3", "1",  # talk: kept opener 1, no practice
+      "1", "1", "1", "1", "1", "2",  # boundaries: all four skipped
+      "1", "1", "1", "1", "1", "1",  # transparency: all four skipped
+      "1", "2", "1", "2", "1", "2", "1", "1",  # needs: three taps
+      "1", "2", "1"]),  # support: couples therapy, what now, closing thoughts
+]
+
+
+# Bubbles and characters measured before the texts were shortened (December 2026), kept so
+# the table shows what changed. A walk not listed here shows no "before" figures.
+BEFORE: dict[str, tuple[int, int]] = {
+    "menu": (11, 966), "learn": (22, 2541), "talk": (47, 5271), "boundaries": (17, 2730),
+    "transparency": (22, 2481), "needs": (21, 2774), "support": (18, 2194),
+    "repair": (64, 8311), "roleplay": (24, 1875), "wrapup": (18, 2063), "safety": (19, 2455),
+    "hurt partner: /start to an opener": (13, 1827),
+    "hurt partner: all five steps, then closing thoughts": (70, 9623),
+}
+
+
+@dataclass
+class Walk:
+    """One run: what the console showed, and how much the coach wrote."""
+
+    text: str
+    bubbles: int
+    chars: int
+
+
+class _Counting(ConsoleChat):
+    """The console adapter, counting each reply part it shows."""
+
+    bubbles = 0
+    chars = 0
+
+    def show(self, reply: Reply) -> None:
+        if not reply.duplicate:
+            self.bubbles += len(reply.parts)
+            self.chars += sum(len(part) for part in reply.parts)
+        super().show(reply)
+
+
+async def _converse(inputs: list[str]) -> _Counting:
+    coach = build_coach(Settings("memory", config={}))
+    chat = _Counting(coach, "walk", io.StringIO())
+    try:
+        chat.show(await coach.open(Incoming(chat.user)))
+        for line in inputs:
+            await chat.answer(line)
+    finally:
+        await coach.close()
+    return chat
+
+
+def run(inputs: list[str]) -> Walk:
+    """Talk through `inputs` as a fresh person (no operator COACH_* settings)."""
+    chat = asyncio.run(_converse(inputs))
+    assert isinstance(chat.out, io.StringIO)
+    pieces = chat.out.getvalue().split(PROMPT)
     out = [pieces[0]]
     for typed, piece in zip(inputs, pieces[1:], strict=False):
-        out.append(f"> {typed}\n{piece}")
-    return "".join(out).rstrip() + "\n"
+        out.append(f"{PROMPT}{typed}\n{piece}")
+    return Walk("".join(out).rstrip() + "\n", chat.bubbles, chat.chars)
+
+
+def table(rows: list[tuple[str, Walk]],
+          before: dict[str, tuple[int, int]] | None = None) -> list[str]:
+    """A Markdown table of bubbles and characters per walk, with the total; with `before`,
+    the earlier figures next to them."""
+    before = before or {}
+    lines = ["| walk | bubbles | characters | before: bubbles | before: characters |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for name, walk in rows:
+        old = before.get(name)
+        then = f"{old[0]} | {old[1]}" if old else "– | –"
+        lines.append(f"| {name} | {walk.bubbles} | {walk.chars} | {then} |")
+    known = [before[name] for name, _ in rows if name in before]
+    then = (f"{sum(b for b, _ in known)} | {sum(c for _, c in known)}"
+            if len(known) == len(rows) else "– | –")
+    lines.append(f"| **total** | {sum(w.bubbles for _, w in rows)} | "
+                 f"{sum(w.chars for _, w in rows)} | {then} |")
+    return lines
 
 
 def main() -> int:
@@ -97,12 +183,20 @@ def main() -> int:
              "inputs into `coach --store memory chat` (a fresh person each time). The console",
              "does not echo piped input, so each input is shown right after its `> ` prompt.",
              "Numbers press the numbered buttons of the reply above them.", ""]
-    for name, what, inputs in WALKS:
+    walks = [(name, what, inputs, run(inputs)) for name, what, inputs in WALKS]
+    counted = table([(name, walk) for name, _, _, walk in walks], BEFORE)
+    paths = table([(name, run(inputs)) for name, inputs in MEASURES], BEFORE)
+    lines += ["## How much there is to read", "",
+              "Bubbles are the reply parts the coach sent; characters are the text in them",
+              "(button labels not included).", "", *counted, "",
+              "Other paths, counted the same way:", "", *paths[:-1], ""]
+    for name, what, inputs, walk in walks:
         command = " ".join(shlex.quote(i) for i in inputs)
         lines += [f"## {name}", "", what, "", "```sh",
                   f"printf '%s\\n' {command} | coach --store memory chat", "```", "",
-                  "```text", run(inputs).rstrip(), "```", ""]
+                  "```text", walk.text.rstrip(), "```", ""]
     (ROOT / "docs" / "walkthroughs.md").write_text("\n".join(lines))
+    print("\n".join([*counted, "", *paths[:-1]]))
     return 0
 
 

@@ -4,6 +4,7 @@ every flow set may use whatever features the coach has. Added to a registry expl
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.flowlang.context import StepContext
@@ -25,6 +26,22 @@ def slot_empty(ctx: StepContext, slot: str) -> bool:
 @entries.condition("slot_is", "slot_values", "every named slot holds exactly this value")
 def slot_is(ctx: StepContext, values: dict[str, str]) -> bool:
     return all(ctx.session.slots.get(slot) == str(value) for slot, value in values.items())
+
+
+@entries.condition("slot_mentions", "slot_cues",
+                   "the answer in this slot has one of these cue words (at the start of a word)")
+def slot_mentions(ctx: StepContext, cues: dict[str, list[str] | str]) -> bool:
+    """Lets a flow answer a typed reflection in kind ("lonely", "bored") without code."""
+    return all(mentions(str(ctx.session.slots.get(slot) or ""), words)
+               for slot, words in cues.items())
+
+
+def mentions(text: str, cues: list[str] | str) -> bool:
+    """Whether `text` has a cue at the start of a word, ignoring case: "lonel" finds
+    "loneliness", "bor" does not find "neighbour". Apostrophes are read straight."""
+    text = text.replace("\u2019", "'")
+    return any(re.search(r"(?<!\w)" + re.escape(cue.replace("\u2019", "'")), text, re.IGNORECASE)
+               for cue in ([cues] if isinstance(cues, str) else cues))
 
 
 @entries.condition("can_continue", "none", "the person has a place to go back to")

@@ -378,13 +378,18 @@ def _arg_problem(entry: Registered, arg: Any, flow_ids: set[str]) -> str | None:
         return "argument must map slot names to values"
     if not all(isinstance(k, str) and NAME.match(k) for k in arg):
         return "keys must be slot names"
+    if kind == "slot_cues" and not all(
+            isinstance(v, list) and v and all(isinstance(w, str) and w.strip() for w in v)
+            for v in arg.values()):
+        return "each slot needs a list of cue words, e.g. {reflect_x: [lonely, unseen]}"
     return None
 
 
 def _slots_read(entry: Registered, arg: Any) -> list[str]:
     if entry.arg == "slot" and isinstance(arg, str):
         return [arg]
-    if entry.arg == "slot_values" and isinstance(arg, dict) and entry.name != "set_slot":
+    if entry.arg in ("slot_values", "slot_cues") and isinstance(arg, dict) \
+            and entry.name != "set_slot":
         return [str(k) for k in arg]
     return []
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.choice_match import normal
 from bot.flowlang.context import StepContext
 from bot.flowlang.registry import Registry
 
@@ -25,6 +26,14 @@ def slot_empty(ctx: StepContext, slot: str) -> bool:
 @entries.condition("slot_is", "slot_values", "every named slot holds exactly this value")
 def slot_is(ctx: StepContext, values: dict[str, str]) -> bool:
     return all(ctx.session.slots.get(slot) == str(value) for slot, value in values.items())
+
+
+@entries.condition("slot_mentions", "mentions", "the text in the slot has one of the `any` "
+                   "phrases (and, if given, one of the `and_any` phrases), as whole words")
+def slot_mentions(ctx: StepContext, arg: dict[str, Any]) -> bool:
+    text = f" {normal(str(ctx.session.slots.get(arg['slot'], '')))} "
+    return all(any(f" {normal(p)} " in text for p in arg[key])
+               for key in ("any", "and_any") if key in arg)
 
 
 @entries.condition("can_continue", "none", "the person has a place to go back to")

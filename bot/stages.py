@@ -190,7 +190,7 @@ class Stages:
         if APPLY_HELD not in ctx.effects:
             return False
         held, ctx.session.held = ctx.session.held, None
-        if held and self.engine.state(ctx.session).ask is not None:
+        if held and self.engine.state(ctx.session).keeps_text is not None:
             turn.notes = [self.texts.get("held_answer_kept")]
             turn.shown = self.engine.answer(ctx, held) or []
         return False
@@ -279,7 +279,7 @@ class Stages:
             turn.shown = self.engine.reshow(ctx)
             return True
         state = self.engine.state(ctx.session)
-        keep = result.risk == "unsure" and state.ask is not None and not first
+        keep = result.risk == "unsure" and state.keeps_text is not None and not first
         ctx.session.held = turn.text if keep else None
         ctx.session.pending = None
         turn.shown = self.engine.call(ctx, Position(SAFETY_FLOW, entry))

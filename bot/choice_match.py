@@ -20,6 +20,7 @@ SURE = 88  # a score this high, well ahead of the next button, picks the button
 CLOSE = 72  # a score this high is worth a "Did you mean …?"
 MARGIN = 10  # how far ahead of the next button a sure pick must be
 MIN_PART = 4  # a part of a label must be at least this long to count
+SHORT_WORD = 5  # one word shorter than this is too common to pick a button alone
 KINDS = ("yes", "no", "unsure")
 
 
@@ -47,7 +48,7 @@ class AnswerWords:
             if label in words or first in words:
                 return kind
         for kind, words in self.kinds.items():
-            if any(" " in w and w in label for w in words):
+            if any(" " in w and f" {w} " in f" {label} " for w in words):
                 return kind
         return None
 
@@ -136,5 +137,7 @@ def _part(wanted: str, name: str) -> float:
         if sum(len(t) for t in typed_words) < MIN_PART + 2 and len(typed_words) == 1:
             scores = [s if s == 100 else 0.0 for s in scores]  # short words: exact only
         best = max(best, min(scores))
+    if len(typed_words) == 1 and len(wanted) < SHORT_WORD:
+        return min(best, SURE - 1)  # "what", "help": worth asking about, never a pick
     return best * 0.97  # a part is a little less sure than the whole label
 

@@ -114,3 +114,18 @@ def test_word_lists_are_phrases_separated_by_commas() -> None:
     assert words.kind_of("of course") == "yes"
     assert words.kind_of("not sure") == "unsure"
     assert words.kind_of("course") is None
+
+
+def test_a_phrase_inside_a_label_counts_only_as_whole_words(words: AnswerWords) -> None:
+    assert words.label_kind(normal("Honestly, not sure yet")) == "unsure"
+    assert words.label_kind(normal("I don't want to")) is None  # "i do" is not in it
+
+
+def test_one_short_common_word_is_asked_about_never_picked(words: AnswerWords) -> None:
+    assert match("help", ["Show me help lines", "Back to where I was"], words) == Match(
+        close=(0,))
+    assert match("what", ["Yes, I'm safe", "That's not what I meant"], words).pick is None
+
+
+def test_ok_is_no_yes_at_a_safety_question(words: AnswerWords) -> None:
+    assert match("ok", SAFE, words).pick is None

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from bot.choice_match import KINDS, AnswerWords, match
 from bot.config import template_values
 from bot.flowlang.catalog import Catalog
 from bot.flowlang.compile import ADVANCE, ANSWER, SKIP, CompiledFlow, Fired, pick
@@ -70,6 +71,15 @@ class Controls:
     max_length: int | None
 
 
+@dataclass(frozen=True)
+class ChoiceRead:
+    """What typed text at a step with buttons means: the button pressed (`pick`, its id),
+    or the buttons it is close to, closest first, to ask "Did you mean …?" about."""
+
+    pick: str | None = None
+    close: tuple[Choice, ...] = ()
+
+
 @contextmanager
 def _collecting(ctx: EngineContext) -> Iterator[list[str]]:
     """While one move runs, what is said goes into a fresh list: the move's own output."""
@@ -102,6 +112,7 @@ class Engine:
     def __init__(self, catalog: Catalog, registry: Registry) -> None:
         self.catalog = catalog
         self.registry = registry
+        self.answer_words = _answer_words(catalog)
 
     # -- where things are -----------------------------------------------------------------
 
@@ -167,10 +178,11 @@ class Engine:
 
     def answer(self, ctx: EngineContext, text: str) -> list[str] | None:
         state = self.state(ctx.session)
-        if state.ask is None:
+        ask = state.keeps_text
+        if ask is None:
             return None
-        ctx.session.slots[state.ask.slot] = self._kept(ctx, state.ask, text)
-        ctx.session.asked[state.ask.slot] = f"{ctx.session.flow}.{ctx.session.state}"
+        ctx.session.slots[ask.slot] = self._kept(ctx, ask, text)
+        ctx.session.asked[ask.slot] = f"{ctx.session.flow}.{ctx.session.state}"
         return self.take(ctx, ANSWER)
 
     def _kept(self, ctx: EngineContext, ask: AskSpec, text: str) -> str:
@@ -319,15 +331,26 @@ class Engine:
     def typed_choice(self, ctx: EngineContext, text: str) -> str | None:
         """A typed label, or a button's number, counts as pressing that button (people type
         what they see)."""
+        return self.read_choice(ctx, text).pick
+
+    def read_choice(self, ctx: EngineContext, text: str) -> ChoiceRead:
+        """Which button typed text means (bot/choice_match.py). Where the step also asks
+        for text, only a label, a number or a yes/no/not-sure word counts: anything else
+        is the answer, never a guess at a button."""
         choices = self.controls(ctx).choices
         if not choices or len(text) > 2 * max(len(c.label) for c in choices) + 16:
-            return None  # far longer than any label: an answer, not a press
-        wanted = typed(text)
-        if not wanted:
-            return None
-        if wanted.isdecimal() and 1 <= int(wanted) <= len(choices):
-            return choices[int(wanted) - 1].id
-        for choice in choices:
-            if typed(choice.label) == wanted:
-                return choice.id
-        return None
+            return ChoiceRead()  # far longer than any label: an answer, not a press
+        found = match(text, [c.label for c in choices], self.answer_words,
+                      fuzzy=self.state(ctx.session).ask is None)
+        if found.pick is not None:
+            return ChoiceRead(pick=choices[found.pick].id)
+        return ChoiceRead(close=tuple(choices[i] for i in found.close))
+
+
+def _answer_words(catalog: Catalog) -> AnswerWords:
+    """The yes / no / not-sure phrases of the core messages (none without them)."""
+    texts = catalog.texts
+    if texts is None:
+        return AnswerWords()
+    return AnswerWords.parse({kind: texts.get(f"choice_{kind}_words")
+                              for kind in KINDS})

@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from bot.commands import run_command
-from bot.engine import BUTTON_ID, MENU, Engine, EngineContext
+from bot.engine import BUTTON_ID, MENU, ChoiceRead, Engine, EngineContext
 from bot.export import export_attachment, export_data, export_text
 from bot.flowlang.catalog import Catalog
-from bot.messages import Incoming, Reply
+from bot.messages import Choice, Incoming, Reply
 from bot.pending import DELETE_NO, DELETE_YES, ConfirmDelete
 from bot.safety import screen as safety_screen
 from bot.safety.actions import APPLY_HELD
@@ -190,7 +190,7 @@ class Stages:
         if APPLY_HELD not in ctx.effects:
             return False
         held, ctx.session.held = ctx.session.held, None
-        if held and self.engine.state(ctx.session).ask is not None:
+        if held and self.engine.state(ctx.session).keeps_text is not None:
             turn.notes = [self.texts.get("held_answer_kept")]
             turn.shown = self.engine.answer(ctx, held) or []
         return False
@@ -279,7 +279,7 @@ class Stages:
             turn.shown = self.engine.reshow(ctx)
             return True
         state = self.engine.state(ctx.session)
-        keep = result.risk == "unsure" and state.ask is not None and not first
+        keep = result.risk == "unsure" and state.keeps_text is not None and not first
         ctx.session.held = turn.text if keep else None
         ctx.session.pending = None
         turn.shown = self.engine.call(ctx, Position(SAFETY_FLOW, entry))
@@ -317,14 +317,19 @@ class Stages:
         turn.shown = self.engine.reshow(ctx)
 
     def _text(self, turn: Turn, text: str) -> None:
-        """A button's label or number acts as the button, also where free text is asked
-        for; any other text is the answer (or, with no question, a gentle nudge)."""
+        """A button's label, number or a clear like of it acts as the button, also where
+        free text is asked for; text close to buttons asks which was meant; any other text
+        is the answer, goes where the step's `on_text` says, or gets a gentle nudge."""
         ctx, texts, engine = turn.ctx, self.texts, self.engine
-        chosen = engine.typed_choice(ctx, text) if text else None
-        if chosen is not None:
-            self._button(turn, chosen)
+        read = engine.read_choice(ctx, text) if text else ChoiceRead()
+        if read.pick is not None:
+            self._button(turn, read.pick)
             return
-        ask = engine.state(ctx.session).ask
+        state = engine.state(ctx.session)
+        if read.close and state.ask is None:
+            self._did_you_mean(turn, read.close)
+            return
+        ask = state.ask or state.on_text
         if ask is None:
             turn.notes.append(texts.get("empty_text" if not text else "pick_a_choice"))
             return
@@ -339,3 +344,13 @@ class Stages:
             turn.event = "answer"
             turn.show(engine.answer(ctx, text))
 
+    def _did_you_mean(self, turn: Turn, close: tuple[Choice, ...]) -> None:
+        """Ask, never guess: the step stays, its closest buttons first, the others after."""
+        labels = [choice.label for choice in close]
+        turn.event = "did_you_mean"
+        turn.notes.append(self.texts.get("did_you_mean", first=labels[0], second=labels[1])
+                          if len(labels) > 1 else
+                          self.texts.get("did_you_mean_one", first=labels[0]))
+        ids = {choice.id for choice in close}
+        others = [c for c in self.engine.controls(turn.ctx).choices if c.id not in ids]
+        turn.choices = [*close, *others]

@@ -71,6 +71,26 @@ def test_console_through_a_pipe(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_typed_answers_and_a_story_through_the_console(tmp_path: Path) -> None:
+    """The shipped flows through a pipe: "yes" at the age check, a story at the menu offered
+    talk, "not sure" at the safety question, and text close to two buttons asked about."""
+    lines = "\n".join(["yes", "my girlfriend keeps hiding her phone and texting someone",
+                       "1", "not sure", "/menu", "and want to", ""])
+    env = {**os.environ, "COACH_FLOWS_DIR": str(REPO / "flows")}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--store", str(tmp_path / "c.db"), "chat", "--user", "x"],
+        input=lines, capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Please pick one of the options" not in out
+    assert "Which of these fits you today?" in out
+    assert "sounds painful" in out and "[1] Yes, let's prepare the talk" in out
+    assert "it's a hard question" in out
+    assert ("Did you mean “I was hurt and want to talk” or “I crossed a line and want to "
+            "repair”?") in out
+    assert "Traceback" not in done.stderr
+
+
 def test_kill_minus_nine_then_resume(tmp_path: Path) -> None:
     store = tmp_path / "k.db"
     proc = _coach(store)

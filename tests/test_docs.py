@@ -32,6 +32,7 @@ ARGUMENT = {
     "text": re.compile(r"^`\w+`(, `\w+`)*( or `\w+`)?$"),
     "flow": re.compile(r"^flow$"),
     "config": re.compile(r"^setting$"),
+    "mentions": re.compile(r"^`\{slot: \w+, any: \[phrases\], and_any: \[phrases\]\}`$"),
 }
 
 

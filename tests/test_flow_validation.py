@@ -162,6 +162,13 @@ ONE_PROBLEM: list[tuple[str, Expected]] = [
     ("true_label", (T, 9, 17, "'label' must be non-empty text")),
     ("max_length_range", (T, 12, 35, "'max_length' must be a whole number from 1 to 4000")),
     ("min_length_above_max", (T, 12, 51, "'min_length' is larger than 'max_length'")),
+    # -- on_text: typed text at a step with buttons ---------------------------------------
+    ("on_text_with_ask", (T, 13, 5, "'on_text' is for a state with buttons and no 'ask' "
+                                    "(an ask already keeps typed text)")),
+    ("on_text_without_next", (T, 10, 14, "state 'intro' keeps text in 'story' but has no "
+                                         "'next' to go to after it")),
+    ("slot_mentions_bad", (T, 12, 26, "condition 'slot_has_words': 'any' must be a list of "
+                                      "phrases")),
     # -- the core's messages file -------------------------------------------------------
     ("messages_placeholder", ("core/messages.yaml", 9, 12, "message 'too_short' uses "
                                                            "'${mn}', which the core does not "

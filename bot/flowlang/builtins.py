@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.choice_match import normal
 from bot.flowlang.context import StepContext
 from bot.flowlang.registry import Registry
 
@@ -42,6 +43,14 @@ def mentions(text: str, cues: list[str] | str) -> bool:
     text = text.replace("\u2019", "'")
     return any(re.search(r"(?<!\w)" + re.escape(cue.replace("\u2019", "'")), text, re.IGNORECASE)
                for cue in ([cues] if isinstance(cues, str) else cues))
+
+
+@entries.condition("slot_has_words", "mentions", "the text in the slot has one of the `any` "
+                   "phrases (and, if given, one of the `and_any` phrases), as whole words")
+def slot_has_words(ctx: StepContext, arg: dict[str, Any]) -> bool:
+    text = f" {normal(str(ctx.session.slots.get(arg['slot'], '')))} "
+    return all(any(f" {normal(p)} " in text for p in arg[key])
+               for key in ("any", "and_any") if key in arg)
 
 
 @entries.condition("can_continue", "none", "the person has a place to go back to")

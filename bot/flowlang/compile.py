@@ -77,8 +77,8 @@ def compile_flow(spec: FlowSpec, registry: Registry) -> CompiledFlow:
     for name, state in spec.states.items():
         for index, choice in enumerate(state.choices):
             _add(machine, registry, pick(index), name, choice.route)
-        after_text = ANSWER if state.ask else ADVANCE
-        if state.ask or not state.choices:
+        after_text = ANSWER if state.keeps_text else ADVANCE
+        if state.keeps_text or not state.choices:
             for route in state.next:
                 _add(machine, registry, after_text, name, route)
             if state.ask and state.ask.skip_label:

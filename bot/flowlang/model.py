@@ -93,6 +93,12 @@ class StateSpec:
     ask: AskSpec | None = None
     next: tuple[Route, ...] = ()
     context: str | None = None  # where typed text is written (bot/setting.py); else the flow's
+    on_text: AskSpec | None = None  # at a step with buttons: where other typed text goes
+
+    @property
+    def keeps_text(self) -> AskSpec | None:
+        """What typed text (that is no button) fills here: the ask, or `on_text`."""
+        return self.ask or self.on_text
 
     @property
     def interactive(self) -> bool:

@@ -12,7 +12,7 @@ from bot.setting import CONTEXTS
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 FLOW_KEYS = ("id", "title", "start", "states", "description", "menu_button", "context")
-STATE_KEYS = ("say", "do", "choices", "ask", "next", "context")
+STATE_KEYS = ("say", "do", "choices", "ask", "next", "context", "on_text")
 TARGET_KEYS = ("to", "flow", "at", "call", "then", "return", "resume")
 ROUTE_KEYS = (*TARGET_KEYS, "if", "unless", "set", "do")
 CHOICE_KEYS = ("label", *ROUTE_KEYS)
@@ -127,8 +127,29 @@ class FlowParser:
                     choices.append(choice or ChoiceSpec("", Route(Target("return"))))
         ask = self._ask(raw["ask"], (*at, "ask")) if "ask" in raw else None
         routes = self._routes(raw["next"], (*at, "next")) if "next" in raw else ()
+        on_text = self._on_text(raw, at, ask, choices)
         return StateSpec(name, say, actions, tuple(choices), ask, routes,
-                         self._context(raw, at))
+                         self._context(raw, at), on_text)
+
+    def _on_text(self, raw: dict, at: PathKey, ask: AskSpec | None,
+                 choices: list[ChoiceSpec]) -> AskSpec | None:
+        """`on_text`: at a step with buttons, typed text that is no button is kept like an
+        ask's answer and follows `next` (instead of "please pick one of the options")."""
+        if "on_text" not in raw:
+            return None
+        where = (*at, "on_text")
+        spec = self._ask(raw["on_text"], where)
+        if spec is None:
+            return None
+        if "ask" in raw or ask is not None:
+            self.fail(where, "'on_text' is for a state with buttons and no 'ask' (an ask "
+                             "already keeps typed text)", key=True)
+        elif not choices:
+            self.fail(where, "'on_text' needs 'choices': it says where text typed instead "
+                             "of a button goes", key=True)
+        elif spec.skip_label:
+            self.fail((*where, "skip"), "'skip' goes with 'ask', not 'on_text'", key=True)
+        return spec
 
     def _say(self, raw: Any, at: PathKey) -> tuple[str, ...]:
         if raw is None:

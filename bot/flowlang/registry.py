@@ -16,7 +16,8 @@ from bot.flowlang.model import Call
 if TYPE_CHECKING:
     from bot.flowlang.context import StepContext
 
-ArgKind = Literal["none", "slot", "slots", "slot_values", "slot_cues", "text", "flow", "config"]
+ArgKind = Literal["none", "slot", "slots", "slot_values", "slot_cues", "text", "flow", "config",
+                  "mentions"]
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,8 @@ class FlowSetChecker:
                 self._check_template(doc, (*base, "ask", "skip"), state.ask.skip_label, defined)
             if state.ask and state.ask.address:
                 self._check_address(doc, (*base, "ask", "address"), state.ask.address)
+            if state.on_text and state.on_text.address:
+                self._check_address(doc, (*base, "on_text", "address"), state.on_text.address)
         reached = self._check_reachable(flow, doc, entered_at)
         self._check_auto_cycles(flow, doc)
         self._check_trapped(flow, doc, reached)
@@ -83,10 +85,14 @@ class FlowSetChecker:
         if not state.interactive and not state.next:
             self._fail(doc, base, f"state '{name}' is a dead end: give it choices, an ask, or "
                                   "'next'", key=True)
+        kept = state.keeps_text
         if state.ask and not state.next:
             self._fail(doc, (*base, "ask"), f"state '{name}' asks for '{state.ask.slot}' but "
                                             "has no 'next' to go to after the answer")
-        if state.choices and state.next and not state.ask:
+        elif kept and not state.next:
+            self._fail(doc, (*base, "on_text"), f"state '{name}' keeps text in '{kept.slot}' "
+                                                "but has no 'next' to go to after it")
+        if state.choices and state.next and not kept:
             self._fail(doc, (*base, "next"), f"state '{name}' has choices, so its 'next' is "
                                              "never used (next follows an ask, or a state "
                                              "with no choices)")
@@ -242,7 +248,8 @@ class FlowSetChecker:
         escapes: set[str] = set()
         for name in reached:
             state = flow.states[name]
-            if (not state.interactive and not state.next) or (state.ask and not state.next):
+            if (not state.interactive and not state.next) or (
+                    state.keeps_text and not state.next):
                 escapes.add(name)  # reported as a dead end already
                 continue
             edges[name] = set()
@@ -335,8 +342,8 @@ def slots_written(flow: FlowSpec, registry: Registry) -> set[str]:
     """Every slot this flow can fill: asks, `set:`, and actions that write slots."""
     slots: set[str] = set()
     for state in flow.states.values():
-        if state.ask:
-            slots.add(state.ask.slot)
+        if state.keeps_text:
+            slots.add(state.keeps_text.slot)
         calls = list(state.actions)
         for route in [c.route for c in state.choices] + list(state.next):
             slots.update(slot for slot, _ in route.sets)
@@ -374,6 +381,8 @@ def _arg_problem(entry: Registered, arg: Any, flow_ids: set[str]) -> str | None:
         if not all(isinstance(i, str) and NAME.match(i) for i in items):
             return "argument must be a slot name or a list of slot names"
         return None
+    if kind == "mentions":
+        return _mentions_problem(arg)
     if not isinstance(arg, dict) or not arg:
         return "argument must map slot names to values"
     if not all(isinstance(k, str) and NAME.match(k) for k in arg):
@@ -385,9 +394,29 @@ def _arg_problem(entry: Registered, arg: Any, flow_ids: set[str]) -> str | None:
     return None
 
 
+def _mentions_problem(arg: Any) -> str | None:
+    """`{slot: name, any: [phrases], and_any: [phrases]}`: and_any is optional."""
+    if not isinstance(arg, dict) or not isinstance(arg.get("slot"), str) or not NAME.match(
+            arg["slot"]):
+        return "argument must be {slot: name, any: [phrases], and_any: [phrases]}"
+    unknown = set(arg) - {"slot", "any", "and_any"}
+    if unknown:
+        return f"unknown key '{sorted(unknown)[0]}'; use slot, any and and_any"
+    for key in ("any", "and_any"):
+        if key not in arg and key == "and_any":
+            continue
+        phrases = arg.get(key)
+        if not isinstance(phrases, list) or not phrases or not all(
+                isinstance(p, str) and p.strip() for p in phrases):
+            return f"'{key}' must be a list of phrases"
+    return None
+
+
 def _slots_read(entry: Registered, arg: Any) -> list[str]:
     if entry.arg == "slot" and isinstance(arg, str):
         return [arg]
+    if entry.arg == "mentions" and isinstance(arg, dict) and isinstance(arg.get("slot"), str):
+        return [arg["slot"]]
     if entry.arg in ("slot_values", "slot_cues") and isinstance(arg, dict) \
             and entry.name != "set_slot":
         return [str(k) for k in arg]

@@ -91,3 +91,14 @@ def test_openness_the_person_offers_is_not_control() -> None:
 def test_harm_happening_now_is_never_explained_away(text: str) -> None:
     for setting in (STORY_HURT, STORY_CROSSED, Setting()):
         assert screen(text, None, setting).risk == "risk", setting
+
+
+def test_a_commitment_is_not_a_risk_by_resemblance_but_rules_still_flag() -> None:
+    from bot.safety.screen import shipped_learned
+
+    learned, setting = shipped_learned(), Setting("crossed", "boundary")
+    text = "I will mention it when I have lunch with Alex."
+    assert screen(text, None, Setting("hurt", "story"), learned).is_flagged  # elsewhere
+    result = screen(text, None, setting, learned)
+    assert not result.is_flagged and result.rule.startswith("own_commitment:learned.")
+    assert screen("I will hurt myself if you leave", None, setting, learned).risk == "risk"

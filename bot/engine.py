@@ -112,7 +112,7 @@ class Engine:
     def __init__(self, catalog: Catalog, registry: Registry) -> None:
         self.catalog = catalog
         self.registry = registry
-        self.answer_words = _answer_words(catalog)
+        self.answer_words = answer_words_of(catalog)
 
     # -- where things are -----------------------------------------------------------------
 
@@ -347,7 +347,7 @@ class Engine:
         return ChoiceRead(close=tuple(choices[i] for i in found.close))
 
 
-def _answer_words(catalog: Catalog) -> AnswerWords:
+def answer_words_of(catalog: Catalog) -> AnswerWords:
     """The yes / no / not-sure phrases of the core messages (none without them)."""
     texts = catalog.texts
     if texts is None:

@@ -304,7 +304,8 @@ def test_a_store_url_that_names_no_store_is_74(args: tuple[str, ...]) -> None:
     err = done.stderr.decode()
     assert done.returncode == 74, err
     [line] = err.splitlines()
-    assert line in ("coach: unknown store 'foo': use memory, sqlite:///path.db or a path",
+    assert line in ("coach: unknown store 'foo': use memory, sqlite:///path.db, "
+                    "postgresql://user@host:port/db or a path",
                     "coach: sqlite:// names no file: write sqlite:///path.db")
 
 

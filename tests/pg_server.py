@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ENV_URL = "COACH_TEST_POSTGRES_URL"
+ENV_DATA = "COACH_TEST_POSTGRES_DATA"
 
 
 class NoServer(RuntimeError):
@@ -38,45 +39,48 @@ def _tool(name: str) -> str | None:
 
 @dataclass
 class Cluster:
-    """A cluster this process started (restart/stop work on it), or one given by URL."""
+    """The test server: `data` (its data folder) when the tests may stop and restart it
+    with pg_ctl; `owned` when this process made it and removes it at the end."""
 
     url: str
-    folder: Path | None = None
+    data: Path | None = None
     pg_ctl: str | None = None
+    owned: bool = False
 
     def _ctl(self, *args: str) -> None:
-        if self.folder is None or self.pg_ctl is None:
+        if self.data is None or self.pg_ctl is None:
             raise NoServer(f"the server in ${ENV_URL} is not ours to restart")
-        command = [self.pg_ctl, "-D", str(self.folder / "data"), "-w", "-t", "60", *args]
+        command = [self.pg_ctl, "-D", str(self.data), "-w", "-t", "60", *args]
         if os.geteuid() == 0:
             command = ["runuser", "-u", "postgres", "--", *command]
         subprocess.run(command, check=True, capture_output=True, timeout=90)
 
     @property
     def ours(self) -> bool:
-        return self.folder is not None
+        return self.data is not None and self.pg_ctl is not None
 
     def stop(self) -> None:
         self._ctl("stop", "-m", "fast")
 
     def start(self) -> None:
-        self._ctl("start", "-l", str(self.folder / "log"))  # type: ignore[operator]
+        self._ctl("start", "-l", str(self.data.parent / "log"))  # type: ignore[union-attr]
 
     def restart(self) -> None:
-        self._ctl("restart", "-m", "fast", "-l", str(self.folder / "log"))  # type: ignore[operator]
+        self._ctl("restart", "-m", "fast", "-l", str(self.data.parent / "log"))  # type: ignore[union-attr]
 
     def remove(self) -> None:
-        if self.folder is not None:
+        if self.owned and self.data is not None:
             with contextlib.suppress(subprocess.SubprocessError, OSError):
                 self.stop()
-            shutil.rmtree(self.folder, ignore_errors=True)
+            shutil.rmtree(self.data.parent, ignore_errors=True)
 
 
 def start_cluster() -> Cluster:
     """The server to test against; NoServer with the reason when there is none."""
     given = os.environ.get(ENV_URL, "").strip()
-    if given:
-        return Cluster(given)
+    if given:  # .ci/run's server: COACH_TEST_POSTGRES_DATA lets the tests restart it too
+        data = os.environ.get(ENV_DATA, "").strip()
+        return Cluster(given, Path(data) if data else None, _tool("pg_ctl"))
     initdb, pg_ctl = _tool("initdb"), _tool("pg_ctl")
     if not (initdb and pg_ctl):
         raise NoServer(f"no PostgreSQL: set ${ENV_URL} or put initdb/pg_ctl on PATH")
@@ -112,7 +116,7 @@ def start_cluster() -> Cluster:
         shutil.rmtree(folder, ignore_errors=True)
         reason = f"{error} {detail.decode(errors='replace')}"
         raise NoServer(f"PostgreSQL did not start: {reason}") from None
-    return Cluster(f"postgresql://postgres@127.0.0.1:{port}/postgres", folder, pg_ctl)
+    return Cluster(f"postgresql://postgres@127.0.0.1:{port}/postgres", data, pg_ctl, owned=True)
 
 
 def new_database(server_url: str) -> str:

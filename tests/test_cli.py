@@ -396,7 +396,8 @@ COMMANDS = [path for path, _ in _commands(build_parser())]
 def test_the_tree_has_every_command() -> None:
     assert COMMANDS == [(), ("chat",), ("telegram",), ("discord",), ("flows",),
                         ("flows", "check"), ("flows", "test"), ("feedback",), ("screen",),
-                        ("keys",), ("keys", "new"), ("keys", "rotate"), ("bench",)]
+                        ("keys",), ("keys", "new"), ("keys", "rotate"), ("store",),
+                        ("store", "migrate"), ("bench",)]
 
 
 @pytest.mark.parametrize("path", COMMANDS, ids=lambda path: " ".join(("coach", *path)))

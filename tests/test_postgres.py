@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import subprocess
-import sys
 
 import asyncpg
 import pytest
@@ -19,11 +16,10 @@ from bot.messages import Incoming, UserKey
 from bot.pipeline import Coach
 from bot.session import Session
 from bot.store.base import StoreOpenError, StoreUnavailable, VersionConflict
-from bot.store.pg_schema import CURRENT
-from bot.store.postgres import PostgresStore, migrate_database, safe_url
+from bot.store.postgres import PostgresStore, safe_url
 from bot.store.sqlite import UnreadableStore
 from bot.store.url import StoreURLError, open_store
-from tests.conftest import CORE_FLOWS, REPO, Chat
+from tests.conftest import Chat
 
 KEY = new_key()
 
@@ -41,7 +37,7 @@ async def two(pg_url: str):
     await second.close()
 
 
-async def _query(url: str, sql: str, *args: object) -> object:
+async def query(url: str, sql: str, *args: object) -> object:
     conn = await asyncpg.connect(url)
     try:
         return await conn.fetchval(sql, *args)
@@ -58,7 +54,7 @@ async def _until_waiting_for_a_lock(url: str, count: int = 1) -> None:
 
 
 async def _wait_for_lock_waiters(url: str, count: int) -> None:
-    while await _query(url, "SELECT count(*) FROM pg_locks "
+    while await query(url, "SELECT count(*) FROM pg_locks "
                             "WHERE locktype = 'advisory' AND NOT granted") != count:
         await asyncio.sleep(0.01)
 
@@ -71,7 +67,7 @@ async def test_rows_are_sealed_and_another_key_is_refused_at_start(pg_url: str) 
     session = Session("telegram:7", "quiz", "name", slots={"name": "Sam-the-secret"})
     await store.save(session)
     await store.close()
-    raw = await _query(pg_url, "SELECT data FROM sessions")
+    raw = await query(pg_url, "SELECT data FROM sessions")
     assert isinstance(raw, bytes) and b"Sam-the-secret" not in raw
     with pytest.raises(UnreadableStore):
         make_store(pg_url, new_key())
@@ -176,7 +172,7 @@ async def test_delete_erases_the_row(two, pg_url: str) -> None:
     a, b = two
     await a.save(Session("gone", "quiz", "name"))
     assert await b.delete("gone") is True
-    assert await _query(pg_url, "SELECT count(*) FROM sessions WHERE user_key = 'gone'") == 0
+    assert await query(pg_url, "SELECT count(*) FROM sessions WHERE user_key = 'gone'") == 0
     assert await a.load("gone") is None and await a.delete("gone") is False
 
 
@@ -235,32 +231,6 @@ async def test_a_server_away_too_long_is_unavailable_and_nothing_half_written(
         await store.close()
 
 
-# -- the schema ---------------------------------------------------------------------------------
-
-
-async def test_migrate_a_fresh_database_then_nothing_to_do(pg_url: str) -> None:
-    assert await migrate_database(pg_url) == (0, CURRENT)
-    assert await migrate_database(pg_url) == (CURRENT, CURRENT)
-    assert await _query(pg_url, "SELECT version FROM schema_version") == CURRENT
-
-
-async def test_an_older_schema_is_upgraded_at_start(pg_url: str) -> None:
-    await _query(pg_url, "CREATE TABLE schema_version (version INTEGER NOT NULL)")
-    await _query(pg_url, "INSERT INTO schema_version VALUES (0)")
-    store = make_store(pg_url)
-    await store.save(Session("k", "quiz", "name"))
-    await store.close()
-    assert await _query(pg_url, "SELECT version FROM schema_version") == CURRENT
-
-
-async def test_a_newer_schema_is_refused_and_left_alone(pg_url: str) -> None:
-    await migrate_database(pg_url)
-    await _query(pg_url, "UPDATE schema_version SET version = $1", CURRENT + 1)
-    with pytest.raises(StoreOpenError, match="newer than this coach"):
-        make_store(pg_url)
-    assert await _query(pg_url, "SELECT version FROM schema_version") == CURRENT + 1
-
-
 # -- the whole coach ----------------------------------------------------------------------------
 
 
@@ -282,32 +252,3 @@ async def test_a_short_conversation_over_postgres(catalog: Catalog, pg_url: str)
         assert stored is not None and stored.slots["name"] == "Sam"
     finally:
         await again.close()
-
-
-def _coach(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COACH_")}
-    env.update({"COACH_SECRET_KEY": KEY.decode(), "COACH_FLOWS_DIR": str(CORE_FLOWS)})
-    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, env=env,
-                          cwd=REPO, capture_output=True, timeout=120, check=False)
-
-
-def test_the_console_chats_over_postgres_and_the_cli_migrates(pg_url: str) -> None:
-    migrated = _coach("store", "migrate", "--store", pg_url)
-    assert migrated.returncode == 0, migrated.stderr
-    assert migrated.stdout.decode().endswith(f"schema version 0 -> {CURRENT}\n")
-    done = _coach("--store", pg_url, "chat", stdin=b"/start quiz\nSam\n")
-    assert done.returncode == 0, done.stderr
-    assert "Hello Sam. Favourite colour?" in done.stdout.decode()
-    again = _coach("--store", pg_url, "chat", stdin=b"Red\n")
-    assert "Why red?" in again.stdout.decode(), "the second run goes on where the first stopped"
-
-
-def test_the_cli_refuses_a_newer_schema_with_74(pg_url: str) -> None:
-    asyncio.run(migrate_database(pg_url))
-    asyncio.run(_query(pg_url, "UPDATE schema_version SET version = 999"))
-    for args in (("store", "migrate"), ("chat",)):
-        done = _coach(*args, "--store", pg_url, stdin=b"hi\n")
-        assert done.returncode == 74
-        [line] = done.stderr.decode().splitlines()
-        assert line.startswith("coach: cannot open the store at postgresql://")
-        assert "version 999, newer than this coach knows" in line

@@ -188,8 +188,7 @@ class PostgresStore(Store):
                 if held is not None:
                     await self._drop(held)
                 if reason == "busy" or loop.time() + delay > deadline:
-                    log.warning("event=store_unavailable reason=%s attempts=%d", reason, attempt)
-                    raise StoreUnavailable(reason) from error
+                    raise StoreUnavailable(reason) from error  # the caller logs it
                 if attempt == 1:
                     log.warning("event=store_retry reason=%s error=%s", reason,
                                 type(error).__name__)

@@ -135,12 +135,14 @@ class Coach:
     # -- commit before reply -------------------------------------------------------------
 
     async def _commit(self, message: Incoming, step: Callable[[Session | None], Turn]) -> Reply:
-        """Under the person's lock: load, take the step, save (compare-and-set), reply.
+        """Under the person's locks (this process's, then the store's, which other
+        processes share): load, take the step, save (compare-and-set), reply.
         A conflict means another process saved first: the step runs again on its version."""
         key = message.user.key
         async with self.locks.hold(key):
             try:
-                return await self._take_step(message, step)
+                async with self.store.person_lock(key):  # the other processes' turn
+                    return await self._take_step(message, step)
             except StoreUnavailable as error:
                 return await self._not_saved(key, error)
 

@@ -81,3 +81,24 @@ def safety_catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
 @pytest.fixture
 def store() -> MemoryStore:
     return MemoryStore()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A PostgreSQL server for the whole run (tests/pg_server.py), or a skip with the reason."""
+    from tests.pg_server import NoServer, start_cluster
+
+    try:
+        cluster = start_cluster()
+    except NoServer as reason:
+        pytest.skip(str(reason))
+    yield cluster
+    cluster.remove()
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> str:
+    """A fresh, empty database on the test server, for one test."""
+    from tests.pg_server import new_database
+
+    return new_database(pg_cluster.url)

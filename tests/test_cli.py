@@ -304,7 +304,8 @@ def test_a_store_url_that_names_no_store_is_74(args: tuple[str, ...]) -> None:
     err = done.stderr.decode()
     assert done.returncode == 74, err
     [line] = err.splitlines()
-    assert line in ("coach: unknown store 'foo': use memory, sqlite:///path.db or a path",
+    assert line in ("coach: unknown store 'foo': use memory, sqlite:///path.db, "
+                    "postgresql://user@host:port/db or a path",
                     "coach: sqlite:// names no file: write sqlite:///path.db")
 
 
@@ -395,7 +396,8 @@ COMMANDS = [path for path, _ in _commands(build_parser())]
 def test_the_tree_has_every_command() -> None:
     assert COMMANDS == [(), ("chat",), ("telegram",), ("discord",), ("flows",),
                         ("flows", "check"), ("flows", "test"), ("feedback",), ("screen",),
-                        ("keys",), ("keys", "new"), ("keys", "rotate"), ("bench",)]
+                        ("keys",), ("keys", "new"), ("keys", "rotate"), ("store",),
+                        ("store", "migrate"), ("bench",)]
 
 
 @pytest.mark.parametrize("path", COMMANDS, ids=lambda path: " ".join(("coach", *path)))

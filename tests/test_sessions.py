@@ -19,10 +19,18 @@ from bot.store.sqlite import SQLiteStore
 from tests.conftest import CORE_FLOWS, Chat
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path):
+    """The store contract: every test with this fixture runs on all three stores."""
     if request.param == "memory":
         yield MemoryStore()
+        return
+    if request.param == "postgres":
+        from tests.test_postgres import make_store
+
+        postgres = make_store(request.getfixturevalue("pg_url"))
+        yield postgres
+        await postgres.close()
         return
     sqlite = SQLiteStore(tmp_path / "s.db")
     yield sqlite

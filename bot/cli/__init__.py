@@ -14,7 +14,7 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
-from bot.cli import bench, chat, discord, feedback, flows, keys, screen, telegram
+from bot.cli import bench, chat, discord, feedback, flows, keys, screen, store, telegram
 from bot.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_SETTING,
@@ -34,7 +34,7 @@ from bot.store.sqlite import UnreadableStore
 from bot.store.url import StoreURLError
 
 DISTRIBUTION = "conversation-coach"
-COMMANDS = (chat, telegram, discord, flows, feedback, screen, keys, bench)
+COMMANDS = (chat, telegram, discord, flows, feedback, screen, keys, store, bench)
 
 
 class _Version(argparse.Action):

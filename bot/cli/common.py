@@ -94,7 +94,8 @@ def add_global_options(parser: argparse.ArgumentParser, *, top: bool,
 
     if store:
         parser.add_argument("--store", metavar="URL",
-                            help="memory, sqlite:///path.db or a path (default: $COACH_STORE "
+                            help="memory, sqlite:///path.db, a path or "
+                                 "postgresql://user@host:port/db (default: $COACH_STORE "
                                  "or coach.db in your data directory)", **default(None))
     parser.add_argument("--flows", type=Path, metavar="DIR",
                         help="flows directory (default: $COACH_FLOWS_DIR or the shipped "

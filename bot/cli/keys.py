@@ -38,7 +38,7 @@ def run_keys(subcommand: str, store_url: str | None) -> int:
         return 0
     store = open_store(store_url, must_exist=True)
     if not isinstance(store, SQLiteStore):
-        print("coach keys rotate: only the SQLite store is encrypted at rest")
+        print("coach keys rotate: only the SQLite store can be rotated so far")
         return EXIT_SETTING
     return asyncio.run(_rotate(store))
 

@@ -7,6 +7,8 @@ store) share sessions without one overwriting another's newer step.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bot.session import Session
@@ -55,6 +57,13 @@ class Store(ABC):
 
     @abstractmethod
     async def count(self) -> int: ...
+
+    @asynccontextmanager
+    async def person_lock(self, user_key: str) -> AsyncIterator[None]:
+        """Held over one message's load and save, so that processes sharing this store
+        handle a person's messages one at a time. Nothing here: a store only one process
+        uses (memory, SQLite) is serialised by the core's in-process lock alone."""
+        yield
 
     @property
     def folder(self) -> Path | None:

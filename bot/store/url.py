@@ -1,15 +1,17 @@
-"""Pick a store from a URL: `memory`, `sqlite:///path.db`, or a bare path (SQLite)."""
+"""Pick a store from a URL: `memory`, `sqlite:///path.db`, a bare path (SQLite), or
+`postgresql://user@host:port/db` (also `postgres://`)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from platformdirs import user_data_dir
 
-from bot.crypto import load_cipher
+from bot.crypto import ENV_KEY, load_cipher
 from bot.store.base import Store, StoreOpenError
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SQLiteStore
@@ -36,10 +38,60 @@ def open_store(url: str | None = None, *, must_exist: bool = False) -> Store:
         if not path:
             raise StoreURLError(f"{url} names no file: write sqlite:///path.db")
         return _sqlite(Path(path).expanduser(), must_exist)
+    if url.startswith(POSTGRES_SCHEMES):
+        return _postgres(url)
     if "://" in url:
         scheme = url.split("://", 1)[0]
-        raise StoreURLError(f"unknown store '{scheme}': use memory, sqlite:///path.db or a path")
+        raise StoreURLError(f"unknown store '{scheme}': use memory, sqlite:///path.db, "
+                            "postgresql://user@host:port/db or a path")
     return _sqlite(Path(url).expanduser(), must_exist)
+
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres(url: str | None) -> bool:
+    return bool(url) and str(url).startswith(POSTGRES_SCHEMES)
+
+
+def postgres_key_file(url: str) -> Path:
+    """Without $COACH_SECRET_KEY, the key of a PostgreSQL store is kept in this machine's
+    user data folder, never in the database: named by server and database, so each has its
+    own. (Several hosts sharing a database must share the key: set $COACH_SECRET_KEY.)"""
+    parts = urlsplit(url)
+    where = f"{parts.hostname or ''}:{parts.port or 5432}{parts.path}"
+    digest = hashlib.sha256(where.encode()).hexdigest()[:16]
+    return Path(user_data_dir("conversation-coach", appauthor=False)) / f"postgres-{digest}"
+
+
+def check_postgres_url(url: str) -> None:
+    """StoreURLError for a PostgreSQL URL that cannot name a server (no password shown)."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        raise StoreURLError("the port in the PostgreSQL URL is not a number: "
+                            "postgresql://user@host:port/db") from None
+    if not parts.hostname and "host=" not in parts.query:
+        raise StoreURLError("a PostgreSQL URL names a host: postgresql://user@host:port/db")
+
+
+def _postgres(url: str) -> Store:
+    """Problems with the URL are found before a key file is written for it."""
+    from bot.store.postgres import PostgresStore  # asyncpg is loaded only for this store
+
+    check_postgres_url(url)
+    if os.environ.get(ENV_KEY, "").strip():
+        cipher = load_cipher(Path("unused"))
+    else:
+        key_file = postgres_key_file(url)
+        try:
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreOpenError(f"cannot keep the store key in {key_file.parent}: "
+                                 f"{error.strerror or error}") from error
+        cipher = load_cipher(key_file)
+    return PostgresStore(url, cipher)
 
 
 def _not_a_database(path: Path) -> bool:

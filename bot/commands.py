@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from bot.config import retention_days
+from bot.plan import SERVICE as PLAN_SERVICE
+from bot.plan import Plan
 from bot.safety.flow import SAFETY_FLOW
-
-PLAN_FLOW = "plan"  # flows/plan.yaml
 
 if TYPE_CHECKING:
     from bot.engine import Engine, EngineContext
@@ -113,15 +113,13 @@ def _resume(core: Core, turn: Turn, _: str) -> None:
 
 
 def _plan(core: Core, turn: Turn, _: str) -> None:
-    """The plan, then back to the step the person was on."""
-    engine, session = core.engine, turn.session
-    start = engine.start_of(PLAN_FLOW)
-    if start is None:
-        turn.notes.append(core.texts.get("unknown_flow", flow=PLAN_FLOW))
+    """The plan, shown over the step the person is on, which stays as it was (like /sos):
+    nothing is re-run, so a practice or a half-typed step carries on where it was."""
+    plan = core.engine.catalog.services.get(PLAN_SERVICE)
+    if not isinstance(plan, Plan):
+        turn.notes.append(core.texts.get("unknown_flow", flow=PLAN_SERVICE))
         return
-    if session.flow != PLAN_FLOW:
-        session.calls.append(session.position)
-    turn.shown = engine.enter(turn.ctx, start)
+    turn.notes.append(plan.render(turn.session.slots))
 
 
 def _export(core: Core, turn: Turn, _: str) -> None:

@@ -77,7 +77,7 @@ def test_problems_in_the_plan_file_are_named(tmp_path: Path) -> None:
     assert "a part needs a 'heading' and 'slots'" in messages
 
 
-async def test_slash_plan_shows_the_plan_and_goes_back(shipped: Catalog) -> None:
+async def test_slash_plan_shows_the_plan_over_the_step_which_stays(shipped: Catalog) -> None:
     chat = Chat(Coach(shipped, MemoryStore()))
     await chat.send("/start")
     await chat.press("Yes, I'm 18 or older")
@@ -88,5 +88,22 @@ async def test_slash_plan_shows_the_plan_and_goes_back(shipped: Catalog) -> None
     await chat.send("Friendly is fine, flirting is not.")
     reply = await chat.send("/plan")
     assert "• Friendliness and flirting: Friendly is fine, flirting is not." in reply.text
-    reply = await chat.press("Back to where I was")
-    assert "2 of 4" in reply.text
+    assert chat.labels[0] == "Skip this one"  # still at question 2: nothing was re-run
+    reply = await chat.send("No private chats with exes.")
+    assert "3 of 4" in reply.text
+
+
+async def test_slash_plan_in_a_practice_does_not_restart_it(shipped: Catalog) -> None:
+    chat = Chat(Coach(shipped, MemoryStore()))
+    await chat.send("/start")
+    await chat.press("Yes, I'm 18 or older")
+    await chat.send("/start roleplay")
+    await chat.press("I was hurt")
+    await chat.press("Yes, I feel safe")
+    await chat.press("Defensive")
+    reply = await chat.send("I feel uneasy about the late texts. Can we talk?")
+    assert reply.text.count("Partner:") == 1
+    reply = await chat.send("/plan")
+    assert "Partner:" not in reply.text and "What you'll open with:" in reply.text
+    reply = await chat.send("What does she mean to you?")
+    assert reply.text.count("Partner:") == 1 and "Coach:" in reply.text

@@ -19,8 +19,8 @@ def cues() -> MoveCues:
 
 
 def _move(text: str, cues: MoveCues, role: str = "hurt") -> str:
-    kinds = [f.kind for f in analyse(text, setting=Setting(role, "practice")).findings]
-    return read_move(text, kinds, cues)
+    fb = analyse(text, setting=Setting(role, "practice"))
+    return read_move(text, [f.kind for f in fb.findings], cues, fb.positives)
 
 
 @pytest.mark.parametrize("text, move", [
@@ -29,6 +29,9 @@ def _move(text: str, cues: MoveCues, role: str = "hurt") -> str:
     ("You're a liar.", "accusation"),
     ("I feel hurt when you keep your phone face down.", "feeling"),
     ("I've been feeling really lonely lately", "feeling"),
+    ("I've been so worried every single night you go out", "feeling"),
+    ("honestly im devastated", "feeling"),
+    ("I feel like you never cared about us", "accusation"),
     ("What does she mean to you?", "question"),
     ("how do you see it", "question"),
     ("Could we put our phones away when we eat together?", "request"),

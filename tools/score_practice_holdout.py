@@ -36,9 +36,10 @@ def score_moves(path: Path, coaching: Coaching) -> str:
     per_move_right: Counter[str] = Counter()
     for role, items in data.items():
         for item in items:
-            kinds = [f.kind for f in analyse(item["text"],
-                                             setting=Setting(role, "practice")).findings]
-            got = read_move(item["text"], kinds, coaching.moves) if coaching.moves else "other"
+            fb = analyse(item["text"], setting=Setting(role, "practice"))
+            kinds = [f.kind for f in fb.findings]
+            got = (read_move(item["text"], kinds, coaching.moves, fb.positives)
+                   if coaching.moves else "other")
             total += 1
             per_move[item["move"]] += 1
             if got == item["move"]:

@@ -149,7 +149,9 @@ def _move_cues(doc: SourceDoc, problems: list[FlowProblem]) -> MoveCues:
             problems.append(doc.problem((*at, "from_findings", kind), f"'{kind}: {move}' must "
                                         f"map one of {', '.join(PATTERN_KINDS)} to one of "
                                         f"{', '.join(MOVES)}"))
-    return MoveCues.build(short, lists, starts, {str(k): str(v) for k, v in found.items()})
+    outweighs = _phrases(doc, (*at, "feeling_outweighs"), problems)
+    return MoveCues.build(short, lists, starts, {str(k): str(v) for k, v in found.items()},
+                          outweighs)
 
 
 def _mood_by_move(doc: SourceDoc, problems: list[FlowProblem]) -> dict[str, int]:

@@ -18,6 +18,7 @@ from bot.quotes import straighten
 
 CUE_LISTS = ("short", "apology", "sarcasm", "boundary", "feeling", "request", "question")
 _WORD = re.compile(r"[\w']+")
+_FIRST_PERSON = re.compile(r"(?<!\w)(?:i|im|i'm|i've|ive|me|my)(?!\w)")
 
 
 def _any_of(phrases: Iterable[str]) -> re.Pattern[str]:
@@ -32,14 +33,18 @@ class MoveCues:
     cues: Mapping[str, re.Pattern[str]]
     question_starts: re.Pattern[str]
     from_findings: Mapping[str, str]  # a kind the line coach found -> the move it makes
+    # findings a named feeling outweighs ("I've been so anxious every time...": a feeling,
+    # not blame, though "every" is an absolute)
+    feeling_outweighs: frozenset[str] = frozenset()
 
     @classmethod
     def build(cls, short_words: int, lists: Mapping[str, Sequence[str]],
-              question_starts: Sequence[str], from_findings: Mapping[str, str]) -> MoveCues:
+              question_starts: Sequence[str], from_findings: Mapping[str, str],
+              feeling_outweighs: Iterable[str] = ()) -> MoveCues:
         starts = "|".join(re.escape(w.casefold()) for w in question_starts)
         return cls(short_words, {name: _any_of(lists.get(name, ())) for name in CUE_LISTS},
                    re.compile(rf"^(?:{starts})(?!\w)" if starts else r"(?!)"),
-                   dict(from_findings))
+                   dict(from_findings), frozenset(feeling_outweighs))
 
 
 def _has(cues: MoveCues, name: str, text: str) -> bool:
@@ -61,8 +66,10 @@ def _apology(norm: str, kinds: set[str], cues: MoveCues) -> str | None:
     return "apology"
 
 
-def read_move(text: str, kinds: Iterable[str], cues: MoveCues) -> str:
-    """The move of one practice line; `kinds` are the line coach's findings."""
+def read_move(text: str, kinds: Iterable[str], cues: MoveCues,
+              positives: Iterable[str] = ()) -> str:
+    """The move of one practice line; `kinds` are the line coach's findings and `positives`
+    what it found working (a feeling named in the first person is a feeling statement)."""
     norm = straighten(text).casefold().strip()
     found = set(kinds)
     words = _WORD.findall(norm)
@@ -71,6 +78,9 @@ def read_move(text: str, kinds: Iterable[str], cues: MoveCues) -> str:
     apology = _apology(norm, found, cues)
     if apology:
         return apology
+    if ("named_feeling" in set(positives) and _FIRST_PERSON.search(norm)
+            and found <= cues.feeling_outweighs):
+        return "feeling"
     for kind, move in cues.from_findings.items():
         if kind in found and move in MOVES:
             return move

@@ -116,7 +116,8 @@ def _read(ctx: StepContext, coaching: Coaching, text: str) -> tuple[Feedback, st
     defence (for the one who crossed a line)."""
     fb = analyse(ctx, text, "practice")
     kinds = [f.kind for f in fb.findings]
-    move = read_move(text, kinds, coaching.moves) if coaching.moves else "other"
+    move = (read_move(text, kinds, coaching.moves, fb.positives) if coaching.moves
+            else "other")
     slips = owning_slips(text, coaching) if _role(ctx) == "crossed" else []
     if "but" in slips and move == "apology":
         move = "but_apology"

@@ -82,14 +82,7 @@ def _short(text: str, most: int = MAX_ANSWER) -> str:
 
 
 def _text(doc: SourceDoc, at: tuple[Any, ...], problems: list[FlowProblem]) -> str:
-    value: Any = doc.data
-    for part in at:
-        if isinstance(value, dict):
-            value = value.get(part)
-        elif isinstance(value, list) and isinstance(part, int) and part < len(value):
-            value = value[part]
-        else:
-            value = None
+    value = doc.value(at)
     if not isinstance(value, str) or not value.strip():
         problems.append(doc.problem(at, f"'{'.'.join(map(str, at))}' must be non-empty text"))
         return ""

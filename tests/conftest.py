@@ -47,6 +47,18 @@ class Chat:
         return [c.label for c in self.last.choices] if self.last else []
 
 
+async def practising(coach: Coach, style: str = "Defensive") -> Chat:
+    """A new adult who was hurt, practising with the partner in `style`, opener not yet typed."""
+    chat = Chat(coach)
+    await chat.send("/start")
+    await chat.press("Yes, I'm 18 or older")
+    await chat.send("/start roleplay")
+    await chat.press("I was hurt")
+    await chat.press("Yes, I feel safe")
+    await chat.press(style)
+    return chat
+
+
 @pytest.fixture(scope="session")
 def catalog() -> Catalog:
     return load_catalog([CORE_FLOWS])

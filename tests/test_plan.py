@@ -11,7 +11,7 @@ from bot.flowlang.catalog import Catalog
 from bot.pipeline import Coach
 from bot.plan import MAX_ANSWER, Plan, load_plan
 from bot.store.memory import MemoryStore
-from tests.conftest import Chat
+from tests.conftest import Chat, practising
 
 
 @pytest.fixture(scope="module")
@@ -94,13 +94,7 @@ async def test_slash_plan_shows_the_plan_over_the_step_which_stays(shipped: Cata
 
 
 async def test_slash_plan_in_a_practice_does_not_restart_it(shipped: Catalog) -> None:
-    chat = Chat(Coach(shipped, MemoryStore()))
-    await chat.send("/start")
-    await chat.press("Yes, I'm 18 or older")
-    await chat.send("/start roleplay")
-    await chat.press("I was hurt")
-    await chat.press("Yes, I feel safe")
-    await chat.press("Defensive")
+    chat = await practising(Coach(shipped, MemoryStore()))
     reply = await chat.send("I feel uneasy about the late texts. Can we talk?")
     assert reply.text.count("Partner:") == 1
     reply = await chat.send("/plan")

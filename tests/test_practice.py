@@ -18,7 +18,7 @@ from bot.flowlang.catalog import Catalog
 from bot.pipeline import Coach
 from bot.session import Session
 from bot.store.memory import MemoryStore
-from tests.conftest import REPO, Chat
+from tests.conftest import REPO, practising
 
 PREFIX, TIP = "Partner: ", "Coach: "
 REGISTRY = build_registry()
@@ -188,13 +188,7 @@ def test_someone_who_crossed_a_line_hears_the_partner_who_was_hurt(shipped: Cata
 
 
 async def test_a_whole_practice_through_the_flow(shipped: Catalog) -> None:
-    chat = Chat(Coach(shipped, MemoryStore()))
-    await chat.send("/start")
-    await chat.press("Yes, I'm 18 or older")
-    await chat.send("/start roleplay")
-    await chat.press("I was hurt")
-    await chat.press("Yes, I feel safe")
-    await chat.press("Defensive")
+    chat = await practising(Coach(shipped, MemoryStore()))
     reply = await chat.send("I feel uneasy about the late texts. Can we talk?")
     assert reply.text.count(PREFIX) == 1
     said = []

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bot.coach.feedback import MISSING_KINDS, PATTERN_KINDS, POSITIVE_KINDS, VERDICTS
 from bot.coach.moves import CUE_LISTS, MoveCues
@@ -89,18 +88,10 @@ class Coaching:
         return self.texts[("roleplay", section, *where)]
 
 
-def _get(data: Any, at: PathKey) -> Any:
-    for part in at:
-        if not isinstance(data, dict) or part not in data:
-            return None
-        data = data[part]
-    return data
-
-
 def _text_problems(doc: SourceDoc) -> list[FlowProblem]:
     problems = []
     for at, allowed in TEXTS.items():
-        value = _get(doc.data, at)
+        value = doc.value(at)
         if not isinstance(value, str) or not value.strip():
             problems.append(doc.problem(at, f"'{'.'.join(at)}' must be non-empty text"))
             continue
@@ -115,7 +106,7 @@ def _owning_problems(doc: SourceDoc) -> list[FlowProblem]:
     problems = []
     for name in OWNING_LISTS:
         at = ("roleplay", "owning", name)
-        items = _get(doc.data, at)
+        items = doc.value(at)
         if not isinstance(items, list) or not items or not all(
                 isinstance(i, str) and i.strip() for i in items):
             problems.append(doc.problem(at[:-1] if items is None else at,
@@ -124,7 +115,7 @@ def _owning_problems(doc: SourceDoc) -> list[FlowProblem]:
 
 
 def _phrases(doc: SourceDoc, at: PathKey, problems: list[FlowProblem]) -> tuple[str, ...]:
-    items = _get(doc.data, at)
+    items = doc.value(at)
     if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
         problems.append(doc.problem(at, f"'{'.'.join(at)}' needs a list of phrases"))
         return ()
@@ -133,13 +124,13 @@ def _phrases(doc: SourceDoc, at: PathKey, problems: list[FlowProblem]) -> tuple[
 
 def _move_cues(doc: SourceDoc, problems: list[FlowProblem]) -> MoveCues:
     at = ("roleplay", "moves")
-    short = _get(doc.data, (*at, "short_words"))
+    short = doc.value((*at, "short_words"))
     if type(short) is not int or not 1 <= short <= 10:
         problems.append(doc.problem((*at, "short_words"), "'short_words' must be 1 to 10"))
         short = 3
     lists = {name: _phrases(doc, (*at, name), problems) for name in CUE_LISTS}
     starts = _phrases(doc, (*at, "question_starts"), problems)
-    found = _get(doc.data, (*at, "from_findings"))
+    found = doc.value((*at, "from_findings"))
     if not isinstance(found, dict):
         problems.append(doc.problem((*at, "from_findings"), "'from_findings' needs a mapping "
                                     "from a kind the coach finds to a move"))
@@ -156,7 +147,7 @@ def _move_cues(doc: SourceDoc, problems: list[FlowProblem]) -> MoveCues:
 
 def _mood_by_move(doc: SourceDoc, problems: list[FlowProblem]) -> dict[str, int]:
     at = ("roleplay", "mood_by_move")
-    raw = _get(doc.data, at)
+    raw = doc.value(at)
     if not isinstance(raw, dict) or any(m not in MOVES or type(v) is not int
                                         for m, v in raw.items()):
         problems.append(doc.problem(at, "'mood_by_move' needs a whole number for each move "
@@ -175,17 +166,17 @@ def load_coaching(path: Path) -> tuple[Coaching | None, list[FlowProblem]]:
     moves = _move_cues(doc, problems)
     mood_by_move = _mood_by_move(doc, problems)
     not_names = frozenset(_phrases(doc, ("roleplay", "not_names"), problems))
-    turns = _get(doc.data, ("roleplay", "max_turns"))
+    turns = doc.value(("roleplay", "max_turns"))
     if type(turns) is not int or not 1 <= turns <= 20:
         problems.append(doc.problem(("roleplay", "max_turns"), "'max_turns' must be 1 to 20"))
-    change = _get(doc.data, ("roleplay", "mood_change"))
+    change = doc.value(("roleplay", "mood_change"))
     if not isinstance(change, dict) or any(type(change.get(v)) is not int for v in VERDICTS):
         problems.append(doc.problem(("roleplay", "mood_change"), "'mood_change' needs a whole "
                                                                   "number for calm, almost, harsh"))
     if problems:
         return None, problems
     roleplay = doc.data["roleplay"]
-    texts = {at: _get(doc.data, at) for at in TEXTS}
+    texts = {at: doc.value(at) for at in TEXTS}
     owning = {name: tuple(p.strip().casefold() for p in roleplay["owning"][name])
               for name in OWNING_LISTS}
     return Coaching(texts, turns, dict(change), owning=owning, moves=moves,

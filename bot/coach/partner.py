@@ -13,7 +13,6 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bot.flowlang.errors import FlowProblem
 from bot.flowlang.source import SourceDoc, load_source
@@ -94,7 +93,7 @@ def mood_name(mood: int) -> str:
 def _lines(doc: SourceDoc, style: str, move: str, mood: str,
            problems: list[FlowProblem]) -> tuple[Line, ...]:
     at = ("styles", style, "answers", move, mood)
-    raw = _get(doc.data, at)
+    raw = doc.value(at)
     if not isinstance(raw, list) or not all(isinstance(t, str) and t.strip() for t in raw):
         problems.append(doc.problem(at, f"'{style}.{move}.{mood}' needs a list of lines"))
         return ()
@@ -114,16 +113,8 @@ def _lines(doc: SourceDoc, style: str, move: str, mood: str,
     return tuple(lines)
 
 
-def _get(data: Any, at: tuple[Any, ...]) -> Any:
-    for part in at:
-        if not isinstance(data, dict) or part not in data:
-            return None
-        data = data[part]
-    return data
-
-
 def _style(doc: SourceDoc, style: str, problems: list[FlowProblem]) -> PartnerStyle | None:
-    raw = _get(doc.data, ("styles", style))
+    raw = doc.value(("styles", style))
     if not isinstance(raw, dict):
         problems.append(doc.problem(("styles",), f"partner style '{style}' is missing"))
         return None

@@ -41,6 +41,18 @@ class SourceDoc:
             probe = probe[:-1]
         return self.where.get((), (1, 1))
 
+    def value(self, at: PathKey) -> Any:
+        """The value at `at` (mapping keys and list indexes), or None when it is not there."""
+        data = self.data
+        for part in at:
+            in_dict = isinstance(data, dict) and part in data
+            in_list = isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+            if in_dict or in_list:
+                data = data[part]
+            else:
+                return None
+        return data
+
     def problem(self, at: PathKey, message: str, *, key: bool = False) -> FlowProblem:
         line, col = self.pos(at, key=key)
         return FlowProblem(self.path, line, col, message)

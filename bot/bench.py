@@ -100,13 +100,15 @@ def shares(messages: int, users: int) -> list[int]:
     return [base + (n < extra) for n in range(users) if base + (n < extra)]
 
 
-async def _drive(coach: Coach, users: int, messages: int, seed: int) -> list[float]:
-    """Every message is timed, the first `/start` of each person too."""
+async def drive(coach: Coach, users: int, messages: int, seed: int,
+                prefix: str = "") -> list[float]:
+    """Every message is timed, the first `/start` of each person too. `prefix` keeps the
+    people of several runs (or processes) on one store apart."""
     latencies: list[float] = []
 
     async def person(n: int, count: int) -> None:
         rng = random.Random(seed + n)
-        user = UserKey("bench", str(n))
+        user = UserKey("bench", f"{prefix}{n}")
         message = Incoming(user, text="/start")
         for _ in range(count):
             started = time.perf_counter()
@@ -214,9 +216,9 @@ async def _run(database: Path | None, users: int, messages: int, preload: int,
     rss_after = _rss_mb()
     coach = Coach(catalog, store)
     try:
-        await _drive(coach, min(users, 50), min(messages, 2000), seed=99)  # warm-up
+        await drive(coach, min(users, 50), min(messages, 2000), seed=99)  # warm-up
         started = time.perf_counter()
-        latencies = await _drive(coach, users, messages, seed=1)
+        latencies = await drive(coach, users, messages, seed=1)
         seconds = time.perf_counter() - started
         throughput = len(latencies) / seconds
         offered = rate or round(throughput / 2, -1) or 1.0

@@ -23,7 +23,13 @@ from bot.lru import BoundedLRU
 from bot.messages import Incoming, Reply, UserKey
 from bot.session import Session
 from bot.stages import CONSENT_SLOT, CONSENT_VALUE, Screen, Stages, parse_command
-from bot.store.base import Store, StoreClosed, StoreUnavailable, VersionConflict
+from bot.store.base import (
+    SharedTables,
+    Store,
+    StoreClosed,
+    StoreUnavailable,
+    VersionConflict,
+)
 from bot.turn import Turn
 
 log = logging.getLogger("coach.core")
@@ -125,6 +131,12 @@ class Coach:
         """The folder the store keeps its files in, for an adapter's own small files beside
         them (None for a store without files: the memory store)."""
         return self.store.folder
+
+    def shared_tables(self) -> SharedTables | None:
+        """The database of a store other processes share, for an adapter's own small
+        tables (what it notes about updates, where the other processes see it); None when
+        one process uses the store."""
+        return self.store.shared_tables()
 
     async def close(self) -> None:
         """Let a retention purge in progress finish, then close the store."""

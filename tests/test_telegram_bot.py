@@ -218,3 +218,26 @@ async def test_a_store_without_files_gets_a_ledger_that_keeps_nothing(
         await bot.stop()
         await coach.close()
     assert not bot.started
+
+
+def test_a_second_poller_of_the_same_bot_is_refused(threaded_server: FakeTelegramAPI,
+                                                    tmp_path: Path) -> None:
+    """Telegram allows one getUpdates at a time: a second process polling the same bot on
+    the same store says so in one line and stops, and the first goes on."""
+    server, store = threaded_server, tmp_path / "p.db"
+    first = start_command(command_env(server, store))
+    try:
+        server.wait_for_sync("getUpdates", include_pending=True, timeout=WAIT)
+        second = subprocess.run([sys.executable, "-m", "bot", "telegram"], cwd=REPO,
+                                env=command_env(server, store), capture_output=True, text=True,
+                                timeout=WAIT)
+        assert second.returncode == 1
+        assert second.stderr.strip().splitlines()[-1].endswith(
+            "another coach process is already polling this bot, and Telegram allows only "
+            "one; to run several processes, give each --webhook-url")
+        assert "Traceback" not in second.stderr + second.stdout
+        to_the_first_question(server)  # the first one still answers
+        out = stop_command(first)
+        assert first.returncode == 0, out
+    finally:
+        first.kill()

@@ -7,8 +7,10 @@ exit code from what is wrong), and every error reads as one line that never hold
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import hmac
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -48,6 +50,15 @@ class TelegramConfig:
         return self.token.split(":", 1)[0]
 
 
+def derived_secret(token: str) -> str:
+    """The webhook's secret when TELEGRAM_WEBHOOK_SECRET is unset: made from the token, so
+    every process serving one bot's webhook checks the same secret (a random one per start
+    would make each process refuse the others' updates), and not guessable without the
+    token, which owns the bot anyway."""
+    digest = hmac.new(token.encode(), b"conversation-coach webhook secret", hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).decode("ascii").rstrip("=")
+
+
 def telegram_config(env: Mapping[str, str], args: argparse.Namespace) -> TelegramConfig:
     """Raises ConfigError with a one-line reason that never contains the token."""
     token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
@@ -71,5 +82,5 @@ def telegram_config(env: Mapping[str, str], args: argparse.Namespace) -> Telegra
     return TelegramConfig(
         token=token, base_url=base, webhook_url=webhook,
         listen=getattr(args, "listen", "0.0.0.0"), port=getattr(args, "port", 8443),
-        webhook_secret=secret or secrets.token_urlsafe(32),
+        webhook_secret=secret or derived_secret(token),
     )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from adapters.lifecycle import Stopping
 from adapters.telegram.handling import HANDLE_ATTEMPTS, HANDLE_RETRY_PAUSE
-from adapters.telegram.ledger import Taken, UpdateLedger
+from adapters.telegram.ledger import Ledger, Taken
 from adapters.telegram.sending import ReplySender
 from bot.messages import Incoming, Reply, UserKey
 from bot.pipeline import Coach
@@ -38,7 +38,7 @@ CALLBACK_ANSWER_WINDOW = 600.0
 class _Resend:
     """One person's step shown again after a restart, and the updates it answers."""
 
-    ledger: UpdateLedger
+    ledger: Ledger
     ids: list[int]
     delivered: bool = False
 
@@ -56,7 +56,7 @@ class _NotSaved(Exception):
 class Recovery:
     """The previous run's unanswered updates, and the steps shown again for them."""
 
-    def __init__(self, coach: Coach, ledger: UpdateLedger, sender: ReplySender,
+    def __init__(self, coach: Coach, ledger: Ledger, sender: ReplySender,
                  stopping: Stopping) -> None:
         self.coach = coach
         self.ledger = ledger
@@ -97,6 +97,27 @@ class Recovery:
             task = asyncio.create_task(self._resend(taken[0].chat_id, user_id, resend))
             self._resending.add(task)
             task.add_done_callback(self._resending.discard)
+
+    def adopted(self, rows: list[Taken]) -> None:
+        """Updates a process which died had taken (a shared ledger), delivered again to this
+        one: if the core finds one committed, its person gets their step again."""
+        for row in rows:
+            self._recovered[row.update_id] = row
+
+    async def sweep(self, every: float) -> None:
+        """With a shared ledger: take over, every `every` seconds until the bot stops, the
+        committed updates that processes which died left without their reply (Telegram will
+        not send those again), as `resume` does at start."""
+        while not self.stopping.is_set():
+            await self.stopping.pause(every)
+            if self.stopping.is_set():
+                return
+            try:
+                await self.resume()
+            except StoreClosed:
+                return
+            except Exception as error:  # the next sweep tries again
+                log.warning("event=sweep_failed error=%s", type(error).__name__)
 
     async def finish(self) -> None:
         """Wait for the steps being shown again (at a stop)."""

@@ -19,7 +19,7 @@ from telegram import Bot, CallbackQuery, InputFile, LinkPreviewOptions
 from telegram.constants import ChatAction
 from telegram.error import BadRequest
 
-from adapters.telegram.ledger import UpdateLedger
+from adapters.telegram.ledger import Ledger
 from adapters.telegram.outbox import ApiCall, Outbox, never_arrived
 from adapters.telegram.translate import (
     TelegramMessage,
@@ -47,7 +47,7 @@ def query_expired(error: BadRequest) -> bool:
 class ReplySender:
     """Queues replies in the outbox and remembers which message in each chat has buttons."""
 
-    def __init__(self, bot: Bot, texts: Texts, outbox: Outbox, ledger: UpdateLedger, *,
+    def __init__(self, bot: Bot, texts: Texts, outbox: Outbox, ledger: Ledger, *,
                  typing_after: float) -> None:
         self.bot = bot
         self.texts = texts
@@ -155,7 +155,9 @@ class ReplySender:
         self.ledger.set_keyboard(chat_id, message_id)
 
     async def _last_keyboard(self, chat_id: int) -> int | None:
-        if chat_id in self._keyboards:
+        """Remembered here, unless other processes answer this chat too (a shared ledger):
+        then only the ledger knows which message they last sent with buttons."""
+        if chat_id in self._keyboards and not self.ledger.shared:
             return self._keyboards.get(chat_id)
         message_id = await self.ledger.keyboard(chat_id)  # from an earlier run, or forgotten
         self._keyboards.put(chat_id, message_id)

@@ -7,11 +7,14 @@ store) share sessions without one overwriting another's newer step.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 from bot.session import Session
+
+T = TypeVar("T")
 
 
 class VersionConflict(Exception):
@@ -34,6 +37,24 @@ class StoreUnavailable(RuntimeError):
 
 class StoreOpenError(ValueError):
     """The store cannot be opened: a path that cannot be created or is not a database."""
+
+
+class SharedTables(Protocol):
+    """What an adapter may do with the database of a store that several processes share."""
+
+    async def run(self, operation: Callable[[Any, int], Awaitable[T]]) -> T:
+        """`operation(connection, attempt)`, tried again on a fresh connection while the
+        server is away (StoreUnavailable past the store's retry time)."""
+        ...
+
+    async def connect(self) -> Any:
+        """A connection of the caller's own, outside the pool (for a lock held while the
+        process lives); the caller closes it."""
+        ...
+
+    def lost(self, error: BaseException) -> bool:
+        """Whether `error` means the server went away (worth trying again), not a bug."""
+        ...
 
 
 class Store(ABC):
@@ -64,6 +85,13 @@ class Store(ABC):
         handle a person's messages one at a time. Nothing here: a store only one process
         uses (memory, SQLite) is serialised by the core's in-process lock alone."""
         yield
+
+    def shared_tables(self) -> SharedTables | None:
+        """The database, for an adapter's own small tables beside the sessions, when other
+        processes use this store at the same time (PostgreSQL): what an adapter notes about
+        the updates it takes must then be where they can see it too. None for a store one
+        process uses."""
+        return None
 
     @property
     def folder(self) -> Path | None:

@@ -20,6 +20,7 @@ half-written: each step is one statement.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -74,8 +75,9 @@ def lost_reason(error: BaseException) -> str | None:
         return "connection"
     if isinstance(error, TimeoutError):  # before OSError, which it is one of
         return "timeout"
-    if isinstance(error, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)):
-        return "connection"
+    if isinstance(error, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError,
+                          asyncpg.exceptions.InternalClientError)):
+        return "connection"  # InternalClientError: a connection left mid-exchange by a restart
     return None
 
 
@@ -141,8 +143,10 @@ class PostgresStore(Store):
             self._pool_lock = self._pool_lock or asyncio.Lock()
             async with self._pool_lock:
                 if self._pool is None:
+                    # min_size 0: no connections kept open for their own sake, whose
+                    # reopening after a server restart asyncpg logs with a traceback.
                     self._pool = await asyncpg.create_pool(
-                        self.url, min_size=1, max_size=self._pool_size,
+                        self.url, min_size=0, max_size=self._pool_size,
                         timeout=CONNECT_TIMEOUT_S, command_timeout=COMMAND_TIMEOUT_S,
                         server_settings=SETTINGS)
         return self._pool
@@ -176,9 +180,7 @@ class PostgresStore(Store):
                     if held.conn is None:
                         await self._relock(held)
                     return await operation(held.conn, attempt)
-                pool = await self._get_pool()
-                async with pool.acquire() as conn:
-                    return await operation(conn, attempt)
+                return await self._on_pool(operation, attempt)
             except (StoreClosed, VersionConflict):
                 raise
             except Exception as error:
@@ -194,6 +196,39 @@ class PostgresStore(Store):
                                 type(error).__name__)
             await asyncio.sleep(delay)
             delay = min(delay * 2, LAST_RETRY_S)
+
+    # -- the database for adapters' own tables (SharedTables) ----------------------------------
+
+    def shared_tables(self) -> PostgresStore:
+        return self
+
+    async def run(self, operation: Callable[[Any, int], Awaitable[T]]) -> T:
+        """`operation(connection, attempt)` on a pool connection, tried again like the
+        store's own statements while the server is away."""
+        return await self._run(None, operation)
+
+    async def connect(self) -> Any:
+        return await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT_S,
+                                     server_settings=SETTINGS)
+
+    def lost(self, error: BaseException) -> bool:
+        return lost_reason(error) is not None
+
+    async def _on_pool(self, operation: Callable[[Any, int], Awaitable[T]], attempt: int) -> T:
+        """`operation` on a connection from the pool. One that failed with the server gone
+        is closed, not given back: its reset would fail on the half-done exchange (asyncpg's
+        "another operation is in progress") instead of the error that says what happened."""
+        pool = await self._get_pool()
+        conn = await pool.acquire()
+        try:
+            result = await operation(conn, attempt)
+        except BaseException as error:
+            if not isinstance(error, Exception) or lost_reason(error) is not None:
+                conn.terminate()
+            await self._release(pool, conn)
+            raise
+        await self._release(pool, conn)
+        return result
 
     # -- a person's lock ----------------------------------------------------------------------
 
@@ -228,12 +263,10 @@ class PostgresStore(Store):
 
     @staticmethod
     async def _release(pool: asyncpg.Pool, conn: Any) -> None:
-        try:
+        """Give a connection back; one whose reset fails (the server went away meanwhile, so
+        it dropped the connection's locks too) is closed instead: what it did stands."""
+        with contextlib.suppress(Exception):  # asyncpg has closed it: the pool makes anew
             await pool.release(conn)
-        except Exception as error:  # a dead connection: the server dropped its locks
-            if lost_reason(error) is None:
-                raise
-            conn.terminate()
 
     # -- the interface ------------------------------------------------------------------------
 

@@ -189,7 +189,7 @@ async def test_three_webhook_processes_answer_every_update_once(pg_cluster) -> N
         for n, window in enumerate(person.windows):
             plain = [text for text in window if not text.startswith(WELCOME_BACK)]
             resends += len(window) - len(plain)
-            if len(plain) > 1:
+            if len(plain) > 1 or len(window) - len(plain) > 1:  # a step shown again once at most
                 twice.append((person.chat, n, plain))
     assert twice == []  # never the same step answered twice
     # Shown again only for updates in flight at the kill or the restart: a few, never many.

@@ -38,7 +38,7 @@ from bot.pipeline import Coach
 from bot.session import Session
 from bot.store.base import Store, StoreOpenError
 from bot.store.memory import MemoryStore
-from bot.store.sqlite import SQLiteStore
+from bot.store.sqlite import SQLiteStore, person_keys_file
 from bot.store.url import StoreURLError
 
 MEMORY = ("memory", "memory://")
@@ -285,7 +285,8 @@ def run_bench(*, store: str = "memory", users: int, messages: int, flows: Path |
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if database is not None:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                database.with_name(database.name + suffix).unlink(missing_ok=True)
+            for file in (database, person_keys_file(database)):
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    file.with_name(file.name + suffix).unlink(missing_ok=True)
             if new_key:  # a key file that was there before is the operator's
                 key_file_for(database).unlink(missing_ok=True)

@@ -289,7 +289,8 @@ def test_bench_ignores_coach_store_and_refuses_other_schemes(tmp_path: Path) -> 
     assert json.loads(done.stdout)["store"] == "memory" and list(tmp_path.iterdir()) == []
     done = coach("bench", "--store", "redis://localhost")
     assert done.returncode == 74
-    assert done.stderr.decode().startswith("coach: the bench measures memory or an SQLite file")
+    assert done.stderr.decode().startswith("coach: the bench measures memory, an SQLite file or "
+                                           "PostgreSQL")
 
 
 # -- exit codes, as the README lists them -------------------------------------------------------

@@ -26,8 +26,10 @@ def add_parser(subparsers: Subparsers) -> None:
                      "beside a bare state machine and bare durable SQLite commits.",
                      store=False)
     parser.add_argument("--store", metavar="URL", default=argparse.SUPPRESS,
-                        help="memory (the default; $COACH_STORE is not used), or "
-                             "sqlite:///path.db or a path: a new file, removed afterwards")
+                        help="memory (the default; $COACH_STORE is not used), "
+                             "sqlite:///path.db or a path (a new file, removed afterwards), "
+                             "or postgresql://user@host:port/db (a database without the "
+                             "coach's tables; those made are dropped afterwards)")
     parser.add_argument("--users", type=count(1), default=200, metavar="N",
                         help="simulated people (default 200)")
     parser.add_argument("--messages", type=count(1), default=20000, metavar="N",

@@ -151,15 +151,21 @@ async def test_sqlite_a_row_whose_key_was_erased_reads_as_no_session(tmp_path: P
         await store.close()
 
 
+def _older_store(path: Path, *users: str) -> None:
+    """A database as an older coach left it: rows sealed with the store key itself."""
+    with sqlite3.connect(path) as conn:
+        conn.executescript("CREATE TABLE sessions (user_key TEXT PRIMARY KEY, version INTEGER "
+                           "NOT NULL, updated_at REAL NOT NULL, data BLOB NOT NULL) WITHOUT ROWID")
+        for user in users:
+            old = Session(user, "f", "s", slots={"why": CANARY}, version=3)
+            conn.execute("INSERT INTO sessions VALUES (?, 3, 1.0, ?)",
+                         (user, cipher().encrypt(old.to_json(), user)))
+
+
 async def test_sqlite_rows_sealed_with_the_store_key_load_and_move_at_their_next_save(
         tmp_path: Path) -> None:
     path = tmp_path / "coach.db"
-    with sqlite3.connect(path) as conn:  # as an older coach left it
-        conn.executescript("CREATE TABLE sessions (user_key TEXT PRIMARY KEY, version INTEGER "
-                           "NOT NULL, updated_at REAL NOT NULL, data BLOB NOT NULL) WITHOUT ROWID")
-        old = Session("k", "f", "s", slots={"why": CANARY}, version=3)
-        conn.execute("INSERT INTO sessions VALUES ('k', 3, 1.0, ?)",
-                     (cipher().encrypt(old.to_json(), "k"),))
+    _older_store(path, "k")
     store = SQLiteStore(path, cipher())
     try:
         loaded = await store.load("k")
@@ -173,6 +179,24 @@ async def test_sqlite_rows_sealed_with_the_store_key_load_and_move_at_their_next
         assert (await again.load("k")).version == 4  # type: ignore[union-attr]
     finally:
         await again.close()
+
+
+async def test_sqlite_rotation_moves_older_rows_to_data_keys(tmp_path: Path) -> None:
+    path = tmp_path / "coach.db"
+    _older_store(path, "a", "b")
+    newer = new_key()
+    store = SQLiteStore(path, cipher(newer, KEY))
+    try:
+        await store.save(Session("c", "f", "s"))  # a data key under the newer store key
+        assert await store.rotate_keys() == (0, 2)
+        assert all(person_sealed(_row(path, user)) for user in "abc")
+    finally:
+        await store.close()
+    alone = SQLiteStore(path, cipher(newer))  # the old store key destroyed: all still open
+    try:
+        assert [(await alone.load(u)).slots.get("why") for u in "ab"] == [CANARY, CANARY]  # type: ignore[union-attr]
+    finally:
+        await alone.close()
 
 
 async def test_sqlite_a_key_made_by_another_process_first_is_a_conflict(tmp_path: Path) -> None:

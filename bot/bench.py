@@ -10,8 +10,10 @@ latency a person sees when the bot is busy but not overloaded. The same run meas
 `transitions` machine with no store and bare durable SQLite commits on the same disk, so the
 figures can be read as ratios on a noisy machine.
 
-The store is named as every command names one: `memory`, or an SQLite URL or path. The bench
-never writes into a store in use: an SQLite file must be new, and is removed afterwards.
+The store is named as every command names one: `memory`, an SQLite URL or path, or a
+PostgreSQL URL. The bench never writes into a store in use: an SQLite file must be new, and
+is removed afterwards; a PostgreSQL database must hold no coach tables, and the tables the
+bench made are dropped afterwards (its sessions are sealed with a key of its own).
 """
 
 from __future__ import annotations
@@ -32,14 +34,14 @@ from pathlib import Path
 from transitions import Machine
 
 from bot.app import load_flows
-from bot.crypto import Cipher, key_file_for, load_cipher
+from bot.crypto import Cipher, key_file_for, load_cipher, new_key
 from bot.messages import Incoming, Reply, UserKey
 from bot.pipeline import Coach
 from bot.session import Session
 from bot.store.base import Store, StoreOpenError
 from bot.store.memory import MemoryStore
-from bot.store.sqlite import SQLiteStore
-from bot.store.url import StoreURLError
+from bot.store.sqlite import SQLiteStore, person_keys_file
+from bot.store.url import StoreURLError, check_postgres_url, is_postgres
 
 MEMORY = ("memory", "memory://")
 ANSWERS = (
@@ -201,12 +203,16 @@ def _preload(path: Path, count: int, cipher: Cipher) -> None:
              for n in range(count)))
 
 
-async def _run(database: Path | None, users: int, messages: int, preload: int,
+async def _run(database: Path | str | None, users: int, messages: int, preload: int,
                workdir: Path, flows: Path | None, rate: float | None) -> BenchResult:
     catalog = load_flows(flows)
     store: Store
     rss_before = _rss_mb()
-    if database is not None:
+    if isinstance(database, str):
+        from bot.store.postgres import PostgresStore
+
+        store = PostgresStore(database, Cipher([new_key()], "the bench's own key"))
+    elif database is not None:
         cipher = load_cipher(database)
         store = SQLiteStore(database, cipher)  # encrypted at rest, as in production
         if preload:
@@ -229,7 +235,9 @@ async def _run(database: Path | None, users: int, messages: int, preload: int,
     latencies.sort()
     paced.sort()
     return BenchResult(
-        store="memory" if database is None else "sqlite", users=min(users, messages),
+        store=("memory" if database is None else
+               "postgresql" if isinstance(database, str) else "sqlite"),
+        users=min(users, messages),
         messages=len(latencies), seconds=seconds,
         messages_per_s=throughput,
         p50_ms=statistics.median(paced) * 1000,
@@ -244,20 +252,23 @@ async def _run(database: Path | None, users: int, messages: int, preload: int,
     )
 
 
-def bench_database(store: str) -> Path | None:
-    """Where the bench's SQLite database goes for this store URL (None: in memory), spelled
-    as every command spells a store (bot/store/url.py). It must be a new file in a folder
-    that exists: the bench fills it with sessions, then removes it."""
+def bench_database(store: str) -> Path | str | None:
+    """Where the bench's sessions go for this store URL (None: in memory; a str: a
+    PostgreSQL URL), spelled as every command spells a store (bot/store/url.py). An SQLite
+    file must be new, in a folder that exists: the bench fills it, then removes it."""
     if store in MEMORY:
         return None
+    if is_postgres(store):
+        check_postgres_url(store)
+        return store
     if store.startswith("sqlite://"):
         path = Path(store.removeprefix("sqlite://").removeprefix("/"))
         if not path.name:
             raise StoreURLError(f"{store} names no file: write sqlite:///path.db")
     elif "://" in store:
-        raise StoreURLError(f"the bench measures memory or an SQLite file, not "
-                            f"'{store.split('://', 1)[0]}': use memory, sqlite:///path.db or "
-                            "a path")
+        raise StoreURLError(f"the bench measures memory, an SQLite file or PostgreSQL, not "
+                            f"'{store.split('://', 1)[0]}': use memory, sqlite:///path.db, a "
+                            "path or postgresql://user@host:port/db")
     else:
         path = Path(store)
     path = path.expanduser()
@@ -279,7 +290,12 @@ def run_bench(*, store: str = "memory", users: int, messages: int, flows: Path |
         raise ValueError("users and messages must be 1 or more, preload 0 or more, "
                          "rate above 0")
     database = bench_database(store)
-    new_key = database is not None and not key_file_for(database).exists()
+    if isinstance(database, str):
+        from bot.bench_postgres import empty_database
+
+        with empty_database(database), tempfile.TemporaryDirectory(prefix="coach-bench-") as work:
+            return asyncio.run(_run(database, users, messages, 0, Path(work), flows, rate))
+    made_key = database is not None and not key_file_for(database).exists()
     workdir = Path(tempfile.mkdtemp(prefix="coach-bench-",
                                     dir=None if database is None else database.parent))
     try:
@@ -287,7 +303,8 @@ def run_bench(*, store: str = "memory", users: int, messages: int, flows: Path |
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if database is not None:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                database.with_name(database.name + suffix).unlink(missing_ok=True)
-            if new_key:  # a key file that was there before is the operator's
+            for file in (database, person_keys_file(database)):
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    file.with_name(file.name + suffix).unlink(missing_ok=True)
+            if made_key:  # a key file that was there before is the operator's
                 key_file_for(database).unlink(missing_ok=True)

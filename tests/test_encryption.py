@@ -11,7 +11,7 @@ import pytest
 
 from bot.crypto import CipherKeyError, key_file_for, load_cipher, new_key
 from bot.pipeline import Coach
-from bot.store.sqlite import SQLiteStore, UnreadableStore
+from bot.store.sqlite import SQLiteStore, UnreadableStore, person_keys_file
 from bot.store.url import open_store
 from tests.conftest import CORE_FLOWS, REPO, Chat
 
@@ -85,7 +85,7 @@ def test_rotate_with_a_key_file(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "bot", "--store", str(db), "keys", "rotate"],
                           text=True, capture_output=True, cwd=REPO, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert "re-encrypted 1 session" in done.stdout
+    assert "re-wrapped 1 person key(s)" in done.stdout
     after = key_file_for(db).read_text()
     assert after != before
     old_key = next(line for line in before.splitlines() if not line.startswith("#"))
@@ -113,8 +113,9 @@ def test_a_wrong_key_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
 
 async def test_rotation_leaves_no_row_sealed_with_the_old_key(tmp_path: Path) -> None:
     """After rows are erased (here by the retention purge), pages keep stale copies of old
-    rows in their unused space, where secure_delete does not reach. Rotating rebuilds the
-    file, so no copy sealed with the old key is left for someone who has it."""
+    rows and keys in their unused space, where secure_delete does not reach. Rotating
+    rebuilds both files, so no key wrapped with the old store key is left for someone who
+    has it."""
     import asyncio
     import base64
     import hashlib
@@ -137,11 +138,12 @@ async def test_rotation_leaves_no_row_sealed_with_the_old_key(tmp_path: Path) ->
             await asyncio.gather(*(store.save(s) for s in touched if s is not None))
             assert await store.purge(cut) == 100
             store.cipher = Cipher([new, old], "both")
-            assert await store.rotate_keys() == 100
+            assert await store.rotate_keys() == (100, 0)
             sealed_with_old = b"\x01" + hashlib.sha256(base64.urlsafe_b64decode(old)).digest()[:4]
-            wal = Path(f"{path}-wal")
-            raw = path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
-            left += raw.count(sealed_with_old)
+            for file in (path, person_keys_file(path)):  # the rows, the wrapped keys
+                wal = Path(f"{file}-wal")
+                raw = file.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+                left += raw.count(sealed_with_old)
         finally:
             await store.close()
     assert left == 0

@@ -9,21 +9,28 @@ from pathlib import Path
 import pytest
 
 from bot.app import load_catalog
+from bot.crypto import Cipher, new_key
 from bot.flowlang.catalog import Catalog
 from bot.messages import Incoming, UserKey
 from bot.pipeline import Coach
 from bot.session import Position, Session
-from bot.store.base import Store, VersionConflict
+from bot.store.base import COPIED, NEWER, THERE, Store, VersionConflict
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SQLiteStore
 from tests.conftest import CORE_FLOWS, Chat
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["memory", "sqlite", "sqlite-keyed", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path):
-    """The store contract: every test with this fixture runs on all three stores."""
+    """The store contract: every test with this fixture runs on all three stores (SQLite
+    plain, as most tests use it, and with keys, as the coach does)."""
     if request.param == "memory":
         yield MemoryStore()
+        return
+    if request.param == "sqlite-keyed":
+        keyed = SQLiteStore(tmp_path / "k.db", Cipher([new_key()], "the test key"))
+        yield keyed
+        await keyed.close()
         return
     if request.param == "postgres":
         from tests.test_postgres import make_store
@@ -123,6 +130,35 @@ async def test_purge_and_delete(store: Store) -> None:
     assert await store.delete("old") is True
     assert await store.delete("old") is False
     assert await store.count() == 1
+
+
+async def test_user_keys_come_in_pages_in_order(store: Store) -> None:
+    names = [f"u{n:02d}" for n in range(25)]
+    for name in reversed(names):
+        await store.save(Session(name, "quiz", "name"))
+    pages, after = [], None
+    while page := await store.user_keys(after, 10):
+        pages.append(page)
+        after = page[-1]
+    assert [len(p) for p in pages] == [10, 10, 5]
+    assert [name for page in pages for name in page] == names
+
+
+async def test_an_imported_session_keeps_its_version_and_never_goes_back(store: Store) -> None:
+    copied = Session("k", "quiz", "name", slots={"name": "copied"}, version=3, updated_at=5.0)
+    assert await store.import_session(copied) == COPIED
+    stored = await store.load("k")
+    assert stored is not None and (stored.version, stored.updated_at) == (3, 5.0)
+    assert stored.slots == {"name": "copied"}
+    assert await store.import_session(copied) == THERE
+    older = Session("k", "quiz", "name", slots={"name": "older"}, version=2)
+    assert await store.import_session(older) == NEWER
+    stored.slots["name"] = "went on"
+    await store.save(stored)  # the copy carries on from the imported version
+    newer = Session("k", "quiz", "name", slots={"name": "newer"}, version=9)
+    assert await store.import_session(newer) == COPIED
+    again = await store.load("k")
+    assert again is not None and again.version == 9 and again.slots == {"name": "newer"}
 
 
 async def test_session_json_round_trip() -> None:

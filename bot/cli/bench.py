@@ -41,8 +41,9 @@ def add_parser(subparsers: Subparsers) -> None:
     parser.add_argument("--store", metavar="URL", default=argparse.SUPPRESS,
                         help="memory (the default; $COACH_STORE is not used), "
                              "sqlite:///path.db or a path (a new file, removed afterwards), "
-                             "or postgresql://... (a database is made on that server, then "
-                             "dropped; see --processes)")
+                             "or postgresql://user@host:port/db (a database without the "
+                             "coach's tables, those made dropped afterwards; with --processes, "
+                             "a database the bench makes on that server and drops)")
     parser.add_argument("--users", type=count(1), default=200, metavar="N",
                         help="simulated people (default 200)")
     parser.add_argument("--messages", type=count(1), default=20000, metavar="N",
@@ -54,8 +55,9 @@ def add_parser(subparsers: Subparsers) -> None:
                         help="store this many idle sessions first (SQLite only)")
     parser.add_argument("--processes", type=process_counts, default=None, metavar="N,N,...",
                         help="with a postgresql:// store: run the core in this many "
-                             "processes at once, each count in turn (default 1,2,4), on a "
-                             "database the bench makes and drops")
+                             "processes at once, each count in turn (e.g. 1,2,4), on a "
+                             "database the bench makes and drops, beside the server's commit "
+                             "floor")
     parser.add_argument("--json", action="store_true", help="the figures as one JSON object")
     parser.add_argument("--telegram", action="store_true",
                         help="moved: run tools/telegram_bench.py from a checkout")
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         print(TELEGRAM_BENCH, file=sys.stderr)
         return EXIT_USAGE
     store = getattr(args, "store", None) or "memory"
-    if is_postgres(store):
+    if is_postgres(store) and args.processes is not None:
         return _run_postgres(args, store)
     if args.processes is not None:
         print("coach: --processes needs a postgresql:// store (memory and SQLite serve one "
@@ -93,7 +95,7 @@ def process_counts(text: str) -> list[int]:
 
 def _run_postgres(args: argparse.Namespace, store: str) -> int:
     try:
-        bench = run_postgres_bench(store, args.processes or [1, 2, 4], users=args.users,
+        bench = run_postgres_bench(store, args.processes, users=args.users,
                                    messages=args.messages, flows=args.flows)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         raise CommandError(f"the bench cannot use {safe_url(store)}: "

@@ -57,6 +57,15 @@ class SharedTables(Protocol):
         ...
 
 
+class UnreadableStore(RuntimeError):
+    """The stored sessions cannot be decrypted with the configured key(s)."""
+
+
+# What import_session found: the session was written, the same version was already there,
+# or the store holds a newer one (left as it is).
+COPIED, THERE, NEWER = "copied", "there", "newer"
+
+
 class Store(ABC):
     @abstractmethod
     async def load(self, user_key: str) -> Session | None: ...
@@ -78,6 +87,17 @@ class Store(ABC):
 
     @abstractmethod
     async def count(self) -> int: ...
+
+    @abstractmethod
+    async def user_keys(self, after: str | None, limit: int) -> list[str]:
+        """Up to `limit` stored user keys after `after` (None: from the first), in order: a
+        page of a walk over every session that rows added or erased meanwhile never break."""
+
+    @abstractmethod
+    async def import_session(self, session: Session) -> str:
+        """Store a session copied from another store as it is (its version and time kept),
+        unless this store holds the same or a newer version of it: COPIED, THERE or NEWER.
+        So a copy run again skips or refreshes, and never goes back."""
 
     @asynccontextmanager
     async def person_lock(self, user_key: str) -> AsyncIterator[None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from bot.session import Session
-from bot.store.base import Store, VersionConflict
+from bot.store.base import COPIED, NEWER, THERE, Store, VersionConflict
 
 
 class MemoryStore(Store):
@@ -35,3 +35,13 @@ class MemoryStore(Store):
 
     async def count(self) -> int:
         return len(self._rows)
+
+    async def user_keys(self, after: str | None, limit: int) -> list[str]:
+        return sorted(k for k in self._rows if after is None or k > after)[:limit]
+
+    async def import_session(self, session: Session) -> str:
+        stored = self._rows.get(session.user_key)
+        if stored is not None and stored.version >= session.version:
+            return THERE if stored.version == session.version else NEWER
+        self._rows[session.user_key] = session.copy()
+        return COPIED

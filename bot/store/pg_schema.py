@@ -28,6 +28,16 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX sessions_updated ON sessions (updated_at);
     """,
+    # Per-person data keys, wrapped by the store key (crypto-shredding): a session row is
+    # sealed with its person's key, and erasing the key here erases every copy of the row.
+    """
+    CREATE TABLE person_keys (
+        user_key   TEXT PRIMARY KEY,
+        wrapped    BYTEA NOT NULL,
+        key_id     TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
+    """,
 )
 CURRENT = len(MIGRATIONS)
 

@@ -56,6 +56,7 @@ class Run:
     delivered: int = 0
     resent_deliveries: int = 0  # deliveries that failed (a process down) and were sent again
     acked: int = 0
+    open: int = 0  # updates delivered and not yet answered 2xx
     marks: dict[int, asyncio.Event] = field(default_factory=dict)  # acked count -> reached
 
     def ack(self) -> None:
@@ -122,7 +123,9 @@ async def walk(session: aiohttp.ClientSession, run: Run, person: Person) -> None
     for step in range(STEPS):
         before = len(bot_messages(run, person.chat))
         update = next_update(run, person, step)
+        run.open += 1
         await deliver(session, run, update)
+        run.open -= 1
         person.acked.append(update["update_id"])
         run.ack()
         # With several processes the 200 comes once the reply is out: it is there now.
@@ -159,6 +162,7 @@ async def test_three_webhook_processes_answer_every_update_once(pg_cluster) -> N
                   [None] * PROCESSES)
         people = [Person(1000 + n) for n in range(PEOPLE)]
         victim: subprocess.Popen | None = None
+        in_flight = 0
         third, two_thirds = run.mark(PEOPLE * STEPS // 3), run.mark(PEOPLE * STEPS * 2 // 3)
         try:
             for index in range(PROCESSES):
@@ -167,11 +171,14 @@ async def test_three_webhook_processes_answer_every_update_once(pg_cluster) -> N
             async with asyncio.timeout(SETTLE):
                 await third.wait()
                 victim = run.procs[1]
+                in_flight = run.open
                 victim.send_signal(signal.SIGKILL)  # mid-run, with updates in flight
                 await asyncio.to_thread(victim.wait)
                 await started(run, 1)
                 await two_thirds.wait()
+                in_flight += run.open
                 await asyncio.to_thread(pg_cluster.restart)
+                in_flight += run.open  # those that waited for the server
                 await asyncio.gather(*walks)
         finally:
             for proc in run.procs:
@@ -192,10 +199,12 @@ async def test_three_webhook_processes_answer_every_update_once(pg_cluster) -> N
             if len(plain) > 1 or len(window) - len(plain) > 1:  # a step shown again once at most
                 twice.append((person.chat, n, plain))
     assert twice == []  # never the same step answered twice
-    # Shown again only for updates in flight at the kill or the restart: a few, never many.
-    assert resends <= 30, resends
+    # Shown again only for updates in flight at the kill or the restart (whose process may
+    # have died, or seemed to while the server was away), never for the others.
+    assert resends <= in_flight, (resends, in_flight)
     print(f"\n{PEOPLE * STEPS} updates, {run.delivered} deliveries "
-          f"({run.resent_deliveries} sent again), {resends} steps shown again")
+          f"({run.resent_deliveries} sent again), {resends} steps shown again "
+          f"({in_flight} updates in flight at the kill and around the restart)")
 
     store = PostgresStore(url, Cipher([key.encode()], "test"))
     try:

@@ -45,22 +45,40 @@ async def rows_in(url: str) -> list[tuple[int, bool]]:
         await conn.close()
 
 
-async def test_a_reply_sent_clears_its_row_and_only_its_own(processes, pg_url: str) -> None:
+async def test_a_second_delivery_waits_for_the_process_answering_it(processes,
+                                                                  pg_url: str) -> None:
     first, second = processes
     assert await first.taken([row(1), row(2, user=8)]) == []
     first.committed(1)
     await first.flush()
     assert await rows_in(pg_url) == [(1, True), (2, False)]
-    # a second delivery of 1 to the other process: it is the first's (alive) to answer
+    # a second delivery of 1 to the other process: the first (alive) is answering it
     assert await second.taken([row(1)]) == []
-    second.sent(1)  # the second answered it as a duplicate: nothing of the first's is cleared
-    await second.flush()
-    assert await rows_in(pg_url) == [(1, True), (2, False)]
-    assert not await second.out(1, timeout=0.05)  # the first is still answering it
+    assert await second.settle(1, timeout=0.05) is False
+    waiting = asyncio.create_task(second.settle(1, timeout=60))
     first.sent(1)
     await first.flush()
-    assert await second.out(1, timeout=5)
+    assert await waiting is True  # answered: nothing for the second to do
     assert await rows_in(pg_url) == [(2, False)]
+
+
+async def test_a_second_delivery_of_a_dead_process_update_is_taken_over(processes) -> None:
+    first, second = processes
+    await first.taken([row(1)])
+    first.committed(1)
+    await first.flush()
+    waiting = asyncio.create_task(second.settle(1, timeout=60))
+    await first.close()  # the first dies while the second waits for it
+    adopted = await waiting
+    assert isinstance(adopted, Taken) and (adopted.update_id, adopted.committed) == (1, True)
+    assert await second.settle(1, timeout=0.05) is True  # its own now
+
+
+async def test_an_update_no_other_process_holds_is_settled_at_once(processes) -> None:
+    first, _ = processes
+    assert await first.settle(9, timeout=0.05) is True  # no row at all
+    await first.taken([row(3)])
+    assert await first.settle(3, timeout=0.05) is True  # its own row
 
 
 async def test_rows_of_a_process_that_died_are_taken_over_once(processes, pg_url: str) -> None:

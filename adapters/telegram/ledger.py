@@ -97,9 +97,12 @@ class Ledger(Protocol):
 
     def sent(self, update_id: int) -> None: ...
 
-    async def out(self, update_id: int, timeout: float) -> bool:
-        """Wait (up to `timeout`) until no other process is still answering this update;
-        whether none is."""
+    async def settle(self, update_id: int, timeout: float) -> Taken | bool:
+        """A second delivery of an update the core had committed: wait (up to `timeout`)
+        while another live process holds its row (it is answering it). True: no other
+        process holds it (a row of this process's own is for the caller to clear); a Taken:
+        the process holding it died, and its row is this one's now (show the step again);
+        False: another process still holds it after `timeout` (leave its row)."""
         ...
 
     async def claim_polling(self) -> None:
@@ -147,8 +150,8 @@ class UpdateLedger:
         """One process uses this file's store: what it took, it answers itself."""
         return False
 
-    async def out(self, update_id: int, timeout: float) -> bool:
-        return True  # one process: no other answers it
+    async def settle(self, update_id: int, timeout: float) -> Taken | bool:
+        return True  # one process: no other answers it (`recovered` gave the last run's)
 
     async def claim_polling(self) -> None:
         """A lock on a file beside the ledger, held while this process lives (another

@@ -32,6 +32,9 @@ log = logging.getLogger("coach.telegram")
 # A button press left unanswered by a crash is answered after the restart if it was taken
 # less than this long ago (Telegram forgets a query after some minutes; too old is ignored).
 CALLBACK_ANSWER_WINDOW = 600.0
+# A second delivery of an update another process took (a shared ledger): how long to wait for
+# that process to answer it, or to be found dead (then this one shows the step again).
+SETTLE_WAIT = 20.0
 
 
 @dataclass
@@ -103,6 +106,14 @@ class Recovery:
         one: if the core finds one committed, its person gets their step again."""
         for row in rows:
             self._recovered[row.update_id] = row
+            self._forget_delivered(row.user_id)
+
+    def _forget_delivered(self, user_id: int) -> None:
+        """A step shown again earlier answered what was left then, not what a process that
+        died since left: that needs its own."""
+        resend = self._resends.get(user_id)
+        if resend is not None and resend.delivered:
+            del self._resends[user_id]
 
     async def sweep(self, every: float) -> None:
         """With a shared ledger: take over, every `every` seconds until the bot stops, the
@@ -133,9 +144,14 @@ class Recovery:
         """A private update the core had already committed: send nothing, unless it is one
         the previous run took and did not answer in full. Returns (the step to show again,
         the update ids a reply answers, what to call once that step is out)."""
-        if self._recovered.pop(update_id, None) is None:
-            return None, [update_id], None  # a plain second delivery: it was answered
         user_id = int(message.user.user_id)
+        if self._recovered.pop(update_id, None) is None:
+            settled = await self.ledger.settle(update_id, SETTLE_WAIT)
+            if settled is True:
+                return None, [update_id], None  # a plain second delivery: it was answered
+            if settled is False:  # another process is still answering it
+                return None, [], None
+            self._forget_delivered(user_id)  # a process died with it: this one answers
         resend = self._resends.get(user_id)
         if resend is not None:  # their step is (being) shown again already
             if resend.delivered:

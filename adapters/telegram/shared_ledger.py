@@ -45,8 +45,8 @@ SCHEMA = """
 SCHEMA_LOCK = (0x5447, 1)  # "TG": two processes creating the tables at once
 POLLER_SPACE = 0x5450  # "TP": (POLLER_SPACE, hashtext(bot id)) is held by the bot's poller
 SWEEP_EVERY_S = 60.0
-OUT_POLL_FIRST_S = 0.01
-OUT_POLL_LAST_S = 0.25
+SETTLE_POLL_FIRST_S = 0.01
+SETTLE_POLL_LAST_S = 0.25
 RELOCK_FIRST_S = 0.05
 RELOCK_LAST_S = 2.0
 CLOSE_WAIT_S = 10.0
@@ -194,23 +194,28 @@ class SharedLedger:
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1::bigint)", owner)
 
-    async def out(self, update_id: int, timeout: float) -> bool:
-        """Wait until no other live process still holds this update's row: a second
-        delivery of an update another process is answering is answered once that reply is
-        out, so the chat's next update (which Telegram sends only then) never overtakes it."""
-        async def others(conn: Any, attempt: int) -> bool:
-            return bool(await conn.fetchval(
-                "SELECT count(*) FROM telegram_taken WHERE bot_id = $1 AND update_id = $2 "
-                "AND owner <> $3", self.bot_id, update_id, self.owner))
+    async def settle(self, update_id: int, timeout: float) -> Taken | bool:
+        async def look(conn: Any, attempt: int) -> Taken | bool | None:
+            owner = await conn.fetchval(
+                "SELECT owner FROM telegram_taken WHERE bot_id = $1 AND update_id = $2",
+                self.bot_id, update_id)
+            if owner is None or owner == self.owner:
+                return True
+            rows = await self._if_dead(conn, owner, (
+                f"UPDATE telegram_taken SET owner = $3 WHERE bot_id = $1 AND owner = $2 "
+                f"AND update_id = $4 RETURNING {COLUMNS}"), update_id)
+            return _taken(rows[0]) if rows else None  # None: alive, still answering
 
         loop = asyncio.get_running_loop()
-        deadline, delay = loop.time() + timeout, OUT_POLL_FIRST_S
-        while await self.tables.run(others):
+        deadline, delay = loop.time() + timeout, SETTLE_POLL_FIRST_S
+        while True:
+            found = await self.tables.run(look)
+            if found is not None:
+                return found
             if loop.time() + delay > deadline:
                 return False
             await asyncio.sleep(delay)
-            delay = min(delay * 2, OUT_POLL_LAST_S)
-        return True
+            delay = min(delay * 2, SETTLE_POLL_LAST_S)
 
     # -- notes --------------------------------------------------------------------------------
 
@@ -254,10 +259,10 @@ class SharedLedger:
                           "AND update_id = $2", (self.bot_id, update_id)))
 
     def sent(self, update_id: int) -> None:
-        """Only this process's row: another's (a second delivery answered here as a
-        duplicate) is for its own process to clear once its reply is out."""
-        self._ops.append(("DELETE FROM telegram_taken WHERE bot_id = $1 AND update_id = $2 "
-                          "AND owner = $3", (self.bot_id, update_id, self.owner)))
+        """Whoever's row it is: this process answered the update (a second delivery that
+        is only a duplicate does not call this unless `settle` found the row its own)."""
+        self._ops.append(("DELETE FROM telegram_taken WHERE bot_id = $1 AND update_id = $2",
+                          (self.bot_id, update_id)))
         self._soon()
 
     async def keyboard(self, chat_id: int) -> int | None:

@@ -21,6 +21,7 @@ from bot.flowlang.catalog import Catalog
 from bot.locks import KeyedLocks
 from bot.lru import BoundedLRU
 from bot.messages import Incoming, Reply, UserKey
+from bot.metrics import DUPLICATE, FAILED, GROUP, NOT_SAVED, REPLIED, Metrics
 from bot.session import Session
 from bot.stages import CONSENT_SLOT, CONSENT_VALUE, Screen, Stages, parse_command
 from bot.store.base import Store, StoreClosed, StoreUnavailable, VersionConflict
@@ -71,9 +72,11 @@ class Coach:
         config: Mapping[str, str] | None = None,
         screen: Screen | None = None,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = dict(config or {})
-        self.stages = Stages(catalog, self.config, screen)
+        self.metrics = metrics or Metrics()
+        self.stages = Stages(catalog, self.config, screen, on_flag=self.metrics.flagged)
         self.catalog = catalog
         self.texts = self.stages.texts
         self.engine = self.stages.engine
@@ -87,6 +90,21 @@ class Coach:
     # -- entry points ---------------------------------------------------------------------
 
     async def handle(self, message: Incoming) -> Reply:
+        """The reply to one message, once its step is committed; counted in `metrics` (by
+        platform and outcome, never by person)."""
+        started = time.perf_counter()
+        platform = message.user.platform
+        try:
+            reply = await self._handle(message)
+        except Exception:
+            self.metrics.handled(platform, FAILED, None)
+            raise
+        outcome = (GROUP if not message.private else DUPLICATE if reply.duplicate
+                   else REPLIED if reply.saved else NOT_SAVED)
+        self.metrics.handled(platform, outcome, time.perf_counter() - started)
+        return reply
+
+    async def _handle(self, message: Incoming) -> Reply:
         self._purge_if_due()
         if not message.private:
             if message.update_id and self._seen_in_groups(message.update_id):
@@ -120,6 +138,11 @@ class Coach:
             return await self._commit(message, greet)
         except _NoSession:
             return None
+
+    async def ping(self) -> None:
+        """The store answers a cheap query (a health check); StoreUnavailable or StoreClosed
+        when it does not."""
+        await self.store.ping()
 
     def data_folder(self) -> Path | None:
         """The folder the store keeps its files in, for an adapter's own small files beside
@@ -165,11 +188,14 @@ class Coach:
                 await self.store.delete(key)
                 log.info("event=deleted user=%s", key)
                 return self.stages.reply(turn)
+            started = time.perf_counter()
             try:
                 await self.store.save(turn.session)
             except VersionConflict:
+                self.metrics.conflict()
                 log.info("event=version_conflict user=%s", key)
                 continue
+            self.metrics.committed(self.store.kind, time.perf_counter() - started)
             session = turn.session
             log.info("event=%s user=%s flow=%s state=%s", turn.event, key, session.flow,
                      session.state)
@@ -181,6 +207,7 @@ class Coach:
         buttons stay valid), so the person can send it again. The adapter confirms the
         message only once this reply has gone out."""
         log.warning("event=store_unavailable reason=%s user=%s", error.reason, key)
+        self.metrics.not_saved(error.reason)
         reply = Reply(parts=[self.texts.get("not_saved")], saved=False)
         try:
             stored = await self.store.load(key)  # the last committed step, if still readable

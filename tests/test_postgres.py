@@ -16,7 +16,7 @@ from bot.messages import Incoming, UserKey
 from bot.pipeline import Coach
 from bot.session import Session
 from bot.store.base import StoreOpenError, StoreUnavailable, VersionConflict
-from bot.store.postgres import PostgresStore, safe_url
+from bot.store.postgres import PostgresStore, lost_reason, safe_url
 from bot.store.sqlite import UnreadableStore
 from bot.store.url import StoreURLError, open_store
 from tests.conftest import Chat
@@ -227,6 +227,31 @@ async def test_a_server_away_too_long_is_unavailable_and_nothing_half_written(
         stored = await store.load("k")  # the pool makes new connections
         assert stored is not None and stored.version == 1 and stored.slots == {}
         await store.save(session)  # the same step, sent again, goes through
+    finally:
+        await store.close()
+
+
+def test_a_protocol_out_of_step_counts_as_a_lost_connection() -> None:
+    """asyncpg says so when the server shuts down just as a statement starts (seen in
+    test_ping_gives_up_quickly...): only a fresh connection helps, so it is tried again."""
+    assert lost_reason(asyncpg.InternalClientError("cannot switch to state 12")) == "connection"
+    assert lost_reason(ValueError("a bug")) is None
+
+
+async def test_ping_gives_up_quickly_while_the_server_is_away(own_cluster, pg_url: str) -> None:
+    """A health check tries a fresh connection briefly, not for the store's retry window
+    (an hour here: the ping would hang that long if it used it)."""
+    store = make_store(pg_url, retry_for=3600)
+    try:
+        await store.ping()
+        own_cluster.stop()
+        try:
+            with pytest.raises(StoreUnavailable) as raised:
+                await asyncio.wait_for(store.ping(), 60)  # a safety net, not a measure
+            assert raised.value.reason in ("connection", "timeout")
+        finally:
+            own_cluster.start()
+        await store.ping()  # a fresh connection, once the server is back
     finally:
         await store.close()
 

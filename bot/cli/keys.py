@@ -1,8 +1,9 @@
 """`coach keys new|rotate`: key handling for the encrypted SQLite store.
 
 A running bot keeps the keys it started with. With a key file, rotate while the bot is
-stopped (else it goes on writing under the key the rotation drops); with COACH_SECRET_KEY,
-either stop it or first restart it with the same `<new>,<old>` keys.
+stopped (else it goes on writing under the key the rotation drops); with COACH_SECRET_KEY
+(or COACH_SECRET_KEY_FILE), either stop it or first restart it with the same `<new>,<old>`
+keys.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ import asyncio
 import os
 
 from bot.cli.common import EXIT_SETTING, EXIT_STORE, CommandError, Subparsers, command
-from bot.crypto import ENV_KEY, key_file_for, load_cipher, new_key, write_key_file
+from bot.crypto import (
+    ENV_KEY,
+    ENV_KEY_FILE,
+    key_file_for,
+    keys_configured,
+    load_cipher,
+    new_key,
+    write_key_file,
+)
 from bot.store.sqlite import SQLiteStore
 from bot.store.url import open_store
 
@@ -45,7 +54,7 @@ def run_keys(subcommand: str, store_url: str | None) -> int:
 
 async def _rotate(store: SQLiteStore) -> int:
     try:
-        if os.environ.get(ENV_KEY, "").strip():
+        if keys_configured():
             return await _rotate_environment(store)
         return await _rotate_key_file(store)
     finally:
@@ -53,25 +62,33 @@ async def _rotate(store: SQLiteStore) -> int:
 
 
 async def _rotate_environment(store: SQLiteStore) -> int:
-    """The keys are the operator's to set: rotate onto the first one, but only when it is a
-    key the rows are not already sealed with, i.e. when a new key was put in front."""
+    """The keys are the operator's to set ($COACH_SECRET_KEY, or the file
+    $COACH_SECRET_KEY_FILE names): rotate onto the first one, but only when it is a key the
+    rows are not already sealed with, i.e. when a new key was put in front."""
     keys = list(dict.fromkeys(store.cipher.keys)) if store.cipher else []
+    in_file = not os.environ.get(ENV_KEY, "").strip()
+    where = f"${ENV_KEY_FILE}'s file" if in_file else f"${ENV_KEY}"
+    alone = "leave the new key alone in the file" if in_file else \
+        f"set {ENV_KEY}=<the new key> alone"
     if len(keys) < 2:
-        print(f"${ENV_KEY} holds only one key, so there is nothing to rotate to: every "
+        fresh = new_key().decode("ascii")
+        both = (f"     put {fresh} on the first line of the file, your current key below it"
+                if in_file else f"     {ENV_KEY}={fresh},<your current key>")
+        print(f"{where} holds only one key, so there is nothing to rotate to: every "
               "session is already sealed with it, and nothing was changed.\n"
               "To rotate:\n"
               "  1. put a new key in front of the current one, and restart the bot with "
               "both (or stop it):\n"
-              f"     {ENV_KEY}={new_key().decode('ascii')},<your current key>\n"
+              f"{both}\n"
               "     (a fresh key, just made for this; `coach keys new` makes another)\n"
               "  2. run `coach keys rotate` again with that setting: it re-encrypts every "
               "session under the new key\n"
-              f"  3. set {ENV_KEY}=<the new key> alone, and restart the bot")
+              f"  3. {alone}, and restart the bot")
         return EXIT_SETTING  # nothing to rotate to
     rows = await store.rotate_keys()
-    print(f"re-encrypted {rows} session(s) under the new (first) key in ${ENV_KEY}; "
+    print(f"re-encrypted {rows} session(s) under the new (first) key in {where}; "
           f"no session needs the older {'key' if len(keys) == 2 else 'keys'} now.\n"
-          f"Next: set {ENV_KEY}=<the new key> alone, and restart the bot.")
+          f"Next: {alone}, and restart the bot.")
     return 0
 
 

@@ -37,6 +37,8 @@ class StoreOpenError(ValueError):
 
 
 class Store(ABC):
+    kind = "other"  # what the metrics call it: memory, sqlite, postgres
+
     @abstractmethod
     async def load(self, user_key: str) -> Session | None: ...
 
@@ -57,6 +59,12 @@ class Store(ABC):
 
     @abstractmethod
     async def count(self) -> int: ...
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """A cheap query that shows the store answers (for /healthz); raises when it does not
+        (StoreUnavailable, StoreClosed). Returns within a few seconds: a health check that
+        hangs tells a load balancer nothing."""
 
     @asynccontextmanager
     async def person_lock(self, user_key: str) -> AsyncIterator[None]:

@@ -9,6 +9,8 @@ from bot.store.base import Store, VersionConflict
 
 
 class MemoryStore(Store):
+    kind = "memory"
+
     def __init__(self) -> None:
         self._rows: dict[str, Session] = {}
 
@@ -35,3 +37,6 @@ class MemoryStore(Store):
 
     async def count(self) -> int:
         return len(self._rows)
+
+    async def ping(self) -> None:
+        return None  # nothing to reach: it answers whenever the process does

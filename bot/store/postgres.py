@@ -48,6 +48,8 @@ LOCK_TIMEOUT = "30s"  # waiting for a person's lock (or a row) longer than this:
 RETRY_FOR_S = 20.0
 FIRST_RETRY_S = 0.05
 LAST_RETRY_S = 1.0
+PING_RETRY_S = 1.0  # a health check tries a fresh connection or two, not for RETRY_FOR_S
+PING_TIMEOUT_S = 3.0  # ... and answers within this, connecting included
 SETTINGS = {"synchronous_commit": "on", "lock_timeout": LOCK_TIMEOUT,
             "application_name": "conversation-coach"}
 
@@ -74,8 +76,9 @@ def lost_reason(error: BaseException) -> str | None:
         return "connection"
     if isinstance(error, TimeoutError):  # before OSError, which it is one of
         return "timeout"
-    if isinstance(error, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)):
-        return "connection"
+    if isinstance(error, (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError,
+                          asyncpg.InternalClientError)):  # the last: a server shutting down
+        return "connection"  # while a statement starts leaves the protocol out of step
     return None
 
 
@@ -96,6 +99,8 @@ class PostgresStore(Store):
     message is handled: StoreOpenError for an unreachable server or a schema too new,
     UnreadableStore when the key does not open the rows. The pool is made on first use, on
     the loop that uses it."""
+
+    kind = "postgres"
 
     def __init__(self, url: str, cipher: Cipher, *, pool_size: int = POOL_SIZE,
                  retry_for: float = RETRY_FOR_S) -> None:
@@ -158,13 +163,13 @@ class PostgresStore(Store):
 
     # -- trying again -------------------------------------------------------------------------
 
-    async def _run(self, user_key: str | None,
-                   operation: Callable[[Any, int], Awaitable[T]]) -> T:
+    async def _run(self, user_key: str | None, operation: Callable[[Any, int], Awaitable[T]],
+                   retry_for: float | None = None) -> T:
         """`operation(connection, attempt)` on the person's locked connection when this task
         holds their lock, else on one from the pool; tried again on a fresh connection while
-        the server is away."""
+        the server is away (for `retry_for` seconds, by default the store's)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._retry_for
+        deadline = loop.time() + (self._retry_for if retry_for is None else retry_for)
         delay, attempt = FIRST_RETRY_S, 0
         while True:
             attempt += 1
@@ -302,6 +307,18 @@ class PostgresStore(Store):
             return int(await conn.fetchval("SELECT count(*) FROM sessions"))
 
         return await self._run(None, read)
+
+    async def ping(self) -> None:
+        """SELECT 1 on a pool connection, tried again briefly (a connection the server
+        dropped is replaced), all within PING_TIMEOUT_S."""
+        async def select(conn: Any, attempt: int) -> None:
+            await conn.fetchval("SELECT 1")
+
+        try:
+            await asyncio.wait_for(self._run(None, select, retry_for=PING_RETRY_S),
+                                   PING_TIMEOUT_S)
+        except TimeoutError as error:
+            raise StoreUnavailable("timeout") from error
 
     async def close(self) -> None:
         if self._closed:

@@ -207,6 +207,8 @@ class SQLiteStore(Store):
     as long (it happens once, before any message is handled).
     """
 
+    kind = "sqlite"
+
     def __init__(self, path: str | Path, cipher: Cipher | None = None,
                  cache_size: int = 2048, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
@@ -554,6 +556,13 @@ class SQLiteStore(Store):
 
     async def count(self) -> int:
         return int((await self._read("SELECT COUNT(*) FROM sessions"))[0])
+
+    async def ping(self) -> None:
+        """One page of the sessions table: the file is there and readable (a bare SELECT 1
+        would not touch it)."""
+        if self._closed:
+            raise StoreClosed("store is closed")
+        await self._read("SELECT 1 FROM sessions LIMIT 1")
 
     async def close(self) -> None:
         if self._closed:

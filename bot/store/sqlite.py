@@ -20,7 +20,8 @@ While this process has a connection to the database, the file is opened by SQLit
 POSIX record locks belong to the process, and closing any other descriptor of the file
 drops SQLite's locks without its knowing. Another process closing the database would then
 take itself for the last user, checkpoint, and unlink the -wal this one still writes into:
-acknowledged saves would be lost on a `kill -9`. See connect_private and _raw_descriptor.
+acknowledged saves would be lost on a `kill -9`. See connect_private, and
+bot/store/raw_file.py for how the file is read byte for byte all the same.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import asyncio
 import logging
 import os
 import sqlite3
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -41,6 +41,7 @@ from bot.crypto import Cipher, InvalidToken
 from bot.session import Session
 from bot.store.base import Store, StoreClosed, StoreUnavailable, VersionConflict
 from bot.store.in_use import StoreInUse
+from bot.store.raw_file import contains, raw_descriptor
 
 log = logging.getLogger(__name__)
 
@@ -154,42 +155,6 @@ def connect_private(path: Path, synchronous: str = "FULL",
         os.umask(previous)
     _owner_only(path)
     return conn
-
-
-# Descriptors through which this process reads database files byte for byte (to check that
-# an erased row left no copy), one per file (device, inode). They are never closed, on
-# purpose: closing any descriptor of a file drops every POSIX lock this process holds on it,
-# SQLite's included, and some connection of this process may always have the file open.
-_RAW_DESCRIPTORS: dict[tuple[int, int], int] = {}
-_RAW_DESCRIPTORS_LOCK = threading.Lock()
-
-
-def _raw_descriptor(path: Path) -> int:
-    """A read-only descriptor of the database file at `path`, kept open for good."""
-    status = os.stat(path)
-    with _RAW_DESCRIPTORS_LOCK:
-        descriptor = _RAW_DESCRIPTORS.get((status.st_dev, status.st_ino))
-        if descriptor is None:
-            descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            opened = os.fstat(descriptor)
-            # Had the file been replaced in between, this is a second descriptor of a file
-            # already listed: it is not closed either.
-            _RAW_DESCRIPTORS.setdefault((opened.st_dev, opened.st_ino), descriptor)
-    return descriptor
-
-
-def _contains(descriptor: int, needles: list[bytes], block: int = 1 << 20) -> bool:
-    """Whether any needle is in the file, read a block at a time with pread. (Not with mmap:
-    Python's mmap duplicates the descriptor and closes the duplicate, which drops locks.)"""
-    keep = max(len(needle) for needle in needles) - 1
-    offset, tail = 0, b""
-    while chunk := os.pread(descriptor, block, offset):
-        data = tail + chunk
-        if any(needle in data for needle in needles):
-            return True
-        tail = data[max(0, len(data) - keep):] if keep else b""
-        offset += len(chunk)
-    return False
 
 
 class SQLiteStore(Store):
@@ -449,12 +414,12 @@ class SQLiteStore(Store):
         rather than guess).
 
         The database file is read through a descriptor that is never closed (see
-        _raw_descriptor). The -wal may be opened and closed like any file: SQLite locks
+        raw_descriptor). The -wal may be opened and closed like any file: SQLite locks
         only the database file and the -shm. After a full checkpoint it is empty and is not
         opened at all."""
         needles = [key.encode("utf-8") for key in user_keys]
         try:
-            if _contains(_raw_descriptor(self._file), needles):
+            if contains(raw_descriptor(self._file), needles):
                 return True
         except OSError:
             return True
@@ -468,7 +433,7 @@ class SQLiteStore(Store):
         except OSError:
             return True
         try:
-            return _contains(descriptor, needles)
+            return contains(descriptor, needles)
         except OSError:
             return True
         finally:

@@ -13,6 +13,7 @@ labelled children are looked up once and kept, so a message costs a few microsec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -68,6 +69,11 @@ class Metrics:
             "not commit, by reason (busy, full, io, timeout, connection, restart).",
             ["reason"], registry=self.registry)
         self._children: dict[tuple[object, ...], Any] = {}
+        # The two calls every message makes, bound once per label value: a dict lookup
+        # and the metric's own update, no tuple built on the way.
+        self._handled: dict[str, dict[str, tuple[Callable[[], None],
+                                                 Callable[[float], None]]]] = {}
+        self._committed: dict[str, Callable[[float], None]] = {}
 
     def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
         key = (id(metric), *labels)
@@ -80,12 +86,22 @@ class Metrics:
 
     def handled(self, platform: str, outcome: str, seconds: float | None) -> None:
         """An update handed to the core; `seconds` until its reply was ready (None: none)."""
-        self._child(self.updates, platform, outcome).inc()
+        by_outcome = self._handled.get(platform)
+        if by_outcome is None:
+            by_outcome = self._handled[platform] = {}
+        calls = by_outcome.get(outcome)
+        if calls is None:
+            calls = by_outcome[outcome] = (self._child(self.updates, platform, outcome).inc,
+                                           self._child(self.handling, platform).observe)
+        calls[0]()
         if seconds is not None:
-            self._child(self.handling, platform).observe(seconds)
+            calls[1](seconds)
 
     def committed(self, store: str, seconds: float) -> None:
-        self._child(self.commits, store).observe(seconds)
+        observe = self._committed.get(store)
+        if observe is None:
+            observe = self._committed[store] = self._child(self.commits, store).observe
+        observe(seconds)
 
     def reply_sent(self, platform: str) -> None:
         self._child(self.replies, platform).inc()

@@ -42,6 +42,7 @@ from bot.texts import Texts
 log = logging.getLogger("coach.telegram")
 
 PLATFORM = "telegram"  # the metrics' label, as in the core's user keys
+
 # PTB loggers that print update contents or request parameters (user text) at DEBUG, and
 # request loggers that print every URL, token included: never louder than this.
 LIBRARY_CAPS = {

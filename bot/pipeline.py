@@ -93,29 +93,28 @@ class Coach:
         """The reply to one message, once its step is committed; counted in `metrics` (by
         platform and outcome, never by person)."""
         started = time.perf_counter()
-        platform = message.user.platform
-        try:
-            reply = await self._handle(message)
-        except Exception:
-            self.metrics.handled(platform, FAILED, None)
-            raise
-        outcome = (GROUP if not message.private else DUPLICATE if reply.duplicate
-                   else REPLIED if reply.saved else NOT_SAVED)
-        self.metrics.handled(platform, outcome, time.perf_counter() - started)
-        return reply
-
-    async def _handle(self, message: Incoming) -> Reply:
         self._purge_if_due()
+        platform = message.user.platform
         if not message.private:
             if message.update_id and self._seen_in_groups(message.update_id):
+                self.metrics.handled(platform, DUPLICATE, time.perf_counter() - started)
                 return Reply(duplicate=True)
-            log.info("event=group_chat platform=%s", message.user.platform)
+            log.info("event=group_chat platform=%s", platform)
+            self.metrics.handled(platform, GROUP, time.perf_counter() - started)
             return Reply(parts=[self.texts.get("group_chat")])
         update_id = valid_unicode(message.update_id) if message.update_id else message.update_id
         if update_id is not message.update_id:
             message = replace(message, update_id=update_id)
         text = clean_text(message.text) if message.text is not None else None
-        return await self._commit(message, lambda stored: self.stages.run(stored, message, text))
+        try:
+            reply = await self._commit(message,
+                                       lambda stored: self.stages.run(stored, message, text))
+        except Exception:
+            self.metrics.handled(platform, FAILED, None)
+            raise
+        outcome = DUPLICATE if reply.duplicate else REPLIED if reply.saved else NOT_SAVED
+        self.metrics.handled(platform, outcome, time.perf_counter() - started)
+        return reply
 
     async def open(self, user: Incoming) -> Reply:
         """Greet someone opening the chat: where they left off (that step exactly as it was

@@ -170,9 +170,21 @@ def replied(port: int) -> float:
     return sample(text, "coach_updates_total", platform="telegram", outcome="replied")
 
 
+def compose_check(compose: dict, service: str, port: int) -> int:
+    """The exit code of `service`'s health check from compose.yaml, run here against `port`
+    (the check's own command, with this machine's python and port)."""
+    test = [part.replace("8443", str(port)).replace("8080", str(port))
+            for part in compose["services"][service]["healthcheck"]["test"]]
+    if test[0] == "CMD-SHELL":
+        command = ["sh", "-c", test[1]]
+    else:
+        command = [sys.executable if test[1] == "python" else test[1], *test[2:]]
+    return subprocess.run(command, capture_output=True, timeout=WAIT).returncode
+
+
 def test_nginx_spreads_updates_over_three_replicas_and_answers_healthz(
         balancer: tuple[int, list[int], Path], threaded_server: FakeTelegramAPI, pg_url: str,
-        tmp_path: Path) -> None:
+        tmp_path: Path, compose: dict) -> None:
     port, replicas, folder = balancer
     server, base = threaded_server, f"http://127.0.0.1:{port}"
     key_file = tmp_path / "coach_secret_key"  # as the Docker secret would be
@@ -188,6 +200,8 @@ def test_nginx_spreads_updates_over_three_replicas_and_answers_healthz(
 
         assert health(base) == (200, {"status": "ok", "store": "ok", "flows": "ok"})
         assert get(base + "/metrics")[0] == 404  # the metrics stay inside
+        assert compose_check(compose, "coach-1", replicas[0]) == 0  # compose.yaml's checks
+        assert compose_check(compose, "nginx", port) == 0
         chats = list(range(7001, 7010))
         for chat in chats:
             reply_to(server, lambda chat=chat: server.push_command(chat, "start"), chat)
@@ -198,6 +212,7 @@ def test_nginx_spreads_updates_over_three_replicas_and_answers_healthz(
         # One replica dies without a word (kill -9): the others take its share.
         running[1].proc.send_signal(signal.SIGKILL)
         running[1].finish()
+        assert compose_check(compose, "coach-2", replicas[1]) != 0  # Compose would see it
         for chat in range(7101, 7104):
             reply_to(server, lambda chat=chat: server.push_command(chat, "start"), chat)
         assert replied(replicas[0]) + replied(replicas[2]) == counts[0] + counts[2] + 3

@@ -132,3 +132,34 @@ async def test_each_coach_counts_on_a_registry_of_its_own(catalog: Catalog) -> N
     assert shared.registry.get_sample_value("coach_replies_sent_total",
                                             {"platform": "telegram"}) == 1
     assert "process_cpu_seconds_total" not in shared.exposition().decode()
+
+
+def test_the_counts_and_timings_render_as_prometheus_clients_own_would() -> None:
+    """bot/metrics.py keeps plain numbers instead of prometheus_client's locked metrics; what
+    /metrics shows must be what a Counter and a Histogram fed the same would show (bucket
+    bounds, `le` spelling, cumulative counts, +Inf, sum, count), bounds themselves included."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+    from bot.metrics import HANDLING_BUCKETS, Counts, Timings
+
+    theirs, ours = CollectorRegistry(), CollectorRegistry()
+    their_histogram = Histogram("t_seconds", "d", ["p"], buckets=HANDLING_BUCKETS,
+                                registry=theirs)
+    their_counter = Counter("c_total", "d", ["p"], registry=theirs)
+    Counter("plain_total", "d", registry=theirs)
+    our_histogram = Timings(ours, "t_seconds", "d", ["p"], HANDLING_BUCKETS)
+    our_counter = Counts(ours, "c_total", "d", ["p"])
+    Counts(ours, "plain_total", "d")
+    for seconds in (0.0, 0.0004, 0.0005, 0.00051, 0.003, 0.1, 1.0, 29.9, 30.0, 31.0, 500.0,
+                    *HANDLING_BUCKETS):
+        for platform in ("a", "b") if seconds < 1 else ("a",):
+            their_histogram.labels(platform).observe(seconds)
+            our_histogram.observe(seconds, platform)
+            their_counter.labels(platform).inc()
+            our_counter.inc(platform)
+
+    def lines(registry: CollectorRegistry) -> list[str]:
+        return sorted(line for line in generate_latest(registry).decode().splitlines()
+                      if "_created" not in line)
+
+    assert lines(ours) == lines(theirs)

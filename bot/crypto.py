@@ -8,9 +8,13 @@ are sealed with the store key directly (format 1, the wrapped layout) and still 
 user key is authenticated too (associated data), so a row or a wrapped key copied onto
 another user fails to open. (Fernet would do, but costs ten times as much per message.)
 
-Keys come from COACH_SECRET_KEY (comma-separated, newest first) or, when that is unset, from
-a key file created on first run beside the database (never inside it), readable by its owner
-only. Older keys keep decrypting until `coach keys rotate` has re-encrypted every row.
+Keys come from COACH_SECRET_KEY (comma-separated, newest first), or from the file that
+COACH_SECRET_KEY_FILE names (the same format; a Docker secret under /run/secrets, so the key
+is in no environment and no volume), or, when neither is set, from a key file created on first
+run beside the database (never inside it), readable by its owner only. Both variables set is
+allowed only when they hold the same keys: two sources that disagree would leave the operator
+guessing which one sealed the rows. Older keys keep decrypting until `coach keys rotate` has
+re-encrypted every row.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 ENV_KEY = "COACH_SECRET_KEY"
+ENV_KEY_FILE = "COACH_SECRET_KEY_FILE"
 FORMAT = b"\x01"  # sealed with a store key: a format-1 row, or a wrapped data key
 PERSON_FORMAT = b"\x02"  # a session sealed with its person's data key
 NONCE = 12
@@ -162,8 +167,48 @@ def key_file_for(database: Path) -> Path:
 
 
 def _parse(text: str) -> list[bytes]:
-    return [part.strip().encode("ascii") for part in text.replace("\n", ",").split(",")
-            if part.strip() and not part.strip().startswith("#")]
+    """Keys separated by commas or line breaks; lines starting with # are comments (which
+    may hold commas)."""
+    lines = [line for line in text.splitlines() if not line.strip().startswith("#")]
+    return [part.strip().encode("ascii") for part in ",".join(lines).split(",")
+            if part.strip()]
+
+
+def keys_configured() -> bool:
+    """Whether the operator gives the keys ($COACH_SECRET_KEY or $COACH_SECRET_KEY_FILE),
+    rather than the coach keeping a key file of its own."""
+    return bool(os.environ.get(ENV_KEY, "").strip() or os.environ.get(ENV_KEY_FILE, "").strip())
+
+
+def _keys_from_file(name: str) -> tuple[list[bytes], Path]:
+    path = Path(name).expanduser()
+    try:
+        text = path.read_text(encoding="ascii")
+    except OSError as error:
+        raise CipherKeyError(f"${ENV_KEY_FILE}: cannot read {path}: "
+                             f"{error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise CipherKeyError(f"${ENV_KEY_FILE}: {path} is not a key file (expected keys as "
+                             "`coach keys new` prints them, one a line)") from None
+    keys = _parse(text)
+    if not keys:
+        raise CipherKeyError(f"${ENV_KEY_FILE}: {path} holds no key")
+    return keys, path
+
+
+def configured_cipher() -> Cipher | None:
+    """The cipher from $COACH_SECRET_KEY or $COACH_SECRET_KEY_FILE; None when neither is set.
+    Both set: they must hold the same keys in the same order, else CipherKeyError (which
+    names the variables, never a key)."""
+    configured = os.environ.get(ENV_KEY, "").strip()
+    file_name = os.environ.get(ENV_KEY_FILE, "").strip()
+    if not file_name:
+        return Cipher(_parse(configured), f"${ENV_KEY}") if configured else None
+    keys, path = _keys_from_file(file_name)
+    if configured and _parse(configured) != keys:
+        raise CipherKeyError(f"${ENV_KEY} and ${ENV_KEY_FILE} are both set and hold different "
+                             "keys; set only one of them")
+    return Cipher(keys, f"${ENV_KEY_FILE} ({path})")
 
 
 def cipher_from_text(text: str, source: str) -> Cipher:
@@ -172,10 +217,11 @@ def cipher_from_text(text: str, source: str) -> Cipher:
 
 
 def load_cipher(database: Path, *, create: bool = True) -> Cipher:
-    """The cipher for a database: from the environment, else the key file beside it."""
-    configured = os.environ.get(ENV_KEY, "").strip()
-    if configured:
-        return Cipher(_parse(configured), f"${ENV_KEY}")
+    """The cipher for a database: the keys the operator set (configured_cipher), else the
+    key file beside it."""
+    configured = configured_cipher()
+    if configured is not None:
+        return configured
     path = key_file_for(database)
     if not path.exists():
         if not create:

@@ -21,6 +21,7 @@ from bot.flowlang.catalog import Catalog
 from bot.locks import KeyedLocks
 from bot.lru import BoundedLRU
 from bot.messages import Incoming, Reply, UserKey
+from bot.metrics import DUPLICATE, FAILED, GROUP, NOT_SAVED, REPLIED, Metrics
 from bot.session import Session
 from bot.stages import CONSENT_SLOT, CONSENT_VALUE, Screen, Stages, parse_command
 from bot.store.base import (
@@ -77,9 +78,11 @@ class Coach:
         config: Mapping[str, str] | None = None,
         screen: Screen | None = None,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = dict(config or {})
-        self.stages = Stages(catalog, self.config, screen)
+        self.metrics = metrics or Metrics()
+        self.stages = Stages(catalog, self.config, screen, on_flag=self.metrics.flagged)
         self.catalog = catalog
         self.texts = self.stages.texts
         self.engine = self.stages.engine
@@ -93,17 +96,31 @@ class Coach:
     # -- entry points ---------------------------------------------------------------------
 
     async def handle(self, message: Incoming) -> Reply:
+        """The reply to one message, once its step is committed; counted in `metrics` (by
+        platform and outcome, never by person)."""
+        started = time.perf_counter()
         self._purge_if_due()
+        platform = message.user.platform
         if not message.private:
             if message.update_id and self._seen_in_groups(message.update_id):
+                self.metrics.handled(platform, DUPLICATE, time.perf_counter() - started)
                 return Reply(duplicate=True)
-            log.info("event=group_chat platform=%s", message.user.platform)
+            log.info("event=group_chat platform=%s", platform)
+            self.metrics.handled(platform, GROUP, time.perf_counter() - started)
             return Reply(parts=[self.texts.get("group_chat")])
         update_id = valid_unicode(message.update_id) if message.update_id else message.update_id
         if update_id is not message.update_id:
             message = replace(message, update_id=update_id)
         text = clean_text(message.text) if message.text is not None else None
-        return await self._commit(message, lambda stored: self.stages.run(stored, message, text))
+        try:
+            reply = await self._commit(message,
+                                       lambda stored: self.stages.run(stored, message, text))
+        except Exception:
+            self.metrics.handled(platform, FAILED, None)
+            raise
+        outcome = DUPLICATE if reply.duplicate else REPLIED if reply.saved else NOT_SAVED
+        self.metrics.handled(platform, outcome, time.perf_counter() - started)
+        return reply
 
     async def open(self, user: Incoming) -> Reply:
         """Greet someone opening the chat: where they left off (that step exactly as it was
@@ -126,6 +143,11 @@ class Coach:
             return await self._commit(message, greet)
         except _NoSession:
             return None
+
+    async def ping(self) -> None:
+        """The store answers a cheap query (a health check); StoreUnavailable or StoreClosed
+        when it does not."""
+        await self.store.ping()
 
     def data_folder(self) -> Path | None:
         """The folder the store keeps its files in, for an adapter's own small files beside
@@ -177,11 +199,14 @@ class Coach:
                 await self.store.delete(key)
                 log.info("event=deleted user=%s", key)
                 return self.stages.reply(turn)
+            started = time.perf_counter()
             try:
                 await self.store.save(turn.session)
             except VersionConflict:
+                self.metrics.conflict()
                 log.info("event=version_conflict user=%s", key)
                 continue
+            self.metrics.committed(self.store.kind, time.perf_counter() - started)
             session = turn.session
             log.info("event=%s user=%s flow=%s state=%s", turn.event, key, session.flow,
                      session.state)
@@ -193,6 +218,7 @@ class Coach:
         buttons stay valid), so the person can send it again. The adapter confirms the
         message only once this reply has gone out."""
         log.warning("event=store_unavailable reason=%s user=%s", error.reason, key)
+        self.metrics.not_saved(error.reason)
         reply = Reply(parts=[self.texts.get("not_saved")], saved=False)
         try:
             stored = await self.store.load(key)  # the last committed step, if still readable

@@ -51,15 +51,18 @@ def parse_command(text: str) -> tuple[str, str] | None:
 
 class Stages:
     def __init__(self, catalog: Catalog, config: Mapping[str, str],
-                 screen: Screen | None = None) -> None:
+                 screen: Screen | None = None, *,
+                 on_flag: Callable[[str, str], None] | None = None) -> None:
         """`screen` replaces the safety screen (tests); by default it runs with the rules
-        loaded with these flows."""
+        loaded with these flows. `on_flag(category, risk)` hears of each flagged message
+        (the metrics; never the text)."""
         if catalog.texts is None:
             raise ValueError("the catalog has no core messages")
         self.catalog = catalog
         self.texts = catalog.texts
         self.config = config
         self.screen = screen or self._screen_with_flows_rules(catalog)
+        self.on_flag = on_flag
         self.engine = Engine(catalog, catalog.registry)
         self.confirm_delete = ConfirmDelete(self.texts, self.engine)
         self.pending = {ConfirmDelete.kind: self.confirm_delete}
@@ -269,6 +272,8 @@ class Stages:
         result = self.screen(turn.text or "", self.setting(turn.ctx.session))
         if not result.is_flagged:
             return False
+        if self.on_flag is not None:
+            self.on_flag(result.category, result.risk)
         ctx = turn.ctx
         turn.event = f"safety_{result.risk}_{result.category}"
         turn.notes, turn.shown = [], []

@@ -22,16 +22,8 @@ from typing import Any
 
 import pytest
 
-from adapters.discord import (
-    ConfigError,
-    DiscordBot,
-    DiscordConfig,
-    Sharding,
-    apply_endpoints,
-    discord_config,
-    intents,
-    quiet_library_logs,
-)
+from adapters.discord import DiscordBot, intents, quiet_library_logs
+from adapters.discord_config import DiscordConfig, Sharding, apply_endpoints
 from adapters.discord_ui import (
     MAX_CONTENT,
     choice_view,
@@ -572,31 +564,6 @@ def test_buttons_rows_labels_and_ids() -> None:
     assert first["components"][0]["label"].endswith("…")
     assert second["components"][0]["label"] == "Menu"  # long labels: one per row
     assert choice_view([Choice("x" * 95, "too long an id")]) is None
-
-
-def test_configuration_from_the_environment() -> None:
-    config = discord_config({"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_GUILD_ID": "42"})
-    assert config.guild_id == 42 and config.sharding == Sharding()
-    root = discord_config({"DISCORD_BOT_TOKEN": TOKEN,
-                            "DISCORD_API_BASE_URL": "http://127.0.0.1:9/"})
-    assert root.api_base_url == "http://127.0.0.1:9/api/v10"
-    assert TOKEN not in repr(config)
-    assert discord_config({"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_SHARDS": "auto"}).sharding.auto
-    many = discord_config({"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_SHARD_ID": "2,3",
-                            "DISCORD_SHARD_COUNT": "4"}).sharding
-    assert many == Sharding(count=4, ids=(2, 3)) and many.sharded_client
-    assert not many.syncs_commands
-    one = discord_config({"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_SHARD_ID": "0",
-                           "DISCORD_SHARD_COUNT": "4"}).sharding
-    assert not one.sharded_client and one.syncs_commands
-    for bad in ({}, {"DISCORD_SHARDS": "auto", "DISCORD_SHARD_ID": "1"},
-                {"DISCORD_SHARD_ID": "4", "DISCORD_SHARD_COUNT": "4"},
-                {"DISCORD_SHARD_COUNT": "2"}, {"DISCORD_GUILD_ID": "general"},
-                {"DISCORD_GATEWAY_URL": "http://x"}):
-        env = {"DISCORD_BOT_TOKEN": TOKEN, **bad} if bad else bad
-        with pytest.raises(ConfigError) as raised:
-            discord_config(env)
-        assert TOKEN not in str(raised.value)
 
 
 def test_library_logs_are_capped_and_interaction_tokens_masked(

@@ -109,6 +109,29 @@ def test_a_new_key_first_rotates_every_row_and_says_what_to_keep(
         SQLiteStore(db, Cipher([old.encode()], "old"))
 
 
+def test_keys_in_a_file_rotate_the_same_way_and_say_to_edit_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """COACH_SECRET_KEY_FILE (a Docker secret): the operator's keys as COACH_SECRET_KEY
+    is, so the steps are the same, said for a file."""
+    db, old, new = tmp_path / "file.db", new_key().decode(), new_key().decode()
+    secret = tmp_path / "coach_secret_key"
+    monkeypatch.delenv("COACH_SECRET_KEY", raising=False)
+    monkeypatch.setenv("COACH_SECRET_KEY_FILE", str(secret))
+    secret.write_text(old + "\n", encoding="ascii")
+    _seed(db)
+    assert run_keys("rotate", str(db)) != 0
+    out = capsys.readouterr().out
+    assert "only one key" in out and "first line of the file" in out and old not in out
+
+    secret.write_text(f"{new}\n{old}\n", encoding="ascii")
+    assert run_keys("rotate", str(db)) == 0
+    out = capsys.readouterr().out
+    assert "re-wrapped 1 person key(s)" in out and "leave the new key alone in the file" in out
+    secret.write_text(new + "\n", encoding="ascii")
+    assert _read(db) == CANARY
+    assert not key_file_for(db).exists()
+
+
 def test_rotate_on_a_path_with_no_store_makes_nothing_and_says_so(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from bot.cli import main

@@ -13,8 +13,8 @@ from bot.crypto import Cipher, new_key
 from bot.flowlang.catalog import Catalog
 from bot.pipeline import Coach
 from bot.session import Session
-from bot.store.base import StoreOpenError, VersionConflict
-from bot.store.postgres import PostgresStore
+from bot.store.base import StoreOpenError, StoreUnavailable, VersionConflict
+from bot.store.postgres import PostgresStore, lost_reason
 from bot.store.sqlite import UnreadableStore
 from bot.store.url import StoreURLError, open_store
 from tests.conftest import Chat
@@ -102,6 +102,38 @@ async def test_delete_erases_the_row(two, pg_url: str) -> None:
     assert await b.delete("gone") is True
     assert await query(pg_url, "SELECT count(*) FROM sessions WHERE user_key = 'gone'") == 0
     assert await a.load("gone") is None and await a.delete("gone") is False
+
+
+@pytest.fixture
+def own_cluster(pg_cluster):
+    if not pg_cluster.ours:
+        pytest.skip("the server in $COACH_TEST_POSTGRES_URL is not ours to restart")
+    return pg_cluster
+
+
+def test_a_protocol_out_of_step_counts_as_a_lost_connection() -> None:
+    """asyncpg says so when the server shuts down just as a statement starts (seen in
+    test_ping_gives_up_quickly...): only a fresh connection helps, so it is tried again."""
+    assert lost_reason(asyncpg.InternalClientError("cannot switch to state 12")) == "connection"
+    assert lost_reason(ValueError("a bug")) is None
+
+
+async def test_ping_gives_up_quickly_while_the_server_is_away(own_cluster, pg_url: str) -> None:
+    """A health check tries a fresh connection briefly, not for the store's retry window
+    (an hour here: the ping would hang that long if it used it)."""
+    store = make_store(pg_url, retry_for=3600)
+    try:
+        await store.ping()
+        own_cluster.stop()
+        try:
+            with pytest.raises(StoreUnavailable) as raised:
+                await asyncio.wait_for(store.ping(), 60)  # a safety net, not a measure
+            assert raised.value.reason in ("connection", "timeout")
+        finally:
+            own_cluster.start()
+        await store.ping()  # a fresh connection, once the server is back
+    finally:
+        await store.close()
 
 
 # -- the whole coach ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from bot.flowlang.catalog import Catalog
 from bot.messages import Incoming, UserKey
 from bot.pipeline import Coach
 from bot.session import Position, Session
-from bot.store.base import COPIED, NEWER, THERE, Store, VersionConflict
+from bot.store.base import COPIED, NEWER, THERE, Store, StoreClosed, VersionConflict
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SQLiteStore
 from tests.conftest import CORE_FLOWS, Chat
@@ -203,3 +203,15 @@ async def test_flow_edited_under_a_stored_session(tmp_path: Path) -> None:
         assert reply.parts[1:] == ["Welcome to the test menu.", "Pick a topic."]
     finally:
         await store.close()
+
+
+async def test_ping_answers_while_the_store_is_open(store: Store) -> None:
+    """/healthz asks this: cheap, and an error (never a hang) once the store is gone."""
+    await store.ping()
+    await store.save(Session("k", "quiz", "name"))
+    await store.ping()
+    if isinstance(store, MemoryStore):
+        return  # nothing to close or lose
+    await store.close()
+    with pytest.raises(StoreClosed):
+        await store.ping()

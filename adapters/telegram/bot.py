@@ -23,6 +23,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from adapters import lifecycle
 from adapters.lifecycle import StartFailures, Stopping
+from adapters.status import status_server
 from adapters.telegram.config import TelegramConfig, telegram_config
 from adapters.telegram.handling import UpdateHandler
 from adapters.telegram.ledger import Ledger, PollerRunning, UpdateLedger, ledger_file
@@ -40,6 +41,8 @@ from bot.pipeline import Coach
 from bot.texts import Texts
 
 log = logging.getLogger("coach.telegram")
+
+PLATFORM = "telegram"  # the metrics' label, as in the core's user keys
 
 # PTB loggers that print update contents or request parameters (user text) at DEBUG, and
 # request loggers that print every URL, token included: never louder than this.
@@ -87,7 +90,8 @@ class TelegramBot:
         self.ledger: Ledger = self._ledger(coach, config)
         self.stopping = Stopping()
         self.sender = ReplySender(self.app.bot, coach.texts, self.outbox, self.ledger,
-                                  typing_after=config.typing_after)
+                                  typing_after=config.typing_after,
+                                  on_reply_sent=lambda: coach.metrics.reply_sent(PLATFORM))
         self.recovery = Recovery(coach, self.ledger, self.sender, self.stopping)
         self.handler = UpdateHandler(coach, self.ledger, self.sender, self.recovery,
                                      self.stopping)
@@ -210,4 +214,5 @@ def run_telegram(settings: Settings, args: argparse.Namespace) -> int:
 
 async def serve(coach: Coach, config: TelegramConfig) -> int:
     """Run a bot on `coach` until SIGINT/SIGTERM, then stop it and close the core."""
-    return await lifecycle.serve(TelegramBot(coach, config), coach, START_FAILURES)
+    return await lifecycle.serve(TelegramBot(coach, config), coach, START_FAILURES,
+                                 status_server(coach, config.status))

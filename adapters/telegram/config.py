@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from adapters.lifecycle import ConfigError
+from adapters.status import StatusOptions, status_options
 from adapters.telegram.outbox import Pacing
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
@@ -39,6 +40,8 @@ class TelegramConfig:
     # reply a round trip: the reply waits in the chat's lane until the action is answered.
     typing_after: float = 0.2
     drain_timeout: float = 10.0  # on shutdown, how long queued replies may take
+    # /healthz and /metrics on a port of their own (none: not served, except by a webhook)
+    status: StatusOptions = field(default_factory=StatusOptions)
 
     @property
     def file_url(self) -> str:
@@ -79,8 +82,12 @@ def telegram_config(env: Mapping[str, str], args: argparse.Namespace) -> Telegra
         parts = urlsplit(webhook)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError("--webhook-url must be a full URL, e.g. https://bot.example.org/tg")
+    port = getattr(args, "port", 8443)
+    status = status_options(env, args)
+    if webhook and status.port == port:  # the webhook's own port serves them already
+        status = StatusOptions()
     return TelegramConfig(
         token=token, base_url=base, webhook_url=webhook,
-        listen=getattr(args, "listen", "0.0.0.0"), port=getattr(args, "port", 8443),
-        webhook_secret=secret or derived_secret(token),
+        listen=getattr(args, "listen", "0.0.0.0"), port=port,
+        webhook_secret=secret or derived_secret(token), status=status,
     )

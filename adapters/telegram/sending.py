@@ -48,8 +48,11 @@ class ReplySender:
     """Queues replies in the outbox and remembers which message in each chat has buttons."""
 
     def __init__(self, bot: Bot, texts: Texts, outbox: Outbox, ledger: Ledger, *,
-                 typing_after: float) -> None:
+                 typing_after: float, on_reply_sent: Callable[[], None] | None = None) -> None:
+        """`on_reply_sent` hears of each reply whose last message Telegram accepted (the
+        metrics)."""
         self.bot = bot
+        self.on_reply_sent = on_reply_sent
         self.texts = texts
         self.outbox = outbox
         self.ledger = ledger
@@ -73,8 +76,10 @@ class ReplySender:
                                      "editMessageReplyMarkup", paced=False)
             else:
                 markup = private_chat_button(self.texts, self.bot.username)
-            for item in telegram_messages(reply, markup, private=private):
-                self.outbox.send(chat_id, self._message(chat_id, item, private),
+            items = telegram_messages(reply, markup, private=private)
+            for item in items:
+                self.outbox.send(chat_id, self._message(chat_id, item, private,
+                                                        last=item is items[-1]),
                                  "sendDocument" if item.document else "sendMessage",
                                  group=not private, on_error=on_error)
         if on_sent is not None:
@@ -135,8 +140,9 @@ class ReplySender:
 
     # -- one message, and the buttons on screen
 
-    def _message(self, chat_id: int, item: TelegramMessage, private: bool) -> ApiCall:
-        bot = self.bot
+    def _message(self, chat_id: int, item: TelegramMessage, private: bool, *,
+                 last: bool) -> ApiCall:
+        bot, on_reply_sent = self.bot, self.on_reply_sent if last else None
 
         async def send() -> None:
             if item.document is not None:
@@ -147,6 +153,8 @@ class ReplySender:
                                               link_preview_options=NO_PREVIEW)
             if private and item.markup is not None:
                 self._remember_keyboard(chat_id, sent.message_id)
+            if on_reply_sent is not None:
+                on_reply_sent()
 
         return send
 

@@ -21,6 +21,7 @@ from aiohttp import web
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
+from adapters.status import add_status_routes
 from adapters.telegram.handling import Outcome, UpdateHandler
 from adapters.telegram.translate import ALLOWED_UPDATES, to_incoming
 from bot.store.base import StoreClosed
@@ -57,6 +58,7 @@ class WebhookServer:
         """Listen, then tell Telegram where to POST."""
         server = web.Application(client_max_size=MAX_WEBHOOK_BODY)
         server.router.add_post(self.path, self._receive)
+        add_status_routes(server, self.handler.coach)  # /healthz, /metrics for the balancer
         # access_log=None: an access log would print every request line.
         self._runner = web.AppRunner(server, access_log=None, handle_signals=False,
                                      shutdown_timeout=WEBHOOK_STOP_WAIT)

@@ -1,9 +1,9 @@
 """`coach keys new|rotate`: the store keys, which wrap every person's data key.
 
 A running bot keeps the keys it started with. With a key file (SQLite), rotate while the bot
-is stopped (else it goes on writing under the key the rotation drops); with COACH_SECRET_KEY,
-either stop it or first restart it with the same `<new>,<old>` keys. PostgreSQL is rotated
-in batches while bots run (restarted with `<new>,<old>` first).
+is stopped (else it goes on writing under the key the rotation drops); with COACH_SECRET_KEY
+(or COACH_SECRET_KEY_FILE), either stop it or first restart it with the same `<new>,<old>`
+keys. PostgreSQL is rotated in batches while bots run (restarted with `<new>,<old>` first).
 """
 
 from __future__ import annotations
@@ -14,7 +14,15 @@ import os
 from typing import TYPE_CHECKING
 
 from bot.cli.common import EXIT_SETTING, EXIT_STORE, CommandError, Subparsers, command
-from bot.crypto import ENV_KEY, key_file_for, load_cipher, new_key, write_key_file
+from bot.crypto import (
+    ENV_KEY,
+    ENV_KEY_FILE,
+    key_file_for,
+    keys_configured,
+    load_cipher,
+    new_key,
+    write_key_file,
+)
 from bot.store.sqlite import SQLiteStore
 from bot.store.url import open_store
 
@@ -56,7 +64,7 @@ def run_keys(subcommand: str, store_url: str | None) -> int:
 
 async def _rotate(store: Rotatable) -> int:
     try:
-        if os.environ.get(ENV_KEY, "").strip():
+        if keys_configured():
             return await _rotate_environment(store)
         if not isinstance(store, SQLiteStore):
             print(f"coach keys rotate: a PostgreSQL store's key file ({store.cipher.source}) "
@@ -91,28 +99,36 @@ def _done(keys: int, rows: int) -> str:
 
 
 async def _rotate_environment(store: Rotatable) -> int:
-    """The keys are the operator's to set: rotate onto the first one, but only when it is a
-    key the rows are not already sealed with, i.e. when a new key was put in front."""
+    """The keys are the operator's to set ($COACH_SECRET_KEY, or the file
+    $COACH_SECRET_KEY_FILE names): rotate onto the first one, but only when it is a key the
+    rows are not already sealed with, i.e. when a new key was put in front."""
     keys = list(dict.fromkeys(store.cipher.keys)) if store.cipher else []
+    in_file = not os.environ.get(ENV_KEY, "").strip()
+    where = f"${ENV_KEY_FILE}'s file" if in_file else f"${ENV_KEY}"
+    alone = "leave the new key alone in the file" if in_file else \
+        f"set {ENV_KEY}=<the new key> alone"
     if len(keys) < 2:
-        print(f"${ENV_KEY} holds only one key, so there is nothing to rotate to: every "
+        fresh = new_key().decode("ascii")
+        both = (f"     put {fresh} on the first line of the file, your current key below it"
+                if in_file else f"     {ENV_KEY}={fresh},<your current key>")
+        print(f"{where} holds only one key, so there is nothing to rotate to: every "
               "session is already sealed with it, and nothing was changed.\n"
               "To rotate:\n"
               "  1. put a new key in front of the current one, and restart the bot with "
               "both (or stop it):\n"
-              f"     {ENV_KEY}={new_key().decode('ascii')},<your current key>\n"
+              f"{both}\n"
               "     (a fresh key, just made for this; `coach keys new` makes another)\n"
               "  2. run `coach keys rotate` again with that setting: it re-encrypts every "
               "session under the new key\n"
-              f"  3. set {ENV_KEY}=<the new key> alone, and restart the bot")
+              f"  3. {alone}, and restart the bot")
         return EXIT_SETTING  # nothing to rotate to
     if isinstance(store, SQLiteStore):  # one transaction
         rewrapped, rows = await store.rotate_keys()
     else:  # in batches: a line now and then, so a long run shows it is moving
         rewrapped, rows = await store.rotate_keys(progress=_Progress())
-    print(f"{_done(rewrapped, rows)} in ${ENV_KEY}; no stored key needs the older "
+    print(f"{_done(rewrapped, rows)} in {where}; no stored key needs the older "
           f"{'key' if len(keys) == 2 else 'keys'} now.\n"
-          f"Next: set {ENV_KEY}=<the new key> alone, restart the bot, and destroy the older "
+          f"Next: {alone}, restart the bot, and destroy the older "
           f"{'key' if len(keys) == 2 else 'keys'} once no backup you keep needs "
           f"{'it' if len(keys) == 2 else 'them'}.")
     return 0

@@ -67,6 +67,8 @@ COPIED, THERE, NEWER = "copied", "there", "newer"
 
 
 class Store(ABC):
+    kind = "other"  # what the metrics call it: memory, sqlite, postgres
+
     @abstractmethod
     async def load(self, user_key: str) -> Session | None: ...
 
@@ -98,6 +100,12 @@ class Store(ABC):
         """Store a session copied from another store as it is (its version and time kept),
         unless this store holds the same or a newer version of it: COPIED, THERE or NEWER.
         So a copy run again skips or refreshes, and never goes back."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """A cheap query that shows the store answers (for /healthz); raises when it does not
+        (StoreUnavailable, StoreClosed). Returns within a few seconds: a health check that
+        hangs tells a load balancer nothing."""
 
     @asynccontextmanager
     async def person_lock(self, user_key: str) -> AsyncIterator[None]:

@@ -9,6 +9,8 @@ from bot.store.base import COPIED, NEWER, THERE, Store, VersionConflict
 
 
 class MemoryStore(Store):
+    kind = "memory"
+
     def __init__(self) -> None:
         self._rows: dict[str, Session] = {}
 
@@ -45,3 +47,6 @@ class MemoryStore(Store):
             return THERE if stored.version == session.version else NEWER
         self._rows[session.user_key] = session.copy()
         return COPIED
+
+    async def ping(self) -> None:
+        return None  # nothing to reach: it answers whenever the process does

@@ -129,12 +129,13 @@ class PgPool:
         return self._pool
 
     async def run(self, user_key: str | None,
-                  operation: Callable[[Any, int], Awaitable[T]]) -> T:
+                  operation: Callable[[Any, int], Awaitable[T]],
+                  retry_for: float | None = None) -> T:
         """`operation(connection, attempt)` on the person's locked connection when this task
         holds their lock, else on one from the pool; tried again on a fresh connection while
-        the server is away."""
+        the server is away (for `retry_for` seconds, by default the store's)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._retry_for
+        deadline = loop.time() + (self._retry_for if retry_for is None else retry_for)
         delay, attempt = FIRST_RETRY_S, 0
         while True:
             attempt += 1

@@ -15,6 +15,7 @@ transaction that writes both tables takes the session row first, then the key: n
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -31,6 +32,7 @@ from bot.store.base import (
     THERE,
     Store,
     StoreOpenError,
+    StoreUnavailable,
     VersionConflict,
 )
 from bot.store.person_keys import PersonKeys, readable
@@ -49,6 +51,9 @@ from bot.store.pg_schema import PURGE_LOCK, SchemaTooNew, migrate
 
 __all__ = ["PostgresStore", "lost_reason", "migrate_database", "safe_url"]
 
+PING_RETRY_S = 1.0  # a health check tries a fresh connection or two, not for RETRY_FOR_S
+PING_TIMEOUT_S = 3.0  # ... and answers within this, connecting included
+
 T = TypeVar("T")
 
 ROTATE_BATCH = 500
@@ -62,6 +67,8 @@ class PostgresStore(Store):
     message is handled: StoreOpenError for an unreachable server or a schema too new,
     UnreadableStore when the key does not open the keys or rows. The pool is made on first
     use, on the loop that uses it."""
+
+    kind = "postgres"
 
     def __init__(self, url: str, cipher: Cipher, *, pool_size: int = POOL_SIZE,
                  retry_for: float = RETRY_FOR_S) -> None:
@@ -295,6 +302,18 @@ class PostgresStore(Store):
         finally:
             self._keys.forget_all()
         return done[0], done[1]
+
+    async def ping(self) -> None:
+        """SELECT 1 on a pool connection, tried again briefly (a connection the server
+        dropped is replaced), all within PING_TIMEOUT_S."""
+        async def select(conn: Any, attempt: int) -> None:
+            await conn.fetchval("SELECT 1")
+
+        try:
+            await asyncio.wait_for(self._pool.run(None, select, retry_for=PING_RETRY_S),
+                                   PING_TIMEOUT_S)
+        except TimeoutError as error:
+            raise StoreUnavailable("timeout") from error
 
     async def close(self) -> None:
         await self._pool.close()

@@ -25,6 +25,7 @@ from bot.store.base import (
     NEWER,
     THERE,
     Store,
+    StoreClosed,
     StoreUnavailable,
     UnreadableStore,
     VersionConflict,
@@ -94,6 +95,8 @@ class SQLiteStore(Store):
     process holds before it raises StoreUnavailable("busy"); opening the store may block for
     as long (it happens once, before any message is handled).
     """
+
+    kind = "sqlite"
 
     def __init__(self, path: str | Path, cipher: Cipher | None = None,
                  cache_size: int = 2048, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
@@ -422,6 +425,13 @@ class SQLiteStore(Store):
             return str(await self._write(put))
         finally:
             self._forget(user_key)
+
+    async def ping(self) -> None:
+        """One page of the sessions table: the file is there and readable (a bare SELECT 1
+        would not touch it)."""
+        if self._commits.closed:
+            raise StoreClosed("store is closed")
+        await self._read("SELECT 1 FROM sessions LIMIT 1")
 
     async def close(self) -> None:
         if self._commits.closed:

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit
 
 from platformdirs import user_data_dir
 
-from bot.crypto import ENV_KEY, Cipher, load_cipher
+from bot.crypto import Cipher, configured_cipher, load_cipher
 from bot.store.base import Store, StoreOpenError
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SQLiteStore
@@ -73,7 +73,8 @@ def is_postgres(url: str | None) -> bool:
 def postgres_key_file(url: str) -> Path:
     """Without $COACH_SECRET_KEY, the key of a PostgreSQL store is kept in this machine's
     user data folder, never in the database: named by server and database, so each has its
-    own. (Several hosts sharing a database must share the key: set $COACH_SECRET_KEY.)"""
+    own. (Several hosts sharing a database must share the key: set $COACH_SECRET_KEY or
+    $COACH_SECRET_KEY_FILE.)"""
     parts = urlsplit(url)
     where = f"{parts.hostname or ''}:{parts.port or 5432}{parts.path}"
     digest = hashlib.sha256(where.encode()).hexdigest()[:16]
@@ -97,11 +98,9 @@ def _postgres(url: str, cipher: Cipher | None = None) -> Store:
     from bot.store.postgres import PostgresStore  # asyncpg is loaded only for this store
 
     check_postgres_url(url)
-    if cipher is not None:
-        pass
-    elif os.environ.get(ENV_KEY, "").strip():
-        cipher = load_cipher(Path("unused"))
-    else:
+    if cipher is None:
+        cipher = configured_cipher()
+    if cipher is None:
         key_file = postgres_key_file(url)
         try:
             key_file.parent.mkdir(parents=True, exist_ok=True)

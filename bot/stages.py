@@ -133,7 +133,7 @@ class Stages:
         if not turn.new:
             return False
         turn.shown = self.engine.enter(turn.ctx, self.engine.home())
-        if turn.text and self._screen(turn, first=True):
+        if turn.text and not self._code(turn) and self._screen(turn, first=True):
             return True
         command = turn.command
         if command is None or command[0] in ("start", "menu"):
@@ -171,7 +171,13 @@ class Stages:
         return False
 
     def screen_message(self, turn: Turn) -> bool:
-        return bool(turn.text) and not turn.screened and self._screen(turn)
+        return bool(turn.text) and not turn.screened and not self._code(turn) \
+            and self._screen(turn)
+
+    @staticmethod
+    def _code(turn: Turn) -> bool:
+        """An invite code (`/pair CODE`) is twelve random letters, not words to screen."""
+        return turn.shared is not None and turn.shared.typed is not None
 
     def pairing_news(self, turn: Turn) -> bool:
         """What changed in couple mode since their last message, said first: an invite

@@ -27,6 +27,7 @@ from adapters.telegram.translate import (
     private_chat_button,
     telegram_messages,
     toast,
+    with_invite_link,
 )
 from bot.lru import BoundedLRU
 from bot.messages import Reply
@@ -73,6 +74,7 @@ class ReplySender:
                                      "editMessageReplyMarkup", paced=False)
             else:
                 markup = private_chat_button(self.texts, self.bot.username)
+            reply = with_invite_link(reply, self.texts, self.bot.username)
             for item in telegram_messages(reply, markup, private=private):
                 self.outbox.send(chat_id, self._message(chat_id, item, private),
                                  "sendDocument" if item.document else "sendMessage",

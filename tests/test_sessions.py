@@ -167,3 +167,25 @@ async def test_flow_edited_under_a_stored_session(tmp_path: Path) -> None:
         assert reply.parts[1:] == ["Welcome to the test menu.", "Pick a topic."]
     finally:
         await store.close()
+
+
+async def test_a_shared_record_is_kept_as_a_session_under_its_own_key(store: Store) -> None:
+    """Couple mode's records (bot/pairing/shared.py) are sessions with their data in
+    `record`: every store keeps them, compare-and-set included, and deletes them."""
+    record = Session("pair:abc", "", "", record={"people": ["a:1", "b:2"],
+                                                 "topics": {"boundaries": {"a:1": {"x": 1}}}})
+    await store.save(record)
+    loaded = await store.load("pair:abc")
+    assert loaded is not None and loaded.record == record.record and loaded.pair is None
+    stale = loaded.copy()
+    loaded.record["agreements"] = {"boundary_online": "friendly"}  # type: ignore[index]
+    await store.save(loaded)
+    with pytest.raises(VersionConflict):
+        await store.save(stale)
+    again = await store.load("pair:abc")
+    assert again is not None and again.record["agreements"] == {"boundary_online": "friendly"}  # type: ignore[index]
+    person = Session("test:alice", "menu", "start", pair="abc", invite="f00", joining=None)
+    await store.save(person)
+    assert (await store.load("test:alice")).pair == "abc"  # type: ignore[union-attr]
+    assert await store.delete("pair:abc")
+    assert await store.load("pair:abc") is None

@@ -15,11 +15,11 @@ import copy
 from typing import Any
 
 from bot.command_text import parse_command
+from bot.export import CONCERN_SLOT
 from bot.pairing.codes import DEEP_LINK_PREFIX, code_hash
 from bot.session import Session
 from bot.store.base import Store
 
-CONCERN_SLOT = "safety_concern"
 # Concerns under which no invite may be made or accepted (set by flows/safety.yaml).
 BLOCKING = frozenset({"violence", "coercive_control"})
 SERVICE = "pairing"  # how flow conditions and actions find this turn's records

@@ -292,12 +292,17 @@ class DiscordBot:
         async def start(interaction: discord.Interaction[Any], flow: str | None = None) -> None:
             await self.on_command(interaction, command_text("start", flow))
 
+        async def pair(interaction: discord.Interaction[Any], code: str) -> None:
+            await self.on_command(interaction, command_text("pair", code))
+
         texts = self.coach.texts
         start = app_commands.describe(flow=texts.get("command_start_topic"))(start)
         start = app_commands.choices(flow=flow_choices(self.coach))(start)
+        pair = app_commands.describe(code=texts.get("command_pair_code"))(pair)
         # The core's command table, with what Discord's command picker shows beside each.
         callbacks = [(command.name, description,
-                      start if command.takes_topic else self._simple(command.name))
+                      start if command.takes_topic else pair if command.takes_code
+                      else self._simple(command.name))
                      for command, description in menu_entries(texts)]
         scopes = [None] if self.config.guild_id is None else [
             None, discord.Object(id=self.config.guild_id)]

@@ -22,6 +22,8 @@ from bot.locks import KeyedLocks
 from bot.lru import BoundedLRU
 from bot.messages import Incoming, Reply, UserKey
 from bot.metrics import DUPLICATE, FAILED, GROUP, NOT_SAVED, REPLIED, Metrics
+from bot.pairing import couple
+from bot.pairing.shared import Shared
 from bot.session import Session
 from bot.stages import CONSENT_SLOT, CONSENT_VALUE, Screen, Stages, parse_command
 from bot.store.base import (
@@ -61,6 +63,9 @@ def clean_text(text: str) -> str:
     return "".join(
         ch for ch in valid_unicode(text) if ch in "\n\t" or unicodedata.category(ch) != "Cc"
     ).strip()
+
+
+Step = Callable[[Session | None, Shared], Turn]
 
 
 class _NoSession(Exception):
@@ -113,8 +118,8 @@ class Coach:
             message = replace(message, update_id=update_id)
         text = clean_text(message.text) if message.text is not None else None
         try:
-            reply = await self._commit(message,
-                                       lambda stored: self.stages.run(stored, message, text))
+            reply = await self._commit(
+                message, lambda stored, shared: self.stages.run(stored, message, text, shared))
         except Exception:
             self.metrics.handled(platform, FAILED, None)
             raise
@@ -125,7 +130,8 @@ class Coach:
     async def open(self, user: Incoming) -> Reply:
         """Greet someone opening the chat: where they left off (that step exactly as it was
         sent, buttons still valid), or the menu if new."""
-        return await self._commit(user, lambda stored: self.stages.greet(stored, user))
+        return await self._commit(
+            user, lambda stored, shared: self.stages.greet(stored, user, shared))
 
     async def greet_returning(self, user: UserKey) -> Reply | None:
         """`open` for someone the adapter greets without being asked (their reply was lost
@@ -134,10 +140,10 @@ class Coach:
         one). Decided in their turn, so a /delete in flight comes first."""
         message = Incoming(user, private=True)
 
-        def greet(stored: Session | None) -> Turn:
+        def greet(stored: Session | None, shared: Shared) -> Turn:
             if stored is None:
                 raise _NoSession
-            return self.stages.greet(stored, message)
+            return self.stages.greet(stored, message, shared)
 
         try:
             return await self._commit(message, greet)
@@ -168,10 +174,12 @@ class Coach:
 
     # -- commit before reply -------------------------------------------------------------
 
-    async def _commit(self, message: Incoming, step: Callable[[Session | None], Turn]) -> Reply:
+    async def _commit(self, message: Incoming, step: Step) -> Reply:
         """Under the person's locks (this process's, then the store's, which other
         processes share): load, take the step, save (compare-and-set), reply.
-        A conflict means another process saved first: the step runs again on its version."""
+        A conflict means another process saved first: the step runs again on its version.
+        Records shared with a partner are saved first, each compare-and-set too: a partner
+        who saved first makes the whole step run again on what they saved."""
         key = message.user.key
         async with self.locks.hold(key):
             try:
@@ -180,8 +188,7 @@ class Coach:
             except StoreUnavailable as error:
                 return await self._not_saved(key, error)
 
-    async def _take_step(self, message: Incoming,
-                         step: Callable[[Session | None], Turn]) -> Reply:
+    async def _take_step(self, message: Incoming, step: Step) -> Reply:
         key = message.user.key
         for _ in range(SAVE_ATTEMPTS):
             stored = await self.store.load(key)
@@ -194,13 +201,18 @@ class Coach:
             if stored and message.update_id and message.update_id in stored.seen:
                 log.info("event=duplicate user=%s", key)
                 return Reply(duplicate=True)
-            turn = step(stored)
-            if turn.erase:
-                await self.store.delete(key)
-                log.info("event=deleted user=%s", key)
-                return self.stages.reply(turn)
+            shared = Shared(self.clock(), key)
+            await shared.load(self.store, stored, message.text)
+            turn = step(stored, shared)
             started = time.perf_counter()
             try:
+                if turn.erase:
+                    couple.erase(shared, turn.session)
+                    await shared.save(self.store)
+                    await self.store.delete(key)
+                    log.info("event=deleted user=%s", key)
+                    return self.stages.reply(turn)
+                await shared.save(self.store)
                 await self.store.save(turn.session)
             except VersionConflict:
                 self.metrics.conflict()

@@ -45,6 +45,11 @@ class Session:
     opens once it has been.
     `asked` names, for each answer, the step that asked for it ("flow.state"), so /export
     and /plan show the question the person actually saw.
+    `pair` is the id of the pairing this person is in (couple mode, bot/pairing/); `invite`
+    the hash of the invite they made and that is still open; `joining` the hash of the
+    invite they are accepting, until they have said they are 18+ and feel safe.
+    `record` is used instead of all the above by the records two people share, stored under
+    keys of their own (`pair:<id>`, `invite:<hash>`): their data, never a person's place.
     """
 
     user_key: str
@@ -62,6 +67,10 @@ class Session:
     shown: tuple[str, ...] | None = None
     wanted: str | None = None
     asked: dict[str, str] = field(default_factory=dict)
+    pair: str | None = None
+    invite: str | None = None
+    joining: str | None = None
+    record: dict[str, Any] | None = None
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 
@@ -118,6 +127,8 @@ class Session:
         twin.slots, twin.back = dict(self.slots), list(self.back)
         twin.asked = dict(self.asked)
         twin.calls, twin.seen = list(self.calls), list(self.seen)
+        if self.record is not None:  # a shared record: nested, and rarely copied
+            twin.record = json.loads(_ENCODER.encode(self.record))
         return twin
 
     @classmethod
@@ -146,4 +157,5 @@ def _position(raw: list[Any]) -> Position:
 
 
 _PLAIN_FIELDS = ("user_key", "flow", "state", "slots", "step", "version", "seen", "pending",
-                 "held", "shown", "wanted", "asked", "created_at", "updated_at")
+                 "held", "shown", "wanted", "asked", "pair", "invite", "joining", "record",
+                 "created_at", "updated_at")

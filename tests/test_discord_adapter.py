@@ -35,7 +35,7 @@ from adapters.discord_ui import (
 from adapters.text_split import utf16_len
 from bot.app import load_flows
 from bot.commands import COMMANDS as COMMAND_TABLE
-from bot.messages import Choice, Incoming, Reply
+from bot.messages import Choice, Incoming, Reply, UserKey
 from bot.pipeline import Coach
 from bot.store.url import open_store
 from tests.conftest import REPO
@@ -689,3 +689,26 @@ def test_a_missing_token_is_a_clear_error(tmp_path: Path) -> None:
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("coach: DISCORD_BOT_TOKEN is not set")
     assert not (tmp_path / "m.db").exists()  # nothing was opened
+
+
+async def test_a_partner_joins_with_the_pair_slash_command(dc: Harness) -> None:
+    """Couple mode across platforms: an invite made on the console, taken up on Discord by
+    `/pair code`, after the same age question everyone answers."""
+    inviter = UserKey("console", "robin")
+    await dc.coach.handle(Incoming(inviter, text="/start"))
+    adult = await dc.coach.handle(Incoming(inviter, text="1"))
+    assert "Which of these fits you" in adult.text
+    await dc.coach.handle(Incoming(inviter, text="/invite"))
+    await dc.coach.handle(Incoming(inviter, text="Invite my partner"))
+    made = await dc.coach.handle(Incoming(inviter, text="Robin"))
+    assert made.invite_code is not None
+    welcome = await dc.slash(BOB, "pair", {"code": made.invite_code})
+    assert AGE_YES in labels(welcome[-1])
+    invited = await dc.press(BOB, AGE_YES)
+    assert "Robin invited you" in "\n".join(texts(invited))
+    await dc.press(BOB, "Go on")
+    joined = await dc.press(BOB, "Yes, I feel safe")
+    assert "You're in" in "\n".join(texts(joined))
+    [sync] = dc.server.calls_to("sync_global_commands", ok_only=True)
+    [option] = {c["name"]: c for c in sync.json}["pair"]["options"]
+    assert option["name"] == "code" and option["required"]

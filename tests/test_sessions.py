@@ -215,3 +215,25 @@ async def test_ping_answers_while_the_store_is_open(store: Store) -> None:
     await store.close()
     with pytest.raises(StoreClosed):
         await store.ping()
+
+
+async def test_a_shared_record_is_kept_as_a_session_under_its_own_key(store: Store) -> None:
+    """Couple mode's records (bot/pairing/shared.py) are sessions with their data in
+    `record`: every store keeps them, compare-and-set included, and deletes them."""
+    record = Session("pair:abc", "", "", record={"people": ["a:1", "b:2"],
+                                                 "topics": {"boundaries": {"a:1": {"x": 1}}}})
+    await store.save(record)
+    loaded = await store.load("pair:abc")
+    assert loaded is not None and loaded.record == record.record and loaded.pair is None
+    stale = loaded.copy()
+    loaded.record["agreements"] = {"boundary_online": "friendly"}  # type: ignore[index]
+    await store.save(loaded)
+    with pytest.raises(VersionConflict):
+        await store.save(stale)
+    again = await store.load("pair:abc")
+    assert again is not None and again.record["agreements"] == {"boundary_online": "friendly"}  # type: ignore[index]
+    person = Session("test:alice", "menu", "start", pair="abc", invite="f00", joining=None)
+    await store.save(person)
+    assert (await store.load("test:alice")).pair == "abc"  # type: ignore[union-attr]
+    assert await store.delete("pair:abc")
+    assert await store.load("pair:abc") is None

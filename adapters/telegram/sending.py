@@ -27,6 +27,7 @@ from adapters.telegram.translate import (
     private_chat_button,
     telegram_messages,
     toast,
+    with_invite_link,
 )
 from bot.lru import BoundedLRU
 from bot.messages import Reply
@@ -76,6 +77,7 @@ class ReplySender:
                                      "editMessageReplyMarkup", paced=False)
             else:
                 markup = private_chat_button(self.texts, self.bot.username)
+            reply = with_invite_link(reply, self.texts, self.bot.username)
             items = telegram_messages(reply, markup, private=private)
             for item in items:
                 self.outbox.send(chat_id, self._message(chat_id, item, private,

@@ -106,6 +106,16 @@ class Session:
             if budget < 0:
                 self.back[index] = self.back[index].place
 
+    def json_as_saved(self, version: int, updated_at: float) -> str:
+        """The JSON a store writes for this session at `version` and `updated_at`, leaving
+        the session as it is: a save that does not commit must not change it."""
+        kept = self.version, self.updated_at
+        self.version, self.updated_at = version, updated_at
+        try:
+            return self.to_json()
+        finally:
+            self.version, self.updated_at = kept
+
     def to_json(self) -> str:
         """Positions are written as [flow, state] pairs (with their text as a third item when
         kept): compact, and fast on every save."""

@@ -141,13 +141,8 @@ class PostgresStore(Store):
 
     async def save(self, session: Session) -> None:
         """Unless it is committed, `session` is left exactly as it was given."""
-        expected, before = session.version, session.updated_at
-        updated = time.time()
-        session.version, session.updated_at = expected + 1, updated
-        try:
-            plain = session.to_json()
-        finally:
-            session.version, session.updated_at = expected, before
+        expected, updated = session.version, time.time()
+        plain = session.json_as_saved(expected + 1, updated)
         user = session.user_key
         key = self._keys.cached(user)
         sealed: bytes | None = None

@@ -285,13 +285,8 @@ class SQLiteStore(Store):
     async def save(self, session: Session) -> None:
         """Unless it is committed, `session` is left exactly as it was given: same version,
         same time (a caller may take the same step again)."""
-        expected, before = session.version, session.updated_at
-        updated = time.time()
-        session.version, session.updated_at = expected + 1, updated
-        try:
-            plain = session.to_json()
-        finally:
-            session.version, session.updated_at = expected, before
+        expected, updated = session.version, time.time()
+        plain = session.json_as_saved(expected + 1, updated)
         key = await self._key_for(session.user_key)
         data = plain if key is None else key.seal(plain, session.user_key)
 

@@ -1,10 +1,9 @@
-"""A linear reader over sentence embeddings, fitted when the flows load from the examples
-beside them, so an example a counsellor adds changes what the coach understands at the next
-start, with nothing to retrain by hand.
+"""A linear reader over a message's features (sentence embeddings and character n-grams),
+fitted from the examples beside the flows, so an example a counsellor adds changes what the
+coach understands at the next start, with nothing to retrain by hand.
 
-Ridge regression, one-vs-rest, in closed form: a 257 x 257 solve takes milliseconds, is the
-same on every machine, and was as good as logistic regression on our validation split
-(docs/understanding.md has the comparison)."""
+Ridge regression, one-vs-rest, in closed form: the same on every machine, and as good as
+logistic regression on our validation split (docs/understanding.md has the comparison)."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.understanding.embedder import StaticEmbedder
+from bot.understanding.features import Features
 
 NEAREST_SHOWN = 3
 _WORDS = re.compile(r"[^\W\d_]+")
@@ -59,10 +58,10 @@ class Reading:
 
 @dataclass(frozen=True)
 class LearnedReader:
-    embedder: StaticEmbedder
+    features: Features
     labels: tuple[str, ...]
     examples: tuple[Example, ...]
-    vectors: np.ndarray  # the examples' embeddings, one row each
+    vectors: np.ndarray  # the examples' vectors for finding the nearest (Features.both)
     weights: np.ndarray  # (dims + 1) x labels
     threshold: float  # what a caller needs from lead_over/margin before acting on a reading
     min_words: int = 4  # shorter messages say too little to read: only the rules judge them
@@ -86,24 +85,39 @@ class LearnedReader:
         return reading if len(agreeing) >= self.agree else None
 
     @classmethod
-    def fit(cls, embedder: StaticEmbedder, labels: tuple[str, ...],
+    def fit(cls, features: Features, labels: tuple[str, ...],
             examples: tuple[Example, ...], ridge: float, threshold: float,
-            min_words: int = 4, neighbours: int = 5, agree: int = 3) -> LearnedReader:
-        vectors = embedder.embed_many([e.text for e in examples])
-        design = np.hstack([vectors, np.ones((len(vectors), 1), dtype=np.float32)])
-        targets = np.array([[e.label == label for label in labels] for e in examples],
-                           dtype=np.float64) * 2 - 1
-        gram = design.T.astype(np.float64) @ design + ridge * np.eye(design.shape[1])
-        weights = np.linalg.solve(gram, design.T.astype(np.float64) @ targets)
-        return cls(embedder, labels, examples, vectors, weights.astype(np.float32), threshold,
+            min_words: int = 4, neighbours: int = 5, agree: int = 3,
+            weights: np.ndarray | None = None) -> LearnedReader:
+        """Fit, or take `weights` fitted before from the same examples (fitted.py)."""
+        texts = [e.text for e in examples]
+        if weights is None:
+            full = features.matrix(texts)
+            weights = solve_ridge(full, [e.label for e in examples], labels, ridge)
+            vectors = features.neighbours_from(full)
+        else:
+            vectors = features.neighbour_matrix(texts)
+        return cls(features, labels, examples, np.ascontiguousarray(vectors), weights, threshold,
                    min_words, neighbours, min(agree, neighbours))
 
     def read(self, text: str, nearest: int = NEAREST_SHOWN) -> Reading:
-        vector = self.embedder.embed(text)
+        vector, meaning = self.features.both(text)
         raw = np.append(vector, np.float32(1.0)) @ self.weights
         scores = {label: float(s) for label, s in zip(self.labels, raw, strict=True)}
         ranked = sorted(scores.values(), reverse=True)
-        order = np.argsort(-(self.vectors @ vector))[:nearest] if nearest else []
-        similar = tuple((self.examples[i], float(self.vectors[i] @ vector)) for i in order)
+        similarity = self.vectors @ meaning
+        order = np.argsort(-similarity)[:nearest] if nearest else []
+        similar = tuple((self.examples[i], float(similarity[i])) for i in order)
         return Reading(max(scores, key=scores.__getitem__), scores,
                        ranked[0] - ranked[1] if len(ranked) > 1 else ranked[0], similar)
+
+
+def solve_ridge(vectors: np.ndarray, targets: list[str], labels: tuple[str, ...],
+                ridge: float) -> np.ndarray:
+    """One-vs-rest ridge with a bias column, as (dims + 1) x labels float32 weights."""
+    design = np.hstack([vectors, np.ones((len(vectors), 1), dtype=np.float32)])
+    signs = np.array([[target == label for label in labels] for target in targets],
+                     dtype=np.float32) * 2 - 1
+    gram = (design.T @ design).astype(np.float64) + ridge * np.eye(design.shape[1])
+    weights = np.linalg.solve(gram, (design.T @ signs).astype(np.float64))
+    return weights.astype(np.float32)

@@ -91,3 +91,16 @@ def test_numpy_uses_one_blas_thread_unless_the_operator_says_otherwise() -> None
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=60, check=True)
     assert done.stdout.strip() == "4"
+
+
+def test_the_label_named_is_the_weights_choice_among_the_nearest_examples() -> None:
+    from bot.understanding.learned import Reading
+
+    near = tuple((Example(f"e{n}", label), 0.9) for n, label in enumerate(
+        ("violence", "violence", "self_harm", "none")))
+    scores = {"none": -1.0, "violence": 0.2, "self_harm": 0.6, "coercive_control": 0.9}
+    reading = Reading("coercive_control", scores, 0.3, near)
+    assert reading.label_away("none", 4) == "self_harm"  # not the count, not one unshown
+    assert reading.label_away("none", 2) == "violence"
+    alone = Reading("coercive_control", scores, 0.3, ((Example("e", "none"), 0.9),))
+    assert alone.label_away("none", 1) == "coercive_control"

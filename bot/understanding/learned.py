@@ -41,15 +41,12 @@ class Reading:
         return max(rest) - self.scores[other] if rest else 0.0
 
     def label_away(self, usual: str, neighbours: int) -> str:
-        """The label the nearest examples that are not `usual` carry most (the weights break
-        a tie): the category a flag names is the one its examples show."""
-        counts: dict[str, int] = {}
-        for example, _similarity in self.nearest[:neighbours]:
-            if example.label != usual:
-                counts[example.label] = counts.get(example.label, 0) + 1
-        if not counts:
-            return self.best_except(usual)
-        return max(counts, key=lambda label: (counts[label], self.scores[label]))
+        """The label other than `usual` the weights read most among those the nearest
+        examples carry (any, when none does): the weights name the category better than a
+        count of neighbours (docs/understanding.md), and an example shown as the reason
+        still carries what was decided."""
+        near = {example.label for example, _similarity in self.nearest[:neighbours]} - {usual}
+        return max(near, key=self.scores.__getitem__) if near else self.best_except(usual)
 
     def best_except(self, other: str) -> str:
         return max((label for label in self.scores if label != other),

@@ -17,7 +17,7 @@ from bot.understanding import fitted
 from bot.understanding.char_grams import CharGrams
 from bot.understanding.embedder import ModelError, StaticEmbedder
 from bot.understanding.features import PARTS, Features
-from bot.understanding.learned import Example, LearnedReader
+from bot.understanding.learned import Example, LearnedReader, kinds_of
 
 # The numbers an examples file may set, with their defaults.
 NUMBERS = (("ridge", 0.3), ("threshold", 0.5), ("min_words", 4), ("neighbours", 5),
@@ -38,8 +38,9 @@ def _fitted(folder: Path, parts: tuple[str, ...], labels: tuple[str, ...],
     features = Features(_embedder(folder) if "embeddings" in parts else None,
                         CharGrams() if "char_grams" in parts else None)
     fitted_from = fitted.digest(features.recipe, labels, n["ridge"],
-                                [(e.text, e.label) for e in examples])
-    weights = fitted.load(saved, fitted_from, (features.dims + 1, len(labels)))
+                                [(e.text, " ".join((e.label, *e.kinds))) for e in examples])
+    weights = fitted.load(saved, fitted_from,
+                          (features.dims + 1, len(labels) + len(kinds_of(examples))))
     reader = LearnedReader.fit(features, labels, examples, n["ridge"], n["threshold"],
                                int(n["min_words"]), int(n["neighbours"]), int(n["agree"]),
                                weights)

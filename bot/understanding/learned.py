@@ -8,7 +8,7 @@ logistic regression on our validation split (docs/understanding.md has the compa
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,6 +34,9 @@ class Reading:
     scores: dict[str, float]
     margin: float
     nearest: tuple[tuple[Example, float], ...]
+    # How strongly each kind the examples are marked with (sarcasm, minimising...) is read:
+    # above 0 leans to "marked so" (the targets are +1 marked, -1 not).
+    kind_scores: dict[str, float] = field(default_factory=dict)
 
     def lead_over(self, other: str) -> float:
         """How much the best label other than `other` scores above `other`."""
@@ -59,11 +62,12 @@ class LearnedReader:
     labels: tuple[str, ...]
     examples: tuple[Example, ...]
     vectors: np.ndarray  # the examples' vectors for finding the nearest (Features.both)
-    weights: np.ndarray  # (dims + 1) x labels
+    weights: np.ndarray  # (dims + 1) x (labels + kinds)
     threshold: float  # what a caller needs from lead_over/margin before acting on a reading
     min_words: int = 4  # shorter messages say too little to read: only the rules judge them
     neighbours: int = 5  # how many nearest examples are asked ...
     agree: int = 3  # ... and how many of them must lean the same way as the weights
+    kinds: tuple[str, ...] = ()  # the kinds the examples are marked with, after the labels
 
     def can_read(self, text: str) -> bool:
         return len(_WORDS.findall(text)) >= self.min_words
@@ -88,32 +92,42 @@ class LearnedReader:
             weights: np.ndarray | None = None) -> LearnedReader:
         """Fit, or take `weights` fitted before from the same examples (fitted.py)."""
         texts = [e.text for e in examples]
+        kinds = kinds_of(examples)
         if weights is None:
             full = features.matrix(texts)
-            weights = solve_ridge(full, [e.label for e in examples], labels, ridge)
+            weights = solve_ridge(full, [{e.label, *e.kinds} for e in examples],
+                                  labels + kinds, ridge)
             vectors = features.neighbours_from(full)
         else:
             vectors = features.neighbour_matrix(texts)
         return cls(features, labels, examples, np.ascontiguousarray(vectors), weights, threshold,
-                   min_words, neighbours, min(agree, neighbours))
+                   min_words, neighbours, min(agree, neighbours), kinds)
 
     def read(self, text: str, nearest: int = NEAREST_SHOWN) -> Reading:
         vector, meaning = self.features.both(text)
         raw = np.append(vector, np.float32(1.0)) @ self.weights
-        scores = {label: float(s) for label, s in zip(self.labels, raw, strict=True)}
+        scores = {label: float(s) for label, s in zip(self.labels, raw, strict=False)}
+        kind_scores = {kind: float(s) for kind, s in zip(
+            self.kinds, raw[len(self.labels):], strict=True)}
         ranked = sorted(scores.values(), reverse=True)
         similarity = self.vectors @ meaning
         order = np.argsort(-similarity)[:nearest] if nearest else []
         similar = tuple((self.examples[i], float(similarity[i])) for i in order)
         return Reading(max(scores, key=scores.__getitem__), scores,
-                       ranked[0] - ranked[1] if len(ranked) > 1 else ranked[0], similar)
+                       ranked[0] - ranked[1] if len(ranked) > 1 else ranked[0], similar,
+                       kind_scores)
 
 
-def solve_ridge(vectors: np.ndarray, targets: list[str], labels: tuple[str, ...],
+def kinds_of(examples: tuple[Example, ...]) -> tuple[str, ...]:
+    return tuple(sorted({kind for example in examples for kind in example.kinds}))
+
+
+def solve_ridge(vectors: np.ndarray, targets: list[set[str]], columns: tuple[str, ...],
                 ridge: float) -> np.ndarray:
-    """One-vs-rest ridge with a bias column, as (dims + 1) x labels float32 weights."""
+    """One-vs-rest ridge with a bias column, as (dims + 1) x columns float32 weights: +1
+    where an example is marked with the column's label or kind, -1 where not."""
     design = np.hstack([vectors, np.ones((len(vectors), 1), dtype=np.float32)])
-    signs = np.array([[target == label for label in labels] for target in targets],
+    signs = np.array([[column in target for column in columns] for target in targets],
                      dtype=np.float32) * 2 - 1
     gram = (design.T @ design).astype(np.float64) + ridge * np.eye(design.shape[1])
     weights = np.linalg.solve(gram, (design.T @ signs).astype(np.float64))

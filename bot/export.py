@@ -124,6 +124,7 @@ def export_data(session: Session, catalog: Catalog) -> dict:
         "update_ids_remembered": list(session.seen),
         "steps_shown": session.step,
         "saves": session.version,
+        "lang": session.lang,  # the language I speak with this person (bot/i18n/)
     }
 
 
@@ -168,6 +169,8 @@ def export_text(data: dict, texts: Texts) -> str:
     if data.get("update_ids_remembered"):
         lines += ["", texts.get("export_seen", kept=SEEN_UPDATES_KEPT,
                                 ids=", ".join(data["update_ids_remembered"]))]
+    if data.get("lang"):
+        lines += ["", texts.get("export_language", language=texts.get("language_name"))]
     lines += ["", texts.get("export_dates", user=data["user"], created=data["created_at"],
                             updated=data["updated_at"])]
     return "\n".join(lines)

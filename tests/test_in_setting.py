@@ -104,3 +104,22 @@ def test_a_commitment_is_not_a_risk_by_resemblance_but_rules_still_flag() -> Non
     result = screen(text, None, setting, learned)
     assert not result.is_flagged and result.rule.startswith("own_commitment:learned.")
     assert screen("I will hurt myself if you leave", None, setting, learned).risk == "risk"
+
+
+@pytest.mark.parametrize("text", [
+    "you can read my messages any time, I want you to",
+    "I will give you my passwords so you can check my phone if you need to",
+])
+def test_an_offer_said_to_the_partner_is_openness_not_control(text: str) -> None:
+    for setting in (Setting("crossed", "boundary"), Setting("crossed", "rehearsal"),
+                    STORY_HURT):
+        result = screen(text, None, setting)
+        assert not result.is_flagged and result.rule.startswith("consented_openness:"), setting
+
+
+@pytest.mark.parametrize("text", [
+    "he says you can read my messages but he reads mine every night and makes me hand it over",
+    "she told me you can check my phone or else",
+])
+def test_an_offer_beside_control_is_still_control(text: str) -> None:
+    assert screen(text, None, STORY_HURT).is_flagged

@@ -103,7 +103,7 @@ def rendered() -> dict[Path, str]:
         REPO / "flows" / "safety" / "screen_examples.yaml":
             _render(SCREEN_HEAD, 0.7, 3, _items(SCREEN_SETS, "category")),
         REPO / "flows" / "coach" / "feedback_examples.yaml":
-            _render(COACH_HEAD, 0.2, 2, _items(COACH_SETS, "verdict")),
+            _render(COACH_HEAD, 0.2, 1, _items(COACH_SETS, "verdict")),
     }
 
 

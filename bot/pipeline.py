@@ -60,6 +60,13 @@ class _NoSession(Exception):
     """`greet_returning` found nobody to greet: nothing is saved."""
 
 
+class _NothingToDo(Exception):
+    """A check-in turn found nothing due (or nothing to stop): nothing is saved."""
+
+
+DUE_BATCH = 100  # people whose check-ins are looked at in one pass
+
+
 class Coach:
     """The platform-free core. One instance serves every user of every adapter."""
 
@@ -73,7 +80,7 @@ class Coach:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = dict(config or {})
-        self.stages = Stages(catalog, self.config, screen)
+        self.stages = Stages(catalog, self.config, screen, clock)
         self.catalog = catalog
         self.texts = self.stages.texts
         self.engine = self.stages.engine
@@ -119,6 +126,54 @@ class Coach:
         try:
             return await self._commit(message, greet)
         except _NoSession:
+            return None
+
+    # -- check-ins: messages nobody asked for just now -------------------------------------
+
+    async def due_checkins(self, platform: str, *, only: UserKey | None = None,
+                           limit: int = DUE_BATCH) -> list[tuple[UserKey, Reply]]:
+        """The check-ins due now on `platform` (`only`: that person's alone, as the console
+        has one), each as the person and the Reply to send them. Each one is committed
+        before it is returned (the session has moved to the check-in's step, so its buttons
+        work and it is never sent twice); several processes sharing the store may ask at
+        once, and each due check-in is returned by exactly one of them. Nothing is returned
+        for someone who has since used /delete (their row is gone) or when the store could
+        not commit (it stays due, for the next pass)."""
+        now = self.clock()
+        keys = await self.store.due(now, platform, limit)
+        found: list[tuple[UserKey, Reply]] = []
+        for key in keys:
+            user = UserKey(platform, key.partition(":")[2])
+            if only is not None and user != only:
+                continue
+            message = Incoming(user, private=True)
+            reply = await self._turn_if(message, lambda stored, m=message: self.stages
+                                        .checkin_due(stored, m, now) if stored else None)
+            if reply is not None and reply.saved and reply.parts:
+                found.append((user, reply))
+        return found
+
+    async def stop_checkins(self, user: UserKey, reason: str) -> bool:
+        """Stop every check-in of this person (the adapter found they blocked the bot; the
+        `pair` branch's /unpair stops shared reminders through here too); True if any was
+        set. The weeks they answered stay until /delete."""
+        message = Incoming(user, private=True)
+        reply = await self._turn_if(message, lambda stored: self.stages.stop_checkins(
+            stored, message, reason) if stored else None)
+        return reply is not None and reply.saved
+
+    async def _turn_if(self, message: Incoming,
+                       step: Callable[[Session | None], Turn | None]) -> Reply | None:
+        """A turn without a message: committed when `step` has one, else nothing saved."""
+        def taken(stored: Session | None) -> Turn:
+            turn = step(stored)
+            if turn is None:
+                raise _NothingToDo
+            return turn
+
+        try:
+            return await self._commit(message, taken)
+        except _NothingToDo:
             return None
 
     def data_folder(self) -> Path | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from dataclasses import dataclass, field
@@ -45,6 +46,9 @@ class Session:
     opens once it has been.
     `asked` names, for each answer, the step that asked for it ("flow.state"), so /export
     and /plan show the question the person actually saw.
+    `checkins` holds the check-ins the person asked for and the weeks they answered
+    (bot/checkins/record.py); `due` is when the earliest is next due, which stores keep
+    beside the sealed data so the core can find whose check-ins are due.
     """
 
     user_key: str
@@ -62,6 +66,8 @@ class Session:
     shown: tuple[str, ...] | None = None
     wanted: str | None = None
     asked: dict[str, str] = field(default_factory=dict)
+    checkins: dict[str, Any] = field(default_factory=dict)
+    due: float | None = None
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 
@@ -118,6 +124,7 @@ class Session:
         twin.slots, twin.back = dict(self.slots), list(self.back)
         twin.asked = dict(self.asked)
         twin.calls, twin.seen = list(self.calls), list(self.seen)
+        twin.checkins = copy.deepcopy(self.checkins) if self.checkins else {}
         return twin
 
     @classmethod
@@ -146,4 +153,5 @@ def _position(raw: list[Any]) -> Position:
 
 
 _PLAIN_FIELDS = ("user_key", "flow", "state", "slots", "step", "version", "seen", "pending",
-                 "held", "shown", "wanted", "asked", "created_at", "updated_at")
+                 "held", "shown", "wanted", "asked", "checkins", "due", "created_at",
+                 "updated_at")

@@ -9,14 +9,27 @@ more. `Stages.run` is the whole path, readable top to bottom in `order`:
 4. screen the message (a flagged one goes to the safety flow and nowhere else)
 5. answer an open question of the core's own (`/delete`'s confirmation)
 6. route it: a command, a button, or text (an answer, or a typed button label)
-7. follow-ups the step's actions asked for (the held answer, once they are safe)
+7. follow-ups the step's actions asked for (the held answer, once they are safe; the
+   picture of the weeks kept)
 8. open the part a deep link asked for, now that the age question is answered
+
+A check-in that falls due is a turn of its own, taken without a message (`checkin_due`).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Mapping
 
+from bot.checkins.actions import PICTURE
+from bot.checkins.due import take_due
+from bot.checkins.flow import CHECKIN_FLOW, ENTRY_STATES
+from bot.checkins.progress import progress_picture
+from bot.checkins.record import CheckinBook
+from bot.checkins.schedule import week_of
+from bot.checkins.texts import SERVICE as CHECKIN_TEXTS
+from bot.checkins.texts import CheckinTexts
 from bot.commands import run_command
 from bot.engine import BUTTON_ID, MENU, ChoiceRead, Engine, EngineContext
 from bot.export import export_attachment, export_data, export_text
@@ -36,6 +49,7 @@ from bot.understanding.learned import LearnedReader
 CONSENT_SLOT, CONSENT_VALUE = "adult", "yes"
 Screen = Callable[[str, Setting], ScreenResult]
 Stage = Callable[[Turn], bool]
+log = logging.getLogger("coach.core")
 
 
 def parse_command(text: str) -> tuple[str, str] | None:
@@ -51,9 +65,11 @@ def parse_command(text: str) -> tuple[str, str] | None:
 
 class Stages:
     def __init__(self, catalog: Catalog, config: Mapping[str, str],
-                 screen: Screen | None = None) -> None:
+                 screen: Screen | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         """`screen` replaces the safety screen (tests); by default it runs with the rules
-        loaded with these flows."""
+        loaded with these flows. `clock` is the core's (a simulated one in tests)."""
+        self.clock = clock
         if catalog.texts is None:
             raise ValueError("the catalog has no core messages")
         self.catalog = catalog
@@ -71,6 +87,7 @@ class Stages:
             self.answer_pending,
             self.route,
             self.apply_effects,
+            self.attach_pictures,
             self.open_wanted,
         )
 
@@ -97,7 +114,7 @@ class Stages:
         if message.update_id:
             session.remember_update(message.update_id)
         ctx = EngineContext(session, self.catalog, self.catalog.registry, self.config,
-                            services=self.catalog.services)
+                            services=self.catalog.services, now=self.clock())
         command = parse_command(text) if text else None
         return Turn(ctx, message, text, command, new=stored is None)
 
@@ -195,6 +212,15 @@ class Stages:
             turn.shown = self.engine.answer(ctx, held) or []
         return False
 
+    def attach_pictures(self, turn: Turn) -> bool:
+        """The weeks kept, as a picture (with the same in words, for the console)."""
+        texts = self.catalog.services.get(CHECKIN_TEXTS)
+        if PICTURE in turn.ctx.effects and isinstance(texts, CheckinTexts):
+            picture = progress_picture(CheckinBook(turn.session).weeks, texts)
+            if picture is not None:
+                turn.attachments.append(picture)
+        return False
+
     def open_wanted(self, turn: Turn) -> bool:
         """They have just confirmed their age: open the part their `/start FLOW` asked for,
         instead of the menu this step landed on."""
@@ -209,6 +235,50 @@ class Stages:
         session.calls.clear()
         turn.shown = self.engine.enter(ctx, start)
         return True
+
+    # -- a check-in falls due ---------------------------------------------------------------
+
+    def checkin_due(self, stored: Session, user: Incoming, now: float) -> Turn | None:
+        """Move the person's due check-ins on (sent, waiting for the end of their quiet
+        hours, or let go past a day) and, for the one sent, take them to its step, as a
+        `call`, so its last step goes back where they were. None when nothing is due (another
+        process sent it first): nothing is saved. The caller commits before anything is sent:
+        that commit is the claim."""
+        if stored.due is None or stored.due > now:
+            return None
+        turn = self.begin(stored, user, None)
+        texts = self.catalog.services.get(CHECKIN_TEXTS)
+        book = CheckinBook(turn.session,
+                           texts.default_quiet if isinstance(texts, CheckinTexts) else None)
+        session = turn.session
+        busy = bool(session.pending) or session.flow == SAFETY_FLOW
+        outcome = take_due(book, now, busy=busy)
+        for kind in outcome.skipped:
+            log.info("event=checkin_skipped kind=%s user=%s", kind, session.user_key)
+        turn.event, turn.controls = "checkin_waits", False
+        flow = self.catalog.flow(CHECKIN_FLOW)
+        entry = ENTRY_STATES.get(outcome.send or "")
+        if outcome.send is None or flow is None or entry not in flow.spec.states:
+            if outcome.send is not None:
+                log.warning("event=checkin_skipped kind=%s reason=no_flow", outcome.send)
+            return turn
+        book.data["week"] = week_of(now, book.zone or "UTC")
+        turn.controls = True
+        turn.event = f"checkin_sent_{outcome.send}" + ("_late" if outcome.late else "")
+        if outcome.late and isinstance(texts, CheckinTexts):
+            turn.notes.append(texts.get("late"))
+        turn.shown = self.engine.call(turn.ctx, Position(CHECKIN_FLOW, entry))
+        return turn
+
+    def stop_checkins(self, stored: Session, user: Incoming, reason: str) -> Turn | None:
+        """Every check-in stopped (the weeks answered stay); None when none was set."""
+        book = CheckinBook(stored)
+        if not book.scheduled():
+            return None
+        turn = self.begin(stored, user, None)
+        CheckinBook(turn.session).stop()
+        turn.event, turn.controls = f"checkins_stopped_{reason}", False
+        return turn
 
     # -- what stages and commands share -----------------------------------------------------
 
@@ -252,7 +322,7 @@ class Stages:
             reply.choices = pending.buttons()
             return reply
         ctx = EngineContext(stored, self.catalog, self.catalog.registry, self.config,
-                            services=self.catalog.services)
+                            services=self.catalog.services, now=self.clock())
         if ctx.valid(stored.position):
             controls = self.engine.controls(ctx)
             reply.choices = controls.choices

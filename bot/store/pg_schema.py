@@ -28,6 +28,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX sessions_updated ON sessions (updated_at);
     """,
+    # Check-ins: when a person's earliest check-in is due (NULL: none), beside the sealed
+    # data so due ones are found by an index, and erased with the row by /delete.
+    """
+    ALTER TABLE sessions ADD COLUMN due_at DOUBLE PRECISION;
+    CREATE INDEX sessions_due ON sessions (due_at) WHERE due_at IS NOT NULL;
+    """,
 )
 CURRENT = len(MIGRATIONS)
 

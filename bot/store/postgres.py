@@ -34,7 +34,14 @@ import asyncpg
 
 from bot.crypto import Cipher, InvalidToken
 from bot.session import Session
-from bot.store.base import Store, StoreClosed, StoreOpenError, StoreUnavailable, VersionConflict
+from bot.store.base import (
+    Store,
+    StoreClosed,
+    StoreOpenError,
+    StoreUnavailable,
+    VersionConflict,
+    platform_range,
+)
 from bot.store.pg_schema import PERSON_SPACE, PURGE_LOCK, SchemaTooNew, migrate
 from bot.store.sqlite import UnreadableStore
 
@@ -254,7 +261,7 @@ class PostgresStore(Store):
             data = self.cipher.encrypt(session.to_json(), session.user_key)
         finally:
             session.version, session.updated_at = expected, before
-        key = session.user_key
+        key, due = session.user_key, session.due
 
         async def write(conn: Any, attempt: int) -> bool:
             if attempt > 1:  # the first try may have committed before the connection went
@@ -265,14 +272,14 @@ class PostgresStore(Store):
                     return True
             if expected == 0:
                 status = await conn.execute(
-                    "INSERT INTO sessions (user_key, version, updated_at, data) "
-                    "VALUES ($1, $2, $3, $4) ON CONFLICT (user_key) DO NOTHING",
-                    key, expected + 1, updated, data)
+                    "INSERT INTO sessions (user_key, version, updated_at, data, due_at) "
+                    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_key) DO NOTHING",
+                    key, expected + 1, updated, data, due)
             else:
                 status = await conn.execute(
-                    "UPDATE sessions SET version = $1, updated_at = $2, data = $3 "
-                    "WHERE user_key = $4 AND version = $5",
-                    expected + 1, updated, data, key, expected)
+                    "UPDATE sessions SET version = $1, updated_at = $2, data = $3, "
+                    "due_at = $6 WHERE user_key = $4 AND version = $5",
+                    expected + 1, updated, data, key, expected, due)
             return _rows(status) == 1
 
         if not await self._run(key, write):
@@ -300,6 +307,17 @@ class PostgresStore(Store):
     async def count(self) -> int:
         async def read(conn: Any, attempt: int) -> int:
             return int(await conn.fetchval("SELECT count(*) FROM sessions"))
+
+        return await self._run(None, read)
+
+    async def due(self, now: float, platform: str, limit: int) -> list[str]:
+        prefix = platform_range(platform)[0]  # by prefix: a text range depends on collation
+
+        async def read(conn: Any, attempt: int) -> list[str]:
+            rows = await conn.fetch(
+                "SELECT user_key FROM sessions WHERE due_at <= $1 "
+                "AND starts_with(user_key, $2) ORDER BY due_at LIMIT $3", now, prefix, limit)
+            return [row["user_key"] for row in rows]
 
         return await self._run(None, read)
 

@@ -39,7 +39,13 @@ from typing import Any
 
 from bot.crypto import Cipher, InvalidToken
 from bot.session import Session
-from bot.store.base import Store, StoreClosed, StoreUnavailable, VersionConflict
+from bot.store.base import (
+    Store,
+    StoreClosed,
+    StoreUnavailable,
+    VersionConflict,
+    platform_range,
+)
 from bot.store.in_use import StoreInUse
 
 log = logging.getLogger(__name__)
@@ -53,10 +59,23 @@ CREATE TABLE IF NOT EXISTS sessions (
     user_key   TEXT PRIMARY KEY,
     version    INTEGER NOT NULL,
     updated_at REAL NOT NULL,
-    data       BLOB NOT NULL
+    data       BLOB NOT NULL,
+    due_at     REAL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated_at);
 """
+# A file made before check-ins has no due_at: it is added (NULL: nothing due) on opening.
+DUE_COLUMN = "ALTER TABLE sessions ADD COLUMN due_at REAL"
+DUE_INDEX = ("CREATE INDEX IF NOT EXISTS sessions_due ON sessions(due_at) "
+             "WHERE due_at IS NOT NULL")
+
+
+def _ensure_due_column(conn: sqlite3.Connection) -> None:
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
+    if "due_at" not in columns:
+        conn.execute(DUE_COLUMN)
+    conn.execute(DUE_INDEX)
+
 
 Operation = Callable[[sqlite3.Connection], Any]
 
@@ -222,6 +241,7 @@ class SQLiteStore(Store):
             raise
         try:
             self._writer.executescript(SCHEMA)
+            _ensure_due_column(self._writer)
             self._reader = connect_private(self.path, busy_timeout_ms=self._busy_timeout_ms)
         except BaseException:
             self._writer.close()
@@ -268,14 +288,20 @@ class SQLiteStore(Store):
             raise UnreadableStore(f"{self.path}: stored sessions cannot be decrypted with the "
                                   f"key(s) from {self.cipher.source}") from exc
 
-    async def _read(self, sql: str, parameters: tuple[Any, ...] = ()) -> Any:
-        """The first row of a query on the reader. With WAL a read is rarely refused (another
-        process recovering the WAL after a crash); when it is, it is tried again after a
-        sleep on the loop, as _begin does, not inside SQLite."""
+    async def _read_all(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
+        """Every row of a query on the reader (retried like `_read`)."""
+        return await self._read(sql, parameters, every=True)
+
+    async def _read(self, sql: str, parameters: tuple[Any, ...] = (), *,
+                    every: bool = False) -> Any:
+        """The first row of a query on the reader (every row with `every`). With WAL a read
+        is rarely refused (another process recovering the WAL after a crash); when it is, it
+        is tried again after a sleep on the loop, as _begin does, not inside SQLite."""
         deadline, delay = 0.0, FIRST_RETRY_S
         while True:
             try:
-                return self._reader.execute(sql, parameters).fetchone()
+                cursor = self._reader.execute(sql, parameters)
+                return cursor.fetchall() if every else cursor.fetchone()
             except sqlite3.Error as error:
                 reason = unavailable_reason(error)
                 if reason is None:
@@ -500,17 +526,19 @@ class SQLiteStore(Store):
             data = self._encode(session.to_json(), session.user_key)
         finally:
             session.version, session.updated_at = expected, before
+        due = session.due
 
         def write(conn: sqlite3.Connection) -> bool:
             if expected == 0:
                 cursor = conn.execute(
-                    "INSERT OR IGNORE INTO sessions (user_key, version, updated_at, data) "
-                    "VALUES (?, ?, ?, ?)", (session.user_key, expected + 1, updated, data))
+                    "INSERT OR IGNORE INTO sessions (user_key, version, updated_at, data, "
+                    "due_at) VALUES (?, ?, ?, ?, ?)",
+                    (session.user_key, expected + 1, updated, data, due))
             else:
                 cursor = conn.execute(
-                    "UPDATE sessions SET version = ?, updated_at = ?, data = ? "
+                    "UPDATE sessions SET version = ?, updated_at = ?, data = ?, due_at = ? "
                     "WHERE user_key = ? AND version = ?",
-                    (expected + 1, updated, data, session.user_key, expected))
+                    (expected + 1, updated, data, due, session.user_key, expected))
             return cursor.rowcount == 1
 
         if not await self._write(write):
@@ -554,6 +582,13 @@ class SQLiteStore(Store):
 
     async def count(self) -> int:
         return int((await self._read("SELECT COUNT(*) FROM sessions"))[0])
+
+    async def due(self, now: float, platform: str, limit: int) -> list[str]:
+        low, high = platform_range(platform)
+        rows = await self._read_all(
+            "SELECT user_key FROM sessions WHERE due_at <= ? AND user_key >= ? "
+            "AND user_key < ? ORDER BY due_at LIMIT ?", (now, low, high, limit))
+        return [row[0] for row in rows]
 
     async def close(self) -> None:
         if self._closed:

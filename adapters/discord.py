@@ -50,6 +50,7 @@ from discord.http import Route
 from discord.utils import MISSING
 
 from adapters import lifecycle
+from adapters.discord_checkins import checkin_loop
 from adapters.discord_ui import (
     FORGED_CHOICE,
     ChoiceButton,
@@ -259,6 +260,7 @@ class Delivery:
     edit_original: bool = False  # the first message replaces the "thinking" placeholder
     placeholder: int | None = None  # that placeholder's message id, once it is posted
     pressed: int | None = None  # the message whose buttons the acknowledgement removed
+    failure: int | None = None  # Discord's error code when a message could not be sent
 
 
 # -- the client ---------------------------------------------------------------------------------
@@ -333,6 +335,7 @@ class DiscordBot:
         self._inflight: set[asyncio.Task[Any]] = set()
         self._keyboards: BoundedLRU[int, int] = BoundedLRU(KEYBOARDS_REMEMBERED)
         self._newest: BoundedLRU[int, int] = BoundedLRU(KEYBOARDS_REMEMBERED)  # DM -> newest
+        self.checkins = checkin_loop(self)
 
     # -- lifecycle
 
@@ -346,6 +349,7 @@ class DiscordBot:
             count, _, _ = await self.client.http.get_bot_gateway()
             self.client.shard_count = count
         self.running = asyncio.create_task(self.client.connect(reconnect=True))
+        self.checkins.start()
 
     async def setup(self) -> None:
         """discord.py's setup_hook: after login, before the gateway connects."""
@@ -365,6 +369,7 @@ class DiscordBot:
     async def stop(self) -> None:
         """Take no new events, let the ones in flight finish, then close the connection."""
         self.stopping = True
+        await self.checkins.stop()
         if self._inflight:
             _, left = await asyncio.wait(set(self._inflight), timeout=self.config.drain_timeout)
             if left:
@@ -546,9 +551,9 @@ class DiscordBot:
             if delivery.ack is not None and not await delivery.ack:
                 # Not acknowledged in time: answer in the DM without the interaction.
                 delivery = Delivery(delivery.channel)
-            await self._deliver(reply, delivery)
+            await self.deliver(reply, delivery)
 
-    async def _deliver(self, reply: Reply, delivery: Delivery) -> None:
+    async def deliver(self, reply: Reply, delivery: Delivery) -> None:
         if reply.duplicate:
             await self._abandon(delivery)
             return
@@ -590,6 +595,7 @@ class DiscordBot:
                 allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as error:  # e.g. 50007: they closed their DMs
             log.error("event=send_failed channel=%s %s", _id(delivery), _failure(error))
+            delivery.failure = error.code
             return None
 
     def _overtaken(self, delivery: Delivery) -> bool:

@@ -75,7 +75,7 @@ class ReplySender:
                 markup = private_chat_button(self.texts, self.bot.username)
             for item in telegram_messages(reply, markup, private=private):
                 self.outbox.send(chat_id, self._message(chat_id, item, private),
-                                 "sendDocument" if item.document else "sendMessage",
+                                 _method(item),
                                  group=not private, on_error=on_error)
         if on_sent is not None:
             self.outbox.after(chat_id, on_sent)
@@ -141,7 +141,10 @@ class ReplySender:
         async def send() -> None:
             if item.document is not None:
                 document = InputFile(item.document.data, filename=item.document.filename)
-                sent = await bot.send_document(chat_id, document, reply_markup=item.markup)
+                if item.document.picture:  # shown in the chat, not as a file to open
+                    sent = await bot.send_photo(chat_id, document, reply_markup=item.markup)
+                else:
+                    sent = await bot.send_document(chat_id, document, reply_markup=item.markup)
             else:
                 sent = await bot.send_message(chat_id, item.text or "", reply_markup=item.markup,
                                               link_preview_options=NO_PREVIEW)
@@ -149,6 +152,21 @@ class ReplySender:
                 self._remember_keyboard(chat_id, sent.message_id)
 
         return send
+
+    async def deliver_unasked(self, chat_id: int, reply: Reply) -> list[Exception]:
+        """A reply nobody asked for just now (a check-in), queued in the chat's lane like any
+        other so it never cuts into a reply being sent; why each message of it was given up
+        (Forbidden: the person blocked the bot)."""
+        errors: list[Exception] = []
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def finished() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        self.send(chat_id, True, reply, None, finished, on_error=errors.append)
+        await done
+        return errors
 
     def _remember_keyboard(self, chat_id: int, message_id: int | None) -> None:
         self._keyboards.put(chat_id, message_id)
@@ -186,3 +204,10 @@ class ReplySender:
         except BadRequest as error:
             if "not modified" not in error.message.lower():
                 log.info("event=keyboard_not_removed chat=%s error=%s", chat_id, error.message)
+
+
+def _method(item: TelegramMessage) -> str:
+    """The Bot API method an item goes out with (for the outbox's logs and pacing)."""
+    if item.document is None:
+        return "sendMessage"
+    return "sendPhoto" if item.document.picture else "sendDocument"

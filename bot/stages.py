@@ -267,7 +267,8 @@ class Stages:
         turn.event = f"checkin_sent_{outcome.send}" + ("_late" if outcome.late else "")
         if outcome.late and isinstance(texts, CheckinTexts):
             turn.notes.append(texts.get("late"))
-        turn.shown = self.engine.call(turn.ctx, Position(CHECKIN_FLOW, entry))
+        session.calls.append(session.here)  # its last step goes back here, even from within
+        turn.shown = self.engine.enter(turn.ctx, Position(CHECKIN_FLOW, entry))
         return turn
 
     def stop_checkins(self, stored: Session, user: Incoming, reason: str) -> Turn | None:

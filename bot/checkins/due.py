@@ -60,12 +60,14 @@ def take_due(book: CheckinBook, now: float, *, busy: bool = False) -> Outcome:
     for kind, item in sorted(book.items.items(), key=lambda pair: pair[1]["due"]):
         if item["due"] > now:
             continue
-        decision = decide(item["due"], now, item.get("zone") or zone_name, book.quiet,
+        first_due = item.get("was_due", item["due"])  # lateness counts from the time first due
+        decision = decide(first_due, now, item.get("zone") or zone_name, book.quiet,
                           busy=busy or outcome.send is not None)
         if decision.action == "wait":
-            item["due"] = decision.until
+            item["was_due"], item["due"] = first_due, decision.until
             outcome.waited.append(kind)
             continue
+        item.pop("was_due", None)
         if decision.action == "send":
             outcome.send, outcome.late = kind, decision.late
         else:

@@ -17,7 +17,7 @@ from bot.messages import Reply, UserKey
 from bot.pipeline import Coach
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SQLiteStore
-from tests.checkin_steps import DAY, HOUR, Clock, london, talk_checkin, weekly_checkin
+from tests.checkin_steps import DAY, Clock, london, talk_checkin, weekly_checkin
 from tests.conftest import Chat
 
 ASKED = "How did it go?"

@@ -61,8 +61,9 @@ class ReplySender:
              on_error: Callable[[Exception], None] | None = None) -> None:
         """Queue everything for one reply; synchronous, so replies queue in handling order.
         `on_sent` runs once all of it has been sent (or given up); `on_error` hears why a
-        message of it was given up. A step that was not saved and shows no buttons leaves the
-        ones on screen: nothing changed, so they still work."""
+        call of it was given up (after a 403 the rest of the chat's lane is dropped). A step
+        that was not saved and shows no buttons leaves the ones on screen: nothing changed,
+        so they still work."""
         self.answer(query, reply.notice)
         if not reply.duplicate:
             if private:
@@ -70,7 +71,7 @@ class ReplySender:
                 if reply.saved or markup is not None:
                     pressed = query.message.message_id if query and query.message else None
                     self.outbox.send(chat_id, self._clear_keyboards(chat_id, pressed),
-                                     "editMessageReplyMarkup", paced=False)
+                                     "editMessageReplyMarkup", paced=False, on_error=on_error)
             else:
                 markup = private_chat_button(self.texts, self.bot.username)
             for item in telegram_messages(reply, markup, private=private):

@@ -10,6 +10,11 @@ latency a person sees when the bot is busy but not overloaded. The same run meas
 `transitions` machine with no store and bare durable SQLite commits on the same disk, so the
 figures can be read as ratios on a noisy machine.
 
+`--checkins N` first stores N people with a weekly check-in scheduled (due in a week, so none
+is sent during the run) and asks the core for due check-ins every CHECKIN_PASS_S seconds
+while it runs, as the adapters' loops do (they ask every 30 s), so the cost per message can
+be compared with and without.
+
 The store is named as every command names one: `memory`, or an SQLite URL or path. The bench
 never writes into a store in use: an SQLite file must be new, and is removed afterwards.
 """
@@ -17,6 +22,7 @@ never writes into a store in use: an SQLite file must be new, and is removed aft
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import random
@@ -42,6 +48,7 @@ from bot.store.sqlite import SQLiteStore
 from bot.store.url import StoreURLError
 
 MEMORY = ("memory", "memory://")
+CHECKIN_PASS_S = 1.0  # the bench asks for due check-ins this often (the adapters: every 30 s)
 ANSWERS = (
     "I noticed you were messaging someone late at night and it made me uneasy.",
     "Friendly chats are fine, flirting is not.",
@@ -68,6 +75,8 @@ class BenchResult:
     stored_sessions: int
     rss_before_preload_mb: float
     rss_after_preload_mb: float
+    checkins_scheduled: int = 0
+    checkin_passes: int = 0
 
     @property
     def ratios(self) -> dict[str, float]:
@@ -199,8 +208,29 @@ def _preload(path: Path, count: int, cipher: Cipher) -> None:
              for n in range(count)))
 
 
+async def _schedule_checkins(store: Store, count: int) -> None:
+    """`count` people with a weekly check-in a week from now, stored through the store."""
+    due = time.time() + 7 * 86400
+    for n in range(count):
+        key = f"bench-checkin:{n}"
+        checkins = {"zone": "UTC", "items": {"weekly": {"due": due, "at": "18:00",
+                                                        "weekday": 6, "zone": "UTC"}}}
+        await store.save(Session(key, "menu", "welcome", checkins=checkins, due=due))
+
+
+async def _ask_for_checkins(coach: Coach, stop: asyncio.Event, passes: list[int]) -> None:
+    """What the adapters' loops do, more often: ask the core for due check-ins."""
+    while not stop.is_set():
+        for platform in ("bench", "paced", "bench-checkin"):
+            await coach.due_checkins(platform)
+        passes[0] += 1
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), CHECKIN_PASS_S)
+
+
 async def _run(database: Path | None, users: int, messages: int, preload: int,
-               workdir: Path, flows: Path | None, rate: float | None) -> BenchResult:
+               workdir: Path, flows: Path | None, rate: float | None,
+               checkins: int = 0) -> BenchResult:
     catalog = load_flows(flows)
     store: Store
     rss_before = _rss_mb()
@@ -213,7 +243,12 @@ async def _run(database: Path | None, users: int, messages: int, preload: int,
         store = MemoryStore()
     rss_after = _rss_mb()
     coach = Coach(catalog, store)
+    stop, passes = asyncio.Event(), [0]
+    asking: asyncio.Task[None] | None = None
     try:
+        if checkins:
+            await _schedule_checkins(store, checkins)
+            asking = asyncio.create_task(_ask_for_checkins(coach, stop, passes))
         await _drive(coach, min(users, 50), min(messages, 2000), seed=99)  # warm-up
         started = time.perf_counter()
         latencies = await _drive(coach, users, messages, seed=1)
@@ -223,6 +258,9 @@ async def _run(database: Path | None, users: int, messages: int, preload: int,
         paced = await _drive_paced(coach, users, messages, offered, seed=7)
         stored = await store.count()
     finally:
+        stop.set()
+        if asking is not None:
+            await asking
         await store.close()
     latencies.sort()
     paced.sort()
@@ -239,6 +277,7 @@ async def _run(database: Path | None, users: int, messages: int, preload: int,
         bare_transitions_per_s=bare_transitions_per_s(),
         durable_commit_per_s=durable_commit_per_s(workdir),
         stored_sessions=stored, rss_before_preload_mb=rss_before, rss_after_preload_mb=rss_after,
+        checkins_scheduled=checkins, checkin_passes=passes[0],
     )
 
 
@@ -269,11 +308,12 @@ def bench_database(store: str) -> Path | None:
 
 
 def run_bench(*, store: str = "memory", users: int, messages: int, flows: Path | None = None,
-              preload: int = 0, rate: float | None = None) -> BenchResult:
+              preload: int = 0, rate: float | None = None, checkins: int = 0) -> BenchResult:
     """Measure on `store` (a store URL: memory, or a new SQLite file). The floors are measured
     beside it: in the system's temporary directory for memory (the working directory may not
     be writable, as in the Docker image), in the database's folder for SQLite."""
-    if users < 1 or messages < 1 or preload < 0 or (rate is not None and rate <= 0):
+    if users < 1 or messages < 1 or preload < 0 or checkins < 0 or (
+            rate is not None and rate <= 0):
         raise ValueError("users and messages must be 1 or more, preload 0 or more, "
                          "rate above 0")
     database = bench_database(store)
@@ -281,7 +321,8 @@ def run_bench(*, store: str = "memory", users: int, messages: int, flows: Path |
     workdir = Path(tempfile.mkdtemp(prefix="coach-bench-",
                                     dir=None if database is None else database.parent))
     try:
-        return asyncio.run(_run(database, users, messages, preload, workdir, flows, rate))
+        return asyncio.run(_run(database, users, messages, preload, workdir, flows, rate,
+                                checkins))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if database is not None:

@@ -12,6 +12,8 @@ LONDON = ZoneInfo("Europe/London")
 # Monday 10 March 2025, 10:00 in London (GMT, before the clocks change on 30 March).
 MONDAY_10AM = datetime(2025, 3, 10, 10, 0, tzinfo=LONDON).timestamp()
 HOUR, DAY = 3600.0, 86400.0
+# From /checkins: a check-in after the talk, tomorrow (Tuesday 11 March) at 18:00 in London.
+TALK_STEPS = ("Check in after my talk", "Yes, pick a time", "Tomorrow", "18:00", "UK (London)")
 
 
 class Clock:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.pipeline import Coach
 from bot.store.url import open_store
-from tests.checkin_steps import Clock, london
+from tests.checkin_steps import TALK_STEPS, Clock, london
 from tests.fakes.discord_api import FakeDiscordAPI
 from tests.test_discord_adapter import FLOWS, Harness, labels, running, server, texts
 
@@ -19,12 +19,9 @@ ALICE = 4242
 
 async def ask_for_talk_checkin(h: Harness) -> None:
     await h.bot.checkins.stop()  # the test drives the passes
-    await h.topic(ALICE, "checkins")
-    await h.press(ALICE, "Check in after my talk")
-    await h.press(ALICE, "Yes, pick a time")
-    await h.press(ALICE, "Tomorrow")
-    await h.press(ALICE, "18:00")
-    done = await h.press(ALICE, "UK (London)")
+    done = await h.topic(ALICE, "checkins")
+    for label in TALK_STEPS:
+        done = await h.press(ALICE, label)
     assert "Tuesday 2025-03-11 at 18:00" in texts(done)[0]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.store.url import open_store
-from tests.checkin_steps import Clock, london
+from tests.checkin_steps import TALK_STEPS, Clock, london
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.telegram_harness import ALICE, Harness, labels, running, texts
 
@@ -17,12 +17,9 @@ pytest_plugins = ["tests.telegram_fixtures"]
 
 async def ask_for_talk_checkin(h: Harness) -> None:
     await h.begin(ALICE)
-    await h.send(ALICE, "/checkins")
-    await h.press(ALICE, "Check in after my talk")
-    await h.press(ALICE, "Yes, pick a time")
-    await h.press(ALICE, "Tomorrow")
-    await h.press(ALICE, "18:00")
-    done = await h.press(ALICE, "UK (London)")
+    done = await h.send(ALICE, "/checkins")
+    for label in TALK_STEPS:
+        done = await h.press(ALICE, label)
     assert "Done: I'll check in Tuesday 2025-03-11 at 18:00" in texts(done)[0]
 
 

@@ -20,7 +20,7 @@ While this process has a connection to the database, the file is opened by SQLit
 POSIX record locks belong to the process, and closing any other descriptor of the file
 drops SQLite's locks without its knowing. Another process closing the database would then
 take itself for the last user, checkpoint, and unlink the -wal this one still writes into:
-acknowledged saves would be lost on a `kill -9`. See connect_private and _raw_descriptor.
+acknowledged saves would be lost on a `kill -9`. See connect_private and raw_descriptor.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import asyncio
 import logging
 import os
 import sqlite3
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -39,14 +38,9 @@ from typing import Any
 
 from bot.crypto import Cipher, InvalidToken
 from bot.session import Session
-from bot.store.base import (
-    Store,
-    StoreClosed,
-    StoreUnavailable,
-    VersionConflict,
-    platform_range,
-)
+from bot.store.base import Store, StoreClosed, StoreUnavailable, VersionConflict, platform_range
 from bot.store.in_use import StoreInUse
+from bot.store.sqlite_files import connect_private, contains, ensure_due_column, raw_descriptor
 
 log = logging.getLogger(__name__)
 
@@ -64,19 +58,6 @@ CREATE TABLE IF NOT EXISTS sessions (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated_at);
 """
-# A file made before check-ins has no due_at: it is added (NULL: nothing due) on opening.
-DUE_COLUMN = "ALTER TABLE sessions ADD COLUMN due_at REAL"
-DUE_INDEX = ("CREATE INDEX IF NOT EXISTS sessions_due ON sessions(due_at) "
-             "WHERE due_at IS NOT NULL")
-
-
-def _ensure_due_column(conn: sqlite3.Connection) -> None:
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
-    if "due_at" not in columns:
-        conn.execute(DUE_COLUMN)
-    conn.execute(DUE_INDEX)
-
-
 Operation = Callable[[sqlite3.Connection], Any]
 
 # How long a write (or read) waits for another process's lock before StoreUnavailable("busy").
@@ -126,91 +107,6 @@ class _Write:
     vacuum: bool = False
 
 
-OWNER_ONLY = 0o600
-# The database and the files SQLite keeps beside it. The WAL holds recent rows (user keys,
-# sealed answers) until a checkpoint, and the -shm its index: all are as private as the .db.
-COMPANIONS = ("-wal", "-shm", "-journal")
-
-
-def _owner_only(path: Path) -> None:
-    """Take the database and every file SQLite keeps beside it down to owner-only (an
-    older build left them 0644). By name (stat, chmod): no descriptor is opened."""
-    for file in (path, *(Path(f"{path}{suffix}") for suffix in COMPANIONS)):
-        try:
-            if file.stat().st_mode & 0o777 != OWNER_ONLY:
-                os.chmod(file, OWNER_ONLY)
-        except FileNotFoundError:
-            pass
-
-
-def connect_private(path: Path, synchronous: str = "FULL",
-                    busy_timeout_ms: int = 10000) -> sqlite3.Connection:
-    """A WAL-mode connection whose files are all owner-only from the moment they exist.
-
-    SQLite makes a new database file under the umask, and gives a new -wal or -shm file the
-    mode of the database file. So files an older build left readable are chmod-ed first, and
-    the connection is opened under a umask that keeps anything made here owner-only. (The
-    umask is process-wide; it is changed only for these few synchronous calls, made when a
-    store is opened.) The file is never opened here other than by SQLite: closing such a
-    descriptor would drop the locks of this process's other connections to it (see the
-    module docstring)."""
-    if synchronous not in ("FULL", "NORMAL"):
-        raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
-    previous = os.umask(0o077)
-    try:
-        _owner_only(path)
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={synchronous}")
-            conn.execute("PRAGMA secure_delete=ON")
-            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opens -wal, -shm
-        except BaseException:
-            conn.close()
-            raise
-    finally:
-        os.umask(previous)
-    _owner_only(path)
-    return conn
-
-
-# Descriptors through which this process reads database files byte for byte (to check that
-# an erased row left no copy), one per file (device, inode). They are never closed, on
-# purpose: closing any descriptor of a file drops every POSIX lock this process holds on it,
-# SQLite's included, and some connection of this process may always have the file open.
-_RAW_DESCRIPTORS: dict[tuple[int, int], int] = {}
-_RAW_DESCRIPTORS_LOCK = threading.Lock()
-
-
-def _raw_descriptor(path: Path) -> int:
-    """A read-only descriptor of the database file at `path`, kept open for good."""
-    status = os.stat(path)
-    with _RAW_DESCRIPTORS_LOCK:
-        descriptor = _RAW_DESCRIPTORS.get((status.st_dev, status.st_ino))
-        if descriptor is None:
-            descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            opened = os.fstat(descriptor)
-            # Had the file been replaced in between, this is a second descriptor of a file
-            # already listed: it is not closed either.
-            _RAW_DESCRIPTORS.setdefault((opened.st_dev, opened.st_ino), descriptor)
-    return descriptor
-
-
-def _contains(descriptor: int, needles: list[bytes], block: int = 1 << 20) -> bool:
-    """Whether any needle is in the file, read a block at a time with pread. (Not with mmap:
-    Python's mmap duplicates the descriptor and closes the duplicate, which drops locks.)"""
-    keep = max(len(needle) for needle in needles) - 1
-    offset, tail = 0, b""
-    while chunk := os.pread(descriptor, block, offset):
-        data = tail + chunk
-        if any(needle in data for needle in needles):
-            return True
-        tail = data[max(0, len(data) - keep):] if keep else b""
-        offset += len(chunk)
-    return False
-
-
 class SQLiteStore(Store):
     """Each session row's data is encrypted with `cipher` (see bot/crypto.py); only the user
     key, version and time stay readable, for lookups and retention.
@@ -241,7 +137,7 @@ class SQLiteStore(Store):
             raise
         try:
             self._writer.executescript(SCHEMA)
-            _ensure_due_column(self._writer)
+            ensure_due_column(self._writer)
             self._reader = connect_private(self.path, busy_timeout_ms=self._busy_timeout_ms)
         except BaseException:
             self._writer.close()
@@ -473,12 +369,12 @@ class SQLiteStore(Store):
         rather than guess).
 
         The database file is read through a descriptor that is never closed (see
-        _raw_descriptor). The -wal may be opened and closed like any file: SQLite locks
+        raw_descriptor). The -wal may be opened and closed like any file: SQLite locks
         only the database file and the -shm. After a full checkpoint it is empty and is not
         opened at all."""
         needles = [key.encode("utf-8") for key in user_keys]
         try:
-            if _contains(_raw_descriptor(self._file), needles):
+            if contains(raw_descriptor(self._file), needles):
                 return True
         except OSError:
             return True
@@ -492,7 +388,7 @@ class SQLiteStore(Store):
         except OSError:
             return True
         try:
-            return _contains(descriptor, needles)
+            return contains(descriptor, needles)
         except OSError:
             return True
         finally:

@@ -87,7 +87,6 @@ class Stages:
             self.answer_pending,
             self.route,
             self.apply_effects,
-            self.attach_pictures,
             self.open_wanted,
         )
 
@@ -202,8 +201,10 @@ class Stages:
         return False
 
     def apply_effects(self, turn: Turn) -> bool:
-        """They said they are safe: the answer written before the check-in counts."""
+        """They said they are safe: the answer written before the check-in counts. They
+        asked for their weeks: the picture comes with the step."""
         ctx = turn.ctx
+        self._attach_pictures(turn)
         if APPLY_HELD not in ctx.effects:
             return False
         held, ctx.session.held = ctx.session.held, None
@@ -212,14 +213,13 @@ class Stages:
             turn.shown = self.engine.answer(ctx, held) or []
         return False
 
-    def attach_pictures(self, turn: Turn) -> bool:
+    def _attach_pictures(self, turn: Turn) -> None:
         """The weeks kept, as a picture (with the same in words, for the console)."""
         texts = self.catalog.services.get(CHECKIN_TEXTS)
         if PICTURE in turn.ctx.effects and isinstance(texts, CheckinTexts):
             picture = progress_picture(CheckinBook(turn.session).weeks, texts)
             if picture is not None:
                 turn.attachments.append(picture)
-        return False
 
     def open_wanted(self, turn: Turn) -> bool:
         """They have just confirmed their age: open the part their `/start FLOW` asked for,

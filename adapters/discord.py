@@ -32,25 +32,28 @@ signals, start-up failures and exit codes are handled as for Telegram (adapters/
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
 import os
 import re
-from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import discord
-import yarl
 from discord import app_commands
-from discord.gateway import DiscordWebSocket
-from discord.http import Route
 from discord.utils import MISSING
 
 from adapters import lifecycle
 from adapters.discord_checkins import checkin_loop
+from adapters.discord_config import (
+    DiscordConfig,
+    apply_endpoints,
+    discord_config,
+)
 from adapters.discord_ui import (
     FORGED_CHOICE,
     ChoiceButton,
@@ -65,8 +68,9 @@ from adapters.discord_ui import (
     routed,
     shorten,
 )
-from adapters.lifecycle import ConfigError, StartFailures
+from adapters.lifecycle import StartFailures
 from adapters.redact import redact
+from adapters.status import status_server
 from bot.app import Settings
 from bot.commands import menu_entries
 from bot.locks import KeyedLocks
@@ -76,10 +80,10 @@ from bot.pipeline import Coach
 
 log = logging.getLogger("coach.discord")
 
+PLATFORM = "discord"  # in user keys and the metrics' labels
 NO_MENTIONS = discord.AllowedMentions.none()
 KEYBOARDS_REMEMBERED = 50_000  # DM channels whose last buttons / newest message are kept
 MAX_FLOW_CHOICES = 25  # Discord's limit for an option's choices
-API_PATH = yarl.URL(Route.BASE).path  # "/api/v10": the API version discord.py speaks
 TEXT_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)
 
 EVERYWHERE = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True)
@@ -98,115 +102,7 @@ START_FAILURES = StartFailures(
 )
 
 
-# -- configuration ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sharding:
-    """Which shards this process runs: none (one connection), `auto` (as many as Discord
-    recommends), a count (all of them here), or some ids of a count (several processes)."""
-
-    auto: bool = False
-    count: int | None = None
-    ids: tuple[int, ...] | None = None
-
-    @property
-    def sharded_client(self) -> bool:
-        """AutoShardedClient runs several shards in one process; Client runs one or none."""
-        return self.auto or (self.count is not None and (self.ids is None or len(self.ids) > 1))
-
-    @property
-    def syncs_commands(self) -> bool:
-        """Commands are synced once per application: by the process that runs shard 0."""
-        return self.ids is None or 0 in self.ids
-
-
-@dataclass(frozen=True)
-class DiscordConfig:
-    token: str = field(repr=False)
-    guild_id: int | None = None
-    sharding: Sharding = field(default_factory=Sharding)
-    api_base_url: str | None = None
-    gateway_url: str | None = None
-    drain_timeout: float = 10.0  # on shutdown, how long handlers in flight may take
-
-
-def _int(env: Mapping[str, str], name: str) -> int | None:
-    value = env.get(name, "").strip()
-    if not value:
-        return None
-    if not (value.isascii() and value.isdigit()):
-        raise ConfigError(f"{name} must be a number, not {value[:20]!r}")
-    return int(value)
-
-
-def _sharding(env: Mapping[str, str]) -> Sharding:
-    shards = env.get("DISCORD_SHARDS", "").strip().casefold()
-    ids_text = env.get("DISCORD_SHARD_ID", "").strip()
-    count = _int(env, "DISCORD_SHARD_COUNT")
-    if shards and (ids_text or count is not None):
-        raise ConfigError("set either DISCORD_SHARDS or DISCORD_SHARD_ID with "
-                          "DISCORD_SHARD_COUNT, not both")
-    if shards == "auto":
-        return Sharding(auto=True)
-    if shards:
-        if not (shards.isascii() and shards.isdigit()) or int(shards) < 1:
-            raise ConfigError("DISCORD_SHARDS must be auto or a number of shards")
-        return Sharding(count=int(shards))
-    if not ids_text and count is None:
-        return Sharding()
-    if not ids_text or count is None or count < 1:
-        raise ConfigError("DISCORD_SHARD_ID and DISCORD_SHARD_COUNT go together "
-                          "(e.g. DISCORD_SHARD_ID=0 DISCORD_SHARD_COUNT=4)")
-    parts = [p.strip() for p in ids_text.split(",")]
-    if not all(p.isascii() and p.isdigit() and int(p) < count for p in parts):
-        raise ConfigError(f"DISCORD_SHARD_ID must be shard numbers from 0 to {count - 1}, "
-                          "separated by commas")
-    return Sharding(count=count, ids=tuple(sorted({int(p) for p in parts})))
-
-
-# A bot token is three base64url parts joined by dots (the bot's id, a time, a signature).
-TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-
-
-def discord_config(env: Mapping[str, str]) -> DiscordConfig:
-    """Raises ConfigError with a one-line reason that never contains the token."""
-    token = env.get("DISCORD_BOT_TOKEN", "").strip()
-    if not token:
-        raise ConfigError("DISCORD_BOT_TOKEN is not set; copy the bot token from the Discord "
-                          "developer portal (Bot → Reset Token) into the environment")
-    if any(ch.isspace() for ch in token):
-        raise ConfigError("DISCORD_BOT_TOKEN contains spaces; paste the token alone")
-    if not TOKEN_SHAPE.fullmatch(token):
-        raise ConfigError("DISCORD_BOT_TOKEN does not look like a bot token (three parts "
-                          "joined by dots); copy it again from the developer portal")
-    gateway = env.get("DISCORD_GATEWAY_URL", "").strip() or None
-    if gateway and yarl.URL(gateway).scheme not in ("ws", "wss"):
-        raise ConfigError("DISCORD_GATEWAY_URL must be a ws:// or wss:// URL")
-    base = env.get("DISCORD_API_BASE_URL", "").strip().rstrip("/") or None
-    if base and yarl.URL(base).scheme not in ("http", "https"):
-        raise ConfigError("DISCORD_API_BASE_URL must be an http:// or https:// URL")
-    if base and yarl.URL(base).path in ("", "/"):
-        base += API_PATH  # a server root: add the API version discord.py speaks
-    return DiscordConfig(token=token, guild_id=_int(env, "DISCORD_GUILD_ID"),
-                         sharding=_sharding(env), api_base_url=base, gateway_url=gateway)
-
-
-def apply_endpoints(config: DiscordConfig) -> Callable[[], None]:
-    """Point discord.py at another REST base and gateway (tests, self-hosted proxies).
-
-    These are class attributes, so they hold for the whole process; returns a function that
-    puts the previous values back."""
-    old_base, old_gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
-    if config.api_base_url:
-        Route.BASE = config.api_base_url
-    if config.gateway_url:
-        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.gateway_url)
-
-    def restore() -> None:
-        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = old_base, old_gateway
-
-    return restore
+# -- configuration (the settings: adapters/discord_config.py) -----------------------------------
 
 
 def intents() -> discord.Intents:
@@ -222,7 +118,7 @@ def intents() -> discord.Intents:
 
 
 def user_key(user: discord.abc.User) -> UserKey:
-    return UserKey("discord", str(user.id))
+    return UserKey(PLATFORM, str(user.id))
 
 
 def in_bot_dm(interaction: discord.Interaction[Any]) -> bool:
@@ -401,12 +297,17 @@ class DiscordBot:
         async def start(interaction: discord.Interaction[Any], flow: str | None = None) -> None:
             await self.on_command(interaction, command_text("start", flow))
 
+        async def pair(interaction: discord.Interaction[Any], code: str) -> None:
+            await self.on_command(interaction, command_text("pair", code))
+
         texts = self.coach.texts
         start = app_commands.describe(flow=texts.get("command_start_topic"))(start)
         start = app_commands.choices(flow=flow_choices(self.coach))(start)
+        pair = app_commands.describe(code=texts.get("command_pair_code"))(pair)
         # The core's command table, with what Discord's command picker shows beside each.
         callbacks = [(command.name, description,
-                      start if command.takes_topic else self._simple(command.name))
+                      start if command.takes_topic else pair if command.takes_code
+                      else self._simple(command.name))
                      for command, description in menu_entries(texts)]
         scopes = [None] if self.config.guild_id is None else [
             None, discord.Object(id=self.config.guild_id)]
@@ -566,6 +467,7 @@ class DiscordBot:
             self._posted(sent.channel.id, sent.id)
             if view is not None:
                 self._remember_buttons(sent.channel.id, sent.id)
+        self.coach.metrics.reply_sent(PLATFORM)
 
     async def _send(self, delivery: Delivery, item: DiscordMessage,
                     view: discord.ui.View | None, *,
@@ -647,6 +549,8 @@ class DiscordBot:
                                                          allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as error:
             log.error("event=notice_failed interaction=%s %s", interaction.id, _failure(error))
+        else:
+            self.coach.metrics.reply_sent(PLATFORM)
 
     async def _dm_url(self, user: discord.abc.User) -> str:
         """A link to the person's DM with the bot: opening the channel posts nothing."""
@@ -743,13 +647,14 @@ def _prepare(config: DiscordConfig) -> None:
     apply_endpoints(config)
 
 
-def run_discord(settings: Settings, args: object) -> int:
+def run_discord(settings: Settings, args: argparse.Namespace | None = None) -> int:
     """`coach discord`: run until SIGINT/SIGTERM; returns the exit code."""
-    return lifecycle.run(settings, lambda: discord_config(os.environ),
+    return lifecycle.run(settings, lambda: discord_config(os.environ, args),
                          secrets=lambda config: (config.token,), prepare=_prepare, serve=serve)
 
 
 async def serve(coach: Coach, config: DiscordConfig) -> int:
     """Run a bot on `coach` until SIGINT/SIGTERM (a signal during start-up cancels it), then
     stop it and close the core."""
-    return await lifecycle.serve(DiscordBot(coach, config), coach, START_FAILURES)
+    return await lifecycle.serve(DiscordBot(coach, config), coach, START_FAILURES,
+                                 status_server(coach, config.status))

@@ -7,6 +7,10 @@ slow start-up, the other did not; one gave a second Ctrl-C the default handler b
 other did not). Here both get the same: a signal counts from the first moment, and once the
 bot is stopping a second Ctrl-C stops at once.
 
+A status server (/healthz and /metrics, adapters/status.py), when the adapter has one,
+starts once the bot has started and stops before it stops: it answers only while the bot
+takes updates.
+
 Library logs: bot/logs.py decides how loud libraries are (WARNING at INFO, everything at
 DEBUG). An adapter only caps (`cap_library_logs`), never raises a level: the loggers that
 would print people's words or tokens at DEBUG are held at INFO or WARNING even when
@@ -52,6 +56,14 @@ class Bot(Protocol):
     def ended(self) -> asyncio.Future[object] | None:
         """Done when the bot stopped on its own (a connection that ended); None if it
         cannot."""
+
+
+class Server(Protocol):
+    """Something served beside the bot (the status server)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -111,13 +123,15 @@ def run(settings: Settings, load: Callable[[], Config], secrets: Callable[[Confi
     return asyncio.run(serve(coach, config))
 
 
-async def serve(bot: Bot, coach: Coach, failures: StartFailures) -> int:
+async def serve(bot: Bot, coach: Coach, failures: StartFailures,
+                beside: Server | None = None) -> int:
     """Start, run until SIGINT/SIGTERM (or until the bot ends on its own), stop, close the
-    core. A signal counts from the first moment: during start-up it cancels the start."""
+    core. A signal counts from the first moment: during start-up it cancels the start.
+    `beside` (the status server) starts after the bot and stops before it."""
     stopping = asyncio.Event()
     with _signals(stopping.set):
         signalled = asyncio.create_task(stopping.wait())
-        starting = asyncio.create_task(bot.start())
+        starting = asyncio.create_task(_start(bot, beside))
         try:
             await asyncio.wait({starting, signalled}, return_when=asyncio.FIRST_COMPLETED)
             if not starting.done():
@@ -146,11 +160,22 @@ async def serve(bot: Bot, coach: Coach, failures: StartFailures) -> int:
         finally:
             signalled.cancel()
             _default_signals()  # a second Ctrl-C while stopping stops at once
+            if beside is not None:
+                try:
+                    await beside.stop()
+                except Exception:
+                    log.exception("event=stop_failed part=status")
             try:
                 await bot.stop()
             except Exception:
                 log.exception("event=stop_failed")
             await coach.close()
+
+
+async def _start(bot: Bot, beside: Server | None) -> None:
+    await bot.start()
+    if beside is not None:
+        await beside.start()
 
 
 @contextlib.contextmanager

@@ -25,6 +25,8 @@ from bot.flowlang.catalog import load_catalog as load_with
 from bot.flowlang.datafiles import DataFile, compiled
 from bot.flowlang.errors import FlowProblem
 from bot.flowlang.registry import Registry
+from bot.pairing import actions as pairing_actions
+from bot.pairing import together
 from bot.paths import flows_dir
 from bot.person_words import PERSON_WORDS_FILE, load_person_words
 from bot.person_words import SERVICE as PERSON_WORDS
@@ -42,7 +44,8 @@ def build_registry() -> Registry:
     """A fresh registry with the language's entries and every feature's."""
     registry = Registry()
     for entries in (builtins.entries, coach_actions.entries, practice.entries, plan.entries,
-                    safety_actions.entries, person_words_entries, checkin_actions.entries):
+                    safety_actions.entries, person_words_entries, checkin_actions.entries,
+                    pairing_actions.entries):
         registry.include(entries)
     return registry
 
@@ -56,6 +59,7 @@ def features(registry: Registry | None = None) -> Features:
             DataFile(PERSON_WORDS, PERSON_WORDS_FILE, load_person_words),
             DataFile(plan.SERVICE, plan.PLAN_FILE, plan.load_plan),
             DataFile(CHECKIN_TEXTS, CHECKIN_TEXTS_FILE, load_checkin_texts),
+            DataFile(together.SERVICE, together.TOGETHER_FILE, together.load_together),
             *(DataFile(service_name(role), path, load_partner)
               for role, path in PARTNER_FILES.items()),
             # The screen's and the coach's rules: the ones in the flows folder are the ones

@@ -8,21 +8,18 @@ second; its latency is mostly queueing (200 people at 6,000/s wait about 30 ms e
 one offers a steady rate below that (half of it unless `--rate` says otherwise) and gives the
 latency a person sees when the bot is busy but not overloaded. The same run measures a bare
 `transitions` machine with no store and bare durable SQLite commits on the same disk, so the
-figures can be read as ratios on a noisy machine.
+figures can be read as ratios on a noisy machine. `--checkins N` measures the same with N
+people's check-ins scheduled and asked for while it runs (bot/bench_checkins.py).
 
-`--checkins N` first stores N people with a weekly check-in scheduled (due in a week, so none
-is sent during the run) and asks the core for due check-ins every CHECKIN_PASS_S seconds
-while it runs, as the adapters' loops do (they ask every 30 s), so the cost per message can
-be compared with and without.
-
-The store is named as every command names one: `memory`, or an SQLite URL or path. The bench
-never writes into a store in use: an SQLite file must be new, and is removed afterwards.
+The store is named as every command names one: `memory`, an SQLite URL or path, or a
+PostgreSQL URL. The bench never writes into a store in use: an SQLite file must be new, and
+is removed afterwards; a PostgreSQL database must hold no coach tables, and the tables the
+bench made are dropped afterwards (its sessions are sealed with a key of its own).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import os
 import random
@@ -38,17 +35,17 @@ from pathlib import Path
 from transitions import Machine
 
 from bot.app import load_flows
-from bot.crypto import Cipher, key_file_for, load_cipher
+from bot.bench_checkins import ask_for_checkins, schedule_checkins
+from bot.crypto import Cipher, key_file_for, load_cipher, new_key
 from bot.messages import Incoming, Reply, UserKey
 from bot.pipeline import Coach
 from bot.session import Session
 from bot.store.base import Store, StoreOpenError
 from bot.store.memory import MemoryStore
-from bot.store.sqlite import SQLiteStore
-from bot.store.url import StoreURLError
+from bot.store.sqlite import SQLiteStore, person_keys_file
+from bot.store.url import StoreURLError, check_postgres_url, is_postgres
 
 MEMORY = ("memory", "memory://")
-CHECKIN_PASS_S = 1.0  # the bench asks for due check-ins this often (the adapters: every 30 s)
 ANSWERS = (
     "I noticed you were messaging someone late at night and it made me uneasy.",
     "Friendly chats are fine, flirting is not.",
@@ -109,13 +106,15 @@ def shares(messages: int, users: int) -> list[int]:
     return [base + (n < extra) for n in range(users) if base + (n < extra)]
 
 
-async def _drive(coach: Coach, users: int, messages: int, seed: int) -> list[float]:
-    """Every message is timed, the first `/start` of each person too."""
+async def drive(coach: Coach, users: int, messages: int, seed: int,
+                prefix: str = "") -> list[float]:
+    """Every message is timed, the first `/start` of each person too. `prefix` keeps the
+    people of several runs (or processes) on one store apart."""
     latencies: list[float] = []
 
     async def person(n: int, count: int) -> None:
         rng = random.Random(seed + n)
-        user = UserKey("bench", str(n))
+        user = UserKey("bench", f"{prefix}{n}")
         message = Incoming(user, text="/start")
         for _ in range(count):
             started = time.perf_counter()
@@ -208,33 +207,17 @@ def _preload(path: Path, count: int, cipher: Cipher) -> None:
              for n in range(count)))
 
 
-async def _schedule_checkins(store: Store, count: int) -> None:
-    """`count` people with a weekly check-in a week from now, stored through the store."""
-    due = time.time() + 7 * 86400
-    for n in range(count):
-        key = f"bench-checkin:{n}"
-        checkins = {"zone": "UTC", "items": {"weekly": {"due": due, "at": "18:00",
-                                                        "weekday": 6, "zone": "UTC"}}}
-        await store.save(Session(key, "menu", "welcome", checkins=checkins, due=due))
-
-
-async def _ask_for_checkins(coach: Coach, stop: asyncio.Event, passes: list[int]) -> None:
-    """What the adapters' loops do, more often: ask the core for due check-ins."""
-    while not stop.is_set():
-        for platform in ("bench", "paced", "bench-checkin"):
-            await coach.due_checkins(platform)
-        passes[0] += 1
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), CHECKIN_PASS_S)
-
-
-async def _run(database: Path | None, users: int, messages: int, preload: int,
+async def _run(database: Path | str | None, users: int, messages: int, preload: int,
                workdir: Path, flows: Path | None, rate: float | None,
                checkins: int = 0) -> BenchResult:
     catalog = load_flows(flows)
     store: Store
     rss_before = _rss_mb()
-    if database is not None:
+    if isinstance(database, str):
+        from bot.store.postgres import PostgresStore
+
+        store = PostgresStore(database, Cipher([new_key()], "the bench's own key"))
+    elif database is not None:
         cipher = load_cipher(database)
         store = SQLiteStore(database, cipher)  # encrypted at rest, as in production
         if preload:
@@ -247,11 +230,11 @@ async def _run(database: Path | None, users: int, messages: int, preload: int,
     asking: asyncio.Task[None] | None = None
     try:
         if checkins:
-            await _schedule_checkins(store, checkins)
-            asking = asyncio.create_task(_ask_for_checkins(coach, stop, passes))
-        await _drive(coach, min(users, 50), min(messages, 2000), seed=99)  # warm-up
+            await schedule_checkins(store, checkins)
+            asking = asyncio.create_task(ask_for_checkins(coach, stop, passes))
+        await drive(coach, min(users, 50), min(messages, 2000), seed=99)  # warm-up
         started = time.perf_counter()
-        latencies = await _drive(coach, users, messages, seed=1)
+        latencies = await drive(coach, users, messages, seed=1)
         seconds = time.perf_counter() - started
         throughput = len(latencies) / seconds
         offered = rate or round(throughput / 2, -1) or 1.0
@@ -265,7 +248,9 @@ async def _run(database: Path | None, users: int, messages: int, preload: int,
     latencies.sort()
     paced.sort()
     return BenchResult(
-        store="memory" if database is None else "sqlite", users=min(users, messages),
+        store=("memory" if database is None else
+               "postgresql" if isinstance(database, str) else "sqlite"),
+        users=min(users, messages),
         messages=len(latencies), seconds=seconds,
         messages_per_s=throughput,
         p50_ms=statistics.median(paced) * 1000,
@@ -281,20 +266,23 @@ async def _run(database: Path | None, users: int, messages: int, preload: int,
     )
 
 
-def bench_database(store: str) -> Path | None:
-    """Where the bench's SQLite database goes for this store URL (None: in memory), spelled
-    as every command spells a store (bot/store/url.py). It must be a new file in a folder
-    that exists: the bench fills it with sessions, then removes it."""
+def bench_database(store: str) -> Path | str | None:
+    """Where the bench's sessions go for this store URL (None: in memory; a str: a
+    PostgreSQL URL), spelled as every command spells a store (bot/store/url.py). An SQLite
+    file must be new, in a folder that exists: the bench fills it, then removes it."""
     if store in MEMORY:
         return None
+    if is_postgres(store):
+        check_postgres_url(store)
+        return store
     if store.startswith("sqlite://"):
         path = Path(store.removeprefix("sqlite://").removeprefix("/"))
         if not path.name:
             raise StoreURLError(f"{store} names no file: write sqlite:///path.db")
     elif "://" in store:
-        raise StoreURLError(f"the bench measures memory or an SQLite file, not "
-                            f"'{store.split('://', 1)[0]}': use memory, sqlite:///path.db or "
-                            "a path")
+        raise StoreURLError(f"the bench measures memory, an SQLite file or PostgreSQL, not "
+                            f"'{store.split('://', 1)[0]}': use memory, sqlite:///path.db, a "
+                            "path or postgresql://user@host:port/db")
     else:
         path = Path(store)
     path = path.expanduser()
@@ -317,7 +305,13 @@ def run_bench(*, store: str = "memory", users: int, messages: int, flows: Path |
         raise ValueError("users and messages must be 1 or more, preload 0 or more, "
                          "rate above 0")
     database = bench_database(store)
-    new_key = database is not None and not key_file_for(database).exists()
+    if isinstance(database, str):
+        from bot.bench_postgres import empty_database
+
+        with empty_database(database), tempfile.TemporaryDirectory(prefix="coach-bench-") as work:
+            return asyncio.run(_run(database, users, messages, 0, Path(work), flows, rate,
+                                    checkins))
+    made_key = database is not None and not key_file_for(database).exists()
     workdir = Path(tempfile.mkdtemp(prefix="coach-bench-",
                                     dir=None if database is None else database.parent))
     try:
@@ -326,7 +320,8 @@ def run_bench(*, store: str = "memory", users: int, messages: int, flows: Path |
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if database is not None:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                database.with_name(database.name + suffix).unlink(missing_ok=True)
-            if new_key:  # a key file that was there before is the operator's
+            for file in (database, person_keys_file(database)):
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    file.with_name(file.name + suffix).unlink(missing_ok=True)
+            if made_key:  # a key file that was there before is the operator's
                 key_file_for(database).unlink(missing_ok=True)

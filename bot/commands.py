@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from bot.checkins.flow import CHECKIN_FLOW, LIST_STATE
 from bot.config import retention_days
+from bot.pairing import commands as pairing
+from bot.pairing.codes import DEEP_LINK_PREFIX
 from bot.plan import SERVICE as PLAN_SERVICE
 from bot.plan import Plan
 from bot.safety.flow import SAFETY_FLOW
@@ -50,6 +52,8 @@ class Command:
     in_menus: bool = True
     # Takes a topic: `/start boundaries` (chat apps offer it as an option).
     takes_topic: bool = False
+    # Takes a code: `/pair ABCD-EFGH-JKMN` (chat apps ask for it as an option).
+    takes_code: bool = False
 
     @property
     def help_id(self) -> str:
@@ -60,6 +64,9 @@ def _start(core: Core, turn: Turn, args: str) -> None:
     """The menu, or the part named (`/start talk`); before the age question is answered,
     the part waits until it has been."""
     engine, ctx, session = core.engine, turn.ctx, turn.session
+    if args.casefold().startswith(DEEP_LINK_PREFIX):  # t.me/<bot>?start=pair-CODE
+        pairing.pair(core, turn, args[len(DEEP_LINK_PREFIX):])
+        return
     target = engine.home()
     session.wanted = None
     if args:
@@ -157,6 +164,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("resume", _resume),
     Command("plan", _plan),
     Command("checkins", _checkins),
+    Command("invite", pairing.invite),
+    Command("together", pairing.invite),
+    Command("pair", pairing.pair, takes_code=True),
+    Command("unpair", pairing.unpair),
     Command("export", _export),
     Command("delete", _delete),
     Command("sos", _sos),

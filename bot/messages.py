@@ -64,6 +64,9 @@ class Reply:
 
     `saved` is False when the step could not be committed (the store was busy or full):
     `parts` then only ask the person to send it again, and nothing of it was kept.
+
+    `invite_code` is a couple-mode invite made in this step (its text is in `parts`):
+    an adapter may add what its platform offers, such as a Telegram deep link.
     """
 
     parts: list[str] = field(default_factory=list)
@@ -74,6 +77,7 @@ class Reply:
     attachments: list[Attachment] = field(default_factory=list)
     duplicate: bool = False
     saved: bool = True
+    invite_code: str | None = None
 
     @property
     def text(self) -> str:

@@ -21,9 +21,18 @@ from bot.flowlang.catalog import Catalog
 from bot.locks import KeyedLocks
 from bot.lru import BoundedLRU
 from bot.messages import Incoming, Reply, UserKey
+from bot.metrics import DUPLICATE, FAILED, GROUP, NOT_SAVED, REPLIED, Metrics
+from bot.pairing import couple
+from bot.pairing.shared import Shared
 from bot.session import Session
 from bot.stages import CONSENT_SLOT, CONSENT_VALUE, Screen, Stages, parse_command
-from bot.store.base import Store, StoreClosed, StoreUnavailable, VersionConflict
+from bot.store.base import (
+    SharedTables,
+    Store,
+    StoreClosed,
+    StoreUnavailable,
+    VersionConflict,
+)
 from bot.turn import Turn
 
 log = logging.getLogger("coach.core")
@@ -56,6 +65,9 @@ def clean_text(text: str) -> str:
     ).strip()
 
 
+Step = Callable[[Session | None, Shared], Turn]
+
+
 class _NoSession(Exception):
     """`greet_returning` found nobody to greet: nothing is saved."""
 
@@ -78,9 +90,12 @@ class Coach:
         config: Mapping[str, str] | None = None,
         screen: Screen | None = None,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = dict(config or {})
-        self.stages = Stages(catalog, self.config, screen, clock)
+        self.metrics = metrics or Metrics()
+        self.stages = Stages(catalog, self.config, screen, on_flag=self.metrics.flagged,
+                             clock=clock)
         self.catalog = catalog
         self.texts = self.stages.texts
         self.engine = self.stages.engine
@@ -94,22 +109,37 @@ class Coach:
     # -- entry points ---------------------------------------------------------------------
 
     async def handle(self, message: Incoming) -> Reply:
+        """The reply to one message, once its step is committed; counted in `metrics` (by
+        platform and outcome, never by person)."""
+        started = time.perf_counter()
         self._purge_if_due()
+        platform = message.user.platform
         if not message.private:
             if message.update_id and self._seen_in_groups(message.update_id):
+                self.metrics.handled(platform, DUPLICATE, time.perf_counter() - started)
                 return Reply(duplicate=True)
-            log.info("event=group_chat platform=%s", message.user.platform)
+            log.info("event=group_chat platform=%s", platform)
+            self.metrics.handled(platform, GROUP, time.perf_counter() - started)
             return Reply(parts=[self.texts.get("group_chat")])
         update_id = valid_unicode(message.update_id) if message.update_id else message.update_id
         if update_id is not message.update_id:
             message = replace(message, update_id=update_id)
         text = clean_text(message.text) if message.text is not None else None
-        return await self._commit(message, lambda stored: self.stages.run(stored, message, text))
+        try:
+            reply = await self._commit(
+                message, lambda stored, shared: self.stages.run(stored, message, text, shared))
+        except Exception:
+            self.metrics.handled(platform, FAILED, None)
+            raise
+        outcome = DUPLICATE if reply.duplicate else REPLIED if reply.saved else NOT_SAVED
+        self.metrics.handled(platform, outcome, time.perf_counter() - started)
+        return reply
 
     async def open(self, user: Incoming) -> Reply:
         """Greet someone opening the chat: where they left off (that step exactly as it was
         sent, buttons still valid), or the menu if new."""
-        return await self._commit(user, lambda stored: self.stages.greet(stored, user))
+        return await self._commit(
+            user, lambda stored, shared: self.stages.greet(stored, user, shared))
 
     async def greet_returning(self, user: UserKey) -> Reply | None:
         """`open` for someone the adapter greets without being asked (their reply was lost
@@ -118,10 +148,10 @@ class Coach:
         one). Decided in their turn, so a /delete in flight comes first."""
         message = Incoming(user, private=True)
 
-        def greet(stored: Session | None) -> Turn:
+        def greet(stored: Session | None, shared: Shared) -> Turn:
             if stored is None:
                 raise _NoSession
-            return self.stages.greet(stored, message)
+            return self.stages.greet(stored, message, shared)
 
         try:
             return await self._commit(message, greet)
@@ -148,24 +178,24 @@ class Coach:
                 continue
             message = Incoming(user, private=True)
             reply = await self._turn_if(message, lambda stored, m=message: self.stages
-                                        .checkin_due(stored, m, now) if stored else None)
+                                        .checkins.due(stored, m, now) if stored else None)
             if reply is not None and reply.saved and reply.parts:
                 found.append((user, reply))
         return found
 
     async def stop_checkins(self, user: UserKey, reason: str) -> bool:
-        """Stop every check-in of this person (the adapter found they blocked the bot; the
-        `pair` branch's /unpair stops shared reminders through here too); True if any was
-        set. The weeks they answered stay until /delete."""
+        """Stop every check-in of this person (the adapter found they blocked the bot);
+        True if any was set. The weeks they answered stay until /delete."""
         message = Incoming(user, private=True)
-        reply = await self._turn_if(message, lambda stored: self.stages.stop_checkins(
+        reply = await self._turn_if(message, lambda stored: self.stages.checkins.stop(
             stored, message, reason) if stored else None)
         return reply is not None and reply.saved
 
     async def _turn_if(self, message: Incoming,
                        step: Callable[[Session | None], Turn | None]) -> Reply | None:
-        """A turn without a message: committed when `step` has one, else nothing saved."""
-        def taken(stored: Session | None) -> Turn:
+        """A turn without a message: committed when `step` has one, else nothing saved.
+        Such a turn never changes a record shared with a partner."""
+        def taken(stored: Session | None, shared: Shared) -> Turn:
             turn = step(stored)
             if turn is None:
                 raise _NothingToDo
@@ -176,10 +206,21 @@ class Coach:
         except _NothingToDo:
             return None
 
+    async def ping(self) -> None:
+        """The store answers a cheap query (a health check); StoreUnavailable or StoreClosed
+        when it does not."""
+        await self.store.ping()
+
     def data_folder(self) -> Path | None:
         """The folder the store keeps its files in, for an adapter's own small files beside
         them (None for a store without files: the memory store)."""
         return self.store.folder
+
+    def shared_tables(self) -> SharedTables | None:
+        """The database of a store other processes share, for an adapter's own small
+        tables (what it notes about updates, where the other processes see it); None when
+        one process uses the store."""
+        return self.store.shared_tables()
 
     async def close(self) -> None:
         """Let a retention purge in progress finish, then close the store."""
@@ -189,10 +230,12 @@ class Coach:
 
     # -- commit before reply -------------------------------------------------------------
 
-    async def _commit(self, message: Incoming, step: Callable[[Session | None], Turn]) -> Reply:
+    async def _commit(self, message: Incoming, step: Step) -> Reply:
         """Under the person's locks (this process's, then the store's, which other
         processes share): load, take the step, save (compare-and-set), reply.
-        A conflict means another process saved first: the step runs again on its version."""
+        A conflict means another process saved first: the step runs again on its version.
+        Records shared with a partner are saved first, each compare-and-set too: a partner
+        who saved first makes the whole step run again on what they saved."""
         key = message.user.key
         async with self.locks.hold(key):
             try:
@@ -201,8 +244,7 @@ class Coach:
             except StoreUnavailable as error:
                 return await self._not_saved(key, error)
 
-    async def _take_step(self, message: Incoming,
-                         step: Callable[[Session | None], Turn]) -> Reply:
+    async def _take_step(self, message: Incoming, step: Step) -> Reply:
         key = message.user.key
         for _ in range(SAVE_ATTEMPTS):
             stored = await self.store.load(key)
@@ -215,16 +257,24 @@ class Coach:
             if stored and message.update_id and message.update_id in stored.seen:
                 log.info("event=duplicate user=%s", key)
                 return Reply(duplicate=True)
-            turn = step(stored)
-            if turn.erase:
-                await self.store.delete(key)
-                log.info("event=deleted user=%s", key)
-                return self.stages.reply(turn)
+            shared = Shared(self.clock(), key)
+            await shared.load(self.store, stored, message.text)
+            turn = step(stored, shared)
+            started = time.perf_counter()
             try:
+                if turn.erase:
+                    couple.erase(shared, turn.session)
+                    await shared.save(self.store)
+                    await self.store.delete(key)
+                    log.info("event=deleted user=%s", key)
+                    return self.stages.reply(turn)
+                await shared.save(self.store)
                 await self.store.save(turn.session)
             except VersionConflict:
+                self.metrics.conflict()
                 log.info("event=version_conflict user=%s", key)
                 continue
+            self.metrics.committed(self.store.kind, time.perf_counter() - started)
             session = turn.session
             log.info("event=%s user=%s flow=%s state=%s", turn.event, key, session.flow,
                      session.state)
@@ -236,6 +286,7 @@ class Coach:
         buttons stay valid), so the person can send it again. The adapter confirms the
         message only once this reply has gone out."""
         log.warning("event=store_unavailable reason=%s user=%s", error.reason, key)
+        self.metrics.not_saved(error.reason)
         reply = Reply(parts=[self.texts.get("not_saved")], saved=False)
         try:
             stored = await self.store.load(key)  # the last committed step, if still readable

@@ -49,6 +49,11 @@ class Session:
     `checkins` holds the check-ins the person asked for and the weeks they answered
     (bot/checkins/record.py); `due` is when the earliest is next due, which stores keep
     beside the sealed data so the core can find whose check-ins are due.
+    `pair` is the id of the pairing this person is in (couple mode, bot/pairing/); `invite`
+    the hash of the invite they made and that is still open; `joining` the hash of the
+    invite they are accepting, until they have said they are 18+ and feel safe.
+    `record` is used instead of all the above by the records two people share, stored under
+    keys of their own (`pair:<id>`, `invite:<hash>`): their data, never a person's place.
     """
 
     user_key: str
@@ -68,6 +73,10 @@ class Session:
     asked: dict[str, str] = field(default_factory=dict)
     checkins: dict[str, Any] = field(default_factory=dict)
     due: float | None = None
+    pair: str | None = None
+    invite: str | None = None
+    joining: str | None = None
+    record: dict[str, Any] | None = None
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
 
@@ -103,6 +112,16 @@ class Session:
             if budget < 0:
                 self.back[index] = self.back[index].place
 
+    def json_as_saved(self, version: int, updated_at: float) -> str:
+        """The JSON a store writes for this session at `version` and `updated_at`, leaving
+        the session as it is: a save that does not commit must not change it."""
+        kept = self.version, self.updated_at
+        self.version, self.updated_at = version, updated_at
+        try:
+            return self.to_json()
+        finally:
+            self.version, self.updated_at = kept
+
     def to_json(self) -> str:
         """Positions are written as [flow, state] pairs (with their text as a third item when
         kept): compact, and fast on every save."""
@@ -125,6 +144,8 @@ class Session:
         twin.asked = dict(self.asked)
         twin.calls, twin.seen = list(self.calls), list(self.seen)
         twin.checkins = copy.deepcopy(self.checkins) if self.checkins else {}
+        if self.record is not None:  # a shared record: nested, and rarely copied
+            twin.record = json.loads(_ENCODER.encode(self.record))
         return twin
 
     @classmethod
@@ -153,5 +174,5 @@ def _position(raw: list[Any]) -> Position:
 
 
 _PLAIN_FIELDS = ("user_key", "flow", "state", "slots", "step", "version", "seen", "pending",
-                 "held", "shown", "wanted", "asked", "checkins", "due", "created_at",
-                 "updated_at")
+                 "held", "shown", "wanted", "asked", "checkins", "due", "pair", "invite",
+                 "joining", "record", "created_at", "updated_at")

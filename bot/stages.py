@@ -7,34 +7,38 @@ more. `Stages.run` is the whole path, readable top to bottom in `order`:
 2. repair a session whose step no longer exists in the edited flows
 3. release an answer held for a safety check-in the person has left
 4. screen the message (a flagged one goes to the safety flow and nowhere else)
-5. answer an open question of the core's own (`/delete`'s confirmation)
-6. route it: a command, a button, or text (an answer, or a typed button label)
-7. follow-ups the step's actions asked for (the held answer, once they are safe; the
+5. news from couple mode: an invite accepted, the pairing ended, both finished a topic
+6. answer an open question of the core's own (`/delete`'s confirmation)
+7. route it: a command, a button, or text (an answer, or a typed button label)
+8. follow-ups the step's actions asked for (the held answer, once they are safe; the
    picture of the weeks kept)
-8. open the part a deep link asked for, now that the age question is answered
+9. open the part a deep link asked for, now that the age question is answered
 
-A check-in that falls due is a turn of its own, taken without a message (`checkin_due`).
+A check-in that falls due is a turn of its own, taken without a message
+(`Stages.checkins`, bot/checkins/turns.py).
 """
 
 from __future__ import annotations
 
-import logging
 import time
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 
 from bot.checkins.actions import PICTURE
-from bot.checkins.due import take_due
-from bot.checkins.flow import CHECKIN_FLOW, ENTRY_STATES
 from bot.checkins.progress import progress_picture
 from bot.checkins.record import CheckinBook
-from bot.checkins.schedule import week_of
-from bot.checkins.texts import SERVICE as CHECKIN_TEXTS
-from bot.checkins.texts import CheckinTexts
+from bot.checkins.turns import CheckinTurns
+from bot.command_text import parse_command
 from bot.commands import run_command
 from bot.engine import BUTTON_ID, MENU, ChoiceRead, Engine, EngineContext
 from bot.export import export_attachment, export_data, export_text
 from bot.flowlang.catalog import Catalog
 from bot.messages import Choice, Incoming, Reply
+from bot.pairing import view as pairing_view
+from bot.pairing.shared import SERVICE as SHARED
+from bot.pairing.shared import Shared
+from bot.pairing.together import SERVICE as TOGETHER
+from bot.pairing.together import Together
 from bot.pending import DELETE_NO, DELETE_YES, ConfirmDelete
 from bot.safety import screen as safety_screen
 from bot.safety.actions import APPLY_HELD
@@ -49,26 +53,17 @@ from bot.understanding.learned import LearnedReader
 CONSENT_SLOT, CONSENT_VALUE = "adult", "yes"
 Screen = Callable[[str, Setting], ScreenResult]
 Stage = Callable[[Turn], bool]
-log = logging.getLogger("coach.core")
-
-
-def parse_command(text: str) -> tuple[str, str] | None:
-    """`/start@CoachBot talk` -> ("start", "talk"); None when the text is no command."""
-    if not text.startswith("/") or len(text) < 2:
-        return None
-    head, _, rest = text[1:].partition(" ")
-    name = head.split("@", 1)[0].casefold()
-    if not name or not all(ch.isalnum() or ch == "_" for ch in name):
-        return None
-    return name, rest.strip()
+__all__ = ["CONSENT_SLOT", "CONSENT_VALUE", "Screen", "Stages", "parse_command"]
 
 
 class Stages:
     def __init__(self, catalog: Catalog, config: Mapping[str, str],
-                 screen: Screen | None = None,
+                 screen: Screen | None = None, *,
+                 on_flag: Callable[[str, str], None] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         """`screen` replaces the safety screen (tests); by default it runs with the rules
-        loaded with these flows. `clock` is the core's (a simulated one in tests)."""
+        loaded with these flows. `on_flag(category, risk)` hears of each flagged message
+        (the metrics; never the text). `clock` is the core's (a simulated one in tests)."""
         self.clock = clock
         if catalog.texts is None:
             raise ValueError("the catalog has no core messages")
@@ -76,14 +71,17 @@ class Stages:
         self.texts = catalog.texts
         self.config = config
         self.screen = screen or self._screen_with_flows_rules(catalog)
+        self.on_flag = on_flag
         self.engine = Engine(catalog, catalog.registry)
         self.confirm_delete = ConfirmDelete(self.texts, self.engine)
         self.pending = {ConfirmDelete.kind: self.confirm_delete}
+        self.checkins = CheckinTurns(self)
         self.order: tuple[Stage, ...] = (
             self.welcome_new_person,
             self.repair_moved_flows,
             self.release_safety_hold,
             self.screen_message,
+            self.pairing_news,
             self.answer_pending,
             self.route,
             self.apply_effects,
@@ -100,35 +98,41 @@ class Stages:
 
     # -- the path -----------------------------------------------------------------------------
 
-    def run(self, stored: Session | None, message: Incoming, text: str | None) -> Turn:
-        turn = self.begin(stored, message, text)
+    def run(self, stored: Session | None, message: Incoming, text: str | None,
+            shared: Shared | None = None) -> Turn:
+        turn = self.begin(stored, message, text, shared)
         for stage in self.order:
             if stage(turn):
                 break
         return turn
 
-    def begin(self, stored: Session | None, message: Incoming, text: str | None) -> Turn:
+    def begin(self, stored: Session | None, message: Incoming, text: str | None,
+              shared: Shared | None = None) -> Turn:
         home = self.engine.home()
         session = stored or Session(message.user.key, home.flow, home.state)
         if message.update_id:
             session.remember_update(message.update_id)
+        # This message's shared records are offered to the flows beside the feature data.
+        services = (self.catalog.services if shared is None
+                    else ChainMap({SHARED: shared}, self.catalog.services))
         ctx = EngineContext(session, self.catalog, self.catalog.registry, self.config,
-                            services=self.catalog.services, now=self.clock())
+                            services=services, now=self.clock())
         command = parse_command(text) if text else None
-        return Turn(ctx, message, text, command, new=stored is None)
+        return Turn(ctx, message, text, command, new=stored is None, shared=shared)
 
-    def greet(self, stored: Session | None, user: Incoming) -> Turn:
+    def greet(self, stored: Session | None, user: Incoming,
+              shared: Shared | None = None) -> Turn:
         """Someone opens the chat: the menu if new; else "welcome back" and the step they
         left, exactly as it was sent (its buttons still work)."""
         if stored is None:
-            return self.run(None, user, None)
+            return self.run(None, user, None, shared)
         if stored.pending in self.pending and self.catalog.flow(stored.flow) is not None:
             # The question they left open is asked again, not silently dropped.
-            turn = self.begin(stored, user, None)
+            turn = self.begin(stored, user, None, shared)
             turn.notes.append(self.texts.get("welcome_back", title=self.engine.title(stored)))
             self.pending[stored.pending].ask(turn)
             return turn
-        turn = self.run(stored, user, "/resume")
+        turn = self.run(stored, user, "/resume", shared)
         if turn.event == "flow_changed" or turn.session.flow == self.catalog.home:
             greeting = self.texts.get("welcome_back_menu")
         else:
@@ -144,7 +148,7 @@ class Stages:
         if not turn.new:
             return False
         turn.shown = self.engine.enter(turn.ctx, self.engine.home())
-        if turn.text and self._screen(turn, first=True):
+        if turn.text and not self._code(turn) and self._screen(turn, first=True):
             return True
         command = turn.command
         if command is None or command[0] in ("start", "menu"):
@@ -182,7 +186,21 @@ class Stages:
         return False
 
     def screen_message(self, turn: Turn) -> bool:
-        return bool(turn.text) and not turn.screened and self._screen(turn)
+        return bool(turn.text) and not turn.screened and not self._code(turn) \
+            and self._screen(turn)
+
+    @staticmethod
+    def _code(turn: Turn) -> bool:
+        """An invite code (`/pair CODE`) is twelve random letters, not words to screen."""
+        return turn.shared is not None and turn.shared.typed is not None
+
+    def pairing_news(self, turn: Turn) -> bool:
+        """What changed in couple mode since their last message, said first: an invite
+        accepted or expired, the pairing ended, both finished or showed a topic."""
+        together = self.catalog.services.get(TOGETHER)
+        if turn.shared is not None and isinstance(together, Together):
+            turn.notes.extend(pairing_view.news(turn.shared, turn.session, together))
+        return False
 
     def answer_pending(self, turn: Turn) -> bool:
         question = self.pending.get(turn.session.pending or "")
@@ -215,8 +233,8 @@ class Stages:
 
     def _attach_pictures(self, turn: Turn) -> None:
         """The weeks kept, as a picture (with the same in words, for the console)."""
-        texts = self.catalog.services.get(CHECKIN_TEXTS)
-        if PICTURE in turn.ctx.effects and isinstance(texts, CheckinTexts):
+        texts = self.checkins.texts()
+        if PICTURE in turn.ctx.effects and texts is not None:
             picture = progress_picture(CheckinBook(turn.session).weeks, texts)
             if picture is not None:
                 turn.attachments.append(picture)
@@ -236,51 +254,6 @@ class Stages:
         turn.shown = self.engine.enter(ctx, start)
         return True
 
-    # -- a check-in falls due ---------------------------------------------------------------
-
-    def checkin_due(self, stored: Session, user: Incoming, now: float) -> Turn | None:
-        """Move the person's due check-ins on (sent, waiting for the end of their quiet
-        hours, or let go past a day) and, for the one sent, take them to its step, as a
-        `call`, so its last step goes back where they were. None when nothing is due (another
-        process sent it first): nothing is saved. The caller commits before anything is sent:
-        that commit is the claim."""
-        if stored.due is None or stored.due > now:
-            return None
-        turn = self.begin(stored, user, None)
-        texts = self.catalog.services.get(CHECKIN_TEXTS)
-        book = CheckinBook(turn.session,
-                           texts.default_quiet if isinstance(texts, CheckinTexts) else None)
-        session = turn.session
-        busy = bool(session.pending) or session.flow == SAFETY_FLOW
-        outcome = take_due(book, now, busy=busy)
-        for kind in outcome.skipped:
-            log.info("event=checkin_skipped kind=%s user=%s", kind, session.user_key)
-        turn.event, turn.controls = "checkin_waits", False
-        flow = self.catalog.flow(CHECKIN_FLOW)
-        entry = ENTRY_STATES.get(outcome.send or "")
-        if outcome.send is None or flow is None or entry not in flow.spec.states:
-            if outcome.send is not None:
-                log.warning("event=checkin_skipped kind=%s reason=no_flow", outcome.send)
-            return turn
-        book.data["week"] = week_of(now, book.zone or "UTC")
-        turn.controls = True
-        turn.event = f"checkin_sent_{outcome.send}" + ("_late" if outcome.late else "")
-        if outcome.late and isinstance(texts, CheckinTexts):
-            turn.notes.append(texts.get("late"))
-        session.calls.append(session.here)  # its last step goes back here, even from within
-        turn.shown = self.engine.enter(turn.ctx, Position(CHECKIN_FLOW, entry))
-        return turn
-
-    def stop_checkins(self, stored: Session, user: Incoming, reason: str) -> Turn | None:
-        """Every check-in stopped (the weeks answered stay); None when none was set."""
-        book = CheckinBook(stored)
-        if not book.scheduled():
-            return None
-        turn = self.begin(stored, user, None)
-        CheckinBook(turn.session).stop()
-        turn.event, turn.controls = f"checkins_stopped_{reason}", False
-        return turn
-
     # -- what stages and commands share -----------------------------------------------------
 
     def consented(self, ctx: EngineContext) -> bool:
@@ -290,7 +263,12 @@ class Stages:
 
     def export(self, turn: Turn) -> None:
         data = export_data(turn.session, self.catalog)
-        turn.notes.append(export_text(data, self.texts))
+        text = export_text(data, self.texts)
+        together = self.catalog.services.get(TOGETHER)
+        if turn.shared is not None and isinstance(together, Together):
+            data["shared"], lines = pairing_view.export(turn.shared, turn.session, together)
+            text = "\n\n".join([text, *(["\n".join(lines)] if lines else [])])
+        turn.notes.append(text)
         turn.attachments.append(export_attachment(data))
 
     def ask_to_delete(self, turn: Turn) -> None:
@@ -307,6 +285,12 @@ class Stages:
     def reply(self, turn: Turn, *, saved: bool = True) -> Reply:
         reply = Reply(parts=turn.parts, notice=turn.notice, attachments=list(turn.attachments),
                       saved=saved)
+        code = turn.shared.new_code if turn.shared is not None else None
+        together = self.catalog.services.get(TOGETHER)
+        if code and isinstance(together, Together):
+            # Shown once, never kept: not part of the step's text that /resume repeats.
+            reply.parts.append(together.text("code", code=code))
+            reply.invite_code = code
         if turn.choices is not None:
             reply.choices = turn.choices
         elif turn.controls:
@@ -340,6 +324,8 @@ class Stages:
         result = self.screen(turn.text or "", self.setting(turn.ctx.session))
         if not result.is_flagged:
             return False
+        if self.on_flag is not None:
+            self.on_flag(result.category, result.risk)
         ctx = turn.ctx
         turn.event = f"safety_{result.risk}_{result.category}"
         turn.notes, turn.shown = [], []

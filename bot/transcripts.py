@@ -23,10 +23,11 @@ from bot.store.memory import MemoryStore
 
 PLATFORM = "transcript"
 GOT_CHARS = 200
-TRANSCRIPT_KEYS = ("name", "description", "user", "config", "turns")
+TRANSCRIPT_KEYS = ("name", "description", "user", "people", "config", "turns")
 ACTIONS = ("send", "press", "open")
 EXPECTATIONS = ("expect", "expect_not", "expect_buttons", "expect_pattern")
-TURN_KEYS = (*ACTIONS, *EXPECTATIONS)
+TURN_KEYS = ("as", *ACTIONS, *EXPECTATIONS)
+CODE = "${code}"  # in `send`: the last invite code any reply of this transcript carried
 NOT_A_TRANSCRIPT = "a transcript file must be a mapping with 'turns' (or a list of such mappings)"
 _BLANKS = re.compile(r"\s+")
 _WRITTEN = re.compile(r"[^\s,\]}]+")  # a plain number or true/false, as written in the file
@@ -55,6 +56,7 @@ class Turn:
     send: str | None = None
     press: str | None = None
     open: bool = False
+    person: str | None = None  # `as:` one of the transcript's people
     expect: tuple[str, ...] = ()
     expect_not: tuple[str, ...] = ()
     expect_buttons: tuple[str, ...] = ()
@@ -62,6 +64,10 @@ class Turn:
 
     def describe(self) -> str:
         """How the turn reads in --show output and failure messages."""
+        who = f"{self.person}: " if self.person else ""
+        return who + self._action()
+
+    def _action(self) -> str:
         if self.open:
             return "(opens the chat)"
         if self.press is not None:
@@ -77,6 +83,7 @@ class Transcript:
     turns: tuple[Turn, ...]
     user: str | None = None
     config: Mapping[str, str] = field(default_factory=dict)
+    people: Mapping[str, str] = field(default_factory=dict)  # name -> platform
 
 
 @dataclass
@@ -176,6 +183,7 @@ def _transcript(
     else:
         for key, value in raw_config.items():
             config[str(key)] = source.text(value, (*at, "config", key)) or str(value)
+    people = _people(source, data, at, problems)
     raw_turns = data.get("turns")
     if not isinstance(raw_turns, list) or not raw_turns:
         problems.append(source.problem((*at, "turns") if "turns" in data else at,
@@ -183,10 +191,28 @@ def _transcript(
         return None
     turns = [_turn(source, raw, (*at, "turns", index), index + 1, problems)
              for index, raw in enumerate(raw_turns)]
+    for index, turn in enumerate(turns):
+        if turn is not None and turn.person is not None and turn.person not in people:
+            known = ", ".join(people) or "none: add 'people' to the transcript"
+            problems.append(source.problem((*at, "turns", index, "as"),
+                                           f"'as: {turn.person}' is not one of the people "
+                                           f"({known})"))
     if len(problems) > found:
         return None
     return Transcript(name.strip(), source.path, source.line(at), tuple(t for t in turns if t),
-                      user, config)
+                      user, config, people)
+
+
+def _people(source: _Source, data: dict, at: KeyPath,
+            problems: list[Problem]) -> dict[str, str]:
+    """`people: {alex: telegram, sam: discord}`: who takes part, each on a platform."""
+    raw = data.get("people") or {}
+    people = {str(k): source.text(v, (*at, "people", k)) or "" for k, v in raw.items()} \
+        if isinstance(raw, dict) else {}
+    if not isinstance(raw, dict) or not all(people.values()):
+        problems.append(source.problem((*at, "people"), "'people' must map each name to a "
+                                                        "platform, such as {alex: telegram}"))
+    return people
 
 
 def _turn(
@@ -223,11 +249,13 @@ def _turn(
         except re.error as error:
             problems.append(source.problem((*at, "expect_pattern"),
                                            f"'{pattern}' is not a valid pattern: {error}"))
+    person = source.text(data["as"], (*at, "as")) if "as" in data else None
     return Turn(
         number, source.line(at),
         send=words if action == "send" else None,
         press=words if action == "press" else None,
         open=action == "open",
+        person=person,
         expect=lists["expect"], expect_not=lists["expect_not"],
         expect_buttons=lists["expect_buttons"], expect_pattern=tuple(patterns),
     )
@@ -369,10 +397,14 @@ def check_reply(turn: Turn, reply: Reply) -> str | None:
 async def play(transcript: Transcript, catalog: Catalog) -> Outcome:
     """Play one transcript on a fresh in-memory store, stopping at the first failed turn."""
     coach = Coach(catalog, MemoryStore(), config=transcript.config)
-    user = UserKey(PLATFORM, transcript.user or transcript.name)
+    default = UserKey(PLATFORM, transcript.user or transcript.name)
+    users = {name: UserKey(platform, name) for name, platform in transcript.people.items()}
     outcome = Outcome(transcript)
-    last: Reply | None = None
+    lasts: dict[UserKey, Reply | None] = {}
+    code = ""
     for turn in transcript.turns:
+        user = users[turn.person] if turn.person else default
+        last = lasts.get(user)
         if turn.open:
             reply = await coach.open(Incoming(user))
         elif turn.press is not None:
@@ -382,14 +414,16 @@ async def play(transcript: Transcript, catalog: Catalog) -> Outcome:
                 return outcome
             reply = await coach.handle(Incoming(user, button=choice.id))
         else:
-            reply = await coach.handle(Incoming(user, text=turn.send or ""))
+            text = (turn.send or "").replace(CODE, code)
+            reply = await coach.handle(Incoming(user, text=text))
+        code = reply.invite_code or code
         outcome.trace.append(f"> {turn.describe()}")
         outcome.trace.extend(_shown_reply(reply))
         failure = check_reply(turn, reply)
         if failure is not None:
             outcome.failure = f"turn {turn.number}: {failure}"
             return outcome
-        last = reply
+        lasts[user] = reply
     return outcome
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from bot.engine import EngineContext
 from bot.messages import Attachment, Choice, Incoming
+from bot.pairing.shared import Shared
 from bot.session import Session
 
 
@@ -30,6 +31,7 @@ class Turn:
     attachments: list[Attachment] = field(default_factory=list)
     erase: bool = False
     event: str = "text"
+    shared: Shared | None = None  # the records shared with a partner, as this message sees them
 
     @property
     def session(self) -> Session:

@@ -114,3 +114,14 @@ def pg_url(pg_cluster) -> str:
     from tests.pg_server import new_database
 
     return new_database(pg_cluster.url)
+
+
+@pytest.fixture
+async def two(pg_url: str):
+    """Two PostgreSQL stores on one database: two processes."""
+    from tests.test_postgres import make_store
+
+    first, second = make_store(pg_url), make_store(pg_url)
+    yield first, second
+    await first.close()
+    await second.close()

@@ -289,7 +289,8 @@ def test_bench_ignores_coach_store_and_refuses_other_schemes(tmp_path: Path) -> 
     assert json.loads(done.stdout)["store"] == "memory" and list(tmp_path.iterdir()) == []
     done = coach("bench", "--store", "redis://localhost")
     assert done.returncode == 74
-    assert done.stderr.decode().startswith("coach: the bench measures memory or an SQLite file")
+    assert done.stderr.decode().startswith("coach: the bench measures memory, an SQLite file or "
+                                           "PostgreSQL")
 
 
 # -- exit codes, as the README lists them -------------------------------------------------------
@@ -397,7 +398,7 @@ def test_the_tree_has_every_command() -> None:
     assert COMMANDS == [(), ("chat",), ("telegram",), ("discord",), ("flows",),
                         ("flows", "check"), ("flows", "test"), ("feedback",), ("screen",),
                         ("keys",), ("keys", "new"), ("keys", "rotate"), ("store",),
-                        ("store", "migrate"), ("bench",)]
+                        ("store", "migrate"), ("store", "copy"), ("bench",)]
 
 
 @pytest.mark.parametrize("path", COMMANDS, ids=lambda path: " ".join(("coach", *path)))
@@ -406,7 +407,8 @@ def test_every_command_has_help(path: tuple[str, ...],
     assert main([*path, "--help"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"usage: {' '.join(('coach', *path))} ")
-    for option in ("--store", "--flows", "--log-level"):
+    takes_two_stores = path == ("store", "copy")  # SRC and DST, not --store
+    for option in ("--flows", "--log-level", *(() if takes_two_stores else ("--store",))):
         assert option in out, option
     parser = dict(_commands(build_parser()))[path]
     unexplained = [action.dest for action in parser._actions if not action.help]

@@ -22,16 +22,8 @@ from typing import Any
 
 import pytest
 
-from adapters.discord import (
-    ConfigError,
-    DiscordBot,
-    DiscordConfig,
-    Sharding,
-    apply_endpoints,
-    discord_config,
-    intents,
-    quiet_library_logs,
-)
+from adapters.discord import DiscordBot, intents, quiet_library_logs
+from adapters.discord_config import DiscordConfig, Sharding, apply_endpoints
 from adapters.discord_ui import (
     MAX_CONTENT,
     choice_view,
@@ -43,7 +35,7 @@ from adapters.discord_ui import (
 from adapters.text_split import utf16_len
 from bot.app import load_flows
 from bot.commands import COMMANDS as COMMAND_TABLE
-from bot.messages import Choice, Incoming, Reply
+from bot.messages import Choice, Incoming, Reply, UserKey
 from bot.pipeline import Coach
 from bot.store.url import open_store
 from tests.conftest import REPO
@@ -574,31 +566,6 @@ def test_buttons_rows_labels_and_ids() -> None:
     assert choice_view([Choice("x" * 95, "too long an id")]) is None
 
 
-def test_configuration_from_the_environment() -> None:
-    config = discord_config({"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_GUILD_ID": "42"})
-    assert config.guild_id == 42 and config.sharding == Sharding()
-    root = discord_config({"DISCORD_BOT_TOKEN": TOKEN,
-                            "DISCORD_API_BASE_URL": "http://127.0.0.1:9/"})
-    assert root.api_base_url == "http://127.0.0.1:9/api/v10"
-    assert TOKEN not in repr(config)
-    assert discord_config({"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_SHARDS": "auto"}).sharding.auto
-    many = discord_config({"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_SHARD_ID": "2,3",
-                            "DISCORD_SHARD_COUNT": "4"}).sharding
-    assert many == Sharding(count=4, ids=(2, 3)) and many.sharded_client
-    assert not many.syncs_commands
-    one = discord_config({"DISCORD_BOT_TOKEN": TOKEN, "DISCORD_SHARD_ID": "0",
-                           "DISCORD_SHARD_COUNT": "4"}).sharding
-    assert not one.sharded_client and one.syncs_commands
-    for bad in ({}, {"DISCORD_SHARDS": "auto", "DISCORD_SHARD_ID": "1"},
-                {"DISCORD_SHARD_ID": "4", "DISCORD_SHARD_COUNT": "4"},
-                {"DISCORD_SHARD_COUNT": "2"}, {"DISCORD_GUILD_ID": "general"},
-                {"DISCORD_GATEWAY_URL": "http://x"}):
-        env = {"DISCORD_BOT_TOKEN": TOKEN, **bad} if bad else bad
-        with pytest.raises(ConfigError) as raised:
-            discord_config(env)
-        assert TOKEN not in str(raised.value)
-
-
 def test_library_logs_are_capped_and_interaction_tokens_masked(
         caplog: pytest.LogCaptureFixture) -> None:
     root = logging.getLogger()
@@ -722,3 +689,26 @@ def test_a_missing_token_is_a_clear_error(tmp_path: Path) -> None:
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("coach: DISCORD_BOT_TOKEN is not set")
     assert not (tmp_path / "m.db").exists()  # nothing was opened
+
+
+async def test_a_partner_joins_with_the_pair_slash_command(dc: Harness) -> None:
+    """Couple mode across platforms: an invite made on the console, taken up on Discord by
+    `/pair code`, after the same age question everyone answers."""
+    inviter = UserKey("console", "robin")
+    await dc.coach.handle(Incoming(inviter, text="/start"))
+    adult = await dc.coach.handle(Incoming(inviter, text="1"))
+    assert "Which of these fits you" in adult.text
+    await dc.coach.handle(Incoming(inviter, text="/invite"))
+    await dc.coach.handle(Incoming(inviter, text="Invite my partner"))
+    made = await dc.coach.handle(Incoming(inviter, text="Robin"))
+    assert made.invite_code is not None
+    welcome = await dc.slash(BOB, "pair", {"code": made.invite_code})
+    assert AGE_YES in labels(welcome[-1])
+    invited = await dc.press(BOB, AGE_YES)
+    assert "Robin invited you" in "\n".join(texts(invited))
+    await dc.press(BOB, "Go on")
+    joined = await dc.press(BOB, "Yes, I feel safe")
+    assert "You're in" in "\n".join(texts(joined))
+    [sync] = dc.server.calls_to("sync_global_commands", ok_only=True)
+    [option] = {c["name"]: c for c in sync.json}["pair"]["options"]
+    assert option["name"] == "code" and option["required"]

@@ -107,3 +107,24 @@ def test_the_transcript_example_in_the_docs_passes(tmp_path: Path) -> None:
     example = tmp_path / "example.yaml"
     example.write_text(text[start:text.index("```", start)], encoding="utf-8")
     assert main(["flows", "test", str(example)]) == 0
+
+
+def test_the_operator_guide_explains_every_metric_and_is_linked() -> None:
+    """docs/operations.md has a row for each metric the coach exports (bot/metrics.py), with
+    its labels; the README links the guide and lists the settings it relies on."""
+    from bot.metrics import Counts, Metrics, Timings
+
+    guide = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
+    rows = {re.findall(r"`(\w+)`", line)[0]: line for line in guide.splitlines()
+            if line.startswith("| `coach_")}
+    exported = [metric for metric in vars(Metrics(process=False)).values()
+                if isinstance(metric, (Counts, Timings))]
+    assert len(exported) == len(rows) == 7
+    for metric in exported:
+        assert metric.name in rows, metric.name
+        for label in metric.labels:
+            assert f"`{label}`" in rows[metric.name], (metric.name, label)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "(docs/operations.md)" in readme
+    for setting in ("COACH_SECRET_KEY_FILE", "COACH_STATUS_PORT", "--status-port"):
+        assert setting in readme and setting in guide, setting

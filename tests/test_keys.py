@@ -13,7 +13,7 @@ import pytest
 from bot.cli.keys import run_keys
 from bot.crypto import Cipher, key_file_for, new_key
 from bot.session import Session
-from bot.store.sqlite import SQLiteStore, UnreadableStore
+from bot.store.sqlite import SQLiteStore, UnreadableStore, person_keys_file
 from bot.store.url import open_store
 
 CANARY = "CANARY-2f9a-rotate-me"
@@ -31,6 +31,11 @@ def _seed(db: Path) -> None:
 def _rows(db: Path) -> list[bytes]:
     with sqlite3.connect(db) as conn:
         return [row[0] for row in conn.execute("SELECT data FROM sessions")]
+
+
+def _wrapped(db: Path) -> list[tuple[bytes, str]]:
+    with sqlite3.connect(person_keys_file(db)) as conn:
+        return list(conn.execute("SELECT wrapped, key_id FROM person_keys"))
 
 
 def _read(db: Path) -> str:
@@ -82,16 +87,19 @@ def test_a_new_key_first_rotates_every_row_and_says_what_to_keep(
     db, old, new = tmp_path / "two.db", new_key().decode(), new_key().decode()
     monkeypatch.setenv("COACH_SECRET_KEY", old)
     _seed(db)
-    before = _rows(db)
+    before, wrapped_before = _rows(db), _wrapped(db)
     monkeypatch.setenv("COACH_SECRET_KEY", f"{new},{old}")
 
     assert run_keys("rotate", str(db)) == 0
     out = capsys.readouterr().out
-    assert "re-encrypted 1 session(s) under the new (first) key" in out
-    assert "COACH_SECRET_KEY=<the new key>" in out
+    assert "re-wrapped 1 person key(s) and re-sealed 0 older session(s) under the new " \
+           "(first) key" in out
+    assert "COACH_SECRET_KEY=<the new key>" in out and "destroy the older key" in out
     assert old not in out and new not in out
-    after = _rows(db)
-    assert after != before and after[0][1:5] != before[0][1:5], "sealed with another key id"
+    assert _rows(db) == before, "the session stays sealed with the person's own key"
+    [(wrapped, key_id)] = _wrapped(db)
+    assert wrapped != wrapped_before[0][0] and key_id != wrapped_before[0][1]
+    assert wrapped[1:5].hex() == key_id, "wrapped with the new key, as its id says"
     assert CANARY.encode() not in b"".join(p.read_bytes() for p in tmp_path.iterdir())
 
     monkeypatch.setenv("COACH_SECRET_KEY", new)  # the old key can go now
@@ -99,6 +107,29 @@ def test_a_new_key_first_rotates_every_row_and_says_what_to_keep(
     monkeypatch.setenv("COACH_SECRET_KEY", old)
     with pytest.raises(UnreadableStore):
         SQLiteStore(db, Cipher([old.encode()], "old"))
+
+
+def test_keys_in_a_file_rotate_the_same_way_and_say_to_edit_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """COACH_SECRET_KEY_FILE (a Docker secret): the operator's keys as COACH_SECRET_KEY
+    is, so the steps are the same, said for a file."""
+    db, old, new = tmp_path / "file.db", new_key().decode(), new_key().decode()
+    secret = tmp_path / "coach_secret_key"
+    monkeypatch.delenv("COACH_SECRET_KEY", raising=False)
+    monkeypatch.setenv("COACH_SECRET_KEY_FILE", str(secret))
+    secret.write_text(old + "\n", encoding="ascii")
+    _seed(db)
+    assert run_keys("rotate", str(db)) != 0
+    out = capsys.readouterr().out
+    assert "only one key" in out and "first line of the file" in out and old not in out
+
+    secret.write_text(f"{new}\n{old}\n", encoding="ascii")
+    assert run_keys("rotate", str(db)) == 0
+    out = capsys.readouterr().out
+    assert "re-wrapped 1 person key(s)" in out and "leave the new key alone in the file" in out
+    secret.write_text(new + "\n", encoding="ascii")
+    assert _read(db) == CANARY
+    assert not key_file_for(db).exists()
 
 
 def test_rotate_on_a_path_with_no_store_makes_nothing_and_says_so(

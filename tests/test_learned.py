@@ -57,3 +57,21 @@ def test_the_threshold_and_the_neighbours_both_decide(reader: LearnedReader) -> 
 def test_fitting_is_the_same_every_time(reader: LearnedReader) -> None:
     again = LearnedReader.fit(reader.embedder, LABELS, EXAMPLES, 0.1, 0.5)
     assert (again.weights == reader.weights).all()
+
+
+def test_numpy_uses_one_blas_thread_unless_the_operator_says_otherwise() -> None:
+    """bot/__init__.py: a pool of BLAS threads makes the learned stage's small products many
+    times slower on a busy machine; an operator's own setting is kept."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import bot, os; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "1"
+    env["OPENBLAS_NUM_THREADS"] = "4"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "4"

@@ -118,6 +118,45 @@ async def test_a_bot_that_ends_on_its_own_is_a_failure(
     assert bot.stopped
 
 
+class Beside:
+    """A server run beside the bot (the status server): notes when it starts and stops."""
+
+    def __init__(self, bot: StandIn, events: list[str], error: OSError | None = None) -> None:
+        self.bot, self.events, self.error = bot, events, error
+
+    async def start(self) -> None:
+        self.events.append(f"beside started, bot started: {bot_started(self.bot)}")
+        if self.error is not None:
+            raise self.error
+
+    async def stop(self) -> None:
+        self.events.append(f"beside stopped, bot stopped: {self.bot.stopped}")
+
+
+def bot_started(bot: StandIn) -> bool:
+    return bot.connection is not None
+
+
+async def test_a_server_beside_starts_after_the_bot_and_stops_before_it(
+        coach: Coach, capsys: pytest.CaptureFixture[str]) -> None:
+    bot, events = StandIn(), []
+    serving = asyncio.create_task(lifecycle.serve(bot, coach, FAILURES, Beside(bot, events)))
+    await asyncio.wait_for(bot.starting.wait(), WAIT)
+    while not events:  # the start goes on to the server beside, in this loop
+        await asyncio.sleep(0)
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert await asyncio.wait_for(serving, WAIT) == 0
+    assert events == ["beside started, bot started: True", "beside stopped, bot stopped: False"]
+    assert bot.stopped
+
+    bot, events = StandIn(), []
+    taken = Beside(bot, events, OSError(98, "cannot listen on 127.0.0.1:9100: in use"))
+    code = await asyncio.wait_for(lifecycle.serve(bot, coach, FAILURES, taken), WAIT)
+    assert code == EXIT_FAILED and bot.stopped  # a port in use stops the bot it came with
+    assert "could not start the Test bot: OSError: [Errno 98] cannot listen on " \
+           "127.0.0.1:9100" in capsys.readouterr().err
+
+
 def test_settings_that_cannot_start_a_bot_are_exit_2(capsys: pytest.CaptureFixture[str]
                                                      ) -> None:
     def load() -> object:

@@ -9,21 +9,28 @@ from pathlib import Path
 import pytest
 
 from bot.app import load_catalog
+from bot.crypto import Cipher, new_key
 from bot.flowlang.catalog import Catalog
 from bot.messages import Incoming, UserKey
 from bot.pipeline import Coach
 from bot.session import Position, Session
-from bot.store.base import Store, VersionConflict
+from bot.store.base import COPIED, NEWER, THERE, Store, StoreClosed, VersionConflict
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SQLiteStore
 from tests.conftest import CORE_FLOWS, Chat
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["memory", "sqlite", "sqlite-keyed", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path):
-    """The store contract: every test with this fixture runs on all three stores."""
+    """The store contract: every test with this fixture runs on all three stores (SQLite
+    plain, as most tests use it, and with keys, as the coach does)."""
     if request.param == "memory":
         yield MemoryStore()
+        return
+    if request.param == "sqlite-keyed":
+        keyed = SQLiteStore(tmp_path / "k.db", Cipher([new_key()], "the test key"))
+        yield keyed
+        await keyed.close()
         return
     if request.param == "postgres":
         from tests.test_postgres import make_store
@@ -125,6 +132,35 @@ async def test_purge_and_delete(store: Store) -> None:
     assert await store.count() == 1
 
 
+async def test_user_keys_come_in_pages_in_order(store: Store) -> None:
+    names = [f"u{n:02d}" for n in range(25)]
+    for name in reversed(names):
+        await store.save(Session(name, "quiz", "name"))
+    pages, after = [], None
+    while page := await store.user_keys(after, 10):
+        pages.append(page)
+        after = page[-1]
+    assert [len(p) for p in pages] == [10, 10, 5]
+    assert [name for page in pages for name in page] == names
+
+
+async def test_an_imported_session_keeps_its_version_and_never_goes_back(store: Store) -> None:
+    copied = Session("k", "quiz", "name", slots={"name": "copied"}, version=3, updated_at=5.0)
+    assert await store.import_session(copied) == COPIED
+    stored = await store.load("k")
+    assert stored is not None and (stored.version, stored.updated_at) == (3, 5.0)
+    assert stored.slots == {"name": "copied"}
+    assert await store.import_session(copied) == THERE
+    older = Session("k", "quiz", "name", slots={"name": "older"}, version=2)
+    assert await store.import_session(older) == NEWER
+    stored.slots["name"] = "went on"
+    await store.save(stored)  # the copy carries on from the imported version
+    newer = Session("k", "quiz", "name", slots={"name": "newer"}, version=9)
+    assert await store.import_session(newer) == COPIED
+    again = await store.load("k")
+    assert again is not None and again.version == 9 and again.slots == {"name": "newer"}
+
+
 async def test_session_json_round_trip() -> None:
     session = Session("k", "f", "s", slots={"a": "é😀"}, back=[Position("f", "x")],
                       calls=[Position("g", "y")], last=Position("f", "s"), seen=["1"])
@@ -185,3 +221,37 @@ async def test_due_finds_the_people_whose_checkin_is_due(store: Store) -> None:
     await store.delete("telegram:1")
     assert await store.due(100.0, "telegram", 10) == []
     assert await store.due(1000.0, "telegram", 10) == ["telegram:3", "telegram:2"]
+
+
+async def test_ping_answers_while_the_store_is_open(store: Store) -> None:
+    """/healthz asks this: cheap, and an error (never a hang) once the store is gone."""
+    await store.ping()
+    await store.save(Session("k", "quiz", "name"))
+    await store.ping()
+    if isinstance(store, MemoryStore):
+        return  # nothing to close or lose
+    await store.close()
+    with pytest.raises(StoreClosed):
+        await store.ping()
+
+
+async def test_a_shared_record_is_kept_as_a_session_under_its_own_key(store: Store) -> None:
+    """Couple mode's records (bot/pairing/shared.py) are sessions with their data in
+    `record`: every store keeps them, compare-and-set included, and deletes them."""
+    record = Session("pair:abc", "", "", record={"people": ["a:1", "b:2"],
+                                                 "topics": {"boundaries": {"a:1": {"x": 1}}}})
+    await store.save(record)
+    loaded = await store.load("pair:abc")
+    assert loaded is not None and loaded.record == record.record and loaded.pair is None
+    stale = loaded.copy()
+    loaded.record["agreements"] = {"boundary_online": "friendly"}  # type: ignore[index]
+    await store.save(loaded)
+    with pytest.raises(VersionConflict):
+        await store.save(stale)
+    again = await store.load("pair:abc")
+    assert again is not None and again.record["agreements"] == {"boundary_online": "friendly"}  # type: ignore[index]
+    person = Session("test:alice", "menu", "start", pair="abc", invite="f00", joining=None)
+    await store.save(person)
+    assert (await store.load("test:alice")).pair == "abc"  # type: ignore[union-attr]
+    assert await store.delete("pair:abc")
+    assert await store.load("pair:abc") is None

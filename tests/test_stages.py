@@ -17,7 +17,7 @@ from tests.conftest import REPO, Chat
 def test_the_order_is_the_one_the_module_documents(coach: Coach) -> None:
     names = [stage.__name__ for stage in coach.stages.order]
     assert names == ["welcome_new_person", "repair_moved_flows", "release_safety_hold",
-                     "screen_message", "answer_pending", "route", "apply_effects",
+                     "screen_message", "pairing_news", "answer_pending", "route", "apply_effects",
                      "open_wanted"]
     import bot.stages
 

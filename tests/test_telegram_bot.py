@@ -21,6 +21,7 @@ from tests.conftest import REPO
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.telegram_harness import (
     ALICE,
+    BOB,
     FAST,
     FLOWS,
     INTRO,
@@ -218,3 +219,47 @@ async def test_a_store_without_files_gets_a_ledger_that_keeps_nothing(
         await bot.stop()
         await coach.close()
     assert not bot.started
+
+
+def test_a_second_poller_of_the_same_bot_is_refused(threaded_server: FakeTelegramAPI,
+                                                    tmp_path: Path) -> None:
+    """Telegram allows one getUpdates at a time: a second process polling the same bot on
+    the same store says so in one line and stops, and the first goes on."""
+    server, store = threaded_server, tmp_path / "p.db"
+    first = start_command(command_env(server, store))
+    try:
+        server.wait_for_sync("getUpdates", include_pending=True, timeout=WAIT)
+        second = subprocess.run([sys.executable, "-m", "bot", "telegram"], cwd=REPO,
+                                env=command_env(server, store), capture_output=True, text=True,
+                                timeout=WAIT)
+        assert second.returncode == 1
+        assert second.stderr.strip().splitlines()[-1].endswith(
+            "another coach process is already polling this bot, and Telegram allows only "
+            "one; to run several processes, give each --webhook-url")
+        assert "Traceback" not in second.stderr + second.stdout
+        to_the_first_question(server)  # the first one still answers
+        out = stop_command(first)
+        assert first.returncode == 0, out
+    finally:
+        first.kill()
+
+
+async def test_an_invite_carries_a_deep_link_that_joins_the_partner(tg: Harness) -> None:
+    """Couple mode: the core gives the code, the adapter the link t.me/<bot>?start=pair-CODE;
+    the partner's tap arrives as /start pair-CODE and leads, after the age question, to the
+    invite (told the name the inviter chose)."""
+    await tg.begin(ALICE)
+    await tg.send(ALICE, "/invite")
+    await tg.press(ALICE, "Invite my partner")
+    made = "\n".join(texts(await tg.send(ALICE, "Robin")))
+    prefix = f"https://t.me/{tg.server.bot_user['username']}?start=pair-"
+    assert prefix in made
+    code = made.split(prefix, 1)[1].split()[0]
+    assert f"/pair {code}" in made, "the code works typed too (Discord, the console)"
+    welcome = await tg.send(BOB, f"/start pair-{code}")
+    assert "18 or older" in "\n".join(texts(welcome))
+    invited = await tg.press(BOB, labels(welcome[-1])[0])
+    assert "Robin invited you" in "\n".join(texts(invited))
+    await tg.press(BOB, "Go on")
+    joined = await tg.press(BOB, "Yes, I feel safe")
+    assert "You're in" in "\n".join(texts(joined))

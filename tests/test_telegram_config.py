@@ -4,6 +4,7 @@ the command line may say, and how a wrong setting reads (one line, never the tok
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,14 @@ def test_the_defaults_and_what_the_environment_changes() -> None:
     assert config.bot_id == "123456789"
     assert len(config.webhook_secret) >= 32  # made up when not given: never empty
     assert TOKEN not in repr(config) and config.webhook_secret not in repr(config)
+    # the same in every process serving the bot (they check each other's deliveries)...
+    again = telegram_config({"TELEGRAM_BOT_TOKEN": TOKEN}, NO_ARGS)
+    assert again.webhook_secret == config.webhook_secret
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32,256}", config.webhook_secret)
+    # ...and another bot's is another, and neither shows its token
+    other = telegram_config({"TELEGRAM_BOT_TOKEN": "987654321:" + TOKEN.split(":")[1]}, NO_ARGS)
+    assert other.webhook_secret != config.webhook_secret
+    assert TOKEN.split(":")[1] not in config.webhook_secret
 
     root = telegram_config({"TELEGRAM_BOT_TOKEN": TOKEN,
                             "TELEGRAM_API_BASE_URL": "http://127.0.0.1:8081/"}, NO_ARGS)

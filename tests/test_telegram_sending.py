@@ -71,3 +71,24 @@ def test_a_press_telegram_no_longer_knows_is_expected_after_a_restart() -> None:
         "Query is too old and response timeout expired or query id is invalid"))
     assert query_expired(BadRequest("Bad Request: query ID is invalid"))
     assert not query_expired(BadRequest("Bad Request: message to edit not found"))
+
+
+async def test_a_reply_counts_as_sent_once_its_last_message_is_accepted(
+        tg: Harness) -> None:
+    """coach_replies_sent_total: one per reply (not per message), once Telegram took all of
+    it; a reply whose message Telegram refuses for good is not counted."""
+    def sent() -> float:
+        found = tg.coach.metrics.registry.get_sample_value("coach_replies_sent_total",
+                                                           {"platform": "telegram"})
+        return found or 0.0
+
+    await tg.boundaries(ALICE)  # /start, the age question, /start boundaries: three replies
+    await tg.settled()
+    assert sent() == 3
+    reply = await tg.send(ALICE, "/export")  # the text and a document: one reply
+    await tg.settled()
+    assert len(reply) >= 2 and sent() == 4
+    tg.server.block_chat(ALICE)  # 403 from now on: nothing of the next reply goes out
+    tg.server.push_command(ALICE, "help")
+    await tg.settled()
+    assert sent() == 4

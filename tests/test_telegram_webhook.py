@@ -96,3 +96,22 @@ async def test_only_the_webhook_path_takes_updates(server: FakeTelegramAPI,
         assert (await server.post_webhook_update(elsewhere, update, "s3cret-Value_4"))[0] == 404
         assert (await server.post_webhook_update(url, update, "s3cret-Value_4"))[0] == 200
         await server.wait_until(lambda: bool(server.sent_messages(BOB)), timeout=WAIT)
+
+
+async def test_the_webhooks_port_answers_healthz_and_metrics(server: FakeTelegramAPI,
+                                                              tmp_path: Path) -> None:
+    """A load balancer checks each replica where it takes updates; Prometheus scrapes there."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram/hook"
+    async with running(server, open_store(str(tmp_path / "h.db")), webhook_url=url,
+                       listen="127.0.0.1", port=port, webhook_secret="s3cret-Value_5") as tg:
+        await tg.send(ALICE, "/start")
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                assert response.status == 200
+                assert await response.json() == {"status": "ok", "store": "ok", "flows": "ok"}
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                assert response.status == 200
+                text = await response.text()
+    assert 'coach_updates_total{outcome="replied",platform="telegram"} 1.0' in text
+    assert str(ALICE) not in text

@@ -177,3 +177,18 @@ def test_typographic_quotes_match_straight_ones(shipped_flows: Catalog) -> None:
     turn = _one("turns:\n  - send: hi\n    expect: \"I\u2019m \u201cfine\u201d \u00b4ok\u00b4\"\n"
                 ).turns[0]
     assert check_reply(turn, Reply(parts=["I'm \"fine\" 'ok'"])) is None
+
+
+def test_two_people_are_named_and_an_unknown_one_is_a_problem() -> None:
+    from bot.transcripts import parse_transcripts
+
+    good = ("people: {alex: telegram, sam: discord}\n"
+            "turns:\n  - {as: alex, send: /start}\n  - {as: sam, send: \"/pair ${code}\"}\n")
+    [transcript], problems = parse_transcripts(good, "t.yaml")
+    assert problems == [] and transcript.people == {"alex": "telegram", "sam": "discord"}
+    assert [t.person for t in transcript.turns] == ["alex", "sam"]
+    assert transcript.turns[1].describe() == "sam: /pair ${code}"
+    bad = "people: {alex: telegram}\nturns:\n  - {as: kim, send: /start}\n"
+    _, problems = parse_transcripts(bad, "t.yaml")
+    assert [str(p) for p in problems] == [
+        "t.yaml:3: 'as: kim' is not one of the people (alex)"]

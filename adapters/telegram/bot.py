@@ -23,14 +23,16 @@ from telegram.ext import Application, ApplicationBuilder
 
 from adapters import lifecycle
 from adapters.lifecycle import StartFailures, Stopping
+from adapters.status import status_server
 from adapters.telegram.checkins import checkin_loop
 from adapters.telegram.config import TelegramConfig, telegram_config
 from adapters.telegram.handling import UpdateHandler
-from adapters.telegram.ledger import UpdateLedger, ledger_file
+from adapters.telegram.ledger import Ledger, PollerRunning, UpdateLedger, ledger_file
 from adapters.telegram.outbox import Outbox
 from adapters.telegram.polling import Poller
 from adapters.telegram.recovery import Recovery
 from adapters.telegram.sending import ReplySender
+from adapters.telegram.shared_ledger import SWEEP_EVERY_S, SharedLedger
 from adapters.telegram.translate import command_menu
 from adapters.telegram.transport import AiohttpRequest
 from adapters.telegram.webhook import WebhookServer
@@ -40,6 +42,8 @@ from bot.pipeline import Coach
 from bot.texts import Texts
 
 log = logging.getLogger("coach.telegram")
+
+PLATFORM = "telegram"  # the metrics' label, as in the core's user keys
 
 # PTB loggers that print update contents or request parameters (user text) at DEBUG, and
 # request loggers that print every URL, token included: never louder than this.
@@ -55,7 +59,7 @@ START_FAILURES = StartFailures(
     rejected=InvalidToken,  # its message contains the token: never printed
     rejected_line="Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized); check it with "
                   "@BotFather",
-    failed=(TelegramError, OSError, sqlite3.Error),
+    failed=(TelegramError, OSError, sqlite3.Error, PollerRunning),
 )
 
 
@@ -84,10 +88,11 @@ class TelegramBot:
         self.outbox = Outbox(config.pacing)
         self._requests = (AiohttpRequest(), AiohttpRequest(pool=1))
         self.app = build_application(config, self._requests)
-        self.ledger = UpdateLedger()  # keeps nothing until start opens its file
+        self.ledger: Ledger = self._ledger(coach, config)
         self.stopping = Stopping()
         self.sender = ReplySender(self.app.bot, coach.texts, self.outbox, self.ledger,
-                                  typing_after=config.typing_after)
+                                  typing_after=config.typing_after,
+                                  on_reply_sent=lambda: coach.metrics.reply_sent(PLATFORM))
         self.recovery = Recovery(coach, self.ledger, self.sender, self.stopping)
         self.handler = UpdateHandler(coach, self.ledger, self.sender, self.recovery,
                                      self.stopping)
@@ -95,6 +100,16 @@ class TelegramBot:
         self.webhook: WebhookServer | None = None
         self.started = False
         self._poller: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def _ledger(coach: Coach, config: TelegramConfig) -> Ledger:
+        """A file beside a store one process uses (kept nothing until `start` opens it);
+        the database's tables when processes share the store."""
+        tables = coach.shared_tables()
+        if tables is not None:
+            return SharedLedger(tables, config.bot_id, retention_days(coach.config))
+        return UpdateLedger()
 
     @property
     def idle(self) -> bool:
@@ -113,20 +128,22 @@ class TelegramBot:
     async def start(self) -> None:
         """Raises InvalidToken when Telegram rejects the token (its message holds the token)."""
         try:
-            path = ledger_file(self.coach, self.config.bot_id)
-            if path is not None:
-                self.ledger.open(path, retention_days(self.coach.config))
+            await self._open_ledger()
+            if not self.config.webhook_url:
+                await self.ledger.claim_polling()
             await self.app.initialize()
         except BaseException:
             await self._close_requests()  # no "Unclosed client session" after the error
             await self.ledger.close()
             raise
         await self.recovery.resume()
+        if self.ledger.shared:
+            self._sweeper = asyncio.create_task(self.recovery.sweep(SWEEP_EVERY_S))
         await self._register_commands()
         if self.config.webhook_url:
             self.webhook = WebhookServer(self.app.bot, self.handler, self.config.webhook_url,
                                          self.config.webhook_secret, self.config.listen,
-                                         self.config.port)
+                                         self.config.port, shared=self.ledger.shared)
             await self.webhook.start()
         else:
             poller = Poller(self.app.bot, self.handler, self.stopping,
@@ -150,6 +167,9 @@ class TelegramBot:
             except Exception:
                 log.exception("event=polling_failed")
             self._poller = None
+        if self._sweeper is not None:
+            await self._sweeper
+            self._sweeper = None
         await self.recovery.finish()
         await self.outbox.drain(self.config.drain_timeout)
         await self.ledger.close()
@@ -158,6 +178,14 @@ class TelegramBot:
         if self.started:
             self.started = False
             log.info("event=telegram_stopped")
+
+    async def _open_ledger(self) -> None:
+        if isinstance(self.ledger, SharedLedger):
+            await self.ledger.open()
+        elif isinstance(self.ledger, UpdateLedger):
+            path = ledger_file(self.coach, self.config.bot_id)
+            if path is not None:
+                self.ledger.open(path, retention_days(self.coach.config))
 
     async def _close_requests(self) -> None:
         for request in self._requests:
@@ -190,4 +218,5 @@ def run_telegram(settings: Settings, args: argparse.Namespace) -> int:
 
 async def serve(coach: Coach, config: TelegramConfig) -> int:
     """Run a bot on `coach` until SIGINT/SIGTERM, then stop it and close the core."""
-    return await lifecycle.serve(TelegramBot(coach, config), coach, START_FAILURES)
+    return await lifecycle.serve(TelegramBot(coach, config), coach, START_FAILURES,
+                                 status_server(coach, config.status))

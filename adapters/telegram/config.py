@@ -7,13 +7,16 @@ exit code from what is wrong), and every error reads as one line that never hold
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import hmac
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from adapters.lifecycle import ConfigError
+from adapters.status import StatusOptions, status_options
 from adapters.telegram.outbox import Pacing
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
@@ -37,6 +40,8 @@ class TelegramConfig:
     # reply a round trip: the reply waits in the chat's lane until the action is answered.
     typing_after: float = 0.2
     drain_timeout: float = 10.0  # on shutdown, how long queued replies may take
+    # /healthz and /metrics on a port of their own (none: not served, except by a webhook)
+    status: StatusOptions = field(default_factory=StatusOptions)
 
     @property
     def file_url(self) -> str:
@@ -46,6 +51,15 @@ class TelegramConfig:
     def bot_id(self) -> str:
         """The bot's id: the token's public part, before the colon (what getMe says too)."""
         return self.token.split(":", 1)[0]
+
+
+def derived_secret(token: str) -> str:
+    """The webhook's secret when TELEGRAM_WEBHOOK_SECRET is unset: made from the token, so
+    every process serving one bot's webhook checks the same secret (a random one per start
+    would make each process refuse the others' updates), and not guessable without the
+    token, which owns the bot anyway."""
+    digest = hmac.new(token.encode(), b"conversation-coach webhook secret", hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).decode("ascii").rstrip("=")
 
 
 def telegram_config(env: Mapping[str, str], args: argparse.Namespace) -> TelegramConfig:
@@ -68,8 +82,12 @@ def telegram_config(env: Mapping[str, str], args: argparse.Namespace) -> Telegra
         parts = urlsplit(webhook)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError("--webhook-url must be a full URL, e.g. https://bot.example.org/tg")
+    port = getattr(args, "port", 8443)
+    status = status_options(env, args)
+    if webhook and status.port == port:  # the webhook's own port serves them already
+        status = StatusOptions()
     return TelegramConfig(
         token=token, base_url=base, webhook_url=webhook,
-        listen=getattr(args, "listen", "0.0.0.0"), port=getattr(args, "port", 8443),
-        webhook_secret=secret or secrets.token_urlsafe(32),
+        listen=getattr(args, "listen", "0.0.0.0"), port=port,
+        webhook_secret=secret or derived_secret(token), status=status,
     )

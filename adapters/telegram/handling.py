@@ -21,16 +21,17 @@ update ids it has seen (also across restarts).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import TYPE_CHECKING
 
 from telegram import CallbackQuery, Update
 
 from adapters.lifecycle import Stopping
-from adapters.telegram.ledger import Taken, UpdateLedger
+from adapters.telegram.ledger import Ledger, Taken
 from adapters.telegram.sending import ReplySender
 from adapters.telegram.translate import addressed
 from bot.lru import BoundedLRU
@@ -74,7 +75,7 @@ class UpdateHandler:
     """Hands updates to the core and their replies to the sender; says what Telegram may
     forget."""
 
-    def __init__(self, coach: Coach, ledger: UpdateLedger, sender: ReplySender,
+    def __init__(self, coach: Coach, ledger: Ledger, sender: ReplySender,
                  recovery: Recovery, stopping: Stopping) -> None:
         self.coach = coach
         self.ledger = ledger
@@ -86,6 +87,9 @@ class UpdateHandler:
         # again they would be done twice, so a second delivery is only acknowledged.
         self._settled: BoundedLRU[int, bool] = BoundedLRU(SETTLED_REMEMBERED)
         self._redelivered: dict[int, int] = {}  # update id -> times left unconfirmed
+        # With a shared ledger: update id -> done once the reply this process queued for it
+        # is out (the webhook answers Telegram only then: see `reply_out`).
+        self._replies: dict[int, asyncio.Future[None]] = {}
 
     @contextlib.contextmanager
     def handling(self, count: int) -> Iterator[None]:
@@ -97,8 +101,43 @@ class UpdateHandler:
             self.inflight -= count
 
     async def take(self, updates: list[Update], messages: list[Incoming | None]) -> None:
-        """Note updates in the ledger before handling them; durable when this returns."""
-        await self.ledger.taken(taken_rows(updates, messages))
+        """Note updates in the ledger before handling them; durable when this returns. Rows
+        a process which died left for them are this one's to answer now."""
+        self.recovery.adopted(await self.ledger.taken(taken_rows(updates, messages)))
+
+    async def reply_out(self, update_id: int, timeout: float) -> bool:
+        """With a shared ledger: wait (up to `timeout`) until the reply this process queued
+        for the update is out and noted; whether it was in time. Several processes answer
+        one bot's chats, and Telegram sends a chat's next update to any of them once this
+        one is answered, so answering only now keeps each person's replies in order. (A
+        second delivery of an update another process answers waited for that process in
+        `Recovery.after_duplicate`.)"""
+        if not self.ledger.shared:
+            return True
+        sending = self._replies.pop(update_id, None)
+        if sending is not None:
+            try:
+                await asyncio.wait_for(sending, timeout)
+            except TimeoutError:
+                return False
+        await self.ledger.flush()
+        return True
+
+    def _out_callback(self, update_id: int, then: Callable[[], None]) -> Callable[[], None]:
+        """`then`, and (with a shared ledger) the reply counted as out for `reply_out`."""
+        if not self.ledger.shared:
+            return then
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._replies[update_id] = done
+
+        def sent() -> None:
+            then()
+            if self._replies.get(update_id) is done:  # nobody waits for it any more
+                del self._replies[update_id]
+            if not done.done():
+                done.set_result(None)
+
+        return sent
 
     async def process(self, update: Update, message: Incoming | None, *,
                       superseded: bool = False) -> Outcome:
@@ -153,7 +192,8 @@ class UpdateHandler:
             for update_id in ids:
                 ledger.sent(update_id)
 
-        self.sender.send(chat.id, True, reply, query, finish or sent)
+        self.sender.send(chat.id, True, reply, query,
+                         self._out_callback(update.update_id, finish or sent))
         self.ledger.committed(update.update_id)
         return Outcome.DONE
 

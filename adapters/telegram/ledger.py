@@ -26,14 +26,16 @@ the store's retention period.
 from __future__ import annotations
 
 import asyncio
-import logging
+import fcntl
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from adapters.telegram.write_soon import WriteSoon
 from bot.pipeline import Coach
 from bot.store.sqlite import (
     BUSY_TIMEOUT_S,
@@ -42,8 +44,6 @@ from bot.store.sqlite import (
     connect_private,
     unavailable_reason,
 )
-
-log = logging.getLogger("coach.telegram")
 
 UPDATE_ROWS_KEPT_S = 2 * 86400  # Telegram keeps an unconfirmed update for 24 hours
 SCHEMA = """
@@ -70,6 +70,54 @@ class Taken:
     at: float = 0.0  # Unix time it was taken (a press's age is at least the time since)
 
 
+class PollerRunning(RuntimeError):
+    """Another process already polls this bot: Telegram allows one getUpdates at a time."""
+
+    def __init__(self) -> None:
+        super().__init__("another coach process is already polling this bot, and Telegram "
+                         "allows only one; to run several processes, give each --webhook-url")
+
+
+class Ledger(Protocol):
+    """What the adapter notes about the updates it takes: `UpdateLedger` (a file beside the
+    store, one process) or `SharedLedger` (adapters/telegram/shared_ledger.py: the tables
+    of a store several processes share). Ids only, never text."""
+
+    @property
+    def shared(self) -> bool: ...
+
+    async def recovered(self) -> list[Taken]: ...
+
+    async def taken(self, rows: Iterable[Taken]) -> list[Taken]:
+        """Note updates before they are handled; durable when this returns. Returns the rows
+        among them that a process which died had taken, now this one's to answer."""
+        ...
+
+    def committed(self, update_id: int) -> None: ...
+
+    def sent(self, update_id: int) -> None: ...
+
+    async def settle(self, update_id: int, timeout: float) -> Taken | bool:
+        """A second delivery of an update the core had committed: wait (up to `timeout`)
+        while another live process holds its row (it is answering it). True: no other
+        process holds it (a row of this process's own is for the caller to clear); a Taken:
+        the process holding it died, and its row is this one's now (show the step again);
+        False: another process still holds it after `timeout` (leave its row)."""
+        ...
+
+    async def claim_polling(self) -> None:
+        """Raise PollerRunning when another process polls this bot."""
+        ...
+
+    async def keyboard(self, chat_id: int) -> int | None: ...
+
+    def set_keyboard(self, chat_id: int, message_id: int | None) -> None: ...
+
+    async def flush(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 def ledger_file(coach: Coach, bot_id: str) -> Path | None:
     """Where this bot's ledger lives: in the store's folder; None when the store has none."""
     folder = coach.data_folder()
@@ -90,12 +138,35 @@ class UpdateLedger:
         self._db: sqlite3.Connection | None = None
         self._ops: list[Op] = []
         self._writing = asyncio.Lock()  # one transaction at a time, in the order noted
-        self._flush_soon: asyncio.Handle | None = None
-        self._flushing: set[asyncio.Task[None]] = set()
+        self._writer = WriteSoon(self.flush)
+        self._poller_lock: int | None = None  # the descriptor holding the polling lock
 
     @property
     def is_open(self) -> bool:
         return self._db is not None
+
+    @property
+    def shared(self) -> bool:
+        """One process uses this file's store: what it took, it answers itself."""
+        return False
+
+    async def settle(self, update_id: int, timeout: float) -> Taken | bool:
+        return True  # one process: no other answers it (`recovered` gave the last run's)
+
+    async def claim_polling(self) -> None:
+        """A lock on a file beside the ledger, held while this process lives (another
+        process on the same SQLite store would otherwise poll too, each taking the other's
+        updates with Telegram's 409 in between)."""
+        if self.path is None or self._poller_lock is not None:
+            return
+        descriptor = os.open(self.path.with_name(self.path.name + ".poller"),
+                             os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            raise PollerRunning() from None
+        self._poller_lock = descriptor
 
     def open(self, path: Path, keyboard_days: int = 0) -> None:
         """Open (or create) the file; forgets rows older than Telegram keeps updates, and
@@ -125,14 +196,16 @@ class UpdateLedger:
                                 "FROM taken ORDER BY update_id")
         return [Taken(u, c, p, bool(done), query, at) for u, c, p, done, query, at in rows]
 
-    async def taken(self, rows: Iterable[Taken]) -> None:
-        """Note updates before they are handled; durable when this returns."""
+    async def taken(self, rows: Iterable[Taken]) -> list[Taken]:
+        """Note updates before they are handled; durable when this returns. No other
+        process leaves rows here (`recovered` gave the last run's): nothing to take over."""
         now = time.time()
         self._note([("INSERT OR IGNORE INTO taken (update_id, chat_id, user_id, committed, at,"
                      " query_id) VALUES (?, ?, ?, 0, ?, ?)",
                      (row.update_id, row.chat_id, row.user_id, now, row.query_id))
                     for row in rows])
         await self.flush()
+        return []
 
     def committed(self, update_id: int) -> None:
         """The core committed this update; durable after the next `flush`."""
@@ -161,9 +234,7 @@ class UpdateLedger:
     async def flush(self) -> None:
         """Make everything noted so far durable. A failed write is raised here, and what it
         held is not tried again (as when a transaction fails: nothing of it is kept)."""
-        if self._flush_soon is not None:
-            self._flush_soon.cancel()
-            self._flush_soon = None
+        self._writer.cancel()
         async with self._writing:
             if not self._ops or self._db is None:
                 return
@@ -181,8 +252,7 @@ class UpdateLedger:
 
     async def close(self) -> None:
         """Write what is left and close; from then on the ledger keeps nothing."""
-        if self._flushing:
-            await asyncio.gather(*self._flushing, return_exceptions=True)
+        await self._writer.settle()
         try:
             await self.flush()
         finally:
@@ -190,6 +260,9 @@ class UpdateLedger:
                 if self._db is not None:
                     self._db.close()
                 self._db, self._ops = None, []
+            if self._poller_lock is not None:
+                os.close(self._poller_lock)  # drops the lock
+                self._poller_lock = None
 
     # -- on the loop, never waiting inside SQLite
 
@@ -197,22 +270,6 @@ class UpdateLedger:
         if self._db is not None:
             self._ops.extend(ops)
 
-    def _soon(self) -> None:
-        """Write what was noted once the loop is free (many notes, one transaction)."""
-        if self._flush_soon is None and self._db is not None:
-            self._flush_soon = asyncio.get_running_loop().call_soon(self._flush_in_background)
-
-    def _flush_in_background(self) -> None:
-        self._flush_soon = None
-        task = asyncio.get_running_loop().create_task(self._flush_logged())
-        self._flushing.add(task)
-        task.add_done_callback(self._flushing.discard)
-
-    async def _flush_logged(self) -> None:
-        try:
-            await self.flush()
-        except Exception as error:  # the next start answers those rows again: at least once
-            log.error("event=ledger_write_failed error=%s", type(error).__name__)
 
     async def _begin(self, db: sqlite3.Connection) -> None:
         """BEGIN IMMEDIATE without blocking the loop: while another connection holds the
@@ -238,3 +295,8 @@ class UpdateLedger:
                     raise
             await asyncio.sleep(min(delay, deadline - now))
             delay = min(delay * 2, LAST_RETRY_S)
+
+    def _soon(self) -> None:
+        """Write what was noted once the loop is free (many notes, one transaction)."""
+        if self._db is not None:
+            self._writer.soon()

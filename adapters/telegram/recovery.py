@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from adapters.lifecycle import Stopping
 from adapters.telegram.handling import HANDLE_ATTEMPTS, HANDLE_RETRY_PAUSE
-from adapters.telegram.ledger import Taken, UpdateLedger
+from adapters.telegram.ledger import Ledger, Taken
 from adapters.telegram.sending import ReplySender
 from bot.messages import Incoming, Reply, UserKey
 from bot.pipeline import Coach
@@ -32,13 +32,16 @@ log = logging.getLogger("coach.telegram")
 # A button press left unanswered by a crash is answered after the restart if it was taken
 # less than this long ago (Telegram forgets a query after some minutes; too old is ignored).
 CALLBACK_ANSWER_WINDOW = 600.0
+# A second delivery of an update another process took (a shared ledger): how long to wait for
+# that process to answer it, or to be found dead (then this one shows the step again).
+SETTLE_WAIT = 20.0
 
 
 @dataclass
 class _Resend:
     """One person's step shown again after a restart, and the updates it answers."""
 
-    ledger: UpdateLedger
+    ledger: Ledger
     ids: list[int]
     delivered: bool = False
 
@@ -56,7 +59,7 @@ class _NotSaved(Exception):
 class Recovery:
     """The previous run's unanswered updates, and the steps shown again for them."""
 
-    def __init__(self, coach: Coach, ledger: UpdateLedger, sender: ReplySender,
+    def __init__(self, coach: Coach, ledger: Ledger, sender: ReplySender,
                  stopping: Stopping) -> None:
         self.coach = coach
         self.ledger = ledger
@@ -98,6 +101,35 @@ class Recovery:
             self._resending.add(task)
             task.add_done_callback(self._resending.discard)
 
+    def adopted(self, rows: list[Taken]) -> None:
+        """Updates a process which died had taken (a shared ledger), delivered again to this
+        one: if the core finds one committed, its person gets their step again."""
+        for row in rows:
+            self._recovered[row.update_id] = row
+            self._forget_delivered(row.user_id)
+
+    def _forget_delivered(self, user_id: int) -> None:
+        """A step shown again earlier answered what was left then, not what a process that
+        died since left: that needs its own."""
+        resend = self._resends.get(user_id)
+        if resend is not None and resend.delivered:
+            del self._resends[user_id]
+
+    async def sweep(self, every: float) -> None:
+        """With a shared ledger: take over, every `every` seconds until the bot stops, the
+        committed updates that processes which died left without their reply (Telegram will
+        not send those again), as `resume` does at start."""
+        while not self.stopping.is_set():
+            await self.stopping.pause(every)
+            if self.stopping.is_set():
+                return
+            try:
+                await self.resume()
+            except StoreClosed:
+                return
+            except Exception as error:  # the next sweep tries again
+                log.warning("event=sweep_failed error=%s", type(error).__name__)
+
     async def finish(self) -> None:
         """Wait for the steps being shown again (at a stop)."""
         if self._resending:
@@ -112,9 +144,14 @@ class Recovery:
         """A private update the core had already committed: send nothing, unless it is one
         the previous run took and did not answer in full. Returns (the step to show again,
         the update ids a reply answers, what to call once that step is out)."""
-        if self._recovered.pop(update_id, None) is None:
-            return None, [update_id], None  # a plain second delivery: it was answered
         user_id = int(message.user.user_id)
+        if self._recovered.pop(update_id, None) is None:
+            settled = await self.ledger.settle(update_id, SETTLE_WAIT)
+            if settled is True:
+                return None, [update_id], None  # a plain second delivery: it was answered
+            if settled is False:  # another process is still answering it
+                return None, [], None
+            self._forget_delivered(user_id)  # a process died with it: this one answers
         resend = self._resends.get(user_id)
         if resend is not None:  # their step is (being) shown again already
             if resend.delivered:

@@ -19,7 +19,7 @@ from telegram import Bot, CallbackQuery, InputFile, LinkPreviewOptions
 from telegram.constants import ChatAction
 from telegram.error import BadRequest
 
-from adapters.telegram.ledger import UpdateLedger
+from adapters.telegram.ledger import Ledger
 from adapters.telegram.outbox import ApiCall, Outbox, never_arrived
 from adapters.telegram.translate import (
     TelegramMessage,
@@ -27,6 +27,7 @@ from adapters.telegram.translate import (
     private_chat_button,
     telegram_messages,
     toast,
+    with_invite_link,
 )
 from bot.lru import BoundedLRU
 from bot.messages import Reply
@@ -47,9 +48,12 @@ def query_expired(error: BadRequest) -> bool:
 class ReplySender:
     """Queues replies in the outbox and remembers which message in each chat has buttons."""
 
-    def __init__(self, bot: Bot, texts: Texts, outbox: Outbox, ledger: UpdateLedger, *,
-                 typing_after: float) -> None:
+    def __init__(self, bot: Bot, texts: Texts, outbox: Outbox, ledger: Ledger, *,
+                 typing_after: float, on_reply_sent: Callable[[], None] | None = None) -> None:
+        """`on_reply_sent` hears of each reply whose last message Telegram accepted (the
+        metrics)."""
         self.bot = bot
+        self.on_reply_sent = on_reply_sent
         self.texts = texts
         self.outbox = outbox
         self.ledger = ledger
@@ -74,8 +78,11 @@ class ReplySender:
                                      "editMessageReplyMarkup", paced=False, on_error=on_error)
             else:
                 markup = private_chat_button(self.texts, self.bot.username)
-            for item in telegram_messages(reply, markup, private=private):
-                self.outbox.send(chat_id, self._message(chat_id, item, private),
+            reply = with_invite_link(reply, self.texts, self.bot.username)
+            items = telegram_messages(reply, markup, private=private)
+            for item in items:
+                self.outbox.send(chat_id, self._message(chat_id, item, private,
+                                                        last=item is items[-1]),
                                  _method(item),
                                  group=not private, on_error=on_error)
         if on_sent is not None:
@@ -136,8 +143,9 @@ class ReplySender:
 
     # -- one message, and the buttons on screen
 
-    def _message(self, chat_id: int, item: TelegramMessage, private: bool) -> ApiCall:
-        bot = self.bot
+    def _message(self, chat_id: int, item: TelegramMessage, private: bool, *,
+                 last: bool) -> ApiCall:
+        bot, on_reply_sent = self.bot, self.on_reply_sent if last else None
 
         async def send() -> None:
             if item.document is not None:
@@ -151,6 +159,8 @@ class ReplySender:
                                               link_preview_options=NO_PREVIEW)
             if private and item.markup is not None:
                 self._remember_keyboard(chat_id, sent.message_id)
+            if on_reply_sent is not None:
+                on_reply_sent()
 
         return send
 
@@ -174,7 +184,9 @@ class ReplySender:
         self.ledger.set_keyboard(chat_id, message_id)
 
     async def _last_keyboard(self, chat_id: int) -> int | None:
-        if chat_id in self._keyboards:
+        """Remembered here, unless other processes answer this chat too (a shared ledger):
+        then only the ledger knows which message they last sent with buttons."""
+        if chat_id in self._keyboards and not self.ledger.shared:
             return self._keyboards.get(chat_id)
         message_id = await self.ledger.keyboard(chat_id)  # from an earlier run, or forgotten
         self._keyboards.put(chat_id, message_id)

@@ -13,7 +13,7 @@ the core and the flows, the command menu and the private-chat button label inclu
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
@@ -22,6 +22,7 @@ from adapters.text_split import pack
 from adapters.text_split import split_text as split_by_units
 from bot.commands import menu_entries
 from bot.messages import Attachment, Choice, Incoming, Reply, UserKey
+from bot.pairing.codes import link_payload
 from bot.texts import Texts
 
 log = logging.getLogger("coach.telegram")
@@ -36,6 +37,7 @@ SHORT_LABEL = 16  # labels up to this long go two to a row
 # description is the core message `command_<name>` and the group chat's button label is
 # `private_chat_button`, both in flows/core/messages.yaml like every other sentence.
 PRIVATE_CHAT_BUTTON = "private_chat_button"
+INVITE_LINK = "invite_link"  # "Or send them this link: ${link}"
 
 
 # -- inbound ----------------------------------------------------------------------------------
@@ -87,6 +89,15 @@ def private_chat_button(texts: Texts, username: str | None) -> InlineKeyboardMar
     """The one button a group gets: a link that opens the person's chat with the bot."""
     label = adapter_text(texts, PRIVATE_CHAT_BUTTON)
     return InlineKeyboardMarkup([[InlineKeyboardButton(label, url=f"https://t.me/{username}")]])
+
+
+def with_invite_link(reply: Reply, texts: Texts, username: str | None) -> Reply:
+    """A couple-mode invite as a deep link too (t.me/<bot>?start=pair-CODE): the core gives
+    the code, only the adapter knows the bot's name."""
+    if not reply.invite_code or not username:
+        return reply
+    link = f"https://t.me/{username}?start={link_payload(reply.invite_code)}"
+    return replace(reply, parts=[*reply.parts, texts.get(INVITE_LINK, link=link)])
 
 
 def split_text(text: str, limit: int = MAX_TEXT_UNITS) -> list[str]:

@@ -21,6 +21,7 @@ from aiohttp import web
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
+from adapters.status import add_status_routes
 from adapters.telegram.handling import Outcome, UpdateHandler
 from adapters.telegram.translate import ALLOWED_UPDATES, to_incoming
 from bot.store.base import StoreClosed
@@ -31,6 +32,9 @@ log = logging.getLogger("coach.telegram")
 # chat was answered 2xx (a queue per chat), over up to this many connections in all.
 WEBHOOK_MAX_CONNECTIONS = 40
 WEBHOOK_STOP_WAIT = 10.0  # seconds in-flight webhook requests get to finish at a stop
+# Several processes (a shared store): how long the 200 waits for the reply to be out. Past
+# it, Telegram is answered anyway (its own timeout would only send the update again).
+REPLY_OUT_WAIT = 20.0
 MAX_WEBHOOK_BODY = 1 << 20  # bytes; larger posts get 413 (Telegram's updates are far smaller)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
@@ -39,7 +43,7 @@ class WebhookServer:
     """The endpoint, and the webhook registered with Telegram while it runs."""
 
     def __init__(self, bot: Bot, handler: UpdateHandler, url: str, secret: str, listen: str,
-                 port: int) -> None:
+                 port: int, *, shared: bool = False) -> None:
         self.bot = bot
         self.handler = handler
         self.url = url
@@ -47,12 +51,14 @@ class WebhookServer:
         self.secret = secret.encode()
         self.listen = listen
         self.port = port
+        self.shared = shared  # other processes serve the same webhook
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         """Listen, then tell Telegram where to POST."""
         server = web.Application(client_max_size=MAX_WEBHOOK_BODY)
         server.router.add_post(self.path, self._receive)
+        add_status_routes(server, self.handler.coach)  # /healthz, /metrics for the balancer
         # access_log=None: an access log would print every request line.
         self._runner = web.AppRunner(server, access_log=None, handle_signals=False,
                                      shutdown_timeout=WEBHOOK_STOP_WAIT)
@@ -63,9 +69,11 @@ class WebhookServer:
                                    max_connections=WEBHOOK_MAX_CONNECTIONS)
 
     async def stop(self) -> None:
-        """Tell Telegram to stop POSTing, then let the requests in progress finish."""
-        with contextlib.suppress(TelegramError):
-            await self.bot.delete_webhook()
+        """Tell Telegram to stop POSTing (unless other processes serve the webhook too: then
+        it stays, and they take the updates), then let the requests in progress finish."""
+        if not self.shared:
+            with contextlib.suppress(TelegramError):
+                await self.bot.delete_webhook()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -78,7 +86,10 @@ class WebhookServer:
         await self.handler.take([update], [message])
         with self.handler.handling(1):
             outcome = await self.handler.process(update, message)
-        await self.handler.ledger.flush()
+            await self.handler.ledger.flush()
+            if outcome is Outcome.DONE and not await self.handler.reply_out(
+                    update.update_id, REPLY_OUT_WAIT):
+                log.warning("event=reply_not_out update=%s", update.update_id)
         return outcome
 
     async def _receive(self, request: web.Request) -> web.Response:

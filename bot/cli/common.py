@@ -156,6 +156,24 @@ def take_unparsed(args: argparse.Namespace, unparsed: list[str]) -> None:
     setattr(args, attribute, words)
 
 
+def port(text: str) -> int:
+    """argparse type: a TCP port, 1 to 65535."""
+    value = count(1)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number up to 65535, not {value}")
+    return value
+
+
+def add_status_options(parser: argparse.ArgumentParser) -> None:
+    """--status-port and --status-listen: /healthz and /metrics for a bot command."""
+    parser.add_argument("--status-port", type=port, default=None, metavar="N",
+                        help="serve GET /healthz and GET /metrics (Prometheus) on this port "
+                             "(default: $COACH_STATUS_PORT, else not served)")
+    parser.add_argument("--status-listen", default=None, metavar="ADDR",
+                        help="the address for --status-port (default: $COACH_STATUS_LISTEN, "
+                             "else 127.0.0.1)")
+
+
 def add_setting_options(parser: argparse.ArgumentParser) -> None:
     """--role and --context: judge a message as the chat would, for that speaker and place."""
     parser.add_argument("--role", choices=ROLES,

@@ -11,23 +11,33 @@ import argparse
 import os
 
 from bot.app import Settings
-from bot.cli.common import EXIT_SETTING, EXIT_USAGE, CommandError, Subparsers, command
+from bot.cli.common import (
+    EXIT_SETTING,
+    EXIT_USAGE,
+    CommandError,
+    Subparsers,
+    add_status_options,
+    command,
+)
 
 TOKEN = "DISCORD_BOT_TOKEN"
 
 
 def add_parser(subparsers: Subparsers) -> None:
-    command(subparsers, "discord", run, f"run as a Discord bot (${TOKEN})",
-            f"Run as a Discord bot until SIGINT or SIGTERM. The token is ${TOKEN}; optional: "
-            "$DISCORD_GUILD_ID, $DISCORD_SHARDS, $DISCORD_SHARD_ID, $DISCORD_SHARD_COUNT, "
-            "$DISCORD_API_BASE_URL, $DISCORD_GATEWAY_URL.")
+    parser = command(subparsers, "discord", run, f"run as a Discord bot (${TOKEN})",
+                     f"Run as a Discord bot until SIGINT or SIGTERM. The token is ${TOKEN}; "
+                     "optional: $DISCORD_GUILD_ID, $DISCORD_SHARDS, $DISCORD_SHARD_ID, "
+                     "$DISCORD_SHARD_COUNT, $DISCORD_API_BASE_URL, $DISCORD_GATEWAY_URL, "
+                     "$COACH_STATUS_PORT.")
+    add_status_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from adapters.discord import ConfigError, discord_config, run_discord
+    from adapters.discord import run_discord
+    from adapters.discord_config import ConfigError, discord_config
 
     try:
-        discord_config(os.environ)
+        discord_config(os.environ, args)
     except ConfigError as error:
         missing = not os.environ.get(TOKEN, "").strip()
         raise CommandError(str(error), EXIT_USAGE if missing else EXIT_SETTING) from None

@@ -12,7 +12,14 @@ import os
 from urllib.parse import urlsplit
 
 from bot.app import Settings
-from bot.cli.common import EXIT_SETTING, EXIT_USAGE, CommandError, Subparsers, command
+from bot.cli.common import (
+    EXIT_SETTING,
+    EXIT_USAGE,
+    CommandError,
+    Subparsers,
+    add_status_options,
+    command,
+)
 
 TOKEN = "TELEGRAM_BOT_TOKEN"
 
@@ -29,14 +36,17 @@ def add_parser(subparsers: Subparsers) -> None:
     parser = command(subparsers, "telegram", run,
                      f"run as a Telegram bot (${TOKEN})",
                      f"Run as a Telegram bot until SIGINT or SIGTERM. The token is ${TOKEN}; "
-                     "optional: $TELEGRAM_API_BASE_URL, $TELEGRAM_WEBHOOK_SECRET.")
+                     "optional: $TELEGRAM_API_BASE_URL, $TELEGRAM_WEBHOOK_SECRET, "
+                     "$COACH_STATUS_PORT.")
     parser.add_argument("--webhook-url", type=webhook_url, metavar="URL",
                         help="receive updates by webhook at this public URL (default: long "
                              "polling)")
     parser.add_argument("--listen", default="0.0.0.0", metavar="ADDR",
                         help="webhook listen address (default 0.0.0.0)")
     parser.add_argument("--port", type=int, default=8443, metavar="N",
-                        help="webhook listen port (default 8443)")
+                        help="webhook listen port (default 8443); it serves /healthz and "
+                             "/metrics too")
+    add_status_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:

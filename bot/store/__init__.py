@@ -1,4 +1,4 @@
-"""Session stores: one small interface, an in-memory and an SQLite implementation."""
+"""Session stores: one small interface; in memory, SQLite and PostgreSQL implementations."""
 
 from bot.store.base import Store, VersionConflict
 from bot.store.url import open_store

@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 
 from bot.session import Session
-from bot.store.base import Store, VersionConflict, platform_range
+from bot.store.base import COPIED, NEWER, THERE, Store, VersionConflict, platform_range
 
 
 class MemoryStore(Store):
+    kind = "memory"
+
     def __init__(self) -> None:
         self._rows: dict[str, Session] = {}
 
@@ -41,3 +43,16 @@ class MemoryStore(Store):
         found = sorted((stored.due, key) for key, stored in self._rows.items()
                        if stored.due is not None and stored.due <= now and low <= key < high)
         return [key for _, key in found[:limit]]
+
+    async def user_keys(self, after: str | None, limit: int) -> list[str]:
+        return sorted(k for k in self._rows if after is None or k > after)[:limit]
+
+    async def import_session(self, session: Session) -> str:
+        stored = self._rows.get(session.user_key)
+        if stored is not None and stored.version >= session.version:
+            return THERE if stored.version == session.version else NEWER
+        self._rows[session.user_key] = session.copy()
+        return COPIED
+
+    async def ping(self) -> None:
+        return None  # nothing to reach: it answers whenever the process does

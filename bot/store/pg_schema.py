@@ -28,6 +28,16 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX sessions_updated ON sessions (updated_at);
     """,
+    # Per-person data keys, wrapped by the store key (crypto-shredding): a session row is
+    # sealed with its person's key, and erasing the key here erases every copy of the row.
+    """
+    CREATE TABLE person_keys (
+        user_key   TEXT PRIMARY KEY,
+        wrapped    BYTEA NOT NULL,
+        key_id     TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
+    """,
     # Check-ins: when a person's earliest check-in is due (NULL: none), beside the sealed
     # data so due ones are found by an index, and erased with the row by /delete.
     """

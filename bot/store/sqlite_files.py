@@ -1,31 +1,21 @@
-"""The files of an SQLite store: owner-only from the moment they exist, opened by SQLite
-alone, read byte for byte (to check an erased row left no copy) through descriptors that are
-never closed, and the columns a file made by an older coach lacks.
+"""The files of an SQLite store on disk: opened owner-only, and scrubbed after an erasure.
 
-Why apart from bot/store/sqlite.py: these are about files and locks on them, not about
-sessions; the Telegram ledger opens its own database with `connect_private` too.
+While this process has a connection to a database, the file is opened by SQLite alone:
+POSIX record locks belong to the process, and closing any other descriptor of the file
+drops SQLite's locks without its knowing. Another process closing the database would then
+take itself for the last user, checkpoint, and unlink the -wal this one still writes into:
+acknowledged saves would be lost on a `kill -9`. See connect_private and _raw_descriptor.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
 from pathlib import Path
 
-# A file made before check-ins has no due_at: it is added (NULL: nothing due) on opening.
-DUE_COLUMN = "ALTER TABLE sessions ADD COLUMN due_at REAL"
-DUE_INDEX = ("CREATE INDEX IF NOT EXISTS sessions_due ON sessions(due_at) "
-             "WHERE due_at IS NOT NULL")
-
-
-def ensure_due_column(conn: sqlite3.Connection) -> None:
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
-    if "due_at" not in columns:
-        conn.execute(DUE_COLUMN)
-    conn.execute(DUE_INDEX)
-
-
+log = logging.getLogger(__name__)
 
 OWNER_ONLY = 0o600
 # The database and the files SQLite keeps beside it. The WAL holds recent rows (user keys,
@@ -84,7 +74,7 @@ _RAW_DESCRIPTORS: dict[tuple[int, int], int] = {}
 _RAW_DESCRIPTORS_LOCK = threading.Lock()
 
 
-def raw_descriptor(path: Path) -> int:
+def _raw_descriptor(path: Path) -> int:
     """A read-only descriptor of the database file at `path`, kept open for good."""
     status = os.stat(path)
     with _RAW_DESCRIPTORS_LOCK:
@@ -98,7 +88,7 @@ def raw_descriptor(path: Path) -> int:
     return descriptor
 
 
-def contains(descriptor: int, needles: list[bytes], block: int = 1 << 20) -> bool:
+def _contains(descriptor: int, needles: list[bytes], block: int = 1 << 20) -> bool:
     """Whether any needle is in the file, read a block at a time with pread. (Not with mmap:
     Python's mmap duplicates the descriptor and closes the duplicate, which drops locks.)"""
     keep = max(len(needle) for needle in needles) - 1
@@ -110,3 +100,63 @@ def contains(descriptor: int, needles: list[bytes], block: int = 1 << 20) -> boo
         tail = data[max(0, len(data) - keep):] if keep else b""
         offset += len(chunk)
     return False
+
+
+def scrub(conn: sqlite3.Connection, file: Path, *, checkpoint: bool, erased: tuple[str, ...],
+          vacuum: bool) -> None:
+    """After a committed erasure (or a rotation): fold the WAL into the file and truncate it,
+    then rebuild the file if a copy of an erased row is still in it, or when asked. Runs in
+    the writer's thread, with a busy timeout: it may wait for other processes' readers."""
+    if checkpoint or vacuum:
+        _checkpoint(conn)
+    if vacuum or (erased and left_on_disk(file, erased)):
+        # A page split or merge can leave an old copy of a row in the unused part of a
+        # page, where secure_delete does not reach; rebuilding the file drops them all.
+        # Rare after a /delete (a fraction of a percent), so the cost is paid only then.
+        reason = "requested" if vacuum else "erased_row_copy"
+        try:
+            conn.execute("VACUUM")
+            _checkpoint(conn)
+        except sqlite3.Error as error:
+            log.warning("event=store_vacuum_failed reason=%s error=%s", reason,
+                        type(error).__name__)
+        else:
+            log.info("event=store_vacuum reason=%s", reason)
+
+
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    """Fold the WAL into the database and truncate it: erased rows leave no copy there."""
+    busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    if busy:  # another connection is still reading an older snapshot
+        log.warning("event=wal_checkpoint_busy")
+
+
+def left_on_disk(file: Path, user_keys: tuple[str, ...]) -> bool:
+    """Whether the bytes of any of these user keys are still in the database or its WAL
+    (every copy of a row holds its key); when a file cannot be read, True (rebuild rather
+    than guess).
+
+    The database file is read through a descriptor that is never closed (see
+    _raw_descriptor). The -wal may be opened and closed like any file: SQLite locks only the
+    database file and the -shm. After a full checkpoint it is empty and is not opened."""
+    needles = [key.encode("utf-8") for key in user_keys]
+    try:
+        if _contains(_raw_descriptor(file), needles):
+            return True
+    except OSError:
+        return True
+    wal = Path(f"{file}-wal")
+    try:
+        if wal.stat().st_size == 0:
+            return False
+        descriptor = os.open(wal, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    try:
+        return _contains(descriptor, needles)
+    except OSError:
+        return True
+    finally:
+        os.close(descriptor)

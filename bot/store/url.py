@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit
 
 from platformdirs import user_data_dir
 
-from bot.crypto import ENV_KEY, load_cipher
+from bot.crypto import Cipher, configured_cipher, load_cipher
 from bot.store.base import Store, StoreOpenError
 from bot.store.memory import MemoryStore
 from bot.store.sqlite import SQLiteStore
@@ -26,25 +26,41 @@ def default_store_url() -> str:
         Path(user_data_dir("conversation-coach", appauthor=False)) / "coach.db")
 
 
-def open_store(url: str | None = None, *, must_exist: bool = False) -> Store:
+def open_store(url: str | None = None, *, must_exist: bool = False,
+               cipher: Cipher | None = None) -> Store:
     """`must_exist`: for commands that work on stored sessions, a file path that names no
-    store is a typo to report, not a new empty store to make."""
+    store is a typo to report, not a new empty store to make. `cipher`: keys given by the
+    caller (`coach store copy --dst-key-env`) instead of $COACH_SECRET_KEY or a key file."""
     url = url or default_store_url()
-    if url in ("memory", "memory://"):
+    where = store_place(url)
+    if where[0] == "memory":
         return MemoryStore()
+    if where[0] == "postgresql":
+        return _postgres(url, cipher)
+    return _sqlite(Path(where[1]), must_exist, cipher)
+
+
+def store_place(url: str) -> tuple[str, str]:
+    """What a store URL names: ("memory", ""), ("sqlite", path) or ("postgresql", the
+    server and database, without user or password), so that two spellings of one store
+    can be told apart from two stores. StoreURLError for a URL that names none."""
+    if url in ("memory", "memory://"):
+        return "memory", ""
     if url.startswith("sqlite://"):
         # sqlite:///relative.db and sqlite:////absolute.db, as SQLAlchemy spells them
         path = url.removeprefix("sqlite://").removeprefix("/")
         if not path:
             raise StoreURLError(f"{url} names no file: write sqlite:///path.db")
-        return _sqlite(Path(path).expanduser(), must_exist)
+        return "sqlite", str(Path(path).expanduser())
     if url.startswith(POSTGRES_SCHEMES):
-        return _postgres(url)
+        check_postgres_url(url)
+        parts = urlsplit(url)
+        return "postgresql", f"{parts.hostname or parts.query}:{parts.port or 5432}{parts.path}"
     if "://" in url:
         scheme = url.split("://", 1)[0]
         raise StoreURLError(f"unknown store '{scheme}': use memory, sqlite:///path.db, "
                             "postgresql://user@host:port/db or a path")
-    return _sqlite(Path(url).expanduser(), must_exist)
+    return "sqlite", str(Path(url).expanduser())
 
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -57,7 +73,8 @@ def is_postgres(url: str | None) -> bool:
 def postgres_key_file(url: str) -> Path:
     """Without $COACH_SECRET_KEY, the key of a PostgreSQL store is kept in this machine's
     user data folder, never in the database: named by server and database, so each has its
-    own. (Several hosts sharing a database must share the key: set $COACH_SECRET_KEY.)"""
+    own. (Several hosts sharing a database must share the key: set $COACH_SECRET_KEY or
+    $COACH_SECRET_KEY_FILE.)"""
     parts = urlsplit(url)
     where = f"{parts.hostname or ''}:{parts.port or 5432}{parts.path}"
     digest = hashlib.sha256(where.encode()).hexdigest()[:16]
@@ -76,14 +93,14 @@ def check_postgres_url(url: str) -> None:
         raise StoreURLError("a PostgreSQL URL names a host: postgresql://user@host:port/db")
 
 
-def _postgres(url: str) -> Store:
+def _postgres(url: str, cipher: Cipher | None = None) -> Store:
     """Problems with the URL are found before a key file is written for it."""
     from bot.store.postgres import PostgresStore  # asyncpg is loaded only for this store
 
     check_postgres_url(url)
-    if os.environ.get(ENV_KEY, "").strip():
-        cipher = load_cipher(Path("unused"))
-    else:
+    if cipher is None:
+        cipher = configured_cipher()
+    if cipher is None:
         key_file = postgres_key_file(url)
         try:
             key_file.parent.mkdir(parents=True, exist_ok=True)
@@ -109,7 +126,7 @@ def _not_a_database(path: Path) -> bool:
     return False
 
 
-def _sqlite(path: Path, must_exist: bool) -> SQLiteStore:
+def _sqlite(path: Path, must_exist: bool, cipher: Cipher | None = None) -> SQLiteStore:
     """Problems with the path are found before a key file is written beside it, and are
     reported in one line (StoreOpenError) instead of a traceback."""
     where = f"cannot open the store at {path}"
@@ -121,7 +138,7 @@ def _sqlite(path: Path, must_exist: bool) -> SQLiteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_file() and path.stat().st_size and _not_a_database(path):
             raise StoreOpenError(f"{where}: the file exists and is not an SQLite database")
-        return SQLiteStore(path, load_cipher(path))
+        return SQLiteStore(path, cipher or load_cipher(path))
     except (FileExistsError, NotADirectoryError) as error:
         raise StoreOpenError(f"{where}: part of the path is a file, not a folder") from error
     except OSError as error:

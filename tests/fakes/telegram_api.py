@@ -797,6 +797,23 @@ class FakeTelegramAPI(FakeServer[RecordedCall]):
         entities: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """A user sends ``text`` in ``chat_id``; returns the queued update."""
+        update = self.message_update(chat_id, text, user_id=user_id, chat_type=chat_type,
+                                     entities=entities)
+        if update_id is not None:
+            update["update_id"] = update_id
+        return self.push_update(update)
+
+    def message_update(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        user_id: int | None = None,
+        chat_type: str = "private",
+        entities: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """The Update (without an update_id) of a user sending ``text``, not queued: for
+        tests that deliver updates themselves (several webhook processes)."""
         if user_id is None:
             user_id = chat_id if chat_type == "private" else 1000 + abs(chat_id)
         with self._lock:
@@ -811,10 +828,7 @@ class FakeTelegramAPI(FakeServer[RecordedCall]):
                 entities=list(entities or []),
             )
             self._store(stored)
-        update: dict[str, Any] = {"message": stored.to_api()}
-        if update_id is not None:
-            update["update_id"] = update_id
-        return self.push_update(update)
+        return {"message": stored.to_api()}
 
     def push_command(
         self,
@@ -852,6 +866,15 @@ class FakeTelegramAPI(FakeServer[RecordedCall]):
         update_id: int | None = None,
     ) -> dict[str, Any]:
         """A user presses an inline button with ``data`` under message ``message_id``."""
+        update = self.callback_update(chat_id, data, message_id=message_id, user_id=user_id)
+        if update_id is not None:
+            update["update_id"] = update_id
+        return self.push_update(update)
+
+    def callback_update(
+        self, chat_id: int, data: str, *, message_id: int, user_id: int | None = None
+    ) -> dict[str, Any]:
+        """The Update (without an update_id) of a button press, not queued."""
         with self._lock:
             stored = self._messages.get((chat_id, message_id))
             chat = self._chats.get(chat_id) or self.chat(chat_id)
@@ -872,7 +895,7 @@ class FakeTelegramAPI(FakeServer[RecordedCall]):
             }
             self._callback_queries[query_id] = query
             self._callback_pushed[query_id] = time.monotonic()
-        return self.push_update({"callback_query": query})
+        return {"callback_query": query}
 
     async def post_webhook_update(
         self,

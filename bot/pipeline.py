@@ -177,8 +177,8 @@ class Coach:
             if only is not None and user != only:
                 continue
             message = Incoming(user, private=True)
-            reply = await self._turn_if(message, lambda stored, m=message: self.stages
-                                        .checkins.due(stored, m, now) if stored else None)
+            reply = await self._turn_if(message, lambda stored, shared, m=message: self.stages
+                                        .checkins.due(stored, m, now, shared) if stored else None)
             if reply is not None and reply.saved and reply.parts:
                 found.append((user, reply))
         return found
@@ -187,16 +187,30 @@ class Coach:
         """Stop every check-in of this person (the adapter found they blocked the bot);
         True if any was set. The weeks they answered stay until /delete."""
         message = Incoming(user, private=True)
-        reply = await self._turn_if(message, lambda stored: self.stages.checkins.stop(
+        reply = await self._turn_if(message, lambda stored, shared: self.stages.checkins.stop(
             stored, message, reason) if stored else None)
         return reply is not None and reply.saved
 
+    async def _tell_partners(self, news: list[tuple[str, str]]) -> None:
+        """After a partner tapped "Show us both": the other's one "ready when you are" note,
+        set in their own turn (committed there; the check-ins' loop sends it). Taken after
+        this person's locks are let go, so two partners acting at once never wait on each
+        other's lock while holding their own."""
+        for partner, topic in news:
+            platform, _, ident = partner.partition(":")
+            message = Incoming(UserKey(platform, ident), private=True)
+            try:
+                await self._turn_if(message, lambda stored, shared, m=message, t=topic: self
+                                    .stages.checkins.partner_ready(stored, m, t, self.clock()))
+            except (StoreUnavailable, VersionConflict):
+                # Not set: they still hear it at their next message (bot/pairing/view.py).
+                log.warning("event=partner_ready_not_set user=%s", partner)
+
     async def _turn_if(self, message: Incoming,
-                       step: Callable[[Session | None], Turn | None]) -> Reply | None:
-        """A turn without a message: committed when `step` has one, else nothing saved.
-        Such a turn never changes a record shared with a partner."""
+                       step: Callable[[Session | None, Shared], Turn | None]) -> Reply | None:
+        """A turn without a message: committed when `step` has one, else nothing saved."""
         def taken(stored: Session | None, shared: Shared) -> Turn:
-            turn = step(stored)
+            turn = step(stored, shared)
             if turn is None:
                 raise _NothingToDo
             return turn
@@ -237,14 +251,18 @@ class Coach:
         Records shared with a partner are saved first, each compare-and-set too: a partner
         who saved first makes the whole step run again on what they saved."""
         key = message.user.key
+        news: list[tuple[str, str]] = []
         async with self.locks.hold(key):
             try:
                 async with self.store.person_lock(key):  # the other processes' turn
-                    return await self._take_step(message, step)
+                    reply = await self._take_step(message, step, news)
             except StoreUnavailable as error:
                 return await self._not_saved(key, error)
+        await self._tell_partners(news)
+        return reply
 
-    async def _take_step(self, message: Incoming, step: Step) -> Reply:
+    async def _take_step(self, message: Incoming, step: Step,
+                         news: list[tuple[str, str]]) -> Reply:
         key = message.user.key
         for _ in range(SAVE_ATTEMPTS):
             stored = await self.store.load(key)
@@ -270,6 +288,7 @@ class Coach:
                     return self.stages.reply(turn)
                 await shared.save(self.store)
                 await self.store.save(turn.session)
+                news.extend(shared.partner_news)  # committed: now they may hear of it
             except VersionConflict:
                 self.metrics.conflict()
                 log.info("event=version_conflict user=%s", key)

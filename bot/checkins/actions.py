@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.checkins.progress import weeks_table
-from bot.checkins.record import KINDS, TALK, WEEKLY, CheckinBook, hour_minute
+from bot.checkins.record import KINDS, OURS, TALK, WEEKLY, CheckinBook, hour_minute
 from bot.checkins.schedule import (
     clock,
     clock_in_quiet,
@@ -34,6 +34,7 @@ PICTURE = "checkin_picture"  # the effect that asks the core to attach the weeks
 KIND_SLOT, DAY_SLOT, WEEKDAY_SLOT = "ci_kind", "ci_day", "ci_weekday"
 TIME_SLOT, ZONE_SLOT, WHEN_SLOT = "ci_time", "ci_zone", "ci_when"
 MARKS = ("kept", "partly", "not_yet")
+PARTNER_TOPIC_SLOT, PARTNER_TOPIC = "ci_topic", "partner_topic"
 
 
 def texts_of(ctx: StepContext) -> CheckinTexts | None:
@@ -109,7 +110,7 @@ def time_past(ctx: StepContext, _: Any) -> bool:
     return picked is not None and picked[1] <= ctx.now
 
 
-@entries.condition("checkins_set", "text", "that check-in is set: talk, weekly or any")
+@entries.condition("checkins_set", "text", "that check-in is set: talk, weekly, ours or any")
 def checkins_set(ctx: StepContext, kind: str) -> bool:
     return book_of(ctx).scheduled(None if kind == "any" else kind)
 
@@ -155,7 +156,7 @@ def set_quiet(ctx: StepContext, slot: str) -> None:
         book_of(ctx).quiet = quiet if isinstance(quiet, tuple) else None
 
 
-@entries.action("checkin_stop", "text", "stops check-ins: talk, weekly or all")
+@entries.action("checkin_stop", "text", "stops check-ins: talk, weekly, ours or all")
 def stop(ctx: StepContext, kind: str) -> None:
     book_of(ctx).stop(None if kind == "all" else kind)
 
@@ -168,6 +169,13 @@ def mark(ctx: StepContext, marks: dict[str, str]) -> None:
     for slot, value in marks.items():
         if value in MARKS:
             book.mark(slot, week, value)
+
+
+@entries.action("checkin_partner_topic", "none", "the topic a partner is ready to compare, "
+                f"as its title, in {PARTNER_TOPIC_SLOT} (set by the core when the note is sent)",
+                writes=(PARTNER_TOPIC_SLOT,))
+def partner_topic(ctx: StepContext, _: Any) -> None:
+    ctx.session.slots[PARTNER_TOPIC_SLOT] = str(ctx.session.checkins.pop(PARTNER_TOPIC, ""))
 
 
 @entries.action("show_checkins", "none", "lists the check-ins set and the quiet hours")
@@ -195,7 +203,7 @@ def checkins_text(book: CheckinBook, texts: CheckinTexts) -> str:
     """The check-ins set, then the quiet hours: for /checkins and /export."""
     zone_name = book.zone or "UTC"
     lines = []
-    for kind, text_id in ((TALK, "list_talk"), (WEEKLY, "list_weekly")):
+    for kind, text_id in ((TALK, "list_talk"), (WEEKLY, "list_weekly"), (OURS, "list_ours")):
         if book.scheduled(kind):
             lines.append(texts.get(text_id, when=describe(texts, book.items[kind], zone_name)))
     lines = [texts.get("list_title"), *lines] if lines else [texts.get("list_none")]

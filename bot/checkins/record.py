@@ -15,7 +15,11 @@ from bot.checkins.schedule import Quiet, at, local, weekly
 from bot.session import Session
 
 TALK, WEEKLY = "talk", "weekly"
-KINDS = (TALK, WEEKLY)
+# Couple mode's: a weekly check-in on the agreements two partners made (each partner's own,
+# answered privately), and the one note that the partner is ready to compare a topic.
+OURS, PARTNER = "ours", "partner"
+KINDS = (TALK, WEEKLY, OURS)  # the ones a person picks a day and time for
+SHARED_KINDS = (OURS, PARTNER)  # only while the pairing lasts: /unpair and /delete stop them
 WEEKS_KEPT = 26  # the weeks of answers kept per commitment (half a year)
 
 

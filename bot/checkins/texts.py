@@ -27,6 +27,7 @@ FIELDS: dict[str, frozenset[str]] = {
     "list_title": frozenset(),
     "list_talk": frozenset({"when"}),
     "list_weekly": frozenset({"when"}),
+    "list_ours": frozenset({"when"}),
     "list_none": frozenset(),
     "progress_title": frozenset(),
     "progress_none": frozenset(),

@@ -174,7 +174,7 @@ def test_a_line_is_set_aside_as_watching_only_for_the_rules_words(shipped: Catal
     calm = tuple(Example(t, label) for t, label in (
         ("thank you for telling me", "calm"), ("I felt hurt, can we talk", "calm"),
         ("can we talk soon", "almost")))
-    reader = LearnedReader.fit(feedback.shipped_learned().embedder, feedback.VERDICTS,
+    reader = LearnedReader.fit(feedback.shipped_learned().features, feedback.VERDICTS,
                                watching + calm, ridge=0.1, threshold=0.0, min_words=1,
                                neighbours=3, agree=2)
     text = "I'd like to know your plans for the evening"

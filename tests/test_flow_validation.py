@@ -231,9 +231,10 @@ def test_every_broken_fixture_is_covered() -> None:
 
 
 def test_problem_text_is_path_line_col_message() -> None:
+    """A problem in a state ends with the state's id on the flow map (`coach flows graph`)."""
     [problem] = problems_of("unknown_key_state")
     assert str(problem) == (f"{path_of('unknown_key_state', T)}:15:5: unknown key 'sya' in "
-                            "state 'thanks' (did you mean 'say'?)")
+                            "state 'thanks' (did you mean 'say'?) [map: talk.thanks]")
     [empty] = problems_of("empty_file")  # no column: path:line: message
     assert str(empty).startswith(f"{path_of('empty_file', T)}:1: the file is empty")
 
@@ -358,10 +359,12 @@ def test_cli_three_problems_exact_output() -> None:
     talk = path_of("three_problems", T)
     assert done.stderr.splitlines() == [
         f"{path_of('three_problems', 'menu.yaml')}:9:3: state 'stray' can never be reached "
-        "from 'welcome'",
-        f"{talk}:6:10: template uses '${{who}}', but no flow ever asks for or sets slot 'who'",
-        f"{talk}:17:5: unknown key 'sya' in state 'thanks' (did you mean 'say'?)",
-        f"{talk}:22:3: state 'lost' can never be reached from 'intro'",
+        "from 'welcome' [map: menu.stray]",
+        f"{talk}:6:10: template uses '${{who}}', but no flow ever asks for or sets slot 'who' "
+        "[map: talk.intro]",
+        f"{talk}:17:5: unknown key 'sya' in state 'thanks' (did you mean 'say'?) "
+        "[map: talk.thanks]",
+        f"{talk}:22:3: state 'lost' can never be reached from 'intro' [map: talk.lost]",
         "4 problem(s) found.",
     ]
 

@@ -73,12 +73,14 @@ def test_the_shipped_rules_have_setting_entries() -> None:
 def test_openness_the_person_offers_is_not_control() -> None:
     from bot.safety.screen import shipped_learned
 
-    text, setting = "I will share my location with you when I'm out late", Setting(
+    text, setting = "I told her she can check my phone whenever she wants", Setting(
         "crossed", "boundary")
     words_alone = replace(load_rules(), in_setting=())
     assert screen(text, words_alone, setting, shipped_learned()).is_flagged
     result = screen(text, None, setting, shipped_learned())
     assert not result.is_flagged and result.rule.startswith("consented_openness:")
+    offered = "I will share my location with you when I'm out late"
+    assert not screen(offered, None, setting, shipped_learned()).is_flagged
 
 
 @pytest.mark.parametrize("text", [
@@ -97,8 +99,27 @@ def test_a_commitment_is_not_a_risk_by_resemblance_but_rules_still_flag() -> Non
     from bot.safety.screen import shipped_learned
 
     learned, setting = shipped_learned(), Setting("crossed", "boundary")
-    text = "I will mention it when I have lunch with Alex."
+    text = "I will check in with you every hour when I am out with friends"
     assert screen(text, None, Setting("hurt", "story"), learned).is_flagged  # elsewhere
     result = screen(text, None, setting, learned)
     assert not result.is_flagged and result.rule.startswith("own_commitment:learned.")
     assert screen("I will hurt myself if you leave", None, setting, learned).risk == "risk"
+
+
+@pytest.mark.parametrize("text", [
+    "you can read my messages any time, I want you to",
+    "I will give you my passwords so you can check my phone if you need to",
+])
+def test_an_offer_said_to_the_partner_is_openness_not_control(text: str) -> None:
+    for setting in (Setting("crossed", "boundary"), Setting("crossed", "rehearsal"),
+                    STORY_HURT):
+        result = screen(text, None, setting)
+        assert not result.is_flagged and result.rule.startswith("consented_openness:"), setting
+
+
+@pytest.mark.parametrize("text", [
+    "he says you can read my messages but he reads mine every night and makes me hand it over",
+    "she told me you can check my phone or else",
+])
+def test_an_offer_beside_control_is_still_control(text: str) -> None:
+    assert screen(text, None, STORY_HURT).is_flagged

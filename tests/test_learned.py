@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.understanding.char_grams import CharGrams
 from bot.understanding.embedder import StaticEmbedder
+from bot.understanding.features import Features
 from bot.understanding.learned import Example, LearnedReader
 from tests.conftest import REPO
 
@@ -24,8 +26,8 @@ EXAMPLES = tuple(
 @pytest.fixture(scope="module")
 def reader() -> LearnedReader:
     embedder = StaticEmbedder.load(REPO / "flows" / "models" / "minilm-static")
-    return LearnedReader.fit(embedder, LABELS, EXAMPLES, ridge=0.1, threshold=0.5,
-                             min_words=4, neighbours=3, agree=2)
+    return LearnedReader.fit(Features(embedder, CharGrams()), LABELS, EXAMPLES, ridge=0.1,
+                             threshold=0.5, min_words=4, neighbours=3, agree=2)
 
 
 def test_it_reads_wording_it_was_not_given(reader: LearnedReader) -> None:
@@ -46,17 +48,31 @@ def test_short_messages_are_left_to_the_rules(reader: LearnedReader) -> None:
 
 def test_the_threshold_and_the_neighbours_both_decide(reader: LearnedReader) -> None:
     text = "my husband struck me and I am bruised"
-    strict = LearnedReader(reader.embedder, LABELS, EXAMPLES, reader.vectors, reader.weights,
+    strict = LearnedReader(reader.features, LABELS, EXAMPLES, reader.vectors, reader.weights,
                            threshold=99.0)
     assert strict.leans_away(text, "none") is None
-    lonely = LearnedReader(reader.embedder, LABELS, EXAMPLES, reader.vectors, reader.weights,
+    lonely = LearnedReader(reader.features, LABELS, EXAMPLES, reader.vectors, reader.weights,
                            threshold=0.0, neighbours=3, agree=4)
     assert lonely.leans_away(text, "none") is None
 
 
 def test_fitting_is_the_same_every_time(reader: LearnedReader) -> None:
-    again = LearnedReader.fit(reader.embedder, LABELS, EXAMPLES, 0.1, 0.5)
+    again = LearnedReader.fit(reader.features, LABELS, EXAMPLES, 0.1, 0.5)
     assert (again.weights == reader.weights).all()
+
+
+def test_weights_fitted_before_are_used_as_given(reader: LearnedReader) -> None:
+    given = reader.weights * 0
+    again = LearnedReader.fit(reader.features, LABELS, EXAMPLES, 0.1, 0.5, weights=given)
+    assert again.weights is given
+    assert again.read("he punched me in the stomach").scores == {"none": 0.0, "risk": 0.0}
+
+
+def test_nearest_examples_are_scored_as_a_similarity(reader: LearnedReader) -> None:
+    """By meaning alone (the embedding's cosine), whatever the weights read."""
+    reading = reader.read("he punched me in the stomach")
+    assert reading.nearest[0][0].text == "he punched me in the stomach"
+    assert reading.nearest[0][1] == pytest.approx(1.0, abs=1e-5)
 
 
 def test_numpy_uses_one_blas_thread_unless_the_operator_says_otherwise() -> None:
@@ -75,3 +91,16 @@ def test_numpy_uses_one_blas_thread_unless_the_operator_says_otherwise() -> None
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=60, check=True)
     assert done.stdout.strip() == "4"
+
+
+def test_the_label_named_is_the_weights_choice_among_the_nearest_examples() -> None:
+    from bot.understanding.learned import Reading
+
+    near = tuple((Example(f"e{n}", label), 0.9) for n, label in enumerate(
+        ("violence", "violence", "self_harm", "none")))
+    scores = {"none": -1.0, "violence": 0.2, "self_harm": 0.6, "coercive_control": 0.9}
+    reading = Reading("coercive_control", scores, 0.3, near)
+    assert reading.label_away("none", 4) == "self_harm"  # not the count, not one unshown
+    assert reading.label_away("none", 2) == "violence"
+    alone = Reading("coercive_control", scores, 0.3, ((Example("e", "none"), 0.9),))
+    assert alone.label_away("none", 1) == "coercive_control"

@@ -3,10 +3,13 @@
     .venv/bin/python tools/build_examples.py
 
 The flows carry their examples (an installed coach has no tests/), so they are copied here,
-deduplicated and in a fixed order; a line that is also in a fresh hold-out
-(tests/data/holdout_fresh*/) is left out, so the hold-outs stay unseen. A counsellor may add
-examples to the written files by hand; this script rewrites them from the labelled sets, so
-add lasting ones to a set in tests/data.
+deduplicated and in a fixed order, with the weights fitted from them beside each file
+(`*.weights.npz`, so a start does not pay for the fit). A line that is also in a fresh
+hold-out (tests/data/holdout_fresh*/) is left out, so the hold-outs stay unseen; a hold-out
+once scored and reported is spent (SPENT below) and its lines become examples like any
+other. A counsellor may add examples to the written files by hand (the next start fits the
+weights again); this script rewrites them from the labelled sets, so add lasting ones to a
+set in tests/data.
 """
 
 from __future__ import annotations
@@ -17,11 +20,23 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bot.coach.feedback import VERDICTS  # noqa: E402
+from bot.safety.screen import LABELS  # noqa: E402
+from bot.understanding.examples import examples_loader  # noqa: E402
+from bot.understanding.fitted import weights_path  # noqa: E402
+
 DATA = REPO / "tests" / "data"
-SCREEN_SETS = ("screen_train.yaml", "screen_train2.yaml", "safety_labelled.yaml",
-               "safety_rounds.yaml", "safety_dev.yaml", "safety_fresh.yaml", "safety_holdout.yaml")
-COACH_SETS = ("coach_train.yaml", "coach_train2.yaml", "feedback_labelled.yaml",
-              "feedback_rounds.yaml", "feedback_dev.yaml", "feedback_holdout.yaml")
+# Hold-outs scored once and reported (docs/understanding.md): now examples.
+SPENT = ("holdout_fresh", "holdout_fresh2")
+SCREEN_SETS = ("screen_train.yaml", "screen_train2.yaml", "screen_train3a.yaml",
+               "screen_train3b.yaml", "safety_labelled.yaml", "safety_rounds.yaml",
+               "safety_dev.yaml", "safety_fresh.yaml", "safety_holdout.yaml",
+               *(f"{folder}/screen.yaml" for folder in SPENT))
+COACH_SETS = ("coach_train.yaml", "coach_train2.yaml", "coach_train3.yaml",
+              "feedback_labelled.yaml", "feedback_rounds.yaml", "feedback_dev.yaml",
+              "feedback_holdout.yaml", *(f"{folder}/coach.yaml" for folder in SPENT))
 
 SCREEN_HEAD = """\
 # Examples for the safety screen's learned stage (bot/understanding/). The rules in
@@ -50,6 +65,8 @@ def held_out() -> set[str]:
     of them word for word (a short "are you serious right now?" can be in both)."""
     held = set()
     for path in sorted(DATA.glob("holdout_fresh*/*.yaml")):
+        if path.parent.name in SPENT:
+            continue
         for item in yaml.safe_load(path.read_text(encoding="utf-8"))["items"]:
             held.add(" ".join(str(item["text"]).split()).casefold())
     return held
@@ -72,7 +89,8 @@ def _items(names: tuple[str, ...], label: str) -> list[dict]:
 
 
 def _render(head: str, threshold: float, agree: int, examples: list[dict]) -> str:
-    body = yaml.safe_dump({"model": "../models/minilm-static", "ridge": 0.3,
+    body = yaml.safe_dump({"model": "../models/minilm-static",
+                           "features": ["embeddings", "char_grams"], "ridge": 0.3,
                            "threshold": threshold, "min_words": 4, "neighbours": 5,
                            "agree": agree, "examples": examples},
                           sort_keys=False, allow_unicode=True, width=100)
@@ -83,16 +101,23 @@ def rendered() -> dict[Path, str]:
     """Each examples file as this script writes it (a test checks the flows hold these)."""
     return {
         REPO / "flows" / "safety" / "screen_examples.yaml":
-            _render(SCREEN_HEAD, 0.8, 3, _items(SCREEN_SETS, "category")),
+            _render(SCREEN_HEAD, 0.7, 3, _items(SCREEN_SETS, "category")),
         REPO / "flows" / "coach" / "feedback_examples.yaml":
-            _render(COACH_HEAD, 0.4, 2, _items(COACH_SETS, "verdict")),
+            _render(COACH_HEAD, 0.2, 1, _items(COACH_SETS, "verdict")),
     }
 
 
 def main() -> int:
+    loaders = {"screen_examples.yaml": examples_loader(LABELS, "category"),
+               "feedback_examples.yaml": examples_loader(VERDICTS, "verdict")}
     for path, text in rendered().items():
         path.write_text(text, encoding="utf-8")
-        print(f"{path.relative_to(REPO)}: {text.count(chr(10) + '- text:')} examples")
+        reader, problems = loaders[path.name](path)  # fits, and saves the weights beside it
+        if reader is None or not weights_path(path).is_file():
+            print(f"{path.relative_to(REPO)}: {problems or 'weights not written'}")
+            return 1
+        print(f"{path.relative_to(REPO)}: {len(reader.examples)} examples, weights in "
+              f"{weights_path(path).name}")
     return 0
 
 

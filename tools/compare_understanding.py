@@ -4,21 +4,20 @@
 
 Every approach is fitted on the same 70% of the labelled sets (the ones tools/build_examples.py
 copies into the flows) and scored on the other 30%, chosen by a hash of each text; the rules
-run first in each, as in the coach. The fresh hold-outs (tests/data/holdout_fresh/) are not
-read. With --teacher-embeddings DIR, also the full all-MiniLM-L6-v2 transformer: DIR holds
-screen.npy and coach.npy, its embeddings of the same texts in the same order (computed in the
-build venv of tools/build_static_model.py, which has torch: see --print-teacher-script).
+run first in each, as in the coach. A fresh hold-out is not read (a spent one is a labelled
+set like the others: tools/build_examples.py, SPENT). With --teacher-embeddings DIR, also
+the full all-MiniLM-L6-v2 transformer: DIR holds screen.npy and coach.npy, its embeddings
+of the same texts in the same order (computed in the build venv of
+tools/build_static_model.py, which has torch: see --print-teacher-script).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import itertools
 import re
 import sys
 import time
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,12 +28,17 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bot.coach.feedback import VERDICTS, analyse  # noqa: E402
-from bot.safety.screen import LABELS, normalise, screen  # noqa: E402
+from bot.safety.screen import LABELS, screen  # noqa: E402
 from bot.setting import setting_for  # noqa: E402
+from bot.understanding.char_grams import CharGrams  # noqa: E402
 from bot.understanding.embedder import StaticEmbedder  # noqa: E402
+from bot.understanding.features import Features  # noqa: E402
+from bot.understanding.learned import Example, LearnedReader  # noqa: E402
 from tools.build_examples import COACH_SETS, SCREEN_SETS, held_out  # noqa: E402
 
 MODEL = REPO / "flows" / "models" / "minilm-static"
+EXAMPLES = {"screen": REPO / "flows" / "safety" / "screen_examples.yaml",
+            "coach": REPO / "flows" / "coach" / "feedback_examples.yaml"}
 VALIDATION_PERCENT = 30
 TEACHER_SCRIPT = """\
 import sys, numpy as np, os
@@ -65,23 +69,10 @@ def items(sets: tuple[str, ...], key: str) -> list[dict]:
     return out
 
 
-def _grams(text: str) -> set[str]:
-    t = f" {normalise(text)} "
-    out = {t[i:i + n] for n in (3, 4, 5) for i in range(len(t) - n + 1)}
-    words = re.findall(r"[a-z]+", t)
-    pairs = {f"b:{a} {b}" for a, b in itertools.pairwise(words)}
-    return out | {f"w:{w}" for w in words} | pairs
-
-
-def char_grams(texts: list[str], dims: int = 4096) -> np.ndarray:
-    """Hashed character 3-5-grams and word 1-2-grams, L2-normalised."""
-    matrix = np.zeros((len(texts), dims), dtype=np.float32)
-    for row, text in enumerate(texts):
-        for gram in _grams(text):
-            matrix[row, zlib.crc32(gram.encode()) % dims] = 1
-        norm = np.linalg.norm(matrix[row])
-        matrix[row] /= norm or 1
-    return matrix
+def char_grams(texts: list[str]) -> np.ndarray:
+    """The shipped n-grams (bot/understanding/char_grams.py)."""
+    grams = CharGrams()
+    return np.stack([grams.vector(text) for text in texts])
 
 
 def ridge_scores(train: np.ndarray, labels: list[str], names: tuple[str, ...],
@@ -138,6 +129,37 @@ def coach_figures(val: list[dict], scores: np.ndarray | None, threshold: float) 
     return (f"calm-vs-not {calm_right / len(val):.1%}, exact verdict {exact / len(val):.1%}")
 
 
+def shipped_figures(name: str, train: list[dict], val: list[dict], key: str,
+                    names: tuple[str, ...]) -> str:
+    """The shipped stage as the coach runs it (the examples file's features and numbers:
+    threshold, neighbours agreeing, fewest words), fitted on the train part only."""
+    path = EXAMPLES[name]
+    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    embedder = StaticEmbedder.load((path.parent / spec["model"]).resolve())
+    features = Features(embedder if "embeddings" in spec["features"] else None,
+                        CharGrams() if "char_grams" in spec["features"] else None)
+    reader = LearnedReader.fit(
+        features, names, tuple(Example(i["text"], i[key], tuple(i.get("kinds") or ()))
+                               for i in train),
+        spec["ridge"], spec["threshold"], spec["min_words"], spec["neighbours"], spec["agree"])
+    if name == "screen":
+        flagged = [(screen(i["text"], None, setting_for(i, i.get("context")), reader), i)
+                   for i in val]
+        risky = [(r, i) for r, i in flagged if i["category"] != "none"]
+        caught = [(r, i) for r, i in risky if r.is_flagged]
+        safe = [r for r, i in flagged if i["category"] == "none"]
+        alarms = sum(r.is_flagged for r in safe)
+        right = sum(r.category == i["category"] for r, i in caught)
+        return (f"recall {len(caught)}/{len(risky)} = {len(caught) / len(risky):.1%}, false "
+                f"alarms {alarms}/{len(safe)} = {alarms / len(safe):.1%}, category right "
+                f"{right / max(len(caught), 1):.1%}")
+    verdicts = [(analyse(i["text"], None, setting_for(i, i.get("context")), reader).verdict,
+                 i[key]) for i in val]
+    calm = sum((v == "calm") == (g == "calm") for v, g in verdicts)
+    exact = sum(v == g for v, g in verdicts)
+    return f"calm-vs-not {calm / len(val):.1%}, exact verdict {exact / len(val):.1%}"
+
+
 def compare(name: str, sets: tuple[str, ...], key: str, names: tuple[str, ...],
             figures: Callable[[list[dict], np.ndarray | None, float], str],
             thresholds: tuple[float, ...], teacher: Path | None) -> None:
@@ -147,6 +169,8 @@ def compare(name: str, sets: tuple[str, ...], key: str, names: tuple[str, ...],
     labels = [i[key] for i in train]
     print(f"\n## {name}: {len(train)} to fit, {len(val)} to score")
     print(f"rules alone: {figures(val, None, 0)}")
+    print(f"rules + the shipped stage, as the coach runs it: "
+          f"{shipped_figures(name, train, val, key, names)}")
     embedder = StaticEmbedder.load(MODEL)
     features = {
         "static embeddings": (embedder.embed_many([i["text"] for i in train]),
@@ -154,6 +178,9 @@ def compare(name: str, sets: tuple[str, ...], key: str, names: tuple[str, ...],
         "character n-grams": (char_grams([i["text"] for i in train]),
                               char_grams([i["text"] for i in val])),
     }
+    features["static embeddings + character n-grams (shipped)"] = tuple(
+        np.hstack([features["static embeddings"][n], features["character n-grams"][n]])
+        for n in (0, 1))
     if teacher is not None:
         matrix = np.load(teacher / f"{name}.npy")
         parts = [i["part"] for i in every]

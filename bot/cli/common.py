@@ -19,6 +19,7 @@ from bot.setting import CONTEXTS, ROLES, Setting
 EXIT_FAILED = 1  # a check that ran and failed (a transcript), a bot that could not start
 EXIT_USAGE = 2  # a usage error, broken flows, no input to chat with
 EXIT_SETTING = 64  # a setting that cannot work (EX_USAGE in sysexits.h)
+EXIT_UNAVAILABLE = 69  # a program it needs is not there (Graphviz's dot; EX_UNAVAILABLE)
 EXIT_STORE = 74  # a store that cannot be opened or used (EX_IOERR)
 EXIT_INTERRUPTED = 130  # Ctrl-C
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143: `docker stop`

@@ -1,4 +1,5 @@
-"""`coach flows check` and `coach flows test`: the flows checked, and transcripts played.
+"""`coach flows check` and `coach flows test`: the flows checked, and transcripts played
+(`coach flows graph`, the map, is bot/cli/flows_graph.py).
 
 `check` reports every problem as file:line:col on stderr (2 if any). `test` writes its whole
 report on stdout, problems included, as a test runner does: 0 all passed, 1 a transcript
@@ -13,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from bot.cli import flows_graph
 from bot.cli.common import EXIT_FAILED, EXIT_USAGE, Subparsers, command
 from bot.flowlang.errors import FlowErrors
 
@@ -25,10 +27,12 @@ NO_TRANSCRIPTS = ("coach flows test: give the transcript files or folders to run
 
 
 def add_parser(subparsers: Subparsers) -> None:
-    flows = command(subparsers, "flows", None, "check the flow files, or play transcripts",
-                    "Check the flow files, or play conversation transcripts through them.")
+    flows = command(subparsers, "flows", None, "check the flow files, play transcripts, or "
+                                               "draw the map",
+                    "Check the flow files, play conversation transcripts through them, or "
+                    "draw them as a map.")
     inner = flows.add_subparsers(dest="flows_command", required=True, metavar="SUBCOMMAND",
-                                 help="check or test:")
+                                 help="check, test or graph:")
     check = command(inner, "check", run, "report every problem as file:line:col")
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help=CHECK_PATHS_HELP)
     test = command(inner, "test", run, "run conversation transcripts: coach flows test "
@@ -41,6 +45,7 @@ def add_parser(subparsers: Subparsers) -> None:
                       help="run only transcripts whose name contains TEXT")
     test.add_argument("--show", action="store_true",
                       help="print every turn and the coach's reply (handy while writing)")
+    flows_graph.add_parser(inner)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -237,6 +237,9 @@ def build_rules(raw: dict[str, Any]) -> FeedbackRules:
     verbs = (raw.get("behaviour") or {}).get("verbs") or ["(?!x)x"]
     macros["BVERB"] = "(?:" + "|".join(re.escape(str(v)) for v in verbs) + ")"
     kinds = {name: _kind_rule(name, spec, macros) for name, spec in raw["kinds"].items()}
+    floor = (raw["kinds"].get("learned") or {}).get("kind_floor", 0.0)
+    if isinstance(floor, bool) or not isinstance(floor, (int, float)):
+        raise ValueError("kinds.learned.kind_floor must be a number, e.g. -0.5")
     pos_raw = raw.get("positives") or {}
     feelings = {str(k).lower(): str(v) for k, v in pos_raw["named_feeling"]["words"].items()}
     words = sorted(feelings, key=len, reverse=True)
@@ -681,8 +684,7 @@ def _with_learned(found: Feedback, text: str, rules: FeedbackRules, setting: Set
     spec = rules.raw["kinds"]["learned"]
     like = _resembles(reading, verdict)
     words = (spec.get("verdict_words") or {}).get(verdict, verdict)
-    kind = _kind_of_neighbours(reading, verdict, spec.get("kinds_from_examples") or {}, rules,
-                               setting.role)
+    kind = _kind_read(reading, spec, rules, setting.role)
     rule = rules.kinds[kind]
     if kind == "learned":
         explanation = rule.explanation.format(verdict=words, like=like)
@@ -701,21 +703,22 @@ def _with_learned(found: Feedback, text: str, rules: FeedbackRules, setting: Set
     return Feedback(verdict, score, findings, rewrite, positives)
 
 
-def _kind_of_neighbours(reading: Reading, verdict: str, names: dict[str, str],
-                        rules: FeedbackRules, role: str | None) -> str:
-    """What the quoted example (the nearest with this verdict) was marked as, in the rules'
-    names, when another near example agrees: the person hears what to change, and the kind
-    matches the line quoted. "learned" when there is no such kind."""
-    marked = [{names.get(k, k) for k in example.kinds} for example, _similarity
-              in reading.nearest if example.label == verdict]
-    if len(marked) < 2:
+def _kind_read(reading: Reading, spec: dict, rules: FeedbackRules, role: str | None) -> str:
+    """The kind the learned stage reads most in the line, in the rules' names (the examples'
+    own names mapped by `kinds_from_examples`), among those the coach can explain to this
+    speaker, when it reads it at least `kind_floor` strongly; "learned" otherwise, so the
+    person hears what to change only when the reading is clear enough to say it."""
+    names = spec.get("kinds_from_examples") or {}
+    read: dict[str, float] = {}
+    for kind, score in reading.kind_scores.items():
+        name = names.get(kind, kind)
+        rule = rules.kinds.get(name)
+        if name in PATTERN_KINDS and rule is not None and rule.for_speaker(role):
+            read[name] = max(score, read.get(name, score))
+    if not read:
         return "learned"
-    for kind in sorted(marked[0]):
-        rule = rules.kinds.get(kind)
-        if (kind in PATTERN_KINDS and rule is not None and rule.for_speaker(role)
-                and any(kind in other for other in marked[1:])):
-            return kind
-    return "learned"
+    kind = max(read, key=read.__getitem__)
+    return kind if read[kind] >= float(spec.get("kind_floor", 0.0)) else "learned"
 
 
 def _resembles(reading: Reading, verdict: str) -> str:

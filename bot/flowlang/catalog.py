@@ -14,7 +14,7 @@ from bot.flowlang.compile import CompiledFlow, compile_flow
 from bot.flowlang.datafiles import DataFile, load_data_files
 from bot.flowlang.errors import FlowErrors, FlowProblem
 from bot.flowlang.model import FlowSpec, home_flow
-from bot.flowlang.parse import parse_flow
+from bot.flowlang.parse import node_at, parse_flow
 from bot.flowlang.registry import Registry
 from bot.flowlang.source import SourceDoc, load_source
 from bot.flowlang.validate import FlowSetChecker, slots_written
@@ -89,8 +89,8 @@ def check_paths(
                                         "the core's own messages are missing: every flows "
                                         "folder needs this file (copy it from the shipped "
                                         "flows)"))
-    parsed = _parse_all(flow_paths, problems)
-    context = _parse_all(_siblings(paths, flow_paths), [])  # their own problems: not asked
+    parsed = parse_all(flow_paths, problems)
+    context = parse_all(_siblings(paths, flow_paths), [])  # their own problems: not asked
     known = {flow.id for flow, _ in parsed}
     for flow, doc in context:
         if flow.id not in known:
@@ -126,9 +126,10 @@ def check_paths(
     return catalog, []
 
 
-def _parse_all(
+def parse_all(
     paths: Iterable[Path], problems: list[FlowProblem]
 ) -> list[tuple[FlowSpec, SourceDoc]]:
+    """Each file read and parsed into the flow model; what cannot be is added to `problems`."""
     parsed: list[tuple[FlowSpec, SourceDoc]] = []
     for path in paths:
         doc, found = load_source(path)
@@ -179,9 +180,10 @@ def _missing_needs(parsed: list[tuple[FlowSpec, SourceDoc]], registry: Registry,
             entry = registry.addresses.get(state.ask.address or "") if state.ask else None
             where = paths.get(entry.needs) if entry is not None and entry.needs else None
             if entry is not None and where and not any((f / where).is_file() for f in folders):
-                problems.append(doc.problem(("states", state.name, "ask", "address"),
-                                            f"address '{entry.name}' needs {where} in the "
-                                            "flows folder (copy it from the shipped flows)"))
+                at = ("states", state.name, "ask", "address")
+                problems.append(doc.problem(at, f"address '{entry.name}' needs {where} in the "
+                                                "flows folder (copy it from the shipped flows)",
+                                            node=node_at(doc, at)))
     return problems
 
 

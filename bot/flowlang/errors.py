@@ -13,10 +13,12 @@ class FlowProblem:
     line: int
     col: int
     message: str
+    node: str = ""  # the state's id on the flow map (`talk.opener`), when it is about one
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}:{self.col}" if self.col else f"{self.path}:{self.line}"
-        return f"{where}: {self.message}"
+        on_map = f" [map: {self.node}]" if self.node else ""
+        return f"{where}: {self.message}{on_map}"
 
 
 class FlowErrors(Exception):

@@ -119,6 +119,12 @@ class FlowSpec:
     context: str = "chat"  # the default for its states
 
 
+def map_id(flow_id: str, state: str) -> str:
+    """A state's one name across all flows (`talk.opener`): its node on the flow map, and
+    what `coach flows check` names, so an error leads to the node."""
+    return f"{flow_id}.{state}"
+
+
 def home_flow(flow_ids: Iterable[str]) -> str:
     """Where /start lands: the `menu` flow, or the first flow by name when there is none."""
     ids = set(flow_ids)

@@ -6,7 +6,16 @@ import re
 from typing import Any
 
 from bot.flowlang.errors import FlowProblem, did_you_mean
-from bot.flowlang.model import AskSpec, Call, ChoiceSpec, FlowSpec, Route, StateSpec, Target
+from bot.flowlang.model import (
+    AskSpec,
+    Call,
+    ChoiceSpec,
+    FlowSpec,
+    Route,
+    StateSpec,
+    Target,
+    map_id,
+)
 from bot.flowlang.source import PathKey, SourceDoc
 from bot.setting import CONTEXTS
 
@@ -30,7 +39,8 @@ class FlowParser:
         self.problems: list[FlowProblem] = []
 
     def fail(self, at: PathKey, message: str, *, key: bool = False) -> None:
-        self.problems.append(self.doc.problem(at, message, key=key))
+        self.problems.append(self.doc.problem(at, message, key=key,
+                                              node=node_at(self.doc, at)))
 
     def parse(self) -> FlowSpec | None:
         data = self.doc.data
@@ -330,6 +340,19 @@ def _is_text(value: Any) -> bool:
     """YAML turns `Yes` into True and `12` into 12; only real words count as text."""
     return isinstance(value, str | int | float) and not isinstance(value, bool) and bool(
         str(value).strip())
+
+
+def node_at(doc: SourceDoc, at: PathKey) -> str:
+    """The map id (`talk.opener`) of the state a problem at `at` is in, or "" when it is
+    about no state (or the flow's id is not usable)."""
+    data = doc.data
+    if len(at) < 2 or at[0] != "states" or not isinstance(data, dict):
+        return ""
+    flow_id, states = data.get("id"), data.get("states")
+    if not isinstance(flow_id, str) or not NAME.match(flow_id) or not isinstance(
+            states, dict) or at[1] not in states:
+        return ""
+    return map_id(flow_id, str(at[1]))
 
 
 def parse_flow(doc: SourceDoc) -> tuple[FlowSpec | None, list[FlowProblem]]:

@@ -53,9 +53,11 @@ class SourceDoc:
                 return None
         return data
 
-    def problem(self, at: PathKey, message: str, *, key: bool = False) -> FlowProblem:
+    def problem(self, at: PathKey, message: str, *, key: bool = False,
+                node: str = "") -> FlowProblem:
+        """`node`: the map id of the state the problem belongs to, if any."""
         line, col = self.pos(at, key=key)
-        return FlowProblem(self.path, line, col, message)
+        return FlowProblem(self.path, line, col, message, node)
 
 
 def load_source(

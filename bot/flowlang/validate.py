@@ -8,7 +8,8 @@ from typing import Any
 from bot.config import CONFIG_ENV, TEMPLATE_PREFIX
 from bot.flowlang.errors import FlowProblem, did_you_mean
 from bot.flowlang.model import Call, FlowSpec, Route, StateSpec, home_flow
-from bot.flowlang.parse import NAME
+from bot.flowlang.parse import NAME, node_at
+from bot.flowlang.reach import cross_flow_entries, reachable, trapped_groups
 from bot.flowlang.registry import Registered, Registry
 from bot.flowlang.source import PathKey, SourceDoc
 from bot.templates import placeholders
@@ -207,18 +208,7 @@ class FlowSetChecker:
         """Reports the states nothing leads to; returns the ones something does."""
         if flow.start not in flow.states:
             return set()
-        seen: set[str] = set()
-        todo = [flow.start, *sorted(entered_at & set(flow.states))]
-        while todo:
-            name = todo.pop()
-            if name in seen or name not in flow.states:
-                continue
-            seen.add(name)
-            state = flow.states[name]
-            routes = [c.route for c in state.choices] + list(state.next)
-            for route in routes:
-                if route.target.kind in ("state", "call") and route.target.state:
-                    todo.append(route.target.state)
+        seen = reachable(flow, entered_at)
         for name in flow.states:
             if name not in seen:
                 self._fail(doc, ("states", name), f"state '{name}' can never be reached from "
@@ -242,38 +232,10 @@ class FlowSetChecker:
 
     def _check_trapped(self, flow: FlowSpec, doc: SourceDoc, reached: set[str]) -> None:
         """A group of states whose every way on stays inside the group: the flow can never
-        be left from there (a choice that only loops back to its own state, say). Ways out
-        are other flows, `return` and `resume`; in the menu flow, its start too."""
-        edges: dict[str, set[str]] = {}
-        escapes: set[str] = set()
-        for name in reached:
-            state = flow.states[name]
-            if (not state.interactive and not state.next) or (
-                    state.keeps_text and not state.next):
-                escapes.add(name)  # reported as a dead end already
-                continue
-            edges[name] = set()
-            for route in [c.route for c in state.choices] + list(state.next):
-                target = route.target
-                if target.kind != "state" or target.state not in flow.states or (
-                        flow.id == self.home and target.state == flow.start):
-                    escapes.add(name)
-                else:
-                    edges[name].add(target.state or "")
-        can_leave = set(escapes)
-        changed = True
-        while changed:
-            changed = False
-            for name, following in edges.items():
-                if name not in can_leave and following & can_leave:
-                    can_leave.add(name)
-                    changed = True
-        trapped = {name for name in edges if name not in can_leave}
-        order = list(flow.states)
-        for group in _closed_groups(trapped, edges):
-            if all(not flow.states[n].interactive for n in group):
+        be left from there (a choice that only loops back to its own state, say)."""
+        for names in trapped_groups(flow, reached, self.home):
+            if all(not flow.states[n].interactive for n in names):
                 continue  # a loop of self-moving states: reported by _check_auto_cycles
-            names = sorted(group, key=order.index)
             loop = " -> ".join([*names, names[0]])
             self._fail(doc, ("states", names[0]), f"state '{names[0]}' is a dead end: from "
                                                   f"here the flow only goes round ({loop}) "
@@ -291,36 +253,10 @@ class FlowSetChecker:
         return defined
 
     def _cross_flow_entries(self) -> dict[str, set[str]]:
-        entries: dict[str, set[str]] = {k: set(v) for k, v in self.core_entries.items()}
-        for flow, _ in self.by_id.values():
-            for state in flow.states.values():
-                for route in [c.route for c in state.choices] + list(state.next):
-                    if route.target.kind == "flow" and route.target.state:
-                        entries.setdefault(route.target.flow or "", set()).add(route.target.state)
-        return entries
+        return cross_flow_entries((flow for flow, _ in self.by_id.values()), self.core_entries)
 
     def _fail(self, doc: SourceDoc, at: PathKey, message: str, *, key: bool = False) -> None:
-        self.problems.append(doc.problem(at, message, key=key))
-
-
-def _closed_groups(nodes: set[str], edges: dict[str, set[str]]) -> list[set[str]]:
-    """The groups of `nodes` that nothing leads out of: each node's every path stays in
-    its group (strongly connected components with no edge to another component)."""
-    reach: dict[str, set[str]] = {}
-    for node in nodes:
-        seen, todo = {node}, [node]
-        while todo:
-            for following in edges.get(todo.pop(), set()):
-                if following in nodes and following not in seen:
-                    seen.add(following)
-                    todo.append(following)
-        reach[node] = seen
-    groups: list[set[str]] = []
-    for node in sorted(nodes):
-        group = {other for other in reach[node] if node in reach[other]}
-        if group == reach[node] and group not in groups:
-            groups.append(group)
-    return groups
+        self.problems.append(doc.problem(at, message, key=key, node=node_at(doc, at)))
 
 
 def _cycle_from(start: str, edges: dict[str, list[str]]) -> list[str] | None:

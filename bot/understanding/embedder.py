@@ -7,12 +7,13 @@ its config.json records the recipe this module follows. Nothing is fetched at ru
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file
+from safetensors.numpy import load as load_tensors
 from tokenizers import Tokenizer
 
 MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors")
@@ -28,6 +29,7 @@ class StaticEmbedder:
     vectors: np.ndarray  # one row per token id, kept in the stored dtype (int8) to save memory
     max_chars: int
     drop_ids: frozenset[int]
+    fingerprint: str = ""  # the vectors file's sha256: fitted weights are only valid for it
 
     @property
     def dims(self) -> int:
@@ -41,14 +43,16 @@ class StaticEmbedder:
         try:
             config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
             runtime = config["runtime"]
-            vectors = load_file(str(folder / "model.safetensors"))[runtime["tensor"]]
+            weights = (folder / "model.safetensors").read_bytes()
+            vectors = load_tensors(weights)[runtime["tensor"]]
             tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         except (OSError, KeyError, ValueError, TypeError, Exception) as error:
             raise ModelError(f"{folder}: cannot load the model ({error})") from None
         if vectors.ndim != 2 or vectors.shape[0] != tokenizer.get_vocab_size():
             raise ModelError(f"{folder}: the vectors do not fit the tokenizer's vocabulary")
         return cls(tokenizer, vectors, int(runtime.get("max_chars", 3072)),
-                   frozenset(int(i) for i in runtime.get("drop_ids", ())))
+                   frozenset(int(i) for i in runtime.get("drop_ids", ())),
+                   hashlib.sha256(weights).hexdigest())
 
     def embed(self, text: str) -> np.ndarray:
         """Mean of the token vectors, L2-normalised (a zero vector when no token is known),

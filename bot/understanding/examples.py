@@ -1,5 +1,5 @@
-"""The learned stage's examples file: which model, which labels, the labelled examples and
-the threshold, in YAML beside the flows (`safety/screen_examples.yaml`,
+"""The learned stage's examples file: which model and features, which labels, the labelled
+examples and the threshold, in YAML beside the flows (`safety/screen_examples.yaml`,
 `coach/feedback_examples.yaml`). Loaded with the flows like any data file: a broken file is a
 problem with its position, never a crash mid-conversation."""
 
@@ -13,8 +13,11 @@ from typing import Any
 from bot.flowlang.errors import FlowProblem
 from bot.flowlang.source import SourceDoc, load_source
 from bot.paths import shipped_flows
+from bot.understanding import fitted
+from bot.understanding.char_grams import CharGrams
 from bot.understanding.embedder import ModelError, StaticEmbedder
-from bot.understanding.learned import Example, LearnedReader
+from bot.understanding.features import PARTS, Features
+from bot.understanding.learned import Example, LearnedReader, kinds_of
 
 # The numbers an examples file may set, with their defaults.
 NUMBERS = (("ridge", 0.3), ("threshold", 0.5), ("min_words", 4), ("neighbours", 5),
@@ -28,11 +31,22 @@ def _embedder(folder: Path) -> StaticEmbedder:
 
 
 @functools.lru_cache(maxsize=8)
-def _fitted(folder: Path, labels: tuple[str, ...], examples: tuple[Example, ...],
-            numbers: tuple[tuple[str, float], ...]) -> LearnedReader:
+def _fitted(folder: Path, parts: tuple[str, ...], labels: tuple[str, ...],
+            examples: tuple[Example, ...], numbers: tuple[tuple[str, float], ...],
+            saved: Path) -> LearnedReader:
     n = dict(numbers)
-    return LearnedReader.fit(_embedder(folder), labels, examples, n["ridge"], n["threshold"],
-                             int(n["min_words"]), int(n["neighbours"]), int(n["agree"]))
+    features = Features(_embedder(folder) if "embeddings" in parts else None,
+                        CharGrams() if "char_grams" in parts else None)
+    fitted_from = fitted.digest(features.recipe, labels, n["ridge"],
+                                [(e.text, " ".join((e.label, *e.kinds))) for e in examples])
+    weights = fitted.load(saved, fitted_from,
+                          (features.dims + 1, len(labels) + len(kinds_of(examples))))
+    reader = LearnedReader.fit(features, labels, examples, n["ridge"], n["threshold"],
+                               int(n["min_words"]), int(n["neighbours"]), int(n["agree"]),
+                               weights)
+    if weights is None:
+        fitted.save(saved, fitted_from, reader.weights)
+    return reader
 
 
 def examples_loader(labels: tuple[str, ...], label_key: str
@@ -46,10 +60,11 @@ def examples_loader(labels: tuple[str, ...], label_key: str
         spec, problems = _read(doc, labels, label_key)
         if spec is None:
             return None, problems
-        folder, examples, numbers = spec
+        folder, parts, examples, numbers = spec
         try:
-            return _fitted(folder.resolve(), labels, examples,
-                           tuple(sorted(numbers.items()))), []
+            return _fitted(folder.resolve(), parts, labels, examples,
+                           tuple(sorted(numbers.items())),
+                           fitted.weights_path(Path(doc.path)).resolve()), []
         except ModelError as error:
             return None, [doc.problem(("model",), str(error))]
 
@@ -57,8 +72,8 @@ def examples_loader(labels: tuple[str, ...], label_key: str
 
 
 def _read(doc: SourceDoc, labels: tuple[str, ...], label_key: str
-          ) -> tuple[tuple[Path, tuple[Example, ...], dict[str, float]] | None,
-                     list[FlowProblem]]:
+          ) -> tuple[tuple[Path, tuple[str, ...], tuple[Example, ...], dict[str, float]]
+                     | None, list[FlowProblem]]:
     data: Any = doc.data
     if not isinstance(data, dict):
         return None, [doc.problem((), "an examples file must be a mapping with model, "
@@ -74,6 +89,12 @@ def _read(doc: SourceDoc, labels: tuple[str, ...], label_key: str
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             problems.append(doc.problem((key,), f"'{key}' must be a number, 0 or more"))
         numbers[key] = float(value) if isinstance(value, (int, float)) else default
+    parts = data.get("features", ["embeddings"])
+    if (not isinstance(parts, list) or not parts
+            or any(not isinstance(part, str) or part not in PARTS for part in parts)):
+        problems.append(doc.problem(("features",), f"'features' must list one or more of "
+                                                   f"{', '.join(PARTS)}"))
+        parts = ["embeddings"]
     raw = data.get("examples")
     if not isinstance(raw, list) or not raw:
         return None, [*problems, doc.problem(("examples",), "'examples' must be a list")]
@@ -94,7 +115,7 @@ def _read(doc: SourceDoc, labels: tuple[str, ...], label_key: str
     if problems:
         return None, problems
     folder = Path(doc.path).parent / str(model)
-    return (folder, tuple(examples), numbers), []
+    return (folder, tuple(p for p in PARTS if p in parts), tuple(examples), numbers), []
 
 
 def shipped_reader(relative: str, labels: tuple[str, ...], label_key: str

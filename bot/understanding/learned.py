@@ -1,19 +1,18 @@
-"""A linear reader over sentence embeddings, fitted when the flows load from the examples
-beside them, so an example a counsellor adds changes what the coach understands at the next
-start, with nothing to retrain by hand.
+"""A linear reader over a message's features (sentence embeddings and character n-grams),
+fitted from the examples beside the flows, so an example a counsellor adds changes what the
+coach understands at the next start, with nothing to retrain by hand.
 
-Ridge regression, one-vs-rest, in closed form: a 257 x 257 solve takes milliseconds, is the
-same on every machine, and was as good as logistic regression on our validation split
-(docs/understanding.md has the comparison)."""
+Ridge regression, one-vs-rest, in closed form: the same on every machine, and as good as
+logistic regression on our validation split (docs/understanding.md has the comparison)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.understanding.embedder import StaticEmbedder
+from bot.understanding.features import Features
 
 NEAREST_SHOWN = 3
 _WORDS = re.compile(r"[^\W\d_]+")
@@ -35,6 +34,9 @@ class Reading:
     scores: dict[str, float]
     margin: float
     nearest: tuple[tuple[Example, float], ...]
+    # How strongly each kind the examples are marked with (sarcasm, minimising...) is read:
+    # above 0 leans to "marked so" (the targets are +1 marked, -1 not).
+    kind_scores: dict[str, float] = field(default_factory=dict)
 
     def lead_over(self, other: str) -> float:
         """How much the best label other than `other` scores above `other`."""
@@ -42,15 +44,12 @@ class Reading:
         return max(rest) - self.scores[other] if rest else 0.0
 
     def label_away(self, usual: str, neighbours: int) -> str:
-        """The label the nearest examples that are not `usual` carry most (the weights break
-        a tie): the category a flag names is the one its examples show."""
-        counts: dict[str, int] = {}
-        for example, _similarity in self.nearest[:neighbours]:
-            if example.label != usual:
-                counts[example.label] = counts.get(example.label, 0) + 1
-        if not counts:
-            return self.best_except(usual)
-        return max(counts, key=lambda label: (counts[label], self.scores[label]))
+        """The label other than `usual` the weights read most among those the nearest
+        examples carry (any, when none does): the weights name the category better than a
+        count of neighbours (docs/understanding.md), and an example shown as the reason
+        still carries what was decided."""
+        near = {example.label for example, _similarity in self.nearest[:neighbours]} - {usual}
+        return max(near, key=self.scores.__getitem__) if near else self.best_except(usual)
 
     def best_except(self, other: str) -> str:
         return max((label for label in self.scores if label != other),
@@ -59,15 +58,16 @@ class Reading:
 
 @dataclass(frozen=True)
 class LearnedReader:
-    embedder: StaticEmbedder
+    features: Features
     labels: tuple[str, ...]
     examples: tuple[Example, ...]
-    vectors: np.ndarray  # the examples' embeddings, one row each
-    weights: np.ndarray  # (dims + 1) x labels
+    vectors: np.ndarray  # the examples' vectors for finding the nearest (Features.both)
+    weights: np.ndarray  # (dims + 1) x (labels + kinds)
     threshold: float  # what a caller needs from lead_over/margin before acting on a reading
     min_words: int = 4  # shorter messages say too little to read: only the rules judge them
     neighbours: int = 5  # how many nearest examples are asked ...
     agree: int = 3  # ... and how many of them must lean the same way as the weights
+    kinds: tuple[str, ...] = ()  # the kinds the examples are marked with, after the labels
 
     def can_read(self, text: str) -> bool:
         return len(_WORDS.findall(text)) >= self.min_words
@@ -86,24 +86,49 @@ class LearnedReader:
         return reading if len(agreeing) >= self.agree else None
 
     @classmethod
-    def fit(cls, embedder: StaticEmbedder, labels: tuple[str, ...],
+    def fit(cls, features: Features, labels: tuple[str, ...],
             examples: tuple[Example, ...], ridge: float, threshold: float,
-            min_words: int = 4, neighbours: int = 5, agree: int = 3) -> LearnedReader:
-        vectors = embedder.embed_many([e.text for e in examples])
-        design = np.hstack([vectors, np.ones((len(vectors), 1), dtype=np.float32)])
-        targets = np.array([[e.label == label for label in labels] for e in examples],
-                           dtype=np.float64) * 2 - 1
-        gram = design.T.astype(np.float64) @ design + ridge * np.eye(design.shape[1])
-        weights = np.linalg.solve(gram, design.T.astype(np.float64) @ targets)
-        return cls(embedder, labels, examples, vectors, weights.astype(np.float32), threshold,
-                   min_words, neighbours, min(agree, neighbours))
+            min_words: int = 4, neighbours: int = 5, agree: int = 3,
+            weights: np.ndarray | None = None) -> LearnedReader:
+        """Fit, or take `weights` fitted before from the same examples (fitted.py)."""
+        texts = [e.text for e in examples]
+        kinds = kinds_of(examples)
+        if weights is None:
+            full = features.matrix(texts)
+            weights = solve_ridge(full, [{e.label, *e.kinds} for e in examples],
+                                  labels + kinds, ridge)
+            vectors = features.neighbours_from(full)
+        else:
+            vectors = features.neighbour_matrix(texts)
+        return cls(features, labels, examples, np.ascontiguousarray(vectors), weights, threshold,
+                   min_words, neighbours, min(agree, neighbours), kinds)
 
     def read(self, text: str, nearest: int = NEAREST_SHOWN) -> Reading:
-        vector = self.embedder.embed(text)
+        vector, meaning = self.features.both(text)
         raw = np.append(vector, np.float32(1.0)) @ self.weights
-        scores = {label: float(s) for label, s in zip(self.labels, raw, strict=True)}
+        scores = {label: float(s) for label, s in zip(self.labels, raw, strict=False)}
+        kind_scores = {kind: float(s) for kind, s in zip(
+            self.kinds, raw[len(self.labels):], strict=True)}
         ranked = sorted(scores.values(), reverse=True)
-        order = np.argsort(-(self.vectors @ vector))[:nearest] if nearest else []
-        similar = tuple((self.examples[i], float(self.vectors[i] @ vector)) for i in order)
+        similarity = self.vectors @ meaning
+        order = np.argsort(-similarity)[:nearest] if nearest else []
+        similar = tuple((self.examples[i], float(similarity[i])) for i in order)
         return Reading(max(scores, key=scores.__getitem__), scores,
-                       ranked[0] - ranked[1] if len(ranked) > 1 else ranked[0], similar)
+                       ranked[0] - ranked[1] if len(ranked) > 1 else ranked[0], similar,
+                       kind_scores)
+
+
+def kinds_of(examples: tuple[Example, ...]) -> tuple[str, ...]:
+    return tuple(sorted({kind for example in examples for kind in example.kinds}))
+
+
+def solve_ridge(vectors: np.ndarray, targets: list[set[str]], columns: tuple[str, ...],
+                ridge: float) -> np.ndarray:
+    """One-vs-rest ridge with a bias column, as (dims + 1) x columns float32 weights: +1
+    where an example is marked with the column's label or kind, -1 where not."""
+    design = np.hstack([vectors, np.ones((len(vectors), 1), dtype=np.float32)])
+    signs = np.array([[column in target for column in columns] for target in targets],
+                     dtype=np.float32) * 2 - 1
+    gram = (design.T @ design).astype(np.float64) + ridge * np.eye(design.shape[1])
+    weights = np.linalg.solve(gram, (design.T @ signs).astype(np.float64))
+    return weights.astype(np.float32)

@@ -1,0 +1,52 @@
+"""Hashed character and word n-grams: the spelling a static embedding averages away
+("regret it" against "make sure I regret it", "airtag", "rn", typos) stays visible to the
+learned stage, at the cost of a set of a few hundred strings per message."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+_WORD = re.compile(r"[^\W\d_]+|\d+")
+_SPACE = re.compile(r"\s+")
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def normalised(text: str) -> str:
+    """Case, accents' composed forms, curly quotes and runs of spaces made alike."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
+    return _SPACE.sub(" ", text).strip()
+
+
+@dataclass(frozen=True)
+class CharGrams:
+    dims: int = 4096
+    sizes: tuple[int, ...] = (3, 4, 5)
+    max_chars: int = 3072
+
+    @property
+    def recipe(self) -> str:
+        """What changes the vectors: part of the fitted weights' digest."""
+        return f"char_grams:crc32:{self.dims}:{','.join(map(str, self.sizes))}:words+pairs"
+
+    def grams(self, text: str) -> set[str]:
+        padded = f" {normalised(text[: self.max_chars])} "
+        out = {padded[i:i + n] for n in self.sizes for i in range(len(padded) - n + 1)}
+        words = _WORD.findall(padded)
+        out.update(f"w:{word}" for word in words)
+        out.update(f"b:{a} {b}" for a, b in itertools.pairwise(words))
+        return out
+
+    def vector(self, text: str) -> np.ndarray:
+        """1 in each hashed bucket a gram falls in, L2-normalised (zeros for no grams)."""
+        vector = np.zeros(self.dims, dtype=np.float32)
+        buckets = [zlib.crc32(gram.encode()) % self.dims for gram in self.grams(text)]
+        if buckets:
+            vector[buckets] = 1.0
+            vector /= np.float32(np.sqrt(np.count_nonzero(vector)))
+        return vector

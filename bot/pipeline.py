@@ -193,16 +193,25 @@ class Coach:
 
     async def _tell_partners(self, news: list[tuple[str, str]]) -> None:
         """After a partner tapped "Show us both": the other's one "ready when you are" note,
-        set in their own turn (committed there; the check-ins' loop sends it). Taken after
-        this person's locks are let go, so two partners acting at once never wait on each
-        other's lock while holding their own."""
+        set in their session (the check-ins' loop sends it). Saved with compare-and-set and
+        without their lock, as shared records are: this reply never waits for the partner's
+        turn, and a turn of theirs in flight conflicts and runs again with the note in."""
         for partner, topic in news:
             platform, _, ident = partner.partition(":")
             message = Incoming(UserKey(platform, ident), private=True)
             try:
-                await self._turn_if(message, lambda stored, shared, m=message, t=topic: self
-                                    .stages.checkins.partner_ready(stored, m, t, self.clock()))
-            except (StoreUnavailable, VersionConflict):
+                for _ in range(SAVE_ATTEMPTS):
+                    turn = self.stages.checkins.partner_ready(
+                        await self.store.load(partner), message, topic, self.clock())
+                    if turn is None:
+                        break
+                    try:
+                        await self.store.save(turn.session)
+                    except VersionConflict:
+                        continue
+                    log.info("event=partner_ready_set user=%s", partner)
+                    break
+            except StoreUnavailable:
                 # Not set: they still hear it at their next message (bot/pairing/view.py).
                 log.warning("event=partner_ready_not_set user=%s", partner)
 

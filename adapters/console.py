@@ -8,6 +8,10 @@ Input from a terminal or a pipe is read by the event loop itself (no worker thre
 in readline), so Ctrl-C stops the chat at once. Bytes that are not valid in the input's
 encoding become U+FFFD instead of stopping the chat.
 
+Check-ins the person asked for are printed between prompts when they fall due while the chat
+runs (adapters/checkin_loop.py, this person's alone); a picture prints as the words it
+carries.
+
 A store that is busy or full costs one line, not the chat: that line is reported as not
 saved, with the step that still stands, and the person sends it again. Only a store that
 cannot be used at all (not even for the greeting) stops the chat, as StoreUnusable.
@@ -26,6 +30,7 @@ import stat
 from collections.abc import AsyncIterator
 from typing import TextIO
 
+from adapters.checkin_loop import CheckinLoop, Delivered
 from bot.messages import Choice, Incoming, Reply, UserKey
 from bot.pipeline import Coach, valid_unicode
 from bot.store.base import StoreUnavailable
@@ -91,6 +96,8 @@ class ConsoleChat:
         self.out = out
         self.choices: list[Choice] = []
         self._stopping = asyncio.Event()
+        self._turn = asyncio.Lock()  # a check-in never prints into a reply being shown
+        self.checkins = CheckinLoop(coach, self.user.platform, self._checkin, only=self.user)
 
     def stop(self) -> None:
         """End the chat (SIGTERM): no more lines are read, and a reply being committed is
@@ -107,6 +114,9 @@ class ConsoleChat:
         lines: list[str] = []
         for part in reply.parts:
             lines += [part, ""]
+        for attachment in reply.attachments:
+            if attachment.picture and attachment.text:
+                lines += [attachment.text, ""]
         for number, choice in enumerate(reply.choices, start=1):
             lines.append(f"  [{number}] {choice.label}")
         if reply.choices:
@@ -124,6 +134,10 @@ class ConsoleChat:
     async def answer(self, line: str) -> Reply:
         """Handle one typed line and show the reply. A busy or full store costs this line
         only: it is reported as not saved and the buttons on screen stay valid."""
+        async with self._turn:
+            return await self._answer(line)
+
+    async def _answer(self, line: str) -> Reply:
         try:
             reply = await self.coach.handle(self.incoming(line))
         except STORE_BUSY_OR_FULL as error:
@@ -148,11 +162,24 @@ class ConsoleChat:
         if not greeting.saved:
             raise StoreUnusable("busy or full")
         self.show(greeting)
-        async for line in read_lines(lines, self._stopping):
-            await self.answer(line.rstrip("\r\n"))
+        self.checkins.start()
+        try:
+            async for line in read_lines(lines, self._stopping):
+                await self.answer(line.rstrip("\r\n"))
+        finally:
+            await self.checkins.stop()
         self.out.write("\n")
         self.out.flush()
         return 0
+
+
+    async def _checkin(self, user: UserKey, reply: Reply) -> Delivered:
+        """A check-in due while the chat runs: printed on a line of its own, then the prompt
+        again; its buttons are the ones a number picks now."""
+        async with self._turn:
+            self.out.write("\n")
+            self.show(reply)
+        return Delivered.SENT
 
 
 def _reason(error: Exception) -> str:

@@ -37,9 +37,7 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -48,14 +46,24 @@ from discord import app_commands
 from discord.utils import MISSING
 
 from adapters import lifecycle
-from adapters.discord_config import (
-    DiscordConfig,
-    apply_endpoints,
-    discord_config,
+from adapters.discord_checkins import checkin_loop
+from adapters.discord_client import (
+    NO_MENTIONS,
+    PLATFORM,
+    Delivery,
+    build_client,
+    channel_id,
+    command_text,
+    failure_text,
+    flow_choices,
+    in_bot_dm,
+    intents,
+    user_key,
 )
+from adapters.discord_config import DiscordConfig, apply_endpoints, discord_config
 from adapters.discord_locale import DescriptionTranslator, locale_of
+from adapters.discord_logs import quiet_library_logs
 from adapters.discord_ui import (
-    FORGED_CHOICE,
     ChoiceButton,
     ChoiceMenu,
     DiscordMessage,
@@ -65,33 +73,25 @@ from adapters.discord_ui import (
     files,
     pack,
     plain,
-    routed,
-    shorten,
 )
 from adapters.lifecycle import StartFailures
-from adapters.redact import redact
 from adapters.status import status_server
 from bot.app import Settings
 from bot.commands import menu_entries
 from bot.locks import KeyedLocks
 from bot.lru import BoundedLRU
-from bot.messages import Incoming, Reply, UserKey
+from bot.messages import Incoming, Reply
 from bot.pipeline import Coach
 
 log = logging.getLogger("coach.discord")
+__all__ = ["Delivery", "DiscordBot", "intents", "quiet_library_logs", "run_discord", "serve"]
 
-PLATFORM = "discord"  # in user keys and the metrics' labels
-NO_MENTIONS = discord.AllowedMentions.none()
 KEYBOARDS_REMEMBERED = 50_000  # DM channels whose last buttons / newest message are kept
-MAX_FLOW_CHOICES = 25  # Discord's limit for an option's choices
 TEXT_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)
 
 EVERYWHERE = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True)
 ANY_INSTALL = app_commands.AppInstallationType(guild=True, user=True)
 GLOBAL_ONLY_FIELDS = ("contexts", "integration_types")
-# discord.py's loggers print whole gateway and HTTP payloads (people's words) at DEBUG:
-# never louder than INFO, whatever --log-level says.
-LIBRARY_CAPS = {"discord": logging.INFO}
 START_FAILURES = StartFailures(
     platform="Discord",
     rejected=discord.LoginFailure,
@@ -100,117 +100,6 @@ START_FAILURES = StartFailures(
     failed=(discord.DiscordException, aiohttp.ClientError, OSError),
     ended_line="the Discord gateway connection ended",
 )
-
-
-# -- configuration (the settings: adapters/discord_config.py) -----------------------------------
-
-
-def intents() -> discord.Intents:
-    """DM messages only. Interactions (slash commands, buttons) need no intent, and DM text
-    arrives without the privileged message-content intent, so nothing privileged is asked
-    for. No guild state either: the bot never reads a server's channels, roles or members."""
-    wanted = discord.Intents.none()
-    wanted.dm_messages = True
-    return wanted
-
-
-# -- translation --------------------------------------------------------------------------------
-
-
-def user_key(user: discord.abc.User) -> UserKey:
-    return UserKey(PLATFORM, str(user.id))
-
-
-def in_bot_dm(interaction: discord.Interaction[Any]) -> bool:
-    """True only in the person's DM with this bot; a user-installed app can also be used in
-    servers and in other people's DMs (context PRIVATE_CHANNEL), which are not private."""
-    context = interaction.context
-    if context.guild or context.private_channel:
-        return False
-    if context.dm_channel:
-        return True
-    return interaction.guild_id is None and isinstance(interaction.channel, discord.DMChannel)
-
-
-def command_text(name: str, flow: str | None = None) -> str:
-    """A slash command as the core's command text: `/start talk`."""
-    return f"/{name} {flow}" if flow else f"/{name}"
-
-
-def flow_choices(coach: Coach) -> list[app_commands.Choice[str]]:
-    """The shipped flows as /start's choices, by title; Discord allows 25."""
-    flows = sorted(coach.catalog.flows.values(), key=lambda f: f.spec.title.casefold())
-    if len(flows) > MAX_FLOW_CHOICES:
-        log.warning("event=flow_choices_truncated flows=%d", len(flows))
-    return [app_commands.Choice(name=shorten(f.spec.title, 100), value=f.spec.id)
-            for f in flows[:MAX_FLOW_CHOICES]]
-
-
-@dataclass
-class Delivery:
-    """Where a reply goes: the DM channel, and the interaction it answers, if any."""
-
-    channel: discord.abc.Messageable
-    interaction: discord.Interaction[Any] | None = None
-    ack: asyncio.Task[bool] | None = None
-    edit_original: bool = False  # the first message replaces the "thinking" placeholder
-    placeholder: int | None = None  # that placeholder's message id, once it is posted
-    pressed: int | None = None  # the message whose buttons the acknowledgement removed
-
-
-# -- the client ---------------------------------------------------------------------------------
-
-
-class _Hooks:
-    """What the client forwards to the adapter (a mixin, for both client classes)."""
-
-    adapter: DiscordBot
-
-    async def setup_hook(self) -> None:
-        await self.adapter.setup()
-
-    async def on_ready(self) -> None:
-        self.adapter.ready()
-
-    async def on_message(self, message: discord.Message) -> None:
-        await self.adapter.on_message(message)
-
-    async def handle_choice(self, interaction: discord.Interaction[Any], choice_id: str) -> None:
-        await self.adapter.on_choice(interaction, choice_id)
-
-    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
-        """Every component interaction discord.py routes to no item (a forged custom id of
-        another shape) still gets an acknowledgement, the notice and the current step."""
-        if interaction.type is discord.InteractionType.component and not routed(interaction):
-            log.info("event=unknown_custom_id interaction=%s", interaction.id)
-            await self.adapter.on_choice(interaction, FORGED_CHOICE)
-
-
-class CoachClient(_Hooks, discord.Client):
-    pass
-
-
-class ShardedCoachClient(_Hooks, discord.AutoShardedClient):
-    pass
-
-
-def build_client(config: DiscordConfig) -> discord.Client:
-    # The coach has no voice: skip discord.py's start-up warnings about voice libraries.
-    discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
-    options: dict[str, Any] = {
-        "intents": intents(),
-        "allowed_mentions": NO_MENTIONS,
-        "max_messages": None,  # no message cache: people's words are not kept in memory
-        "member_cache_flags": discord.MemberCacheFlags.none(),
-        "chunk_guilds_at_startup": False,
-    }
-    sharding = config.sharding
-    if sharding.sharded_client:
-        ids = list(sharding.ids) if sharding.ids else None
-        return ShardedCoachClient(shard_count=sharding.count, shard_ids=ids, **options)
-    if sharding.ids:
-        return CoachClient(shard_id=sharding.ids[0], shard_count=sharding.count, **options)
-    return CoachClient(**options)
 
 
 class DiscordBot:
@@ -230,6 +119,7 @@ class DiscordBot:
         self._inflight: set[asyncio.Task[Any]] = set()
         self._keyboards: BoundedLRU[int, int] = BoundedLRU(KEYBOARDS_REMEMBERED)
         self._newest: BoundedLRU[int, int] = BoundedLRU(KEYBOARDS_REMEMBERED)  # DM -> newest
+        self.checkins = checkin_loop(self)
 
     # -- lifecycle
 
@@ -243,6 +133,7 @@ class DiscordBot:
             count, _, _ = await self.client.http.get_bot_gateway()
             self.client.shard_count = count
         self.running = asyncio.create_task(self.client.connect(reconnect=True))
+        self.checkins.start()
 
     async def setup(self) -> None:
         """discord.py's setup_hook: after login, before the gateway connects."""
@@ -262,6 +153,7 @@ class DiscordBot:
     async def stop(self) -> None:
         """Take no new events, let the ones in flight finish, then close the connection."""
         self.stopping = True
+        await self.checkins.stop()
         if self._inflight:
             _, left = await asyncio.wait(set(self._inflight), timeout=self.config.drain_timeout)
             if left:
@@ -280,7 +172,7 @@ class DiscordBot:
             await self.tree.set_translator(DescriptionTranslator(self.coach.texts_by_language()))
             synced = await self.tree.sync(guild=guild)
         except discord.HTTPException as error:  # no command menu is no reason not to run
-            log.warning("event=commands_sync_failed %s", _failure(error))
+            log.warning("event=commands_sync_failed %s", failure_text(error))
             return
         log.info("event=commands_synced scope=%s count=%d",
                  "global" if guild is None else "guild", len(synced))
@@ -428,7 +320,7 @@ class DiscordBot:
             await interaction.edit_original_response(view=None, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as error:
             log.info("event=buttons_not_removed interaction=%s %s", interaction.id,
-                     _failure(error))
+                     failure_text(error))
 
     def _channel(self, interaction: discord.Interaction[Any]) -> discord.abc.Messageable:
         channel = interaction.channel
@@ -449,9 +341,9 @@ class DiscordBot:
             if delivery.ack is not None and not await delivery.ack:
                 # Not acknowledged in time: answer in the DM without the interaction.
                 delivery = Delivery(delivery.channel)
-            await self._deliver(reply, delivery)
+            await self.deliver(reply, delivery)
 
-    async def _deliver(self, reply: Reply, delivery: Delivery) -> None:
+    async def deliver(self, reply: Reply, delivery: Delivery) -> None:
         if reply.duplicate:
             await self._abandon(delivery)
             return
@@ -487,13 +379,14 @@ class DiscordBot:
                         allowed_mentions=NO_MENTIONS)
                 except discord.HTTPException as error:
                     log.warning("event=placeholder_not_replaced interaction=%s %s",
-                                interaction.id, _failure(error))
+                                interaction.id, failure_text(error))
         try:
             return await delivery.channel.send(
                 content=item.content or None, view=view, files=files(item.attachments) or None,
                 allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as error:  # e.g. 50007: they closed their DMs
-            log.error("event=send_failed channel=%s %s", _id(delivery), _failure(error))
+            log.error("event=send_failed channel=%s %s", channel_id(delivery), failure_text(error))
+            delivery.failure = error.code
             return None
 
     def _overtaken(self, delivery: Delivery) -> bool:
@@ -508,7 +401,7 @@ class DiscordBot:
             await interaction.delete_original_response()
         except discord.HTTPException as error:
             log.warning("event=placeholder_not_deleted interaction=%s %s", interaction.id,
-                        _failure(error))
+                        failure_text(error))
 
     def _posted(self, channel_id: int, message_id: int) -> None:
         """Note a message in a DM (the person's, a reply, a placeholder): the newest one
@@ -544,7 +437,7 @@ class DiscordBot:
                 await interaction.edit_original_response(content=texts[0], view=view,
                                                          allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as error:
-            log.error("event=notice_failed interaction=%s %s", interaction.id, _failure(error))
+            log.error("event=notice_failed interaction=%s %s", interaction.id, failure_text(error))
         else:
             self.coach.metrics.reply_sent(PLATFORM)
 
@@ -554,7 +447,7 @@ class DiscordBot:
             channel = await user.create_dm()
             return f"https://discord.com/channels/@me/{channel.id}"
         except discord.HTTPException as error:
-            log.info("event=dm_open_failed %s", _failure(error))
+            log.info("event=dm_open_failed %s", failure_text(error))
             bot_id = self.client.user.id if self.client.user else self.client.application_id
             return f"https://discord.com/users/{bot_id}"
 
@@ -571,20 +464,8 @@ class DiscordBot:
         try:
             await channel.get_partial_message(old).edit(view=None, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as error:
-            log.info("event=buttons_not_removed channel=%s %s", _id(delivery), _failure(error))
-
-
-def _id(delivery: Delivery) -> object:
-    return getattr(delivery.channel, "id", None)
-
-
-def _failure(error: discord.HTTPException) -> str:
-    """A failed call for the logs: status, Discord's code and its own message, which names
-    the cause ("Missing Access", "Cannot send messages to this user"). Discord's messages
-    never quote what people wrote. Were a proxy to echo the token, it is masked before the
-    text is cut, so no cut can leave a piece of it that the log filter would not know."""
-    text = shorten(redact(error.text), 200)
-    return f"status={error.status} code={error.code} error={text!r}"
+            log.info("event=buttons_not_removed channel=%s %s", channel_id(delivery),
+                     failure_text(error))
 
 
 class _Command(app_commands.Command[Any, ..., None]):
@@ -600,42 +481,6 @@ class _Command(app_commands.Command[Any, ..., None]):
 
 
 # -- the command --------------------------------------------------------------------------------
-
-
-class _DropGuildsWarning(logging.Filter):
-    """discord.py warns when the guilds intent is off because most bots read server state;
-    this one never does, so the warning would only worry whoever reads the logs."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "Guilds intent" not in str(record.msg)
-
-
-class _MaskInteractionTokens(logging.Filter):
-    """discord.py's rate-limit warnings quote request URLs, and interaction URLs carry the
-    interaction's token (15 minutes of posting as the bot in that conversation)."""
-
-    URL_TOKEN = re.compile(r"(/(?:webhooks|interactions)/\d+/)[^/?\s]+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "/webhooks/" in message or "/interactions/" in message:
-            record.msg, record.args = self.URL_TOKEN.sub(r"\1<redacted>", message), None
-        return True
-
-
-def _add_filter(name: str, kind: type[logging.Filter]) -> None:
-    logger = logging.getLogger(name)
-    if not any(isinstance(f, kind) for f in logger.filters):
-        logger.addFilter(kind())
-
-
-def quiet_library_logs() -> None:
-    """Cap discord.py's loggers (see adapters/lifecycle.py), drop the guilds-intent warning
-    and mask interaction tokens in its rate-limit warnings."""
-    lifecycle.cap_library_logs(LIBRARY_CAPS)
-    _add_filter("discord.state", _DropGuildsWarning)
-    for name in ("discord.http", "discord.webhook.async_"):
-        _add_filter(name, _MaskInteractionTokens)
 
 
 def _prepare(config: DiscordConfig) -> None:

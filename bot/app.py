@@ -9,6 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot import plan
+from bot.checkins import actions as checkin_actions
+from bot.checkins.flow import CHECKIN_FLOW, CORE_STATES
+from bot.checkins.texts import SERVICE as CHECKIN_TEXTS
+from bot.checkins.texts import TEXTS_FILE as CHECKIN_TEXTS_FILE
+from bot.checkins.texts import load_checkin_texts
 from bot.coach import actions as coach_actions
 from bot.coach import feedback, practice
 from bot.coach.coaching import COACHING_FILE, load_coaching
@@ -40,7 +45,8 @@ def build_registry() -> Registry:
     """A fresh registry with the language's entries and every feature's."""
     registry = Registry()
     for entries in (builtins.entries, coach_actions.entries, practice.entries, plan.entries,
-                    safety_actions.entries, person_words_entries, pairing_actions.entries):
+                    safety_actions.entries, person_words_entries, checkin_actions.entries,
+                    pairing_actions.entries):
         registry.include(entries)
     return registry
 
@@ -53,6 +59,7 @@ def features(registry: Registry | None = None) -> Features:
             DataFile("coaching", COACHING_FILE, load_coaching),
             DataFile(PERSON_WORDS, PERSON_WORDS_FILE, load_person_words),
             DataFile(plan.SERVICE, plan.PLAN_FILE, plan.load_plan),
+            DataFile(CHECKIN_TEXTS, CHECKIN_TEXTS_FILE, load_checkin_texts),
             DataFile(together.SERVICE, together.TOGETHER_FILE, together.load_together),
             *(DataFile(service_name(role), path, load_partner)
               for role, path in PARTNER_FILES.items()),
@@ -68,7 +75,7 @@ def features(registry: Registry | None = None) -> Features:
             DataFile(feedback.LEARNED, Path(feedback.EXAMPLES_FILE),
                      examples_loader(feedback.VERDICTS, "verdict")),
         ),
-        entry_states={SAFETY_FLOW: SAFETY_ENTRY_STATES},
+        entry_states={SAFETY_FLOW: SAFETY_ENTRY_STATES, CHECKIN_FLOW: CORE_STATES},
     )
 
 

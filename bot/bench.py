@@ -8,7 +8,8 @@ second; its latency is mostly queueing (200 people at 6,000/s wait about 30 ms e
 one offers a steady rate below that (half of it unless `--rate` says otherwise) and gives the
 latency a person sees when the bot is busy but not overloaded. The same run measures a bare
 `transitions` machine with no store and bare durable SQLite commits on the same disk, so the
-figures can be read as ratios on a noisy machine.
+figures can be read as ratios on a noisy machine. `--checkins N` measures the same with N
+people's check-ins scheduled and asked for while it runs (bot/bench_checkins.py).
 
 The store is named as every command names one: `memory`, an SQLite URL or path, or a
 PostgreSQL URL. The bench never writes into a store in use: an SQLite file must be new, and
@@ -34,6 +35,7 @@ from pathlib import Path
 from transitions import Machine
 
 from bot.app import load_flows
+from bot.bench_checkins import ask_for_checkins, schedule_checkins
 from bot.crypto import Cipher, key_file_for, load_cipher, new_key
 from bot.messages import Incoming, Reply, UserKey
 from bot.pipeline import Coach
@@ -70,6 +72,8 @@ class BenchResult:
     stored_sessions: int
     rss_before_preload_mb: float
     rss_after_preload_mb: float
+    checkins_scheduled: int = 0
+    checkin_passes: int = 0
 
     @property
     def ratios(self) -> dict[str, float]:
@@ -204,7 +208,8 @@ def _preload(path: Path, count: int, cipher: Cipher) -> None:
 
 
 async def _run(database: Path | str | None, users: int, messages: int, preload: int,
-               workdir: Path, flows: Path | None, rate: float | None) -> BenchResult:
+               workdir: Path, flows: Path | None, rate: float | None,
+               checkins: int = 0) -> BenchResult:
     catalog = load_flows(flows)
     store: Store
     rss_before = _rss_mb()
@@ -221,7 +226,12 @@ async def _run(database: Path | str | None, users: int, messages: int, preload: 
         store = MemoryStore()
     rss_after = _rss_mb()
     coach = Coach(catalog, store)
+    stop, passes = asyncio.Event(), [0]
+    asking: asyncio.Task[None] | None = None
     try:
+        if checkins:
+            await schedule_checkins(store, checkins)
+            asking = asyncio.create_task(ask_for_checkins(coach, stop, passes))
         await drive(coach, min(users, 50), min(messages, 2000), seed=99)  # warm-up
         started = time.perf_counter()
         latencies = await drive(coach, users, messages, seed=1)
@@ -231,6 +241,9 @@ async def _run(database: Path | str | None, users: int, messages: int, preload: 
         paced = await _drive_paced(coach, users, messages, offered, seed=7)
         stored = await store.count()
     finally:
+        stop.set()
+        if asking is not None:
+            await asking
         await store.close()
     latencies.sort()
     paced.sort()
@@ -249,6 +262,7 @@ async def _run(database: Path | str | None, users: int, messages: int, preload: 
         bare_transitions_per_s=bare_transitions_per_s(),
         durable_commit_per_s=durable_commit_per_s(workdir),
         stored_sessions=stored, rss_before_preload_mb=rss_before, rss_after_preload_mb=rss_after,
+        checkins_scheduled=checkins, checkin_passes=passes[0],
     )
 
 
@@ -282,11 +296,12 @@ def bench_database(store: str) -> Path | str | None:
 
 
 def run_bench(*, store: str = "memory", users: int, messages: int, flows: Path | None = None,
-              preload: int = 0, rate: float | None = None) -> BenchResult:
+              preload: int = 0, rate: float | None = None, checkins: int = 0) -> BenchResult:
     """Measure on `store` (a store URL: memory, or a new SQLite file). The floors are measured
     beside it: in the system's temporary directory for memory (the working directory may not
     be writable, as in the Docker image), in the database's folder for SQLite."""
-    if users < 1 or messages < 1 or preload < 0 or (rate is not None and rate <= 0):
+    if users < 1 or messages < 1 or preload < 0 or checkins < 0 or (
+            rate is not None and rate <= 0):
         raise ValueError("users and messages must be 1 or more, preload 0 or more, "
                          "rate above 0")
     database = bench_database(store)
@@ -294,12 +309,14 @@ def run_bench(*, store: str = "memory", users: int, messages: int, flows: Path |
         from bot.bench_postgres import empty_database
 
         with empty_database(database), tempfile.TemporaryDirectory(prefix="coach-bench-") as work:
-            return asyncio.run(_run(database, users, messages, 0, Path(work), flows, rate))
+            return asyncio.run(_run(database, users, messages, 0, Path(work), flows, rate,
+                                    checkins))
     made_key = database is not None and not key_file_for(database).exists()
     workdir = Path(tempfile.mkdtemp(prefix="coach-bench-",
                                     dir=None if database is None else database.parent))
     try:
-        return asyncio.run(_run(database, users, messages, preload, workdir, flows, rate))
+        return asyncio.run(_run(database, users, messages, preload, workdir, flows, rate,
+                                checkins))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if database is not None:

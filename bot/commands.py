@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from bot.checkins.flow import CHECKIN_FLOW, LIST_STATE
 from bot.config import retention_days
 from bot.i18n.choose import chosen
 from bot.pairing import commands as pairing
@@ -18,6 +19,7 @@ from bot.pairing.codes import DEEP_LINK_PREFIX
 from bot.plan import SERVICE as PLAN_SERVICE
 from bot.plan import Plan
 from bot.safety.flow import SAFETY_FLOW
+from bot.session import Position
 
 if TYPE_CHECKING:
     from bot.engine import Engine, EngineContext
@@ -133,6 +135,22 @@ def _plan(core: Core, turn: Turn, _: str) -> None:
     turn.notes.append(plan.render(turn.session.slots))
 
 
+def _checkins(core: Core, turn: Turn, _: str) -> None:
+    """The check-ins: listed, changed or stopped in their flow, which goes back to the step
+    the person was on. Before the age question, the menu (as `/start checkins`)."""
+    engine, session = core.engine, turn.session
+    flow = engine.catalog.flow(CHECKIN_FLOW)
+    if flow is None or LIST_STATE not in flow.spec.states or not core.consented(turn.ctx):
+        _start(core, turn, CHECKIN_FLOW)
+        return
+    where = Position(CHECKIN_FLOW, LIST_STATE)
+    if session.flow == CHECKIN_FLOW:
+        session.push_back(session.here)
+        turn.shown = engine.enter(turn.ctx, where)
+    else:
+        turn.shown = engine.call(turn.ctx, where)
+
+
 def _export(core: Core, turn: Turn, _: str) -> None:
     core.export(turn)
 
@@ -158,6 +176,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("restart", _restart),
     Command("resume", _resume),
     Command("plan", _plan),
+    Command("checkins", _checkins),
     Command("invite", pairing.invite),
     Command("together", pairing.invite),
     Command("pair", pairing.pair, takes_code=True),

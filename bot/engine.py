@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -38,6 +39,7 @@ class EngineContext:
     out: list[str] = field(default_factory=list)
     services: Mapping[str, object] = field(default_factory=dict)
     effects: list[str] = field(default_factory=list)
+    now: float = field(default_factory=time.time)  # the core's clock, for this message
 
     def render(self, text: str) -> str:
         missing = self.catalog.texts.get("missing_answer") if self.catalog.texts else "…"

@@ -10,6 +10,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from bot.checkins.actions import checkins_text
+from bot.checkins.progress import progress_text
+from bot.checkins.record import CheckinBook
+from bot.checkins.texts import SERVICE as CHECKIN_TEXTS
+from bot.checkins.texts import CheckinTexts
 from bot.flowlang.catalog import Catalog
 from bot.messages import Attachment
 from bot.session import SEEN_UPDATES_KEPT, Position, Session
@@ -124,8 +129,21 @@ def export_data(session: Session, catalog: Catalog) -> dict:
         "update_ids_remembered": list(session.seen),
         "steps_shown": session.step,
         "saves": session.version,
+        # The check-ins asked for and the weeks answered, as kept, and the same in words.
+        "checkins": session.checkins,
+        "next_checkin_due": _when(session.due) if session.due is not None else None,
+        "checkins_text": _checkins_text(session, catalog),
         "lang": session.lang,  # the language I speak with this person (bot/i18n/)
     }
+
+
+def _checkins_text(session: Session, catalog: Catalog) -> str | None:
+    texts = catalog.services.get(CHECKIN_TEXTS)
+    if not session.checkins or not isinstance(texts, CheckinTexts):
+        return None
+    book = CheckinBook(session, texts.default_quiet)
+    return "\n".join([texts.get("export_title"), checkins_text(book, texts),
+                      progress_text(book.weeks, texts)])
 
 
 def export_text(data: dict, texts: Texts) -> str:
@@ -166,6 +184,8 @@ def export_text(data: dict, texts: Texts) -> str:
         lines += ["", texts.get("export_wanted", title=data["flow_asked_for"])]
     if data.get("waiting_for") == "delete":
         lines += ["", texts.get("export_pending_delete")]
+    if data.get("checkins_text"):
+        lines += ["", data["checkins_text"]]
     if data.get("update_ids_remembered"):
         lines += ["", texts.get("export_seen", kept=SEEN_UPDATES_KEPT,
                                 ids=", ".join(data["update_ids_remembered"]))]

@@ -45,11 +45,17 @@ class Choice:
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file to hand to the user (an export); adapters that cannot send files print it."""
+    """A file to hand to the user (an export, a picture). `text` says what a picture shows,
+    in words, for adapters that cannot show pictures (the console prints it)."""
 
     filename: str
     mime_type: str
     data: bytes
+    text: str | None = None
+
+    @property
+    def picture(self) -> bool:
+        return self.mime_type.startswith("image/")
 
 
 @dataclass

@@ -74,6 +74,13 @@ class _NoSession(Exception):
     """`greet_returning` found nobody to greet: nothing is saved."""
 
 
+class _NothingToDo(Exception):
+    """A check-in turn found nothing due (or nothing to stop): nothing is saved."""
+
+
+DUE_BATCH = 100  # people whose check-ins are looked at in one pass
+
+
 class Coach:
     """The platform-free core. One instance serves every user of every adapter."""
 
@@ -92,7 +99,7 @@ class Coach:
         # One Stages per shipped language (bot/i18n/speaking.py); `stages`, `texts` and
         # `engine` are the default language's.
         self.speaking = ByLanguage(catalog, lambda cat: Stages(
-            cat, self.config, screen, on_flag=self.metrics.flagged))
+            cat, self.config, screen, on_flag=self.metrics.flagged, clock=clock))
         self.stages = self.speaking.of(None)
         self.catalog = catalog
         self.texts = self.stages.texts
@@ -163,6 +170,80 @@ class Coach:
         localizations)."""
         return {code: self.speaking.texts(code) for code in self.speaking.codes}
 
+    # -- check-ins: messages nobody asked for just now -------------------------------------
+
+    async def due_checkins(self, platform: str, *, only: UserKey | None = None,
+                           limit: int = DUE_BATCH) -> list[tuple[UserKey, Reply]]:
+        """The check-ins due now on `platform` (`only`: that person's alone, as the console
+        has one), each as the person and the Reply to send them. Each one is committed
+        before it is returned (the session has moved to the check-in's step, so its buttons
+        work and it is never sent twice); several processes sharing the store may ask at
+        once, and each due check-in is returned by exactly one of them. Nothing is returned
+        for someone who has since used /delete (their row is gone) or when the store could
+        not commit (it stays due, for the next pass)."""
+        now = self.clock()
+        keys = await self.store.due(now, platform, limit)
+        found: list[tuple[UserKey, Reply]] = []
+        for key in keys:
+            user = UserKey(platform, key.partition(":")[2])
+            if only is not None and user != only:
+                continue
+            message = Incoming(user, private=True)
+            reply = await self._turn_if(message, lambda stored, shared, m=message: self.speaking
+                                        .of(stored.lang if stored else None)
+                                        .checkins.due(stored, m, now, shared) if stored else None)
+            if reply is not None and reply.saved and reply.parts:
+                found.append((user, reply))
+        return found
+
+    async def stop_checkins(self, user: UserKey, reason: str) -> bool:
+        """Stop every check-in of this person (the adapter found they blocked the bot);
+        True if any was set. The weeks they answered stay until /delete."""
+        message = Incoming(user, private=True)
+        reply = await self._turn_if(message, lambda stored, shared: self.speaking.of(
+            stored.lang if stored else None).checkins.stop(stored, message, reason)
+            if stored else None)
+        return reply is not None and reply.saved
+
+    async def _tell_partners(self, news: list[tuple[str, str]]) -> None:
+        """After a partner tapped "Show us both": the other's one "ready when you are" note,
+        set in their session (the check-ins' loop sends it). Saved with compare-and-set and
+        without their lock, as shared records are: this reply never waits for the partner's
+        turn, and a turn of theirs in flight conflicts and runs again with the note in."""
+        for partner, topic in news:
+            platform, _, ident = partner.partition(":")
+            message = Incoming(UserKey(platform, ident), private=True)
+            try:
+                for _ in range(SAVE_ATTEMPTS):
+                    stored = await self.store.load(partner)
+                    turn = self.speaking.of(stored.lang if stored else None).checkins \
+                        .partner_ready(stored, message, topic, self.clock())
+                    if turn is None:
+                        break
+                    try:
+                        await self.store.save(turn.session)
+                    except VersionConflict:
+                        continue
+                    log.info("event=partner_ready_set user=%s", partner)
+                    break
+            except StoreUnavailable:
+                # Not set: they still hear it at their next message (bot/pairing/view.py).
+                log.warning("event=partner_ready_not_set user=%s", partner)
+
+    async def _turn_if(self, message: Incoming,
+                       step: Callable[[Session | None, Shared], Turn | None]) -> Reply | None:
+        """A turn without a message: committed when `step` has one, else nothing saved."""
+        def taken(stored: Session | None, shared: Shared) -> Turn:
+            turn = step(stored, shared)
+            if turn is None:
+                raise _NothingToDo
+            return turn
+
+        try:
+            return await self._commit(message, taken)
+        except _NothingToDo:
+            return None
+
     async def ping(self) -> None:
         """The store answers a cheap query (a health check); StoreUnavailable or StoreClosed
         when it does not."""
@@ -194,14 +275,18 @@ class Coach:
         Records shared with a partner are saved first, each compare-and-set too: a partner
         who saved first makes the whole step run again on what they saved."""
         key = message.user.key
+        news: list[tuple[str, str]] = []
         async with self.locks.hold(key):
             try:
                 async with self.store.person_lock(key):  # the other processes' turn
-                    return await self._take_step(message, step)
+                    reply = await self._take_step(message, step, news)
             except StoreUnavailable as error:
                 return await self._not_saved(message, error)
+        await self._tell_partners(news)
+        return reply
 
-    async def _take_step(self, message: Incoming, step: Step) -> Reply:
+    async def _take_step(self, message: Incoming, step: Step,
+                         news: list[tuple[str, str]]) -> Reply:
         key = message.user.key
         for _ in range(SAVE_ATTEMPTS):
             stored = await self.store.load(key)
@@ -227,6 +312,7 @@ class Coach:
                     return self.speaking.reply(turn)
                 await shared.save(self.store)
                 await self.store.save(turn.session)
+                news.extend(shared.partner_news)  # committed: now they may hear of it
             except VersionConflict:
                 self.metrics.conflict()
                 log.info("event=version_conflict user=%s", key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from dataclasses import dataclass, field
@@ -45,6 +46,9 @@ class Session:
     opens once it has been.
     `asked` names, for each answer, the step that asked for it ("flow.state"), so /export
     and /plan show the question the person actually saw.
+    `checkins` holds the check-ins the person asked for and the weeks they answered
+    (bot/checkins/record.py); `due` is when the earliest is next due, which stores keep
+    beside the sealed data so the core can find whose check-ins are due.
     `pair` is the id of the pairing this person is in (couple mode, bot/pairing/); `invite`
     the hash of the invite they made and that is still open; `joining` the hash of the
     invite they are accepting, until they have said they are 18+ and feel safe.
@@ -69,6 +73,8 @@ class Session:
     shown: tuple[str, ...] | None = None
     wanted: str | None = None
     asked: dict[str, str] = field(default_factory=dict)
+    checkins: dict[str, Any] = field(default_factory=dict)
+    due: float | None = None
     pair: str | None = None
     invite: str | None = None
     joining: str | None = None
@@ -140,6 +146,7 @@ class Session:
         twin.slots, twin.back = dict(self.slots), list(self.back)
         twin.asked = dict(self.asked)
         twin.calls, twin.seen = list(self.calls), list(self.seen)
+        twin.checkins = copy.deepcopy(self.checkins) if self.checkins else {}
         if self.record is not None:  # a shared record: nested, and rarely copied
             twin.record = json.loads(_ENCODER.encode(self.record))
         return twin
@@ -170,5 +177,5 @@ def _position(raw: list[Any]) -> Position:
 
 
 _PLAIN_FIELDS = ("user_key", "flow", "state", "slots", "step", "version", "seen", "pending",
-                 "held", "shown", "wanted", "asked", "pair", "invite", "joining", "lang", "record",
-                 "created_at", "updated_at")
+                 "held", "shown", "wanted", "asked", "checkins", "due", "pair", "invite",
+                 "joining", "lang", "record", "created_at", "updated_at")

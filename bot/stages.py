@@ -10,15 +10,24 @@ more. `Stages.run` is the whole path, readable top to bottom in `order`:
 5. news from couple mode: an invite accepted, the pairing ended, both finished a topic
 6. answer an open question of the core's own (`/delete`'s confirmation)
 7. route it: a command, a button, or text (an answer, or a typed button label)
-8. follow-ups the step's actions asked for (the held answer, once they are safe)
+8. follow-ups the step's actions asked for (the held answer, once they are safe; the
+   picture of the weeks kept)
 9. open the part a deep link asked for, now that the age question is answered
+
+A check-in that falls due is a turn of its own, taken without a message
+(`Stages.checkins`, bot/checkins/turns.py).
 """
 
 from __future__ import annotations
 
+import time
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 
+from bot.checkins.actions import PICTURE
+from bot.checkins.progress import progress_picture
+from bot.checkins.record import CheckinBook
+from bot.checkins.turns import CheckinTurns
 from bot.command_text import parse_command
 from bot.commands import run_command
 from bot.engine import BUTTON_ID, MENU, ChoiceRead, Engine, EngineContext
@@ -52,10 +61,12 @@ __all__ = ["CONSENT_SLOT", "CONSENT_VALUE", "Screen", "Stages", "parse_command"]
 class Stages:
     def __init__(self, catalog: Catalog, config: Mapping[str, str],
                  screen: Screen | None = None, *,
-                 on_flag: Callable[[str, str], None] | None = None) -> None:
+                 on_flag: Callable[[str, str], None] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         """`screen` replaces the safety screen (tests); by default it runs with the rules
         loaded with these flows. `on_flag(category, risk)` hears of each flagged message
-        (the metrics; never the text)."""
+        (the metrics; never the text). `clock` is the core's (a simulated one in tests)."""
+        self.clock = clock
         if catalog.texts is None:
             raise ValueError("the catalog has no core messages")
         self.catalog = catalog
@@ -69,6 +80,7 @@ class Stages:
         self.choose_language = ChooseLanguage(self.texts, self.languages)
         self.pending = {ConfirmDelete.kind: self.confirm_delete,
                         ChooseLanguage.kind: self.choose_language}
+        self.checkins = CheckinTurns(self)
         self.order: tuple[Stage, ...] = (
             self.welcome_new_person,
             self.repair_moved_flows,
@@ -109,7 +121,7 @@ class Stages:
         services = (self.catalog.services if shared is None
                     else ChainMap({SHARED: shared}, self.catalog.services))
         ctx = EngineContext(session, self.catalog, self.catalog.registry, self.config,
-                            services=services)
+                            services=services, now=self.clock())
         command = parse_command(text) if text else None
         return Turn(ctx, message, text, command, new=stored is None, shared=shared)
 
@@ -212,8 +224,10 @@ class Stages:
         return False
 
     def apply_effects(self, turn: Turn) -> bool:
-        """They said they are safe: the answer written before the check-in counts."""
+        """They said they are safe: the answer written before the check-in counts. They
+        asked for their weeks: the picture comes with the step."""
         ctx = turn.ctx
+        self._attach_pictures(turn)
         if APPLY_HELD not in ctx.effects:
             return False
         held, ctx.session.held = ctx.session.held, None
@@ -221,6 +235,14 @@ class Stages:
             turn.notes = [self.texts.get("held_answer_kept")]
             turn.shown = self.engine.answer(ctx, held) or []
         return False
+
+    def _attach_pictures(self, turn: Turn) -> None:
+        """The weeks kept, as a picture (with the same in words, for the console)."""
+        texts = self.checkins.texts()
+        if PICTURE in turn.ctx.effects and texts is not None:
+            picture = progress_picture(CheckinBook(turn.session).weeks, texts)
+            if picture is not None:
+                turn.attachments.append(picture)
 
     def open_wanted(self, turn: Turn) -> bool:
         """They have just confirmed their age: open the part their `/start FLOW` asked for,
@@ -293,7 +315,7 @@ class Stages:
             reply.choices = pending.buttons()
             return reply
         ctx = EngineContext(stored, self.catalog, self.catalog.registry, self.config,
-                            services=self.catalog.services)
+                            services=self.catalog.services, now=self.clock())
         if ctx.valid(stored.position):
             controls = self.engine.controls(ctx)
             reply.choices = controls.choices

@@ -62,8 +62,8 @@ TEXT_IDS: dict[str, frozenset[str]] = {
     # What chat apps show beside the commands (Telegram's menu, Discord's command picker) and
     # the button that leads from a group into a private chat.
     **{f"command_{name}": frozenset() for name in (
-        "start", "menu", "help", "back", "restart", "resume", "plan", "invite", "together",
-        "pair", "unpair", "export", "delete", "sos", "privacy", "language")},
+        "start", "menu", "help", "back", "restart", "resume", "plan", "checkins", "invite",
+        "together", "pair", "unpair", "export", "delete", "sos", "privacy", "language")},
     "command_start_topic": frozenset(),
     "command_pair_code": frozenset(),
     # A couple-mode invite as a Telegram deep link, added by the Telegram adapter.

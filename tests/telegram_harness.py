@@ -177,9 +177,10 @@ def labels(message: SentMessage) -> list[str]:
 
 
 @asynccontextmanager
-async def running(server: FakeTelegramAPI, store: Store, **config: object
+async def running(server: FakeTelegramAPI, store: Store, *,
+                  clock: Callable[[], float] = time.time, **config: object
                   ) -> AsyncIterator[Harness]:
-    coach = Coach(FLOWS, store)
+    coach = Coach(FLOWS, store, clock=clock)
     settings = TelegramConfig(token=TOKEN, base_url=server.base_url, poll_timeout=1,
                               pacing=FAST, drain_timeout=5)
     bot = TelegramBot(coach, replace(settings, **config))  # type: ignore[arg-type]

@@ -385,6 +385,31 @@ def test_sigterm_stops_the_chat_as_pid_1(tmp_path: Path) -> None:
                          "bot", "chat", "--user", "pat"], tmp_path / "pid1.db", _only_child)
 
 
+async def test_a_due_checkin_prints_between_prompts_and_a_number_answers_it() -> None:
+    """The console's own loop (one pass driven here, on a simulated clock): the check-in is
+    printed on a line of its own with the prompt again; its buttons are the numbers now."""
+    from bot.app import load_flows
+    from bot.store.memory import MemoryStore
+    from tests.checkin_steps import Clock, london, talk_checkin
+    from tests.conftest import Chat
+
+    clock = Clock()
+    coach = Coach(load_flows(), MemoryStore(), clock=clock)
+    await talk_checkin(Chat(coach, "me", platform="console"))
+    await talk_checkin(Chat(coach, "someone else", platform="console"))
+    out = io.StringIO()
+    console = ConsoleChat(coach, "me", out)
+    await console.answer("/resume")
+    clock.now = london(11, 18)
+    assert await console.checkins.tick() == 1, "only this person's check-in"
+    printed = out.getvalue().rsplit("> ", 2)[-2]
+    assert "How did it go?" in printed and "[1] It went well" in printed
+    await console.answer("1")
+    assert "I'm glad" in out.getvalue().rsplit("> ", 2)[-2]
+    listed = await console.answer("/checkins")
+    assert "No check-ins are set" in listed.text
+
+
 def test_lang_speaks_spanish_from_the_first_line(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """`coach chat --lang es`: Spanish from the greeting on, and kept for the next start; a

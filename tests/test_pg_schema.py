@@ -32,3 +32,34 @@ async def test_a_newer_schema_is_refused_and_left_alone(pg_url: str) -> None:
     with pytest.raises(StoreOpenError, match="newer than this coach"):
         make_store(pg_url)
     assert await query(pg_url, "SELECT version FROM schema_version") == CURRENT + 1
+
+
+async def test_a_database_at_version_2_gets_the_due_index_and_keeps_its_rows(
+        pg_url: str) -> None:
+    """Migration 3 (check-ins) on a database main's coach left at 2 (person keys): the rows
+    stay, with nothing due, and a check-in saved afterwards is found by the index."""
+    import asyncpg
+
+    from bot.store.pg_schema import MIGRATIONS
+
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for step in MIGRATIONS[:2]:
+            await conn.execute(step)
+        await conn.execute("INSERT INTO schema_version VALUES (2)")
+        await conn.execute("INSERT INTO sessions VALUES ('telegram:old', 1, 0, '\\x00')")
+    finally:
+        await conn.close()
+    assert await migrate_database(pg_url) == (2, CURRENT) and CURRENT == 3
+    assert await query(pg_url, "SELECT due_at FROM sessions WHERE user_key = 'telegram:old'") \
+        is None
+    assert await query(pg_url, "SELECT count(*) FROM pg_indexes WHERE indexname = "
+                               "'sessions_due'") == 1
+    await query(pg_url, "DELETE FROM sessions")  # not sealed: the store would refuse it
+    store = make_store(pg_url)
+    try:
+        await store.save(Session("telegram:new", "menu", "welcome", due=10.0))
+        assert await store.due(20.0, "telegram", 5) == ["telegram:new"]
+    finally:
+        await store.close()

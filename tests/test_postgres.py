@@ -9,6 +9,7 @@ import asyncio
 import asyncpg
 import pytest
 
+from bot.app import load_flows
 from bot.crypto import Cipher, new_key
 from bot.flowlang.catalog import Catalog
 from bot.pipeline import Coach
@@ -17,6 +18,7 @@ from bot.store.base import StoreOpenError, StoreUnavailable, VersionConflict
 from bot.store.postgres import PostgresStore, lost_reason
 from bot.store.sqlite import UnreadableStore
 from bot.store.url import StoreURLError, open_store
+from tests.checkin_steps import Clock, london, talk_checkin
 from tests.conftest import Chat
 
 KEY = new_key()
@@ -157,3 +159,18 @@ async def test_a_short_conversation_over_postgres(catalog: Catalog, pg_url: str)
         assert stored is not None and stored.slots["name"] == "Sam"
     finally:
         await again.close()
+
+
+async def test_two_processes_send_a_due_checkin_exactly_once(two) -> None:
+    """Two coaches (two pools: two processes) ask for due check-ins at the same moment: the
+    person's lock and the compare-and-set save make exactly one of them the sender."""
+    shipped = load_flows()
+    clock = Clock()
+    first, second = Coach(shipped, two[0], clock=clock), Coach(shipped, two[1], clock=clock)
+    await talk_checkin(Chat(first))
+    clock.now = london(11, 18)
+    results = await asyncio.gather(first.due_checkins("test"), second.due_checkins("test"))
+    assert sorted(len(found) for found in results) == [0, 1]
+    [[(_, reply)]] = [found for found in results if found]
+    assert "How did it go?" in reply.text
+    assert await first.due_checkins("test") == [] and await second.due_checkins("test") == []

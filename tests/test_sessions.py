@@ -205,6 +205,24 @@ async def test_flow_edited_under_a_stored_session(tmp_path: Path) -> None:
         await store.close()
 
 
+async def test_due_finds_the_people_whose_checkin_is_due(store: Store) -> None:
+    """Check-ins: `Session.due` is kept beside the sealed data and found by platform,
+    earliest first; a save moves it, a delete takes it away."""
+    for key, due in (("telegram:1", 50.0), ("telegram:2", 10.0), ("discord:1", 10.0),
+                     ("telegram:3", 500.0), ("telegram:4", None), ("telegramx:5", 10.0)):
+        await store.save(Session(key, "menu", "welcome", due=due))
+    assert await store.due(100.0, "telegram", 10) == ["telegram:2", "telegram:1"]
+    assert await store.due(100.0, "telegram", 1) == ["telegram:2"]
+    assert await store.due(100.0, "discord", 10) == ["discord:1"]
+    moved = await store.load("telegram:2")
+    assert moved is not None and moved.due == 10.0
+    moved.due = 1000.0
+    await store.save(moved)
+    await store.delete("telegram:1")
+    assert await store.due(100.0, "telegram", 10) == []
+    assert await store.due(1000.0, "telegram", 10) == ["telegram:3", "telegram:2"]
+
+
 async def test_ping_answers_while_the_store_is_open(store: Store) -> None:
     """/healthz asks this: cheap, and an error (never a hang) once the store is gone."""
     await store.ping()

@@ -132,3 +132,22 @@ def test_a_wrong_source_key_is_one_clear_line(tmp_path: Path, monkeypatch: pytes
     assert line.startswith(f"coach: {tmp_path / 'coach.db'}: stored sessions cannot be "
                            "decrypted with the key(s) from $COACH_SECRET_KEY")
     assert not (tmp_path / "new.db").exists(), "nothing is made before the source opens"
+
+
+async def test_a_copy_carries_when_check_ins_are_due(tmp_path: Path, pg_url: str) -> None:
+    """`due_at` sits beside the sealed data: the destination's index finds the copied
+    person's check-in as the source's did, both ways (SQLite to PostgreSQL and back)."""
+    first, middle = sqlite_store(tmp_path / "a.db"), make_store(pg_url)
+    last = sqlite_store(tmp_path / "b.db", new_key())
+    try:
+        await first.save(Session("telegram:due", "menu", "welcome", due=500.0,
+                                 checkins={"items": {"talk": {"due": 500.0}}}))
+        await first.save(Session("telegram:none", "menu", "welcome"))
+        await copy_sessions(first, middle)
+        await copy_sessions(middle, last)
+        for store in (first, middle, last):
+            assert await store.due(1000.0, "telegram", 10) == ["telegram:due"]
+            assert await store.due(100.0, "telegram", 10) == []
+    finally:
+        for store in (first, middle, last):
+            await store.close()

@@ -24,6 +24,7 @@ from telegram.ext import Application, ApplicationBuilder
 from adapters import lifecycle
 from adapters.lifecycle import StartFailures, Stopping
 from adapters.status import status_server
+from adapters.telegram.checkins import checkin_loop
 from adapters.telegram.config import TelegramConfig, telegram_config
 from adapters.telegram.handling import UpdateHandler
 from adapters.telegram.ledger import Ledger, PollerRunning, UpdateLedger, ledger_file
@@ -95,6 +96,7 @@ class TelegramBot:
         self.recovery = Recovery(coach, self.ledger, self.sender, self.stopping)
         self.handler = UpdateHandler(coach, self.ledger, self.sender, self.recovery,
                                      self.stopping)
+        self.checkins = checkin_loop(coach, self.sender)
         self.webhook: WebhookServer | None = None
         self.started = False
         self._poller: asyncio.Task[None] | None = None
@@ -147,6 +149,7 @@ class TelegramBot:
             poller = Poller(self.app.bot, self.handler, self.stopping,
                             timeout=self.config.poll_timeout)
             self._poller = asyncio.create_task(poller.run())
+        self.checkins.start()
         self.started = True
         log.info("event=telegram_started mode=%s bot_id=%s",
                  "webhook" if self.webhook else "polling", self.app.bot.id)
@@ -154,6 +157,7 @@ class TelegramBot:
     async def stop(self) -> None:
         """Stop taking updates, finish the ones taken, send what is queued, then close."""
         self.stopping.set()
+        await self.checkins.stop()
         if self.webhook is not None:
             await self.webhook.stop()  # waits for the requests in progress
             self.webhook = None

@@ -65,8 +65,9 @@ class ReplySender:
              on_error: Callable[[Exception], None] | None = None) -> None:
         """Queue everything for one reply; synchronous, so replies queue in handling order.
         `on_sent` runs once all of it has been sent (or given up); `on_error` hears why a
-        message of it was given up. A step that was not saved and shows no buttons leaves the
-        ones on screen: nothing changed, so they still work."""
+        call of it was given up (after a 403 the rest of the chat's lane is dropped). A step
+        that was not saved and shows no buttons leaves the ones on screen: nothing changed,
+        so they still work."""
         self.answer(query, reply.notice)
         if not reply.duplicate:
             if private:
@@ -74,7 +75,7 @@ class ReplySender:
                 if reply.saved or markup is not None:
                     pressed = query.message.message_id if query and query.message else None
                     self.outbox.send(chat_id, self._clear_keyboards(chat_id, pressed),
-                                     "editMessageReplyMarkup", paced=False)
+                                     "editMessageReplyMarkup", paced=False, on_error=on_error)
             else:
                 markup = private_chat_button(self.texts, self.bot.username)
             reply = with_invite_link(reply, self.texts, self.bot.username)
@@ -82,7 +83,7 @@ class ReplySender:
             for item in items:
                 self.outbox.send(chat_id, self._message(chat_id, item, private,
                                                         last=item is items[-1]),
-                                 "sendDocument" if item.document else "sendMessage",
+                                 _method(item),
                                  group=not private, on_error=on_error)
         if on_sent is not None:
             self.outbox.after(chat_id, on_sent)
@@ -149,7 +150,10 @@ class ReplySender:
         async def send() -> None:
             if item.document is not None:
                 document = InputFile(item.document.data, filename=item.document.filename)
-                sent = await bot.send_document(chat_id, document, reply_markup=item.markup)
+                if item.document.picture:  # shown in the chat, not as a file to open
+                    sent = await bot.send_photo(chat_id, document, reply_markup=item.markup)
+                else:
+                    sent = await bot.send_document(chat_id, document, reply_markup=item.markup)
             else:
                 sent = await bot.send_message(chat_id, item.text or "", reply_markup=item.markup,
                                               link_preview_options=NO_PREVIEW)
@@ -159,6 +163,21 @@ class ReplySender:
                 on_reply_sent()
 
         return send
+
+    async def deliver_unasked(self, chat_id: int, reply: Reply) -> list[Exception]:
+        """A reply nobody asked for just now (a check-in), queued in the chat's lane like any
+        other so it never cuts into a reply being sent; why each message of it was given up
+        (Forbidden: the person blocked the bot)."""
+        errors: list[Exception] = []
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def finished() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        self.send(chat_id, True, reply, None, finished, on_error=errors.append)
+        await done
+        return errors
 
     def _remember_keyboard(self, chat_id: int, message_id: int | None) -> None:
         self._keyboards.put(chat_id, message_id)
@@ -198,3 +217,10 @@ class ReplySender:
         except BadRequest as error:
             if "not modified" not in error.message.lower():
                 log.info("event=keyboard_not_removed chat=%s error=%s", chat_id, error.message)
+
+
+def _method(item: TelegramMessage) -> str:
+    """The Bot API method an item goes out with (for the outbox's logs and pacing)."""
+    if item.document is None:
+        return "sendMessage"
+    return "sendPhoto" if item.document.picture else "sendDocument"

@@ -53,6 +53,9 @@ def add_parser(subparsers: Subparsers) -> None:
                              "the saturated throughput)")
     parser.add_argument("--preload", type=count(0), default=0, metavar="N",
                         help="store this many idle sessions first (SQLite only)")
+    parser.add_argument("--checkins", type=count(0), default=0, metavar="N",
+                        help="first schedule a weekly check-in for N people, and ask for due "
+                             "check-ins every second while measuring")
     parser.add_argument("--processes", type=process_counts, default=None, metavar="N,N,...",
                         help="with a postgresql:// store: run the core in this many "
                              "processes at once, each count in turn (e.g. 1,2,4), on a "
@@ -76,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     result = run_bench(store=store, users=args.users,
                        messages=args.messages, flows=args.flows, preload=args.preload,
-                       rate=args.rate)
+                       rate=args.rate, checkins=args.checkins)
     print(json.dumps({**asdict(result), **result.ratios}) if args.json else report(result))
     return 0
 
@@ -122,6 +125,9 @@ def report(result: BenchResult) -> str:
         f"  ratios:    core/bare transitions {ratios['core_vs_bare_transitions']:.3f}; "
         f"core/durable commits {ratios['core_vs_durable_commit']:.2f}",
     ]
+    if result.checkins_scheduled:
+        lines.append(f"  check-ins: {result.checkins_scheduled:,} people scheduled; "
+                     f"{result.checkin_passes} passes asking for due ones")
     if result.store == "sqlite":
         lines.append(f"  sessions:  {result.stored_sessions:,} stored; "
                      f"RSS {result.rss_before_preload_mb:.0f} MB before preload, "

@@ -19,6 +19,8 @@ class StepContext(Protocol):
     config: Mapping[str, str]
     # Feature data loaded with the flows (help lines, coaching texts), by name.
     services: Mapping[str, object]
+    # The core's clock (Unix time) for this message: "today" and "already passed" read it.
+    now: float
 
     def render(self, text: str) -> str:
         """`text` with `${slot}` filled from the person's answers."""

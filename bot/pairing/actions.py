@@ -42,6 +42,20 @@ def pair_blocked(ctx: StepContext, _: Any) -> bool:
     return blocked(ctx.session)
 
 
+@entries.condition("pair_paused", "none", "paired, with a violence or control concern on "
+                   "record: sharing is paused for this person, the partner is not told why")
+def pair_paused(ctx: StepContext, _: Any) -> bool:
+    return bool(ctx.session.pair) and blocked(ctx.session)
+
+
+@entries.condition("pair_has_agreements", "none", "paired, with at least one agreement "
+                   "both accepted")
+def pair_has_agreements(ctx: StepContext, _: Any) -> bool:
+    parts = _parts(ctx)
+    rec = couple.record(parts[0], ctx.session) if parts is not None else None
+    return rec is not None and bool(rec["agreements"])
+
+
 @entries.condition("pair_invite_open", "none", "an invite this person made is still open")
 def pair_invite_open(ctx: StepContext, _: Any) -> bool:
     return bool(ctx.session.invite)

@@ -12,6 +12,7 @@ import secrets
 import unicodedata
 from typing import Any
 
+from bot.checkins.record import SHARED_KINDS, CheckinBook
 from bot.pairing.codes import code_hash, new_code
 from bot.pairing.shared import Shared, blocked, invite_key, pair_key
 from bot.pairing.together import Together
@@ -119,9 +120,15 @@ def end(shared: Shared, session: Session) -> None:
 
 
 def forget(session: Session) -> None:
+    """This person is no longer paired: couple mode's slots go, and so do their check-ins
+    on shared agreements and a "partner ready" note not yet sent."""
     session.pair = None
     for slot in PAIR_SLOTS:
         session.slots.pop(slot, None)
+    book = CheckinBook(session)
+    for kind in SHARED_KINDS:
+        if book.scheduled(kind):
+            book.stop(kind)
 
 
 def erase(shared: Shared, session: Session) -> None:
@@ -150,8 +157,10 @@ def both(rec: dict[str, Any], topic: str, key: str) -> bool:
 
 
 def can_show(shared: Shared, session: Session, topic: str) -> bool:
+    """Both finished and this person has not shown yet; never while sharing is paused for
+    them (a concern on record)."""
     rec = record(shared, session)
-    return (rec is not None and both(rec, topic, "finished")
+    return (rec is not None and not blocked(session) and both(rec, topic, "finished")
             and side(rec, topic, shared.me)["shown"] is None)
 
 
@@ -165,13 +174,16 @@ def show(shared: Shared, session: Session, together: Together, topic: str) -> No
     they answered the same go into their agreements."""
     rec = record(shared, session)
     spec = together.topics.get(topic)
-    if rec is None or spec is None or not both(rec, topic, "finished"):
+    if rec is None or spec is None or blocked(session) or not both(rec, topic, "finished"):
         return
     side(rec, topic, shared.me)["shown"] = {
         slot: session.slots.get(slot, "") for slot in spec.questions}
     if both(rec, topic, "shown"):
         for slot in agreed(rec, topic, spec.questions):
             rec["agreements"].setdefault(slot, side(rec, topic, shared.me)["shown"][slot])
+    elif side(rec, topic, partner_of(rec, shared.me))["shown"] is None and mark_told(
+            rec, partner_of(rec, shared.me), f"partner_ready:{topic}"):
+        shared.partner_news.append((partner_of(rec, shared.me), topic))
     shared.put(pair_key(session.pair or ""), rec)
 
 
@@ -206,7 +218,7 @@ def propose(shared: Shared, session: Session, slot: str, text: str | None) -> No
     """A change to one agreed line (new words, or None to take it off), open until the
     partner accepts it; it replaces a change this person suggested before."""
     rec = record(shared, session)
-    if rec is None or proposal_for_me(shared, session):
+    if rec is None or blocked(session) or proposal_for_me(shared, session):
         return
     number = (rec.get("proposals_made") or 0) + 1
     rec["proposals_made"] = number
@@ -224,7 +236,7 @@ def answer_proposal(shared: Shared, session: Session, yes: bool) -> None:
     """A change needs both: the partner's yes applies it; a "not yet" lets it go."""
     rec = record(shared, session)
     proposal = proposal_for_me(shared, session)
-    if rec is None or proposal is None:
+    if rec is None or proposal is None or blocked(session):
         return
     if yes and proposal["text"] is None:
         rec["agreements"].pop(proposal["slot"], None)

@@ -60,6 +60,9 @@ class Shared:
         self.blocked_people: set[str] = set()  # others with a blocking concern, never why
         self.typed: str | None = None  # the hash of a code typed in this message
         self.new_code: str | None = None  # a code made in this message, shown once
+        # (partner, topic): partners to tell, once this message is committed, that this
+        # person is ready to compare the topic (bot/checkins/turns.py: partner_ready).
+        self.partner_news: list[tuple[str, str]] = []
 
     # -- reading and changing --------------------------------------------------------------
 

@@ -35,7 +35,7 @@ TEXT_IDS: dict[str, frozenset[str]] = {
     "proposal_theirs": frozenset({"question", "text"}),
     "proposal_theirs_removal": frozenset({"question"}),
     "pair_usage": frozenset(), "own_code": frozenset(), "already_paired": frozenset(),
-    "not_paired": frozenset(),
+    "not_paired": frozenset(), "paused": frozenset(),
     "export_heading": frozenset({"partner", "me"}),
     "export_answers": frozenset({"topic", "answers"}),
     "export_agreements": frozenset({"agreements"}),

@@ -11,6 +11,7 @@ from typing import Any
 from bot.pairing import couple
 from bot.pairing.shared import Shared, invite_key, pair_key
 from bot.pairing.together import Together
+from bot.safety.flow import SAFETY_FLOW
 from bot.session import Session
 from bot.templates import fill
 
@@ -28,7 +29,9 @@ def capital(text: str) -> str:
 def news(shared: Shared, session: Session, together: Together) -> list[str]:
     """Notes for this person's next message: their invite accepted or expired, the pairing
     ended, both finished a topic, both tapped "Show us both", a change suggested. Each is
-    said once; nothing about what the partner is doing beyond that."""
+    said once; nothing about what the partner is doing beyond that. While sharing is paused
+    for this person (a concern on record), only that it is paused, once, and outside the
+    safety steps: no nudges about the partner."""
     notes = _invite_news(shared, session, together)
     if not session.pair:
         return notes
@@ -37,6 +40,11 @@ def news(shared: Shared, session: Session, together: Together) -> list[str]:
         couple.forget(session)
         return [*notes, together.text("ended")]
     me, told = shared.me, False
+    if couple.blocked(session):
+        if session.flow != SAFETY_FLOW and couple.mark_told(rec, me, "paused"):
+            shared.put(pair_key(session.pair or ""), rec)
+            notes.append(together.text("paused"))
+        return notes
     for topic in together.topics.values():
         mine = couple.side(rec, topic.id, me)
         if couple.both(rec, topic.id, "shown"):

@@ -1,4 +1,5 @@
-"""The store interface: load, compare-and-set save, delete, purge.
+"""The store interface: load, compare-and-set save, delete, purge, and who has a check-in
+due.
 
 Compare-and-set on `Session.version` is what lets several processes (or a future Redis
 store) share sessions without one overwriting another's newer step.
@@ -33,6 +34,12 @@ class StoreUnavailable(RuntimeError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason  # a short word for logs ("busy", "full", "io"), never user text
+
+
+def platform_range(platform: str) -> tuple[str, str]:
+    """User keys of one platform sort between these two ("telegram:" <= key < "telegram;"):
+    a range an index serves, unlike LIKE with a pattern."""
+    return f"{platform}:", f"{platform};"
 
 
 class StoreOpenError(ValueError):
@@ -89,6 +96,13 @@ class Store(ABC):
 
     @abstractmethod
     async def count(self) -> int: ...
+
+    @abstractmethod
+    async def due(self, now: float, platform: str, limit: int) -> list[str]:
+        """The user keys of `platform` whose `Session.due` is at or before `now`, earliest
+        first, at most `limit`. Only a hint: the core decides on the session itself, under
+        the person's lock, and its compare-and-set save is the claim that makes one process
+        (of several sharing the store) the one that sends."""
 
     @abstractmethod
     async def user_keys(self, after: str | None, limit: int) -> list[str]:

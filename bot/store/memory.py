@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from bot.session import Session
-from bot.store.base import COPIED, NEWER, THERE, Store, VersionConflict
+from bot.store.base import COPIED, NEWER, THERE, Store, VersionConflict, platform_range
 
 
 class MemoryStore(Store):
@@ -37,6 +37,12 @@ class MemoryStore(Store):
 
     async def count(self) -> int:
         return len(self._rows)
+
+    async def due(self, now: float, platform: str, limit: int) -> list[str]:
+        low, high = platform_range(platform)
+        found = sorted((stored.due, key) for key, stored in self._rows.items()
+                       if stored.due is not None and stored.due <= now and low <= key < high)
+        return [key for _, key in found[:limit]]
 
     async def user_keys(self, after: str | None, limit: int) -> list[str]:
         return sorted(k for k in self._rows if after is None or k > after)[:limit]

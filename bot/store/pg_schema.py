@@ -38,6 +38,12 @@ MIGRATIONS: tuple[str, ...] = (
         created_at TIMESTAMPTZ NOT NULL DEFAULT now()
     );
     """,
+    # Check-ins: when a person's earliest check-in is due (NULL: none), beside the sealed
+    # data so due ones are found by an index, and erased with the row by /delete.
+    """
+    ALTER TABLE sessions ADD COLUMN due_at DOUBLE PRECISION;
+    CREATE INDEX sessions_due ON sessions (due_at) WHERE due_at IS NOT NULL;
+    """,
 )
 CURRENT = len(MIGRATIONS)
 

@@ -34,6 +34,7 @@ from bot.store.base import (
     StoreOpenError,
     StoreUnavailable,
     VersionConflict,
+    platform_range,
 )
 from bot.store.person_keys import PersonKeys, readable
 from bot.store.pg_pool import (
@@ -144,7 +145,7 @@ class PostgresStore(Store):
         expected, updated = session.version, time.time()
         plain = session.json_as_saved(expected + 1, updated)
         user = session.user_key
-        key = self._keys.cached(user)
+        key, due = self._keys.cached(user), session.due
         sealed: bytes | None = None
 
         async def write(conn: Any, attempt: int) -> bool:
@@ -163,28 +164,29 @@ class PostgresStore(Store):
             if not key.new:  # the usual case: one statement, while the key is still theirs
                 if expected == 0:
                     status = await conn.execute(
-                        "INSERT INTO sessions (user_key, version, updated_at, data) "
-                        "SELECT $1::text, $2::bigint, $3::float8, $4::bytea "
+                        "INSERT INTO sessions (user_key, version, updated_at, data, due_at) "
+                        "SELECT $1::text, $2::bigint, $3::float8, $4::bytea, $6::float8 "
                         f"WHERE {KEY_MATCHES} ON CONFLICT (user_key) DO NOTHING",
-                        *values, key.wrapped)
+                        *values, key.wrapped, due)
                 else:
                     status = await conn.execute(
-                        "UPDATE sessions SET version = $2, updated_at = $3, data = $4 "
-                        f"WHERE user_key = $1 AND version = $6 AND {KEY_MATCHES}",
-                        *values, key.wrapped, expected)
+                        "UPDATE sessions SET version = $2, updated_at = $3, data = $4, "
+                        f"due_at = $7 WHERE user_key = $1 AND version = $6 AND {KEY_MATCHES}",
+                        *values, key.wrapped, expected, due)
                 return _rows(status) == 1
             async with conn.transaction():  # a new key: the row, then the key, or neither
                 if expected == 0:  # over a row left sealed with an erased key, if any
                     status = await conn.execute(
-                        "INSERT INTO sessions (user_key, version, updated_at, data) "
-                        "VALUES ($1, $2, $3, $4) ON CONFLICT (user_key) DO UPDATE SET "
-                        "version = $2, updated_at = $3, data = $4 "
+                        "INSERT INTO sessions (user_key, version, updated_at, data, due_at) "
+                        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_key) DO UPDATE SET "
+                        "version = $2, updated_at = $3, data = $4, due_at = $5 "
                         "WHERE get_byte(sessions.data, 0) = 2 AND NOT EXISTS "
-                        "(SELECT 1 FROM person_keys k WHERE k.user_key = $1)", *values)
+                        "(SELECT 1 FROM person_keys k WHERE k.user_key = $1)", *values, due)
                 else:
                     status = await conn.execute(
-                        "UPDATE sessions SET version = $2, updated_at = $3, data = $4 "
-                        "WHERE user_key = $1 AND version = $5", *values, expected)
+                        "UPDATE sessions SET version = $2, updated_at = $3, data = $4, "
+                        "due_at = $6 WHERE user_key = $1 AND version = $5",
+                        *values, expected, due)
                 if _rows(status) != 1 or _rows(await conn.execute(
                         INSERT_KEY, user, key.wrapped, key_id_of(key))) != 1:
                     raise VersionConflict(user)  # rolls back the row too
@@ -246,6 +248,17 @@ class PostgresStore(Store):
 
         return await self._pool.run(None, read)
 
+    async def due(self, now: float, platform: str, limit: int) -> list[str]:
+        prefix = platform_range(platform)[0]  # by prefix: a text range depends on collation
+
+        async def read(conn: Any, attempt: int) -> list[str]:
+            rows = await conn.fetch(
+                "SELECT user_key FROM sessions WHERE due_at <= $1 "
+                "AND starts_with(user_key, $2) ORDER BY due_at LIMIT $3", now, prefix, limit)
+            return [row["user_key"] for row in rows]
+
+        return await self._pool.run(None, read)
+
     async def import_session(self, session: Session) -> str:
         """Sealed with the person's key here (a new one if they have none yet)."""
         user = session.user_key
@@ -259,10 +272,11 @@ class PostgresStore(Store):
                     return THERE if version == session.version else NEWER
                 key = await self._key_on(conn, user, "FOR UPDATE")
                 await conn.execute(
-                    "INSERT INTO sessions (user_key, version, updated_at, data) "
-                    "VALUES ($1, $2, $3, $4) ON CONFLICT (user_key) DO UPDATE SET "
-                    "version = $2, updated_at = $3, data = $4",
-                    user, session.version, session.updated_at, key.seal(plain, user))
+                    "INSERT INTO sessions (user_key, version, updated_at, data, due_at) "
+                    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_key) DO UPDATE SET "
+                    "version = $2, updated_at = $3, data = $4, due_at = $5",
+                    user, session.version, session.updated_at, key.seal(plain, user),
+                    session.due)
                 if key.new and _rows(await conn.execute(
                         INSERT_KEY, user, key.wrapped, key_id_of(key))) != 1:
                     raise VersionConflict(user)

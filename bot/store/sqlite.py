@@ -29,6 +29,7 @@ from bot.store.base import (
     StoreUnavailable,
     UnreadableStore,
     VersionConflict,
+    platform_range,
 )
 from bot.store.in_use import StoreInUse
 from bot.store.person_keys import PersonKeys, readable
@@ -50,10 +51,15 @@ CREATE TABLE IF NOT EXISTS sessions (
     user_key   TEXT PRIMARY KEY,
     version    INTEGER NOT NULL,
     updated_at REAL NOT NULL,
-    data       BLOB NOT NULL
+    data       BLOB NOT NULL,
+    due_at     REAL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated_at);
 """
+# A file made before check-ins has no due_at: it is added (NULL: nothing due) on opening.
+DUE_COLUMN = "ALTER TABLE sessions ADD COLUMN due_at REAL"
+DUE_INDEX = ("CREATE INDEX IF NOT EXISTS sessions_due ON sessions(due_at) "
+             "WHERE due_at IS NOT NULL")
 KEYS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS person_keys (
     user_key   TEXT PRIMARY KEY,
@@ -67,6 +73,13 @@ PERSON_SEALED = "substr(data, 1, 1) = x'02'"
 
 # How long a write (or read) waits for another process's lock before StoreUnavailable("busy").
 BUSY_TIMEOUT_S = 10.0
+
+
+def _ensure_due_column(conn: sqlite3.Connection) -> None:
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
+    if "due_at" not in columns:
+        conn.execute(DUE_COLUMN)
+    conn.execute(DUE_INDEX)
 
 
 def person_keys_file(database: Path) -> Path:
@@ -114,6 +127,8 @@ class SQLiteStore(Store):
                 writer = connect_private(file, busy_timeout_ms=wait_ms)
                 opened.append(writer)
                 writer.executescript(schema)
+                if schema is SCHEMA:
+                    _ensure_due_column(writer)
                 databases.append(DatabaseFile(writer, file))
                 opened.append(connect_private(file, busy_timeout_ms=wait_ms))
             self._reader = opened[-1]
@@ -289,18 +304,20 @@ class SQLiteStore(Store):
         plain = session.json_as_saved(expected + 1, updated)
         key = await self._key_for(session.user_key)
         data = plain if key is None else key.seal(plain, session.user_key)
+        due = session.due
 
         def write(conn: sqlite3.Connection) -> None:
             self._hold_key(session.user_key, key)
             if expected == 0:
                 cursor = conn.execute(
-                    "INSERT OR IGNORE INTO sessions (user_key, version, updated_at, data) "
-                    "VALUES (?, ?, ?, ?)", (session.user_key, expected + 1, updated, data))
+                    "INSERT OR IGNORE INTO sessions (user_key, version, updated_at, data, "
+                    "due_at) VALUES (?, ?, ?, ?, ?)",
+                    (session.user_key, expected + 1, updated, data, due))
             else:
                 cursor = conn.execute(
-                    "UPDATE sessions SET version = ?, updated_at = ?, data = ? "
+                    "UPDATE sessions SET version = ?, updated_at = ?, data = ?, due_at = ? "
                     "WHERE user_key = ? AND version = ?",
-                    (expected + 1, updated, data, session.user_key, expected))
+                    (expected + 1, updated, data, due, session.user_key, expected))
             if cursor.rowcount != 1:
                 raise VersionConflict(session.user_key)
 
@@ -392,6 +409,13 @@ class SQLiteStore(Store):
     async def count(self) -> int:
         return int((await self._read("SELECT COUNT(*) FROM sessions"))[0])
 
+    async def due(self, now: float, platform: str, limit: int) -> list[str]:
+        low, high = platform_range(platform)
+        rows = await self._read(
+            "SELECT user_key FROM sessions WHERE due_at <= ? AND user_key >= ? "
+            "AND user_key < ? ORDER BY due_at LIMIT ?", (now, low, high, limit), every=True)
+        return [row[0] for row in rows]
+
     async def user_keys(self, after: str | None, limit: int) -> list[str]:
         rows = await self._read(
             "SELECT user_key FROM sessions WHERE user_key > ? ORDER BY user_key LIMIT ?",
@@ -411,9 +435,9 @@ class SQLiteStore(Store):
                 return THERE if row[0] == session.version else NEWER
             data = plain if self._keys is None else self._key_in_batch(user_key).seal(
                 plain, user_key)
-            conn.execute("INSERT OR REPLACE INTO sessions (user_key, version, updated_at, data) "
-                         "VALUES (?, ?, ?, ?)", (user_key, session.version, session.updated_at,
-                                                 data))
+            conn.execute("INSERT OR REPLACE INTO sessions (user_key, version, updated_at, data, "
+                         "due_at) VALUES (?, ?, ?, ?, ?)",
+                         (user_key, session.version, session.updated_at, data, session.due))
             return COPIED
 
         try:

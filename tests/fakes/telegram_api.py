@@ -48,7 +48,7 @@ What it models (Bot API 7.x/8.x semantics):
   case-insensitive; unknown methods get ``404 Not Found: method not found``.
 * Methods: getMe, getUpdates, deleteWebhook, setWebhook, getWebhookInfo, setMyCommands,
   getMyCommands, deleteMyCommands, sendMessage, editMessageText, editMessageReplyMarkup,
-  answerCallbackQuery, sendChatAction, sendDocument, deleteMessage, close, logOut.
+  answerCallbackQuery, sendChatAction, sendDocument, sendPhoto, deleteMessage, close, logOut.
 * getUpdates long-polling: waits up to ``min(timeout, max_poll_wait)`` seconds and returns as soon
   as an update is queued. ``offset`` confirms (drops) delivered updates with a smaller
   update_id; negative offsets keep the last ``-offset`` updates. ``allowed_updates`` is remembered
@@ -703,6 +703,7 @@ class FakeTelegramAPI(FakeServer[RecordedCall]):
             "answercallbackquery": self._answer_callback_query,
             "sendchataction": self._send_chat_action,
             "senddocument": self._send_document,
+            "sendphoto": lambda call: self._send_document(call, "photo", "sendPhoto"),
             "deletemessage": self._delete_message,
             "close": self._close,
             "logout": self._log_out,
@@ -971,7 +972,7 @@ class FakeTelegramAPI(FakeServer[RecordedCall]):
         self,
         per_second: float | None = 1.0,
         burst: int = 1,
-        methods: Iterable[str] = ("sendMessage", "sendDocument"),
+        methods: Iterable[str] = ("sendMessage", "sendDocument", "sendPhoto"),
     ) -> None:
         """Answer 429 when one chat gets sends faster than a token bucket allows.
 
@@ -1549,12 +1550,14 @@ class FakeTelegramAPI(FakeServer[RecordedCall]):
             self.chat_actions.append((chat["id"], str(action)))
         return True
 
-    def _send_document(self, call: RecordedCall) -> dict[str, Any]:
+    def _send_document(self, call: RecordedCall, field: str = "document",
+                       method: str = "sendDocument") -> dict[str, Any]:
+        """sendDocument, and sendPhoto (`field` "photo"): kept as the message's document."""
         params = call.params
         chat = self._chat_for(params)
         markup = self._check_markup(params.get("reply_markup"))
-        ref = params.get("document")
-        upload: UploadedFile | None = call.files.get("document")
+        ref = params.get(field)
+        upload: UploadedFile | None = call.files.get(field)
         if isinstance(ref, str) and ref.startswith("attach://"):
             upload = call.files.get(ref.removeprefix("attach://"))
             ref = None
@@ -1577,7 +1580,7 @@ class FakeTelegramAPI(FakeServer[RecordedCall]):
             if upload.content_type:
                 document["mime_type"] = upload.content_type
             document["file_size"] = len(upload.data)
-        return self._bot_message(chat, "sendDocument", caption=caption,
+        return self._bot_message(chat, method, caption=caption,
                                  caption_entities=caption_entities,
                                  parse_mode=params.get("parse_mode"), reply_markup=markup,
                                  document=upload, document_ref=None if ref is None else str(ref),

@@ -95,6 +95,33 @@ def own_cluster(pg_cluster):
     return pg_cluster
 
 
+async def test_a_deadlock_between_processes_is_tried_again_not_lost(two, pg_url: str) -> None:
+    """Two processes writing the same two rows in opposite orders: the server breaks the
+    deadlock by rolling one back, and that one is written again, not raised."""
+    first, second = two
+    await query(pg_url, "CREATE TABLE crossing (id int PRIMARY KEY, n int NOT NULL)")
+    try:
+        await query(pg_url, "INSERT INTO crossing VALUES (1, 0), (2, 0)")
+        took = {1: asyncio.Event(), 2: asyncio.Event()}
+
+        def crossing(mine: int, theirs: int):
+            async def write(conn, attempt: int) -> int:
+                async with conn.transaction():
+                    await conn.execute("UPDATE crossing SET n = n + 1 WHERE id = $1", mine)
+                    if attempt == 1:
+                        took[mine].set()
+                        await took[theirs].wait()  # both hold one row: the cross is certain
+                    await conn.execute("UPDATE crossing SET n = n + 1 WHERE id = $1", theirs)
+                return attempt
+            return write
+
+        attempts = await asyncio.gather(first.run(crossing(1, 2)), second.run(crossing(2, 1)))
+        assert sorted(attempts) == [1, 2]
+        assert await query(pg_url, "SELECT sum(n) FROM crossing") == 4
+    finally:
+        await query(pg_url, "DROP TABLE crossing")
+
+
 async def test_a_restart_mid_use_is_tried_again_and_logged_once(
         own_cluster, pg_url: str, caplog: pytest.LogCaptureFixture) -> None:
     store = make_store(pg_url)

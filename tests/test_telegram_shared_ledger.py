@@ -158,3 +158,20 @@ async def test_a_lost_lock_connection_is_taken_again(processes, pg_url: str) -> 
     first.committed(5)
     await first.flush()
     assert await second.recovered() == []  # alive again: nobody takes its rows
+
+
+def test_a_batch_is_written_in_one_row_order_in_every_process() -> None:
+    """Two processes writing overlapping batches lock rows in the same order (no deadlock);
+    one row's own notes keep the order they were made in."""
+    from adapters.telegram.shared_ledger import _row_order
+
+    noted = [("DELETE FROM telegram_taken WHERE bot_id = $1 AND update_id = $2", (7, 30)),
+             ("INSERT INTO telegram_keyboards (bot_id, chat_id) VALUES ($1, $2)", (7, 5)),
+             ("UPDATE telegram_taken SET committed = true WHERE bot_id = $1", (7, 12)),
+             ("DELETE FROM telegram_keyboards WHERE bot_id = $1 AND chat_id = $2", (7, 5)),
+             ("UPDATE telegram_taken SET committed = true WHERE bot_id = $1", (7, 30))]
+    ordered = sorted(noted, key=_row_order)
+    assert [(_row_order(op), op[0].split()[0]) for op in ordered] == [
+        (("telegram_keyboards", 5), "INSERT"), (("telegram_keyboards", 5), "DELETE"),
+        (("telegram_taken", 12), "UPDATE"), (("telegram_taken", 30), "DELETE"),
+        (("telegram_taken", 30), "UPDATE")]

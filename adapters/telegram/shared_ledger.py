@@ -294,7 +294,10 @@ class SharedLedger:
         async with self._writing:
             if not self._ops:
                 return
-            ops, self._ops = self._ops, []
+            # Rows in one order (table, then id; a row's own notes keep theirs), so two
+            # processes writing overlapping batches lock them alike and cannot deadlock.
+            ops = sorted(self._ops, key=_row_order)
+            self._ops = []
 
             async def write(conn: Any, attempt: int) -> None:
                 async with conn.transaction():
@@ -307,3 +310,9 @@ class SharedLedger:
         """Write what was noted once the loop is free (many notes, one transaction)."""
         if not self._closed:
             self._writer.soon()
+
+
+def _row_order(op: tuple[str, tuple]) -> tuple[str, int]:
+    """A noted write's table and row id (its second parameter, after the bot's id)."""
+    table = next(word for word in op[0].split() if word.startswith("telegram_"))
+    return table, int(op[1][1])

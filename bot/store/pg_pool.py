@@ -55,10 +55,15 @@ def safe_url(url: str) -> str:
 
 def lost_reason(error: BaseException) -> str | None:
     """A short word when `error` means the server, not the statement, failed: worth trying
-    again on a fresh connection ("restart", "connection", "timeout"), or "busy" for a lock
+    again on a fresh connection ("restart", "connection", "timeout"), "conflict" when the
+    server rolled the transaction back to break a deadlock or a serialization clash between
+    processes (worth trying again as it was, the connection is fine), or "busy" for a lock
     waited on too long (not tried again: it already waited)."""
     if isinstance(error, asyncpg.exceptions.LockNotAvailableError):
         return "busy"
+    if isinstance(error, (asyncpg.exceptions.DeadlockDetectedError,
+                          asyncpg.exceptions.SerializationError)):
+        return "conflict"
     if isinstance(error, asyncpg.exceptions.OperatorInterventionError):
         return "restart"
     if isinstance(error, asyncpg.exceptions.TooManyConnectionsError):
@@ -154,7 +159,7 @@ class PgPool:
                 reason = lost_reason(error)
                 if reason is None:
                     raise
-                if held is not None:
+                if held is not None and reason != "conflict":
                     await self._drop(held)
                 if reason == "busy" or loop.time() + delay > deadline:
                     raise StoreUnavailable(reason) from error  # the caller logs it
@@ -173,7 +178,7 @@ class PgPool:
         try:
             result = await operation(conn, attempt)
         except BaseException as error:
-            if not isinstance(error, Exception) or lost_reason(error) is not None:
+            if not isinstance(error, Exception) or lost_reason(error) not in (None, "conflict"):
                 conn.terminate()
             await self._release(pool, conn)
             raise

@@ -86,8 +86,12 @@ def input_missing(source: TextIO | None) -> bool:
 class ConsoleChat:
     """One person's chat on a text stream; `run` drives it from lines, `answer` takes one."""
 
-    def __init__(self, coach: Coach, user: str, out: TextIO) -> None:
+    def __init__(self, coach: Coach, user: str, out: TextIO, language: str | None = None
+                 ) -> None:
+        """`language` (`coach chat --lang es`): spoken from the first line on, as if the
+        person had sent `/language es` first."""
         self.coach = coach
+        self.language = language
         self.user = UserKey("console", valid_unicode(user))
         self.out = out
         self.choices: list[Choice] = []
@@ -148,7 +152,11 @@ class ConsoleChat:
         """Greet, then answer each line until the input ends or stop() is called. A store
         that cannot keep even the greeting raises StoreUnusable: nothing typed would last."""
         try:
-            greeting = await self.coach.open(Incoming(self.user))
+            if self.language:
+                greeting = await self.coach.handle(Incoming(
+                    self.user, text=f"/language {self.language}", language=self.language))
+            else:
+                greeting = await self.coach.open(Incoming(self.user))
         except STORE_BUSY_OR_FULL as error:
             raise StoreUnusable(_reason(error)) from error
         if not greeting.saved:

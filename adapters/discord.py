@@ -61,6 +61,7 @@ from adapters.discord_client import (
     user_key,
 )
 from adapters.discord_config import DiscordConfig, apply_endpoints, discord_config
+from adapters.discord_locale import DescriptionTranslator, locale_of
 from adapters.discord_logs import quiet_library_logs
 from adapters.discord_ui import (
     ChoiceButton,
@@ -168,6 +169,7 @@ class DiscordBot:
         guild_id = self.config.guild_id
         guild = discord.Object(id=guild_id) if guild_id is not None else None
         try:
+            await self.tree.set_translator(DescriptionTranslator(self.coach.texts_by_language()))
             synced = await self.tree.sync(guild=guild)
         except discord.HTTPException as error:  # no command menu is no reason not to run
             log.warning("event=commands_sync_failed %s", failure_text(error))
@@ -242,7 +244,7 @@ class DiscordBot:
             return
         private = in_bot_dm(interaction)
         incoming = Incoming(user_key(interaction.user), text=text, private=private,
-                            update_id=str(interaction.id))
+                            update_id=str(interaction.id), language=locale_of(interaction))
         if private:
             delivery = Delivery(self._channel(interaction), interaction, edit_original=True)
             delivery.ack = self._acknowledge(interaction, self._think(interaction, delivery))
@@ -256,7 +258,7 @@ class DiscordBot:
             return
         private = in_bot_dm(interaction)
         incoming = Incoming(user_key(interaction.user), button=choice_id, private=private,
-                            update_id=str(interaction.id))
+                            update_id=str(interaction.id), language=locale_of(interaction))
         ack = self._acknowledge(interaction, self._defer_press(interaction, strip=private))
         if private:
             pressed = interaction.message.id if interaction.message else None

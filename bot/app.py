@@ -23,8 +23,9 @@ from bot.flowlang import builtins
 from bot.flowlang.catalog import Catalog, Features, check_paths
 from bot.flowlang.catalog import load_catalog as load_with
 from bot.flowlang.datafiles import DataFile, compiled
-from bot.flowlang.errors import FlowProblem
+from bot.flowlang.errors import FlowErrors, FlowProblem
 from bot.flowlang.registry import Registry
+from bot.i18n.languages import with_languages
 from bot.pairing import actions as pairing_actions
 from bot.pairing import together
 from bot.paths import flows_dir
@@ -81,13 +82,30 @@ def features(registry: Registry | None = None) -> Features:
 def check_flows(paths: Iterable[Path],
                 registry: Registry | None = None) -> tuple[Catalog | None, list[FlowProblem]]:
     """Every problem in these flows (as `coach flows check` reports them), and the catalog
-    when there are none."""
-    return check_paths(paths, features(registry))
+    when there are none; a flows folder's translations are checked and attached too."""
+    paths = list(paths)
+    offered = features(registry)
+    catalog, problems = check_paths(paths, offered)
+    if catalog is not None:
+        problems = with_languages(catalog, _folder(paths), offered)
+    return (catalog if not problems else None), problems
 
 
 def load_catalog(paths: Iterable[Path], registry: Registry | None = None) -> Catalog:
     """Raises FlowErrors (every problem, with file and line) when the flows are broken."""
-    return load_with(paths, features(registry))
+    paths = list(paths)
+    offered = features(registry)
+    catalog = load_with(paths, offered)
+    problems = with_languages(catalog, _folder(paths), offered)
+    if problems:
+        raise FlowErrors(problems)
+    return catalog
+
+
+def _folder(paths: list[Path]) -> Path | None:
+    """The flows folder whose translations go with these flows: the one folder given."""
+    folders = [p for p in paths if p.is_dir()]
+    return folders[0] if len(folders) == 1 else None
 
 
 @dataclass(frozen=True)

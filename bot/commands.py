@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from bot.checkins.flow import CHECKIN_FLOW, LIST_STATE
 from bot.config import retention_days
+from bot.i18n.choose import chosen
 from bot.pairing import commands as pairing
 from bot.pairing.codes import DEEP_LINK_PREFIX
 from bot.plan import SERVICE as PLAN_SERVICE
@@ -32,12 +33,15 @@ class Core(Protocol):
     engine: Engine
     texts: Texts
     config: Mapping[str, str]
+    languages: Mapping[str, str]  # the shipped languages: code -> own name
 
     def consented(self, ctx: EngineContext) -> bool: ...
 
     def export(self, turn: Turn) -> None: ...
 
     def ask_to_delete(self, turn: Turn) -> None: ...
+
+    def ask_language(self, turn: Turn) -> None: ...
 
     def sos_lines(self, category: str) -> list[str]: ...
 
@@ -155,6 +159,15 @@ def _delete(core: Core, turn: Turn, _: str) -> None:
     core.ask_to_delete(turn)
 
 
+def _language(core: Core, turn: Turn, args: str) -> None:
+    """`/language es` (or `Español`) chooses at once; `/language` asks, with buttons."""
+    code = chosen(args, core.languages) if args else None
+    if code is None:
+        core.ask_language(turn)
+    else:
+        turn.language = code
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("start", _start, takes_topic=True),
     Command("menu", _start),
@@ -172,6 +185,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("delete", _delete),
     Command("sos", _sos),
     Command("privacy", _privacy),
+    Command("language", _language),
 )
 BY_NAME: dict[str, Command] = {command.name: command for command in COMMANDS}
 

@@ -133,6 +133,7 @@ def export_data(session: Session, catalog: Catalog) -> dict:
         "checkins": session.checkins,
         "next_checkin_due": _when(session.due) if session.due is not None else None,
         "checkins_text": _checkins_text(session, catalog),
+        "lang": session.lang,  # the language I speak with this person (bot/i18n/)
     }
 
 
@@ -188,6 +189,8 @@ def export_text(data: dict, texts: Texts) -> str:
     if data.get("update_ids_remembered"):
         lines += ["", texts.get("export_seen", kept=SEEN_UPDATES_KEPT,
                                 ids=", ".join(data["update_ids_remembered"]))]
+    if data.get("lang"):
+        lines += ["", texts.get("export_language", language=texts.get("language_name"))]
     lines += ["", texts.get("export_dates", user=data["user"], created=data["created_at"],
                             updated=data["updated_at"])]
     return "\n".join(lines)

@@ -22,7 +22,9 @@ class Incoming:
     """One platform event, reduced to what the core needs.
 
     Exactly one of `text` and `button` is normally set; `button` is the opaque id of a
-    choice the core handed out earlier.
+    choice the core handed out earlier. `language` is what the platform says the person
+    uses (Telegram's `language_code`, Discord's locale): a hint, taken only while the
+    session has no language of its own.
     """
 
     user: UserKey
@@ -30,6 +32,7 @@ class Incoming:
     button: str | None = None
     private: bool = True
     update_id: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bot.config import retention_days
 from bot.flowlang.catalog import Catalog
+from bot.i18n.speaking import ByLanguage
 from bot.locks import KeyedLocks
 from bot.lru import BoundedLRU
 from bot.messages import Incoming, Reply, UserKey
@@ -33,6 +34,7 @@ from bot.store.base import (
     StoreUnavailable,
     VersionConflict,
 )
+from bot.texts import Texts
 from bot.turn import Turn
 
 log = logging.getLogger("coach.core")
@@ -94,8 +96,11 @@ class Coach:
     ) -> None:
         self.config = dict(config or {})
         self.metrics = metrics or Metrics()
-        self.stages = Stages(catalog, self.config, screen, on_flag=self.metrics.flagged,
-                             clock=clock)
+        # One Stages per shipped language (bot/i18n/speaking.py); `stages`, `texts` and
+        # `engine` are the default language's.
+        self.speaking = ByLanguage(catalog, lambda cat: Stages(
+            cat, self.config, screen, on_flag=self.metrics.flagged, clock=clock))
+        self.stages = self.speaking.of(None)
         self.catalog = catalog
         self.texts = self.stages.texts
         self.engine = self.stages.engine
@@ -120,14 +125,15 @@ class Coach:
                 return Reply(duplicate=True)
             log.info("event=group_chat platform=%s", platform)
             self.metrics.handled(platform, GROUP, time.perf_counter() - started)
-            return Reply(parts=[self.texts.get("group_chat")])
+            return Reply(parts=[self.speaking.texts(self.speaking.lang_for(None, message))
+                                .get("group_chat")])
         update_id = valid_unicode(message.update_id) if message.update_id else message.update_id
         if update_id is not message.update_id:
             message = replace(message, update_id=update_id)
         text = clean_text(message.text) if message.text is not None else None
         try:
             reply = await self._commit(
-                message, lambda stored, shared: self.stages.run(stored, message, text, shared))
+                message, lambda stored, shared: self.speaking.run(stored, message, text, shared))
         except Exception:
             self.metrics.handled(platform, FAILED, None)
             raise
@@ -139,7 +145,7 @@ class Coach:
         """Greet someone opening the chat: where they left off (that step exactly as it was
         sent, buttons still valid), or the menu if new."""
         return await self._commit(
-            user, lambda stored, shared: self.stages.greet(stored, user, shared))
+            user, lambda stored, shared: self.speaking.greet(stored, user, shared))
 
     async def greet_returning(self, user: UserKey) -> Reply | None:
         """`open` for someone the adapter greets without being asked (their reply was lost
@@ -151,12 +157,18 @@ class Coach:
         def greet(stored: Session | None, shared: Shared) -> Turn:
             if stored is None:
                 raise _NoSession
-            return self.stages.greet(stored, message, shared)
+            return self.speaking.greet(stored, message, shared)
 
         try:
             return await self._commit(message, greet)
         except _NoSession:
             return None
+
+    def texts_by_language(self) -> dict[str, Texts]:
+        """The core's messages in each shipped language, the default first: what adapters
+        list beside their commands, per language (Telegram's `language_code`, Discord's
+        localizations)."""
+        return {code: self.speaking.texts(code) for code in self.speaking.codes}
 
     # -- check-ins: messages nobody asked for just now -------------------------------------
 
@@ -177,7 +189,8 @@ class Coach:
             if only is not None and user != only:
                 continue
             message = Incoming(user, private=True)
-            reply = await self._turn_if(message, lambda stored, shared, m=message: self.stages
+            reply = await self._turn_if(message, lambda stored, shared, m=message: self.speaking
+                                        .of(stored.lang if stored else None)
                                         .checkins.due(stored, m, now, shared) if stored else None)
             if reply is not None and reply.saved and reply.parts:
                 found.append((user, reply))
@@ -187,8 +200,9 @@ class Coach:
         """Stop every check-in of this person (the adapter found they blocked the bot);
         True if any was set. The weeks they answered stay until /delete."""
         message = Incoming(user, private=True)
-        reply = await self._turn_if(message, lambda stored, shared: self.stages.checkins.stop(
-            stored, message, reason) if stored else None)
+        reply = await self._turn_if(message, lambda stored, shared: self.speaking.of(
+            stored.lang if stored else None).checkins.stop(stored, message, reason)
+            if stored else None)
         return reply is not None and reply.saved
 
     async def _tell_partners(self, news: list[tuple[str, str]]) -> None:
@@ -201,8 +215,9 @@ class Coach:
             message = Incoming(UserKey(platform, ident), private=True)
             try:
                 for _ in range(SAVE_ATTEMPTS):
-                    turn = self.stages.checkins.partner_ready(
-                        await self.store.load(partner), message, topic, self.clock())
+                    stored = await self.store.load(partner)
+                    turn = self.speaking.of(stored.lang if stored else None).checkins \
+                        .partner_ready(stored, message, topic, self.clock())
                     if turn is None:
                         break
                     try:
@@ -266,7 +281,7 @@ class Coach:
                 async with self.store.person_lock(key):  # the other processes' turn
                     reply = await self._take_step(message, step, news)
             except StoreUnavailable as error:
-                return await self._not_saved(key, error)
+                return await self._not_saved(message, error)
         await self._tell_partners(news)
         return reply
 
@@ -294,7 +309,7 @@ class Coach:
                     await shared.save(self.store)
                     await self.store.delete(key)
                     log.info("event=deleted user=%s", key)
-                    return self.stages.reply(turn)
+                    return self.speaking.reply(turn)
                 await shared.save(self.store)
                 await self.store.save(turn.session)
                 news.extend(shared.partner_news)  # committed: now they may hear of it
@@ -306,21 +321,26 @@ class Coach:
             session = turn.session
             log.info("event=%s user=%s flow=%s state=%s", turn.event, key, session.flow,
                      session.state)
-            return self.stages.reply(turn)
+            return self.speaking.reply(turn)
         raise VersionConflict(key)
 
-    async def _not_saved(self, key: str, error: StoreUnavailable) -> Reply:
+    async def _not_saved(self, message: Incoming, error: StoreUnavailable) -> Reply:
         """Nothing of this step was kept: say so, with the step that still stands (its
         buttons stay valid), so the person can send it again. The adapter confirms the
         message only once this reply has gone out."""
+        key = message.user.key
         log.warning("event=store_unavailable reason=%s user=%s", error.reason, key)
         self.metrics.not_saved(error.reason)
-        reply = Reply(parts=[self.texts.get("not_saved")], saved=False)
+        texts = self.speaking.texts(self.speaking.lang_for(None, message))
+        reply = Reply(parts=[texts.get("not_saved")], saved=False)
         try:
             stored = await self.store.load(key)  # the last committed step, if still readable
         except StoreUnavailable:
             return reply
-        return reply if stored is None else self.stages.still_standing(stored, reply)
+        if stored is None:
+            return reply
+        reply.parts = [self.speaking.texts(stored.lang).get("not_saved")]
+        return self.speaking.still_standing(stored, reply)
 
     # -- group chats and retention ----------------------------------------------------------
 

@@ -52,6 +52,8 @@ class Session:
     `pair` is the id of the pairing this person is in (couple mode, bot/pairing/); `invite`
     the hash of the invite they made and that is still open; `joining` the hash of the
     invite they are accepting, until they have said they are 18+ and feel safe.
+    `lang` is the language the coach speaks with this person (a shipped catalog's code,
+    bot/i18n/); None until it is first chosen, from the platform or /language.
     `record` is used instead of all the above by the records two people share, stored under
     keys of their own (`pair:<id>`, `invite:<hash>`): their data, never a person's place.
     """
@@ -76,6 +78,7 @@ class Session:
     pair: str | None = None
     invite: str | None = None
     joining: str | None = None
+    lang: str | None = None
     record: dict[str, Any] | None = None
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
@@ -175,4 +178,4 @@ def _position(raw: list[Any]) -> Position:
 
 _PLAIN_FIELDS = ("user_key", "flow", "state", "slots", "step", "version", "seen", "pending",
                  "held", "shown", "wanted", "asked", "checkins", "due", "pair", "invite",
-                 "joining", "record", "created_at", "updated_at")
+                 "joining", "lang", "record", "created_at", "updated_at")

@@ -27,6 +27,7 @@ SPOKEN_TO_PARTNER = frozenset({"rehearsal", "practice"})
 class Setting:
     role: str | None = None
     context: str = "chat"
+    language: str = "en"  # the session's language (bot/i18n/), for the screen and the coach
 
     @property
     def spoken_to_partner(self) -> bool:
@@ -36,6 +37,8 @@ class Setting:
 NO_SETTING = Setting()
 
 
-def setting_for(slots: Mapping[str, str], context: str | None) -> Setting:
+def setting_for(slots: Mapping[str, str], context: str | None,
+                language: str | None = None) -> Setting:
     role = slots.get(ROLE_SLOT)
-    return Setting(role if role in ROLES else None, context if context in CONTEXTS else "chat")
+    return Setting(role if role in ROLES else None, context if context in CONTEXTS else "chat",
+                   language or "en")

@@ -33,6 +33,8 @@ from bot.commands import run_command
 from bot.engine import BUTTON_ID, MENU, ChoiceRead, Engine, EngineContext
 from bot.export import export_attachment, export_data, export_text
 from bot.flowlang.catalog import Catalog
+from bot.i18n.choose import BUTTON_PREFIX as LANGUAGE_BUTTON
+from bot.i18n.choose import ChooseLanguage, language_names
 from bot.messages import Choice, Incoming, Reply
 from bot.pairing import view as pairing_view
 from bot.pairing.shared import SERVICE as SHARED
@@ -74,7 +76,10 @@ class Stages:
         self.on_flag = on_flag
         self.engine = Engine(catalog, catalog.registry)
         self.confirm_delete = ConfirmDelete(self.texts, self.engine)
-        self.pending = {ConfirmDelete.kind: self.confirm_delete}
+        self.languages = language_names(catalog)
+        self.choose_language = ChooseLanguage(self.texts, self.languages)
+        self.pending = {ConfirmDelete.kind: self.confirm_delete,
+                        ChooseLanguage.kind: self.choose_language}
         self.checkins = CheckinTurns(self)
         self.order: tuple[Stage, ...] = (
             self.welcome_new_person,
@@ -274,6 +279,9 @@ class Stages:
     def ask_to_delete(self, turn: Turn) -> None:
         self.confirm_delete.ask(turn)
 
+    def ask_language(self, turn: Turn) -> None:
+        self.choose_language.ask(turn)
+
     def sos_lines(self, category: str) -> list[str]:
         resources = self.catalog.services.get("resources")
         if resources is None:
@@ -348,7 +356,7 @@ class Stages:
         state = flow.spec.states.get(session.state) if flow is not None else None
         context = (state.context if state is not None else None) or (
             flow.spec.context if flow is not None else None)
-        return setting_for(session.slots, context)
+        return setting_for(session.slots, context, session.lang)
 
     def _button(self, turn: Turn, button: str) -> None:
         ctx = turn.ctx
@@ -365,8 +373,8 @@ class Stages:
                 shown = self.engine.press(ctx, int(which))
             if turn.show(shown):
                 return
-        stale = (match is not None and step < ctx.session.step) or button in (DELETE_YES,
-                                                                             DELETE_NO)
+        stale = (match is not None and step < ctx.session.step) or button in (
+            DELETE_YES, DELETE_NO) or button.startswith(LANGUAGE_BUTTON)
         notice = self.texts.get("stale_button" if stale else "bad_button")
         turn.event = "button_stale" if stale else "button_invalid"
         turn.notice = notice

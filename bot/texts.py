@@ -63,7 +63,7 @@ TEXT_IDS: dict[str, frozenset[str]] = {
     # the button that leads from a group into a private chat.
     **{f"command_{name}": frozenset() for name in (
         "start", "menu", "help", "back", "restart", "resume", "plan", "checkins", "invite",
-        "together", "pair", "unpair", "export", "delete", "sos", "privacy")},
+        "together", "pair", "unpair", "export", "delete", "sos", "privacy", "language")},
     "command_start_topic": frozenset(),
     "command_pair_code": frozenset(),
     # A couple-mode invite as a Telegram deep link, added by the Telegram adapter.
@@ -84,10 +84,16 @@ TEXT_IDS: dict[str, frozenset[str]] = {
     "concern_coercive_control": frozenset(),
     "concern_unsafe_to_talk": frozenset(),
     "private_chat_button": frozenset(),
+    # /language (bot/i18n/choose.py): this language's own name, the question, the answer
+    "language_name": frozenset(),
+    "language_ask": frozenset(),
+    "language_set": frozenset(),
+    "export_language": frozenset({"language"}),
 }
 
 # Messages shown as button labels, held to the same length as labels in flows.
-BUTTON_IDS = frozenset({"delete_yes", "delete_no", "menu_button", "private_chat_button"})
+BUTTON_IDS = frozenset({"delete_yes", "delete_no", "menu_button", "private_chat_button",
+                        "language_name"})
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from bot.store.memory import MemoryStore
 
 PLATFORM = "transcript"
 GOT_CHARS = 200
-TRANSCRIPT_KEYS = ("name", "description", "user", "people", "config", "turns")
+TRANSCRIPT_KEYS = ("name", "description", "user", "lang", "people", "config", "turns")
 ACTIONS = ("send", "press", "open")
 EXPECTATIONS = ("expect", "expect_not", "expect_buttons", "expect_pattern")
 TURN_KEYS = ("as", *ACTIONS, *EXPECTATIONS)
@@ -84,6 +84,7 @@ class Transcript:
     user: str | None = None
     config: Mapping[str, str] = field(default_factory=dict)
     people: Mapping[str, str] = field(default_factory=dict)  # name -> platform
+    lang: str | None = None  # the language the person's chat app says they use (`es`)
 
 
 @dataclass
@@ -176,6 +177,11 @@ def _transcript(
         user = source.text(data["user"], (*at, "user"))
         if not user:
             problems.append(source.problem((*at, "user"), "'user' must be text"))
+    lang = None
+    if data.get("lang") is not None:
+        lang = source.text(data["lang"], (*at, "lang"))
+        if not lang:
+            problems.append(source.problem((*at, "lang"), "'lang' must be a language code"))
     config: dict[str, str] = {}
     raw_config = data.get("config") or {}
     if not isinstance(raw_config, dict):
@@ -200,7 +206,7 @@ def _transcript(
     if len(problems) > found:
         return None
     return Transcript(name.strip(), source.path, source.line(at), tuple(t for t in turns if t),
-                      user, config, people)
+                      user, config, people, lang)
 
 
 def _people(source: _Source, data: dict, at: KeyPath,
@@ -400,22 +406,23 @@ async def play(transcript: Transcript, catalog: Catalog) -> Outcome:
     default = UserKey(PLATFORM, transcript.user or transcript.name)
     users = {name: UserKey(platform, name) for name, platform in transcript.people.items()}
     outcome = Outcome(transcript)
+    lang = transcript.lang
     lasts: dict[UserKey, Reply | None] = {}
     code = ""
     for turn in transcript.turns:
         user = users[turn.person] if turn.person else default
         last = lasts.get(user)
         if turn.open:
-            reply = await coach.open(Incoming(user))
+            reply = await coach.open(Incoming(user, language=lang))
         elif turn.press is not None:
             choice, error = find_choice(last, turn.press)
             if choice is None:
                 outcome.failure = f"turn {turn.number}: {error}"
                 return outcome
-            reply = await coach.handle(Incoming(user, button=choice.id))
+            reply = await coach.handle(Incoming(user, button=choice.id, language=lang))
         else:
             text = (turn.send or "").replace(CODE, code)
-            reply = await coach.handle(Incoming(user, text=text))
+            reply = await coach.handle(Incoming(user, text=text, language=lang))
         code = reply.invite_code or code
         outcome.trace.append(f"> {turn.describe()}")
         outcome.trace.extend(_shown_reply(reply))

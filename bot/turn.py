@@ -32,6 +32,7 @@ class Turn:
     erase: bool = False
     event: str = "text"
     shared: Shared | None = None  # the records shared with a partner, as this message sees them
+    language: str | None = None  # a language chosen in this turn (/language): it ends in it
 
     @property
     def session(self) -> Session:

@@ -397,9 +397,10 @@ COMMANDS = [path for path, _ in _commands(build_parser())]
 def test_the_tree_has_every_command() -> None:
     assert COMMANDS == [(), ("chat",), ("telegram",), ("discord",), ("flows",),
                         ("flows", "check"), ("flows", "test"), ("flows", "graph"),
-                        ("feedback",), ("screen",), ("keys",), ("keys", "new"),
-                        ("keys", "rotate"), ("store",), ("store", "migrate"),
-                        ("store", "copy"), ("bench",)]
+                        ("flows", "messages"), ("flows", "messages", "extract"),
+                        ("flows", "messages", "update"), ("feedback",), ("screen",),
+                        ("keys",), ("keys", "new"), ("keys", "rotate"), ("store",),
+                        ("store", "migrate"), ("store", "copy"), ("bench",)]
 
 
 @pytest.mark.parametrize("path", COMMANDS, ids=lambda path: " ".join(("coach", *path)))

@@ -408,3 +408,24 @@ async def test_a_due_checkin_prints_between_prompts_and_a_number_answers_it() ->
     assert "I'm glad" in out.getvalue().rsplit("> ", 2)[-2]
     listed = await console.answer("/checkins")
     assert "No check-ins are set" in listed.text
+
+
+def test_lang_speaks_spanish_from_the_first_line(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """`coach chat --lang es`: Spanish from the greeting on, and kept for the next start; a
+    language that is not shipped is refused before anything starts."""
+    store = str(tmp_path / "l.db")
+    env = {**os.environ, "COACH_FLOWS_DIR": str(REPO / "flows")}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--store", store, "chat", "--user", "x", "--lang", "es"],
+        input="sí\n", capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "A partir de ahora te hablo en español" in done.stdout
+    assert "  [1] Sí, tengo 18 años o más" in done.stdout
+    assert "¿Cuál de estas opciones va contigo hoy?" in done.stdout
+    again = subprocess.run(
+        [sys.executable, "-m", "bot", "--store", store, "chat", "--user", "x"],
+        input="", capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
+    assert "Qué bueno que volviste." in again.stdout
+    assert cli.main(["--store", store, "chat", "--lang", "fr"]) == 2
+    assert "en, es" in capsys.readouterr().err

@@ -515,6 +515,9 @@ async def test_long_choice_lists_become_select_menus(server: FakeDiscordAPI) -> 
         def __init__(self) -> None:
             self.seen: list[Incoming] = []
 
+        def texts_by_language(self) -> dict[str, Any]:
+            return {"en": FLOWS.texts}
+
         async def handle(self, message: Incoming) -> Reply:
             self.seen.append(message)
             return Reply(parts=["Pick one."],

@@ -85,6 +85,7 @@ def test_the_wheel_carries_the_flows_and_the_licence(wheel: Path) -> None:
     assert sorted(n for n in names if n.startswith("flows/") and n.endswith(".yaml")) == shipped
     assert {"flows/safety/screen_examples.weights.npz",
             "flows/coach/feedback_examples.weights.npz"} <= set(names)  # no fit at each start
+    assert {"flows/locales/es.po", "flows/locales/messages.pot"} <= set(names)  # translations
     assert "conversation_coach-0.1.0.dist-info/licenses/LICENSE" in names
     assert [n for n in names if n.split("/")[0] in ("tests", "tools", "docs")] == []
     assert [n for n in names if "__pycache__" in n or n.endswith(".pyc")] == []

@@ -46,7 +46,8 @@ pytest_plugins = ["tests.telegram_fixtures"]
 
 
 async def test_commands_are_registered_for_the_menu(tg: Harness) -> None:
-    [call] = tg.server.calls_to("setMyCommands", ok_only=True)
+    calls = tg.server.calls_to("setMyCommands", ok_only=True)
+    [call] = [c for c in calls if not c.params.get("language_code")]
     names = [c["command"] for c in call.params["commands"]]
     # the core's command table, so /plan is offered in Telegram's menu too
     assert names == [command.name for command in COMMAND_TABLE if command.in_menus]

@@ -69,7 +69,8 @@ async def test_menu_and_button_words_come_from_the_flows(server: FakeTelegramAPI
                                             poll_timeout=1, pacing=FAST))
     await bot.start()
     try:
-        [call] = server.calls_to("setMyCommands", ok_only=True)
+        calls = server.calls_to("setMyCommands", ok_only=True)
+        [call] = [c for c in calls if not c.params.get("language_code")]
         assert [(c["command"], c["description"]) for c in call.params["commands"]] == [
             (name, f"Beschreibung von /{name}") for name in names]
         server.push_command(GROUP, "start", chat_type="supergroup", user_id=ALICE)
@@ -177,3 +178,30 @@ def test_a_toast_is_cut_to_what_telegram_takes() -> None:
     assert toast("Saved.") == "Saved."
     cut = toast("x" * 300)
     assert cut is not None and len(cut) == 200 and cut.endswith("…")
+
+
+def test_the_apps_language_goes_with_each_message() -> None:
+    message = _message("hola")
+    message["from"] = {**_user(ALICE), "language_code": "es"}
+    update = Update.de_json({"update_id": 8, "message": message}, None)
+    assert to_incoming(update) == Incoming(UserKey("telegram", str(ALICE)), text="hola",
+                                           private=True, update_id="8", language="es")
+
+
+async def test_a_spanish_app_gets_spanish_the_first_time_and_a_spanish_menu(
+        tg: Harness) -> None:
+    """setMyCommands once for everyone and once with language_code for each other shipped
+    language; a person whose Telegram is in Spanish is answered in Spanish from /start."""
+    calls = tg.server.calls_to("setMyCommands", ok_only=True)
+    by_language = {c.params.get("language_code"): c.params["commands"] for c in calls}
+    assert set(by_language) == {None, "es"}
+    spanish = {c["command"]: c["description"] for c in by_language["es"]}
+    assert spanish["language"] == "Cambiar el idioma en que te hablo"
+    assert spanish["help"] == "Lo que puedes hacer aquí"
+    tg.server.user(ALICE, language_code="es")
+    reply = await tg.send(ALICE, "/start")
+    assert "¿Tienes 18 años o más?" in texts(reply)[-1]
+    assert labels(reply[-1]) == ["Sí, tengo 18 años o más", "No, tengo menos de 18"]
+    tg.server.user(ALICE, language_code="en")  # changed later in the app: the session keeps es
+    again = await tg.press(ALICE, "Sí, tengo 18 años o más")
+    assert "¿Cuál de estas opciones va contigo hoy?" in texts(again)[0]

@@ -193,11 +193,18 @@ class TelegramBot:
                 await request.shutdown()
 
     async def _register_commands(self) -> None:
-        try:
-            await self.app.bot.set_my_commands(
-                [BotCommand(name, description) for name, description in command_menu(self.texts)])
-        except TelegramError as error:  # a missing menu is no reason not to run
-            log.warning("event=set_commands_failed error=%s", type(error).__name__)
+        """The command menu in the default language for everyone, and in each other shipped
+        language for people whose app uses it (setMyCommands' `language_code`)."""
+        default = True
+        for code, texts in self.coach.texts_by_language().items():
+            try:
+                await self.app.bot.set_my_commands(
+                    [BotCommand(name, description) for name, description in command_menu(texts)],
+                    language_code=None if default else code)
+            except TelegramError as error:  # a missing menu is no reason not to run
+                log.warning("event=set_commands_failed language=%s error=%s", code,
+                            type(error).__name__)
+            default = False
 
 
 # -- the command ------------------------------------------------------------------------------

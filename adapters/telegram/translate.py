@@ -51,12 +51,14 @@ def to_incoming(update: Update) -> Incoming | None:
     key = UserKey("telegram", str(user.id))
     private = chat.type == ChatType.PRIVATE
     update_id = str(update.update_id)
+    language = user.language_code  # the app's language: the core takes it the first time
     if update.callback_query is not None:
         return Incoming(key, button=update.callback_query.data or "", private=private,
-                        update_id=update_id)
+                        update_id=update_id, language=language)
     if update.message is None:
         return None
-    return Incoming(key, text=update.message.text, private=private, update_id=update_id)
+    return Incoming(key, text=update.message.text, private=private, update_id=update_id,
+                    language=language)
 
 
 def addressed(message: Message, username: str | None, bot_id: int) -> bool:

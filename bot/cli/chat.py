@@ -37,6 +37,9 @@ def add_parser(subparsers: Subparsers) -> None:
                      "/menu. Quit with Ctrl-D.")
     parser.add_argument("--user", default=os.environ.get("USER") or "me", metavar="NAME",
                         help="whose session to use (default: your login name)")
+    parser.add_argument("--lang", metavar="LANG",
+                        help="the language to speak, from the first line (a shipped one, "
+                             "e.g. es; /language changes it later)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +51,11 @@ def run(args: argparse.Namespace) -> int:
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="replace")  # type: ignore[union-attr]
     coach = build_coach(Settings(args.store, args.flows))
-    chat = ConsoleChat(coach, args.user, sys.stdout)
+    shipped = list(coach.texts_by_language())
+    if args.lang and args.lang not in shipped:
+        raise CommandError(f"--lang {args.lang}: the languages shipped with these flows are "
+                           f"{', '.join(shipped)}", EXIT_USAGE)
+    chat = ConsoleChat(coach, args.user, sys.stdout, args.lang)
 
     async def session() -> int:
         loop = asyncio.get_running_loop()

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from bot.cli import flows_graph
+from bot.cli import flows_graph, flows_messages
 from bot.cli.common import EXIT_FAILED, EXIT_USAGE, Subparsers, command
 from bot.flowlang.errors import FlowErrors
 
@@ -35,6 +35,9 @@ def add_parser(subparsers: Subparsers) -> None:
                                  help="check, test or graph:")
     check = command(inner, "check", run, "report every problem as file:line:col")
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH", help=CHECK_PATHS_HELP)
+    check.add_argument("--lang", metavar="LANG",
+                       help="also list every sentence missing, fuzzy or unused in LANG's "
+                            "translation, with file:line")
     test = command(inner, "test", run, "run conversation transcripts: coach flows test "
                                        "PATH...",
                    "Play conversation transcripts through the coach and report PASS or FAIL "
@@ -46,11 +49,12 @@ def add_parser(subparsers: Subparsers) -> None:
     test.add_argument("--show", action="store_true",
                       help="print every turn and the coach's reply (handy while writing)")
     flows_graph.add_parser(inner)
+    flows_messages.add_parser(inner)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.flows_command == "check":
-        return check(args.paths or [args.flows or _flows_dir()])
+        return check(args.paths or [args.flows or _flows_dir()], lang=args.lang)
     return test(args.paths, args.flows, only=args.only, show=args.show)
 
 
@@ -75,7 +79,7 @@ def _folder_of_data_file(path: Path) -> Path | None:
     return None
 
 
-def check(paths: list[Path]) -> int:
+def check(paths: list[Path], lang: str | None = None) -> int:
     from bot.app import check_flows
     from bot.flowlang.catalog import flow_files
     from bot.templates import fill
@@ -95,6 +99,12 @@ def check(paths: list[Path]) -> int:
     if flows or not owned:
         catalog, found = check_flows(flows)
         problems += found
+    problems = [str(p) for p in problems]
+    folders = [p for p in paths if p.is_dir()]
+    languages: list[str] = []
+    if len(folders) == 1 and not owned:  # a flows folder: its translations too
+        found, languages = flows_messages.report(folders[0], lang)
+        problems += found
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -109,6 +119,8 @@ def check(paths: list[Path]) -> int:
     states = sum(len(f.spec.states) for f in checked)
     print(fill("ok: ${flows} flow|flows, ${states} state|states checked in ${ms} ms",
                {"flows": len(checked), "states": states, "ms": f"{took:.0f}"}))
+    for line in languages:
+        print(line)
     return 0
 
 

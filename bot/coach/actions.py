@@ -45,7 +45,7 @@ def analyse(ctx: StepContext, text: str, context: str = "rehearsal", *,
     reader = learned if isinstance(learned, LearnedReader) else (
         feedback.shipped_learned() if learned_too else None)
     return feedback.analyse(text, rules if isinstance(rules, FeedbackRules) else None,
-                            setting_for(ctx.session.slots, context), reader)
+                            setting_for(ctx.session.slots, context, ctx.session.lang), reader)
 
 
 def _int(ctx: StepContext, slot: str, default: int = 0) -> int:

@@ -46,6 +46,10 @@ class Catalog:
     slots: frozenset[str] = frozenset()
     questions: dict[str, str] = field(default_factory=dict)
     services: dict[str, object] = field(default_factory=dict)
+    # The language its sentences are in, and every shipped language's catalog by code
+    # (bot/i18n/; the English catalog holds them all, itself included).
+    lang: str = "en"
+    languages: dict[str, Catalog] = field(default_factory=dict, compare=False, repr=False)
 
     def flow(self, flow_id: str) -> CompiledFlow | None:
         return self.flows.get(flow_id)

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from bot.flowlang.errors import FlowProblem
+from bot.flowlang.source import overlaid
 from bot.yamlfile import safe_data
 
 Loader = Callable[[Path], tuple[Any, list[FlowProblem]]]
@@ -54,7 +55,7 @@ def compiled(build: Compiler) -> Loader:
 
     def load(path: Path) -> tuple[Any, list[FlowProblem]]:
         try:
-            return build(safe_data(path.read_text(encoding="utf-8"))), []
+            return build(overlaid(str(path), safe_data(path.read_text(encoding="utf-8")))), []
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
             line, col = (mark.line + 1, mark.column + 1) if mark else (1, 0)

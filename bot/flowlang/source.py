@@ -8,6 +8,9 @@ column, so later checks can point at the exact place in the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,26 @@ from bot.flowlang.errors import FlowProblem
 from bot.yamlfile import SafeLoader
 
 PathKey = tuple[Any, ...]
+# While a translated catalog loads (bot/i18n/), every file's data passes through this: its
+# sentences in that language, by place. One hook here instead of one per feature loader.
+Overlay = Callable[[str, Any], Any]
+_OVERLAY: ContextVar[Overlay | None] = ContextVar("text_overlay", default=None)
+
+
+@contextmanager
+def text_overlay(overlay: Overlay) -> Iterator[None]:
+    """Files loaded inside this block are read through `overlay(path, data)`."""
+    token = _OVERLAY.set(overlay)
+    try:
+        yield
+    finally:
+        _OVERLAY.reset(token)
+
+
+def overlaid(name: str, data: Any) -> Any:
+    """`data` of the file `name` as the current overlay has it (as it is without one)."""
+    overlay = _OVERLAY.get()
+    return data if overlay is None else overlay(name, data)
 
 
 @dataclass
@@ -102,7 +125,7 @@ def parse_source(text: str, name: str) -> tuple[SourceDoc | None, list[FlowProbl
         walker.walk(node, ())
         if walker.looped:
             return None, problems
-        doc.data = loader.construct_document(node)
+        doc.data = overlaid(name, loader.construct_document(node))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 0)

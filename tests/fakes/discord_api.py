@@ -516,10 +516,12 @@ class FakeDiscordAPI(FakeServer[RecordedCall]):
         guild_id: int | None = None,
         channel_id: int | None = None,
         context: int | None = None,
+        locale: str = "en-US",
     ) -> InteractionRecord:
         """User ``user_id`` runs ``/name`` with ``options``, in their DM with the bot or, with
-        ``guild_id``, in a server channel. The command must have been synced (globally, or to
-        that guild); its option types come from the synced definition."""
+        ``guild_id``, in a server channel; ``locale`` is their client's language. The command
+        must have been synced (globally, or to that guild); its option types come from the
+        synced definition."""
         command = self._synced_command(name, guild_id)
         kinds = {o["name"]: o.get("type", 3) for o in command.get("options") or []}
         unknown = set(options or {}) - set(kinds)
@@ -533,7 +535,7 @@ class FakeDiscordAPI(FakeServer[RecordedCall]):
         if command.get("guild_id"):
             data["guild_id"] = command["guild_id"]
         return self._push_interaction(APPLICATION_COMMAND, user_id, data, guild_id=guild_id,
-                                      channel_id=channel_id, context=context)
+                                      channel_id=channel_id, context=context, locale=locale)
 
     def push_button(self, user_id: int, custom_id: str, message_id: int) -> InteractionRecord:
         """User ``user_id`` presses the button ``custom_id`` on message ``message_id``.
@@ -800,6 +802,7 @@ class FakeDiscordAPI(FakeServer[RecordedCall]):
         channel_id: int | None,
         context: int | None = None,
         message: dict[str, Any] | None = None,
+        locale: str = "en-US",
     ) -> InteractionRecord:
         user = self.user(user_id)
         if guild_id is None:
@@ -816,7 +819,7 @@ class FakeDiscordAPI(FakeServer[RecordedCall]):
         payload: dict[str, Any] = {
             "id": str(interaction_id), "application_id": str(self.application_id),
             "type": kind, "token": token, "version": 1, "data": data,
-            "channel": channel, "channel_id": str(channel_id), "locale": "en-US",
+            "channel": channel, "channel_id": str(channel_id), "locale": locale,
             "app_permissions": DEFAULT_PERMISSIONS, "entitlements": [],
             "entitlement_sku_ids": [], "context": context,
             "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,

@@ -1,0 +1,59 @@
+"""bot/i18n/places.py: which YAML values are sentences, and their stable ids."""
+
+from __future__ import annotations
+
+from bot.flowlang.source import parse_source
+from bot.i18n.places import ctxt_of, is_text, is_text_file, overlay, places
+
+FLOW = """\
+id: talk
+title: Step 1
+start: opener
+states:
+  opener:
+    say: "I've noticed ${behavior}."
+    choices:
+      - {label: Yes, set: {role: hurt}, to: next}
+      - {label: "No", to: next}
+    ask: {slot: opener, skip: Skip this one}
+  next:
+    say: [One, Two]
+"""
+
+
+def test_flow_sentences_and_their_ids() -> None:
+    doc, problems = parse_source(FLOW, "talk.yaml")
+    assert doc is not None and not problems
+    found = [(p.ctxt, p.text, p.line) for p in places("talk.yaml", doc)]
+    assert found == [
+        ("talk.title", "Step 1", 2),
+        ("talk.opener.say", "I've noticed ${behavior}.", 6),
+        ("talk.opener.choices.0", "Yes", 8),
+        ("talk.opener.choices.1", "No", 9),
+        ("talk.opener.skip", "Skip this one", 10),
+        ("talk.next.say.0", "One", 12),
+        ("talk.next.say.1", "Two", 12),
+    ]
+
+
+def test_data_file_ids_and_what_is_not_text() -> None:
+    assert ctxt_of("core/messages.yaml", ("help",)) == "core.help"
+    assert ctxt_of("safety/resources.yaml", ("regions", "gb", "general", 1)) == (
+        "safety.resources.regions.gb.general.1")
+    assert is_text("coach/coaching.yaml", ("roleplay", "tips", "steady"))
+    assert not is_text("coach/coaching.yaml", ("roleplay", "moves", "short", 0))
+    assert not is_text("talk.yaml", ("states", "opener", "choices", 0, "set", "role"))
+    assert is_text_file("menu.yaml") and not is_text_file("safety/screen_rules.yaml")
+    assert not is_text_file("core/person_words.yaml")
+
+
+def test_overlay_replaces_sentences_only() -> None:
+    doc, _ = parse_source(FLOW, "talk.yaml")
+    assert doc is not None
+    data = overlay("talk.yaml", doc.data, lambda ctxt, text: f"<{ctxt}>")
+    opener = data["states"]["opener"]
+    assert opener["say"] == "<talk.opener.say>"
+    assert opener["choices"][0] == {"label": "<talk.opener.choices.0>", "set": {"role": "hurt"},
+                                    "to": "next"}
+    assert opener["ask"]["slot"] == "opener" and data["id"] == "talk"
+    assert doc.data["states"]["opener"]["say"] == "I've noticed ${behavior}."  # a copy

@@ -53,6 +53,10 @@ from bot.understanding.learned import LearnedReader
 
 # The menu asks adults to confirm their age; until they have, deep links lead to the menu.
 CONSENT_SLOT, CONSENT_VALUE = "adult", "yes"
+# The step (flow) where the coach last asked directly about safety because the screen could
+# not read the person's language (kept, and shown in /export as a note).
+ASKED_DIRECTLY = "safety_asked_directly"
+UNREAD_MIN_WORDS = 4  # fewer, where a step takes no text, is a choice typed, not a story
 Screen = Callable[[str, Setting], ScreenResult]
 Stage = Callable[[Turn], bool]
 __all__ = ["CONSENT_SLOT", "CONSENT_VALUE", "Screen", "Stages", "parse_command"]
@@ -329,9 +333,18 @@ class Stages:
         """Screen the message before anything else uses it. A flagged message is never
         stored as an answer, echoed or logged; the person is taken to the safety flow."""
         turn.screened = True
-        result = self.screen(turn.text or "", self.setting(turn.ctx.session))
+        session = turn.ctx.session
+        result = self.screen(turn.text or "", self.setting(session))
         if not result.is_flagged:
             return False
+        if safety_screen.unread(result):
+            # Asked directly once in each step: words it cannot read are no sign of
+            # safety, but asking at every line would drown the conversation.
+            if (turn.command is not None or session.flow == SAFETY_FLOW
+                    or session.slots.get(ASKED_DIRECTLY) == session.flow
+                    or not self._writing(session, turn.text or "")):
+                return False  # a command, a button's words, or already asked here
+            session.slots[ASKED_DIRECTLY] = session.flow
         if self.on_flag is not None:
             self.on_flag(result.category, result.risk)
         ctx = turn.ctx
@@ -348,7 +361,15 @@ class Stages:
         ctx.session.held = turn.text if keep else None
         ctx.session.pending = None
         turn.shown = self.engine.call(ctx, Position(SAFETY_FLOW, entry))
+        if safety_screen.unread(result):
+            turn.notes = [self.texts.get("unread_language")]
         return True
+
+    def _writing(self, session: Session, text: str) -> bool:
+        """Words the person wrote, not a button's answer typed ("sí", "vale"): where the
+        step keeps what is typed, or four words or more anywhere."""
+        return (self.engine.state(session).keeps_text is not None
+                or len(text.split()) >= UNREAD_MIN_WORDS)
 
     def setting(self, session: Session) -> Setting:
         """Who speaks (the `role` slot) and where they type (the state's or flow's context)."""

@@ -20,6 +20,7 @@ TEXT_IDS: dict[str, frozenset[str]] = {
     "privacy_kept_for": frozenset({"days"}),
     "privacy_kept_until_deleted": frozenset(),
     "sos": frozenset(),
+    "unread_language": frozenset(),
     "unknown_command": frozenset({"command"}),
     "stale_button": frozenset(),
     "bad_button": frozenset(),

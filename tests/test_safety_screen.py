@@ -681,3 +681,16 @@ def test_explain_names_the_nearest_examples_never_the_message(
     assert len(out["learned"]["nearest"]) == 3 and VEILED not in json.dumps(out)
     assert main(["screen", "--rules-only", "--", VEILED]) == 0
     assert capsys.readouterr().out.startswith("none: none (no_match)")
+
+
+def test_words_in_a_language_the_rules_cannot_read_are_never_a_silent_pass() -> None:
+    from bot.safety.screen import unread
+    from bot.setting import Setting
+
+    spanish = Setting(language="es")
+    result = screen("me pegó anoche cuando vio los mensajes", None, spanish)
+    assert result.risk == "unsure" and unread(result) and result.rule == "unread_language:es"
+    assert not screen("🙂", None, spanish).is_flagged  # nothing to read, nothing to judge
+    english_words = screen("I want to kill myself", None, spanish)
+    assert english_words.risk == "risk" and not unread(english_words)  # what it can read, it judges
+    assert not unread(screen("me pegó anoche", None, Setting(language="en")))

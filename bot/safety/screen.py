@@ -44,6 +44,7 @@ RULES_PATH = flows_file("safety/screen_rules.yaml")  # honours COACH_FLOWS_DIR
 SERVICE = "screen_rules"
 LEARNED = "screen_learned"  # the learned stage, offered under this name (bot/app.py)
 NO_MATCH = "no_match"
+UNREAD = "unread_language"
 EXAMPLES_FILE = "safety/screen_examples.yaml"
 RISK_LEVELS = ("none", "unsure", "risk")
 CATEGORIES = ("violence", "coercive_control", "self_harm", "none")
@@ -135,6 +136,9 @@ class RuleSet:
     signal_patterns: tuple[tuple[int, int], ...] = ()
     signal_index: GateIndex | None = None
     in_setting: tuple[SettingRule, ...] = ()
+    # The languages the rules (and the learned stage's examples) are written in: a message
+    # in any other is one the screen cannot judge, and it says so (`UNREAD`).
+    languages: tuple[str, ...] = ("en",)
     max_chars: int = 20_000
     negation_window: int = 3
     breaker_window: int = 6
@@ -259,6 +263,7 @@ def build_rules(data: Mapping[str, Any], *, gates: bool = True) -> RuleSet:
         ),
         in_setting=build_setting_rules(data.get("in_setting"), CATEGORIES[:-1],
                                        lambda raw, where: _compile(raw, macros, where)),
+        languages=tuple(str(lang) for lang in data.get("languages") or ("en",)),
         **{k: int(v) for k, v in settings.items()},
     )
 
@@ -483,6 +488,10 @@ def screen(text: str, rules: RuleSet | None = None, setting: Setting = NO_SETTIN
     found = _screen_words(text, rules)
     if found.rule == NO_MATCH and learned is not None:
         found = _learned(text, learned)
+    if found.rule == NO_MATCH and setting.language not in rules.languages and _WORD_RE.search(
+            text):
+        # Words it cannot read are no sign of safety: never a silent pass.
+        return ScreenResult("unsure", "none", f"{UNREAD}:{setting.language}")
     if not found.is_flagged or not rules.in_setting:
         return found
     try:
@@ -498,6 +507,11 @@ def screen(text: str, rules: RuleSet | None = None, setting: Setting = NO_SETTIN
 def shipped_learned() -> LearnedReader | None:
     """The shipped examples' reader, for flows folders without examples of their own."""
     return shipped_reader(EXAMPLES_FILE, LABELS, "category")
+
+
+def unread(result: ScreenResult) -> bool:
+    """The screen could not judge the message: it is in a language the rules do not read."""
+    return result.rule.startswith(UNREAD + ":")
 
 
 def _learned(text: str, learned: LearnedReader) -> ScreenResult:

@@ -51,6 +51,7 @@ from adapters.discord_client import (
     NO_MENTIONS,
     PLATFORM,
     Delivery,
+    GuildCommand,
     build_client,
     channel_id,
     command_text,
@@ -91,7 +92,6 @@ TEXT_MESSAGES = (discord.MessageType.default, discord.MessageType.reply)
 
 EVERYWHERE = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True)
 ANY_INSTALL = app_commands.AppInstallationType(guild=True, user=True)
-GLOBAL_ONLY_FIELDS = ("contexts", "integration_types")
 START_FAILURES = StartFailures(
     platform="Discord",
     rejected=discord.LoginFailure,
@@ -215,7 +215,7 @@ class DiscordBot:
         """Discord documents `contexts` and `integration_types` for global commands only,
         so a guild's copy has neither."""
         everywhere = guild is None
-        self.tree.add_command(_Command(
+        self.tree.add_command(GuildCommand(
             name=name, description=description, callback=callback,
             allowed_contexts=EVERYWHERE if everywhere else None,
             allowed_installs=ANY_INSTALL if everywhere else None), guild=guild)
@@ -466,18 +466,6 @@ class DiscordBot:
         except discord.HTTPException as error:
             log.info("event=buttons_not_removed channel=%s %s", channel_id(delivery),
                      failure_text(error))
-
-
-class _Command(app_commands.Command[Any, ..., None]):
-    """discord.py sends `contexts` and `integration_types` as null when a command has none;
-    a guild command should not carry the fields at all."""
-
-    def to_dict(self, tree: app_commands.CommandTree[Any]) -> dict[str, Any]:
-        payload = super().to_dict(tree)
-        for key in GLOBAL_ONLY_FIELDS:
-            if payload.get(key) is None:
-                payload.pop(key, None)
-        return payload
 
 
 # -- the command --------------------------------------------------------------------------------

@@ -155,3 +155,18 @@ def failure_text(error: discord.HTTPException) -> str:
     text is cut, so no cut can leave a piece of it that the log filter would not know."""
     text = shorten(redact(error.text), 200)
     return f"status={error.status} code={error.code} error={text!r}"
+
+
+GLOBAL_ONLY_FIELDS = ("contexts", "integration_types")
+
+
+class GuildCommand(app_commands.Command[Any, ..., None]):
+    """discord.py sends `contexts` and `integration_types` as null when a command has none;
+    a guild command should not carry the fields at all."""
+
+    def to_dict(self, tree: app_commands.CommandTree[Any]) -> dict[str, Any]:
+        payload = super().to_dict(tree)
+        for key in GLOBAL_ONLY_FIELDS:
+            if payload.get(key) is None:
+                payload.pop(key, None)
+        return payload

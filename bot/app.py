@@ -15,7 +15,7 @@ from bot.checkins.texts import SERVICE as CHECKIN_TEXTS
 from bot.checkins.texts import TEXTS_FILE as CHECKIN_TEXTS_FILE
 from bot.checkins.texts import load_checkin_texts
 from bot.coach import actions as coach_actions
-from bot.coach import feedback, practice
+from bot.coach import feedback, feedback_rules, practice
 from bot.coach.coaching import COACHING_FILE, load_coaching
 from bot.coach.partner import PARTNER_FILES, load_partner, service_name
 from bot.config import check_config, operator_config
@@ -34,7 +34,7 @@ from bot.person_words import SERVICE as PERSON_WORDS
 from bot.person_words import entries as person_words_entries
 from bot.pipeline import Coach
 from bot.safety import actions as safety_actions
-from bot.safety import screen
+from bot.safety import screen, screen_rules
 from bot.safety.flow import SAFETY_ENTRY_STATES, SAFETY_FLOW
 from bot.safety.resources import RESOURCES_FILE, load_resources
 from bot.store import open_store
@@ -65,15 +65,15 @@ def features(registry: Registry | None = None) -> Features:
               for role, path in PARTNER_FILES.items()),
             # The screen's and the coach's rules: the ones in the flows folder are the ones
             # that run (a folder without them runs the shipped ones).
-            DataFile(screen.SERVICE, Path("safety") / "screen_rules.yaml",
-                     compiled(screen.build_rules)),
-            DataFile(feedback.SERVICE, Path("coach") / "feedback_rules.yaml",
-                     compiled(feedback.build_rules)),
+            DataFile(screen_rules.SERVICE, Path("safety") / "screen_rules.yaml",
+                     compiled(screen_rules.build_rules)),
+            DataFile(feedback_rules.SERVICE, Path("coach") / "feedback_rules.yaml",
+                     compiled(feedback_rules.build_rules)),
             # The learned second stages: examples beside the flows, fitted as they load.
             DataFile(screen.LEARNED, Path(screen.EXAMPLES_FILE),
                      examples_loader(screen.LABELS, "category")),
             DataFile(feedback.LEARNED, Path(feedback.EXAMPLES_FILE),
-                     examples_loader(feedback.VERDICTS, "verdict")),
+                     examples_loader(feedback_rules.VERDICTS, "verdict")),
         ),
         entry_states={SAFETY_FLOW: SAFETY_ENTRY_STATES, CHECKIN_FLOW: CORE_STATES},
     )

@@ -55,6 +55,11 @@ class PersonWords:
     i_verbs: Mapping[str, str]
     you_verbs: Mapping[str, str]
     swaps: Mapping[str, str]
+    # The languages these words are; other words are kept as typed, never swapped with these.
+    languages: tuple[str, ...] = ("en",)
+
+    def reads(self, lang: str | None) -> bool:
+        return (lang or "en") in self.languages
 
     def to_partner(self, text: str) -> str:
         """`text` about the partner, said to them; unchanged where who is meant is unclear."""
@@ -108,6 +113,7 @@ def build_person_words(raw: Any) -> PersonWords:
         i_verbs=_pairs(raw, "i_verbs"),
         you_verbs=_pairs(raw, "you_verbs"),
         swaps=_pairs(raw, "swaps"),
+        languages=tuple(_words(raw.get("languages") or ["en"])),
     )
 
 
@@ -132,7 +138,9 @@ entries = Registry()
                             "(\"he texts\" is kept as \"you text\")", needs=SERVICE)
 def address_partner(ctx: StepContext, text: str) -> str:
     words = ctx.services.get(SERVICE)
-    return words.to_partner(text) if isinstance(words, PersonWords) else text
+    if not isinstance(words, PersonWords) or not words.reads(ctx.session.lang):
+        return text  # words in another language are kept as typed, not turned with English
+    return words.to_partner(text)
 
 
 def to_partner(text: str, words: PersonWords | None = None) -> str:

@@ -43,6 +43,7 @@ from bot.pairing.together import SERVICE as TOGETHER
 from bot.pairing.together import Together
 from bot.pending import DELETE_NO, DELETE_YES, ConfirmDelete
 from bot.safety import screen as safety_screen
+from bot.safety import screen_rules
 from bot.safety.actions import APPLY_HELD
 from bot.safety.flow import SAFETY_FLOW
 from bot.safety.screen import ScreenResult
@@ -99,8 +100,8 @@ class Stages:
 
     @staticmethod
     def _screen_with_flows_rules(catalog: Catalog) -> Screen:
-        rules = catalog.services.get(safety_screen.SERVICE)
-        own = rules if isinstance(rules, safety_screen.RuleSet) else None
+        rules = catalog.services.get(screen_rules.SERVICE)
+        own = rules if isinstance(rules, screen_rules.RuleSet) else None
         learned = catalog.services.get(safety_screen.LEARNED)
         reader = learned if isinstance(learned, LearnedReader) else safety_screen.shipped_learned()
         return lambda text, setting: safety_screen.screen(text, own, setting, reader)

@@ -17,11 +17,11 @@ from bot.app import Settings, build_coach
 from .conftest import REPO
 
 
-def _chat(lines: list[str], **env: str) -> str:
+def _chat(lines: list[str], *chat_args: str, **env: str) -> str:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("COACH_")}
     environ.update(env)
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "--store", "memory", "chat"],
+        [sys.executable, "-m", "bot", "--store", "memory", "chat", *chat_args],
         input="\n".join(lines) + "\n",
         capture_output=True,
         text=True,
@@ -102,3 +102,14 @@ def test_a_catalog_carries_the_registry_it_was_compiled_with() -> None:
     registry = build_registry()
     catalog = load_catalog([CORE_FLOWS], registry)
     assert catalog.registry is registry
+
+
+
+@pytest.mark.parametrize(("country", "line"), [
+    ("es", "016"), ("mx", "800 911 2000"), ("ar", "144"), ("co", "155"), ("cl", "*4141")])
+def test_a_spanish_speaking_country_gets_its_own_help_lines_in_spanish(country: str,
+                                                                       line: str) -> None:
+    text = _chat(["/sos"], "--lang", "es", COACH_COUNTRY=country)
+    assert line in text
+    assert "gratis y a cualquier hora" in text  # the lines' Spanish, from flows/locales/es.po
+    assert "don't have a local number" not in text

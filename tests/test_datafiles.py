@@ -11,7 +11,7 @@ from bot.flowlang.datafiles import DataFile, compiled, load_data_files
 from bot.flowlang.errors import FlowProblem
 from bot.messages import Incoming, UserKey
 from bot.pipeline import Coach
-from bot.safety.screen import SERVICE as SCREEN_RULES
+from bot.safety.screen_rules import SERVICE as SCREEN_RULES
 from bot.setting import NO_SETTING
 from bot.store.memory import MemoryStore
 from tests.conftest import REPO

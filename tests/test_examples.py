@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from bot.coach.feedback import VERDICTS
+from bot.coach.feedback_rules import VERDICTS
 from bot.safety.screen import LABELS
 from bot.understanding import fitted
 from bot.understanding.examples import examples_loader

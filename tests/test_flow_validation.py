@@ -131,6 +131,7 @@ ONE_PROBLEM: list[tuple[str, Expected]] = [
     ("self_loop", (T, 17, 3, "state 'done' is a dead end: from here the flow only goes round "
                              "(done -> done) and can never be left")),
     ("menu_button_not_bool", (T, 4, 14, "'menu_button' must be true or false")),
+    ("words_not_set", (T, 4, 9, "'words' names 'mood', which no button in this flow sets")),
     ("context_unknown", (T, 12, 14, "'context' must be one of: chat, story, rehearsal, "
                                     "practice, reflection, boundary, safety_question "
                                     "(did you mean 'rehearsal'?)")),

@@ -34,7 +34,11 @@ def test_extraction_is_deterministic_and_names_places(tmp_path: Path) -> None:
     assert by_id["menu.first_visit.say.1"].msgid.endswith("Are you 18 or older?")
     # what is matched or stored, never said, stays out
     assert not any(ctxt.startswith("coach.coaching.roleplay.moves") for ctxt in by_id)
-    assert not any(".set." in ctxt or "screen_rules" in ctxt for ctxt in by_id)
+    assert not any("screen_rules" in ctxt for ctxt in by_id)
+    assert not any(".set.role" in ctxt or ".set.ci_kind" in ctxt for ctxt in by_id)
+    # ... but the person's words a button stands for, and the words people type, are in
+    assert by_id["talk.feeling.choices.0.set.feeling"].msgid == "hurt"
+    assert "talk.feeling.ask.strip_prefix.0" in by_id
     assert any("${" in e.msgid for e in pot)  # placeholders stay in the text
 
 

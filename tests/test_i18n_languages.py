@@ -39,3 +39,30 @@ def test_a_translation_that_breaks_the_flows_is_reported(tmp_path: Path) -> None
     assert any("in es (es.po)" in p.message and p.path.endswith("menu.yaml") for p in problems)
     with pytest.raises(FlowErrors):
         load_flows(flows)
+
+
+def test_a_sentence_not_yet_translated_is_said_in_english_never_empty(tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "flows", flows)
+    path = flows / "locales" / "es.po"
+    po = polib.pofile(str(path), wrapwidth=78)
+    for entry in po:
+        if entry.msgctxt.startswith("learn."):
+            entry.msgstr = ""
+    po.save(str(path))
+    spanish = load_flows(flows).languages["es"]
+    assert spanish.flows["learn"].spec.title == load_flows(flows).flows["learn"].spec.title
+    assert spanish.flows["menu"].spec.states["choose"].say == (
+        "¿Cuál de estas opciones va contigo hoy?",)
+
+
+def test_the_shipped_spanish_translates_every_sentence() -> None:
+    """A complete second language: nothing in the template without its Spanish."""
+    template = polib.pofile(str(Path(__file__).resolve().parent.parent / "flows" / "locales"
+                                / "messages.pot"))
+    spanish = {(e.msgctxt, e.msgid): e for e in polib.pofile(
+        str(Path(__file__).resolve().parent.parent / "flows" / "locales" / "es.po"))}
+    missing = [e.msgctxt for e in template
+               if not spanish.get((e.msgctxt, e.msgid)) or not spanish[(e.msgctxt, e.msgid)].msgstr
+               or spanish[(e.msgctxt, e.msgid)].fuzzy]
+    assert missing == []

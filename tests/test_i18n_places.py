@@ -57,3 +57,42 @@ def test_overlay_replaces_sentences_only() -> None:
                                     "to": "next"}
     assert opener["ask"]["slot"] == "opener" and data["id"] == "talk"
     assert doc.data["states"]["opener"]["say"] == "I've noticed ${behavior}."  # a copy
+
+
+WORDS_FLOW = """\
+id: talk
+title: Step 1
+start: feeling
+words: [feeling]
+states:
+  feeling:
+    say: How does it feel?
+    ask: {slot: feeling, strip_prefix: ["I feel"]}
+    choices:
+      - {label: hurt, set: {feeling: hurt, role: hurt}, to: next}
+    next:
+      - {to: next, if: {slot_mentions: {feeling: [scared, afraid]}}}
+  next:
+    say: Done
+"""
+
+
+def test_the_persons_words_and_the_words_people_type_are_translated_logic_is_not() -> None:
+    doc, problems = parse_source(WORDS_FLOW, "talk.yaml")
+    assert doc is not None and not problems
+    found = [p.ctxt for p in places("talk.yaml", doc)]
+    assert "talk.feeling.choices.0.set.feeling" in found  # listed under `words:`
+    assert "talk.feeling.choices.0.set.role" not in found  # decided by: never translated
+    assert "talk.feeling.ask.strip_prefix.0" in found
+    assert "talk.feeling.next.0.if.slot_mentions.feeling.1" in found
+
+
+def test_a_word_list_entry_may_become_several_words_a_sentence_may_not() -> None:
+    doc, _ = parse_source(WORDS_FLOW, "talk.yaml")
+    assert doc is not None
+    spanish = {"talk.feeling.next.0.if.slot_mentions.feeling.0": "miedo | asustad",
+               "talk.feeling.choices.0.set.feeling": "dolido/a | herido/a"}
+    data = overlay("talk.yaml", doc.data, lambda ctxt, text: spanish.get(ctxt, text))
+    state = data["states"]["feeling"]
+    assert state["next"][0]["if"]["slot_mentions"]["feeling"] == ["miedo", "asustad", "afraid"]
+    assert state["choices"][0]["set"] == {"feeling": "dolido/a | herido/a", "role": "hurt"}

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from bot.safety.screen import build_rules, load_rules, screen
+from bot.safety.screen import screen
+from bot.safety.screen_rules import build_rules, load_rules
 from bot.setting import Setting
 from bot.yamlfile import safe_data
 from tests.conftest import REPO
@@ -96,9 +97,22 @@ def test_harm_happening_now_is_never_explained_away(text: str) -> None:
 
 
 def test_a_commitment_is_not_a_risk_by_resemblance_but_rules_still_flag() -> None:
-    from bot.safety.screen import shipped_learned
+    """A learned stage whose examples call hourly check-ins control flags one told as a
+    story; written as one's own commitment at a boundary question, it is not a risk."""
+    from bot.safety.screen import LABELS, shipped_learned
+    from bot.understanding.learned import Example, LearnedReader
 
-    learned, setting = shipped_learned(), Setting("crossed", "boundary")
+    control = ["he makes me check in with him every hour when I am out",
+               "I have to check in with her every hour or she calls nonstop",
+               "she makes me report in every hour when I am with friends"]
+    calm = ["we went out for dinner with friends last night",
+            "I am going to talk to him about the messages tonight",
+            "my friends think I should give it another chance"]
+    examples = tuple(Example(t, "coercive_control") for t in control) + tuple(
+        Example(t, "none") for t in calm)
+    learned = LearnedReader.fit(shipped_learned().features, LABELS, examples, 0.3, 0.0,
+                                4, 3, 2)
+    setting = Setting("crossed", "boundary")
     text = "I will check in with you every hour when I am out with friends"
     assert screen(text, None, Setting("hurt", "story"), learned).is_flagged  # elsewhere
     result = screen(text, None, setting, learned)

@@ -261,10 +261,19 @@ def test_the_shipped_words_load() -> None:
 
 
 def test_the_flow_address_uses_the_words_loaded_with_the_flows() -> None:
-    ctx = SimpleNamespace(services={SERVICE: shipped()})
+    english = SimpleNamespace(lang="en")
+    ctx = SimpleNamespace(services={SERVICE: shipped()}, session=english)
     assert address_partner(ctx, "he hides his phone") == "you hide your phone"  # type: ignore[arg-type]
-    bare = SimpleNamespace(services={})
+    bare = SimpleNamespace(services={}, session=english)
     assert address_partner(bare, "he hides his phone") == "he hides his phone"  # type: ignore[arg-type]
+
+
+def test_words_in_another_language_are_kept_as_typed_never_turned_with_english() -> None:
+    """"he notado que me ocultas cosas" is Spanish: its "he" and "me" are not the English ones."""
+    spanish = SimpleNamespace(services={SERVICE: shipped()}, session=SimpleNamespace(lang="es"))
+    typed = "he notado que me ocultas cosas"
+    assert address_partner(spanish, typed) == typed  # type: ignore[arg-type]
+    assert shipped().reads("en") and not shipped().reads("es") and shipped().reads(None)
 
 
 FUZZ_WORDS = (

@@ -4,12 +4,12 @@
 
 The flows carry their examples (an installed coach has no tests/), so they are copied here,
 deduplicated and in a fixed order, with the weights fitted from them beside each file
-(`*.weights.npz`, so a start does not pay for the fit). A line that is also in a fresh
-hold-out (tests/data/holdout_fresh*/) is left out, so the hold-outs stay unseen; a hold-out
-once scored and reported is spent (SPENT below) and its lines become examples like any
-other. A counsellor may add examples to the written files by hand (the next start fits the
-weights again); this script rewrites them from the labelled sets, so add lasting ones to a
-set in tests/data.
+(`*.weights.npz`, so a start does not pay for the fit). A line that is also in a fresh hold-out
+(tests/data/holdout_fresh*/, holdout_es*/) is left out, so the hold-outs stay unseen; a hold-out
+once scored and reported is spent (SPENT below) and its lines become examples like any other. A
+counsellor may add examples to the written files by hand (the next start fits the weights
+again); this script rewrites them from the labelled sets, so add lasting ones to a set in
+tests/data.
 """
 
 from __future__ import annotations
@@ -22,19 +22,26 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bot.coach.feedback import VERDICTS  # noqa: E402
+from bot.coach.feedback_rules import VERDICTS  # noqa: E402
 from bot.safety.screen import LABELS  # noqa: E402
 from bot.understanding.examples import examples_loader  # noqa: E402
 from bot.understanding.fitted import weights_path  # noqa: E402
 
 DATA = REPO / "tests" / "data"
 # Hold-outs scored once and reported (docs/understanding.md): now examples.
-SPENT = ("holdout_fresh", "holdout_fresh2")
+SPENT = ("holdout_fresh", "holdout_fresh2", "holdout_fresh3", "holdout_fresh4")
 SCREEN_SETS = ("screen_train.yaml", "screen_train2.yaml", "screen_train3a.yaml",
-               "screen_train3b.yaml", "safety_labelled.yaml", "safety_rounds.yaml",
-               "safety_dev.yaml", "safety_fresh.yaml", "safety_holdout.yaml",
+               "screen_train3b.yaml", "screen_train4a.yaml", "screen_train4b.yaml",
+               "screen_train4c.yaml", "screen_train4d.yaml", "screen_none_en.yaml",
+               "screen_train_es.yaml", "screen_none_es.yaml",
+               "safety_labelled.yaml", "safety_rounds.yaml", "safety_dev.yaml",
+               "safety_fresh.yaml", "safety_holdout.yaml",
                *(f"{folder}/screen.yaml" for folder in SPENT))
-COACH_SETS = ("coach_train.yaml", "coach_train2.yaml", "coach_train3.yaml",
+# Sets in another language than the rules' English: the learned stage learns from them, and
+# they are scored apart (tools/compare_understanding.py leaves them out of its split).
+SPANISH_SETS = ("screen_train_es.yaml", "screen_none_es.yaml")
+COACH_SETS = ("coach_train.yaml", "coach_train2.yaml", "coach_train3.yaml", "coach_train4a.yaml",
+              "coach_train4b.yaml", "coach_train4c.yaml", "coach_train4d.yaml",
               "feedback_labelled.yaml", "feedback_rounds.yaml", "feedback_dev.yaml",
               "feedback_holdout.yaml", *(f"{folder}/coach.yaml" for folder in SPENT))
 
@@ -64,7 +71,7 @@ def held_out() -> set[str]:
     """The fresh hold-outs' texts: only to leave out a labelled line that happens to be one
     of them word for word (a short "are you serious right now?" can be in both)."""
     held = set()
-    for path in sorted(DATA.glob("holdout_fresh*/*.yaml")):
+    for path in sorted([*DATA.glob("holdout_fresh*/*.yaml"), *DATA.glob("holdout_es*/*.yaml")]):
         if path.parent.name in SPENT:
             continue
         for item in yaml.safe_load(path.read_text(encoding="utf-8"))["items"]:
@@ -101,7 +108,7 @@ def rendered() -> dict[Path, str]:
     """Each examples file as this script writes it (a test checks the flows hold these)."""
     return {
         REPO / "flows" / "safety" / "screen_examples.yaml":
-            _render(SCREEN_HEAD, 0.7, 3, _items(SCREEN_SETS, "category")),
+            _render(SCREEN_HEAD, 0.8, 3, _items(SCREEN_SETS, "category")),
         REPO / "flows" / "coach" / "feedback_examples.yaml":
             _render(COACH_HEAD, 0.2, 1, _items(COACH_SETS, "verdict")),
     }

@@ -27,14 +27,15 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bot.coach.feedback import VERDICTS, analyse  # noqa: E402
+from bot.coach.feedback import analyse  # noqa: E402
+from bot.coach.feedback_rules import VERDICTS  # noqa: E402
 from bot.safety.screen import LABELS, screen  # noqa: E402
 from bot.setting import setting_for  # noqa: E402
 from bot.understanding.char_grams import CharGrams  # noqa: E402
 from bot.understanding.embedder import StaticEmbedder  # noqa: E402
 from bot.understanding.features import Features  # noqa: E402
 from bot.understanding.learned import Example, LearnedReader  # noqa: E402
-from tools.build_examples import COACH_SETS, SCREEN_SETS, held_out  # noqa: E402
+from tools.build_examples import COACH_SETS, SCREEN_SETS, SPANISH_SETS, held_out  # noqa: E402
 
 MODEL = REPO / "flows" / "models" / "minilm-static"
 EXAMPLES = {"screen": REPO / "flows" / "safety" / "screen_examples.yaml",
@@ -58,6 +59,8 @@ def items(sets: tuple[str, ...], key: str) -> list[dict]:
     seen: set[str] = held_out()
     out = []
     for name in sets:
+        if name in SPANISH_SETS:  # the rules read English; Spanish is scored apart
+            continue
         data = yaml.safe_load((REPO / "tests" / "data" / name).read_text(encoding="utf-8"))
         for item in data["items"]:
             text = " ".join(str(item["text"]).split())

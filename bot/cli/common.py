@@ -176,12 +176,17 @@ def add_status_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_setting_options(parser: argparse.ArgumentParser) -> None:
-    """--role and --context: judge a message as the chat would, for that speaker and place."""
+    """--role, --context and --lang: judge a message as the chat would, for that speaker,
+    place and session language."""
     parser.add_argument("--role", choices=ROLES,
                         help="who speaks: the partner who was hurt, or who crossed a line")
     parser.add_argument("--context", choices=CONTEXTS, default="chat",
                         help="where the message was typed (default: chat)")
+    parser.add_argument("--lang", default="en", metavar="LANG",
+                        help="the session's language (default: en); a language the rules "
+                             "do not read is said to be unread, never judged with English "
+                             "words (for --evaluate, each item's own `lang` comes first)")
 
 
 def setting_of(args: argparse.Namespace) -> Setting:
-    return Setting(args.role, args.context)
+    return Setting(args.role, args.context, args.lang)

@@ -15,14 +15,8 @@ from typing import Any
 from bot.cli.common import Subparsers, add_setting_options, command, setting_of
 from bot.cli.rules import add_learned_option, flows_learned, flows_rules
 from bot.coach.evaluation import benchmark, evaluate, format_report
-from bot.coach.feedback import (
-    EXAMPLES_FILE,
-    VERDICTS,
-    Feedback,
-    analyse,
-    build_rules,
-    compiled_rules,
-)
+from bot.coach.feedback import EXAMPLES_FILE, Feedback, analyse
+from bot.coach.feedback_rules import VERDICTS, build_rules, compiled_rules
 
 
 def add_parser(subparsers: Subparsers) -> None:
@@ -48,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     rules = flows_rules(args, "coach/feedback_rules.yaml", build_rules)
     learned = flows_learned(args, EXAMPLES_FILE, VERDICTS, "verdict")
     if args.evaluate:
-        print(format_report(evaluate("all", args.evaluate, rules=rules, learned=learned)))
+        print(format_report(evaluate("all", args.evaluate, rules=rules, learned=learned,
+                                         language=args.lang)))
         return 0
     if args.benchmark:
         print(json.dumps(benchmark(5, args.benchmark, rules, learned), indent=2))
@@ -71,6 +66,8 @@ def _text(key: str) -> Any:
 
 def readable(fb: Feedback) -> str:
     """Multi-line readable result: verdict, findings, what works, suggested rewrite."""
+    if not fb.read:
+        return _text("unread").format(languages=", ".join(compiled_rules().languages))
     verdict = _text("verdicts").get(fb.verdict, fb.verdict)
     lines = [_text("header").format(verdict=verdict, score=fb.score)]
     for f in fb.findings:

@@ -14,14 +14,8 @@ import sys
 from bot.cli.common import EXIT_USAGE, Subparsers, add_setting_options, command, setting_of
 from bot.cli.rules import add_learned_option, flows_learned, flows_rules
 from bot.safety.evaluation import SPLITS, LabelledDataError, benchmark, evaluate
-from bot.safety.screen import (
-    EXAMPLES_FILE,
-    LABELS,
-    RuleSet,
-    ScreenResult,
-    build_rules,
-    screen,
-)
+from bot.safety.screen import EXAMPLES_FILE, LABELS, ScreenResult, screen
+from bot.safety.screen_rules import RuleSet, build_rules
 from bot.understanding.learned import LearnedReader
 
 BENCHMARK_REPEATS = 25
@@ -68,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     rules = flows_rules(args, "safety/screen_rules.yaml", build_rules)
     learned = flows_learned(args, EXAMPLES_FILE, LABELS, "category")
     if args.evaluate is not None or args.benchmark is not None:
-        return _measure(args.evaluate, args.benchmark, rules, learned)
+        return _measure(args.evaluate, args.benchmark, rules, learned, args.lang)
     setting = setting_of(args)
     texts = [" ".join(args.words)] if args.words else (
         line.rstrip("\r\n") for line in sys.stdin)
@@ -118,7 +112,7 @@ def _format(result: ScreenResult, as_json: bool, explained: dict | None = None) 
 
 
 def _measure(evaluating: list[str] | None, benchmarking: str | None,
-             rules: RuleSet | None, learned: LearnedReader | None) -> int:
+             rules: RuleSet | None, learned: LearnedReader | None, language: str = "en") -> int:
     """--evaluate and --benchmark: the figures as JSON, or one line saying what is wrong."""
     split, data = "test", benchmarking or None
     for value in evaluating or ():  # FILE and a split, in either order
@@ -133,7 +127,7 @@ def _measure(evaluating: list[str] | None, benchmarking: str | None,
         return _fail(f"give the labelled data file: coach screen {wanted}")
     try:
         if evaluating is not None:
-            figures = evaluate(split, data, rules, learned)
+            figures = evaluate(split, data, rules, learned, language)
         else:
             figures = benchmark(BENCHMARK_REPEATS, data, rules, learned)
     except LabelledDataError as error:

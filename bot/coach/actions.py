@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from bot.coach import feedback
+from bot.coach import feedback, feedback_rules
 from bot.coach.coaching import Coaching
-from bot.coach.feedback import Feedback, FeedbackRules, Finding
+from bot.coach.feedback import Feedback
+from bot.coach.feedback_text import Finding
 from bot.flowlang.registry import Registry
 from bot.quotes import straighten
 from bot.setting import ROLE_SLOT, ROLES, setting_for
@@ -40,11 +41,12 @@ def analyse(ctx: StepContext, text: str, context: str = "rehearsal", *,
     """The coach's reading of a line, with the rules loaded with these flows, for the person
     speaking (the `role` slot) where they typed it; `learned_too=False` for decisions that
     must rest on words the rules point at, never on a resemblance."""
-    rules = ctx.services.get(feedback.SERVICE)
+    rules = ctx.services.get(feedback_rules.SERVICE)
     learned = ctx.services.get(feedback.LEARNED) if learned_too else None
     reader = learned if isinstance(learned, LearnedReader) else (
         feedback.shipped_learned() if learned_too else None)
-    return feedback.analyse(text, rules if isinstance(rules, FeedbackRules) else None,
+    known = rules if isinstance(rules, feedback_rules.FeedbackRules) else None
+    return feedback.analyse(text, known,
                             setting_for(ctx.session.slots, context, ctx.session.lang), reader)
 
 
@@ -96,6 +98,10 @@ def coach_feedback(ctx: StepContext, slot: str) -> None:
     if coaching is None or not text:
         return
     fb = analyse(ctx, text)
+    if not fb.read:  # a language the rules cannot read: say so, score nothing
+        ctx.say(coaching.say("feedback", "unread_language"))
+        slots["best_opener"] = text
+        return
     for line in feedback_lines(fb, coaching, slots.get(ROLE_SLOT)):
         ctx.say(line)
     previous = slots.get("opener_score")

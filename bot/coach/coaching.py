@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.coach.feedback import MISSING_KINDS, PATTERN_KINDS, POSITIVE_KINDS, VERDICTS
+from bot.coach.feedback_rules import MISSING_KINDS, PATTERN_KINDS, POSITIVE_KINDS, VERDICTS
 from bot.coach.moves import CUE_LISTS, MoveCues
 from bot.coach.partner import MOVES, STYLES
 from bot.flowlang.errors import FlowProblem
@@ -37,6 +37,7 @@ TEXTS: dict[PathKey, frozenset[str]] = {
     ("feedback", "rewrite"): frozenset({"rewrite"}),
     ("feedback", "better"): frozenset({"before", "after"}),
     ("feedback", "kept_best"): frozenset(),
+    ("feedback", "unread_language"): frozenset(),
     ("feedback", "strengths"): frozenset({"strengths"}),
     ("answers", "still_open"): frozenset({"topics"}),
     ("roleplay", "intro"): frozenset({"style"}),
@@ -46,6 +47,7 @@ TEXTS: dict[PathKey, frozenset[str]] = {
        for tip in ("harsh", "almost", "steady", "take_a_break")},
     **{("roleplay", "owning_tips", kind): frozenset() for kind in OWNING_KINDS},
     ("roleplay", "summary", "lines"): frozenset({"turns", "calm"}),
+    ("roleplay", "summary", "lines_unread"): frozenset({"turns"}),
     ("roleplay", "summary", "opener"): frozenset({"first", "best"}),
     ("roleplay", "summary", "carry_prefix"): frozenset(),
     ("roleplay", "summary", "keep_prefix"): frozenset(),

@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from bot.coach.feedback import FeedbackRules, analyse, compiled_rules
+from bot.coach.feedback import analyse
+from bot.coach.feedback_rules import FeedbackRules, compiled_rules
 from bot.setting import NO_SETTING, setting_for
 from bot.understanding.learned import LearnedReader
 
@@ -63,21 +64,25 @@ def _per_kind(rows: list[tuple[set[str], set[str]]]) -> dict[str, dict[str, Any]
 
 def evaluate(split: str, path: Path | str, with_errors: bool = False,
              rules: FeedbackRules | None = None,
-             learned: LearnedReader | None = None) -> dict[str, Any]:
-    """Accuracy (calm vs not), harsh-kind coverage and per-kind precision/recall on a split.
+             learned: LearnedReader | None = None, language: str = "en") -> dict[str, Any]:
+    """Accuracy (calm vs not), harsh-kind coverage and per-kind precision/recall on a split,
+    each line read in its own `lang` (else `language`).
 
     Files without a split field (the dev and fresh sets) are evaluated with split="all".
     """
     items = [i for i in load_labelled(path) if split == "all" or i.get("split") == split]
     rows, correct, exact, harsh_total, harsh_hit, errors = [], 0, 0, 0, 0, []
+    unread = 0  # lines in a language the rules do not read: not judged, so never "right"
     confusion: dict[str, dict[str, int]] = {}
     for item in items:
-        fb = analyse(item["text"], rules, setting_for(item, item.get("context")), learned)
+        fb = analyse(item["text"], rules,
+                     setting_for(item, item.get("context"), item.get("lang") or language), learned)
         gold, pred = set(item["kinds"]), {f.kind for f in fb.findings}
         rows.append((gold, pred))
-        ok = (fb.verdict == "calm") == (item["verdict"] == "calm")
+        unread += not fb.read
+        ok = fb.read and (fb.verdict == "calm") == (item["verdict"] == "calm")
         correct += ok
-        exact += fb.verdict == item["verdict"]
+        exact += fb.read and fb.verdict == item["verdict"]
         confusion.setdefault(item["verdict"], {}).setdefault(fb.verdict, 0)
         confusion[item["verdict"]][fb.verdict] += 1
         if item["verdict"] == "harsh":
@@ -96,6 +101,7 @@ def evaluate(split: str, path: Path | str, with_errors: bool = False,
     result = {
         "split": split,
         "n": len(items),
+        "not_judged": unread,
         "accuracy": _ratio(correct, len(items)),
         "verdict_accuracy": _ratio(exact, len(items)),
         "harsh_kind_coverage": _ratio(harsh_hit, harsh_total),
@@ -122,6 +128,8 @@ def format_report(result: dict[str, Any]) -> str:
         f"3-way verdict accuracy: {pct(result['verdict_accuracy'])}%",
         f"harsh lines with a correct kind: {result['harsh_with_correct_kind']}/"
         f"{result['harsh_total']} = {pct(result['harsh_kind_coverage'])}%",
+        *([f"not judged (a language the rules do not read): {result['not_judged']}"]
+          if result.get("not_judged") else []),
         f"confusion (gold -> predicted): {result['confusion']}",
         f"{'kind':22} {'support':>7} {'tp':>4} {'fp':>4} {'fn':>4} {'prec%':>6} {'rec%':>6}",
     ]

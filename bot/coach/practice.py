@@ -31,7 +31,7 @@ entries = Registry()
 
 MIN_MOOD, MAX_MOOD = -3, 2
 ROLEPLAY_SLOTS = ("rp_style", "rp_turn", "rp_mood", "rp_calm", "rp_kinds", "rp_used",
-                  "rp_tip", "rp_tips", "rp_best", "rp_best_score", "rp_worked")
+                  "rp_tip", "rp_tips", "rp_best", "rp_best_score", "rp_worked", "rp_unread")
 RECENT_TIPS = 3  # a tip given in the last this-many turns is passed over if another fits
 # moves whose tip says what to change, even when the line read calm
 CORRECTED_MOVES = frozenset({"accusation", "sarcasm", "but_apology", "non_apology", "short"})
@@ -70,8 +70,8 @@ def _what_happened(ctx: StepContext, behaviour: str) -> str | None:
     """What happened as the partner would say it ("me texting my ex"), when it reads as a
     thing that can sit inside a partner line; a whole clause ("I text my ex") does not."""
     words = ctx.services.get(PERSON_WORDS)
-    if not behaviour or not isinstance(words, PersonWords):
-        return None
+    if not behaviour or not isinstance(words, PersonWords) or not words.reads(ctx.session.lang):
+        return None  # another language's words are not turned round with English ones
     theirs = words.partner_view(behaviour.strip().rstrip(".!"))
     parts = theirs.split()
     if not parts or len(parts) > BEHAVIOUR_WORDS:
@@ -115,7 +115,9 @@ def _read(ctx: StepContext, coaching: Coaching, text: str) -> tuple[Feedback, st
     """The coach's reading of a practice line, its move, and what turns an apology into a
     defence (for the one who crossed a line)."""
     fb = analyse(ctx, text, "practice")
-    kinds = [f.kind for f in fb.findings]
+    # the move is read from the words the rules point at; a resemblance (no words) colours
+    # the verdict and the partner's mood, never what kind of thing was said
+    kinds = [f.kind for f in fb.findings if f.end > f.start]
     move = (read_move(text, kinds, coaching.moves, fb.positives) if coaching.moves
             else "other")
     slips = owning_slips(text, coaching) if _role(ctx) == "crossed" else []
@@ -160,7 +162,9 @@ def _tip(ctx: StepContext, coaching: Coaching, fb: Feedback, move: str, slips: l
     if mood <= MIN_MOOD:
         candidates.append(("take_a_break",))
     candidates += [(slip,) for slip in slips]
-    if fb.verdict != "calm" or move in CORRECTED_MOVES:
+    if not fb.read:  # nothing read in the line: how this partner tends to react, no more
+        candidates += [("by_style", style)]
+    elif fb.verdict != "calm" or move in CORRECTED_MOVES:
         # what to change comes first; how this partner tends to react, after
         verdict = [(fb.verdict,)] if fb.verdict != "calm" else []
         candidates += [("by_move", move), *verdict, ("by_style", style)]
@@ -203,7 +207,9 @@ def roleplay_turn(ctx: StepContext, _: Any) -> None:
     slots.update(rp_mood=str(mood), rp_turn=str(_int(ctx, "rp_turn") + 1),
                  rp_calm=str(_int(ctx, "rp_calm") + (verdict == "calm")),
                  rp_kinds=",".join(kinds[-40:]))
-    if not slips:
+    if not fb.read:
+        slots["rp_unread"] = str(_int(ctx, "rp_unread") + 1)
+    elif not slips:
         _remember_best(ctx, fb, reply)
     _partner_says(ctx, coaching, book, move, reply)
     tip = _tip(ctx, coaching, fb, move, slips, mood)
@@ -232,9 +238,13 @@ def roleplay_summary(ctx: StepContext, _: Any) -> None:
         return
     slots = ctx.session.slots
     turns = _int(ctx, "rp_turn")
-    lines = [coaching.say("roleplay", "summary", "lines", turns=turns,
-                          calm=_int(ctx, "rp_calm")) if turns
-             else coaching.texts[("roleplay", "summary", "no_turns")]]
+    if not turns:
+        lines = [coaching.texts[("roleplay", "summary", "no_turns")]]
+    elif _int(ctx, "rp_unread"):  # calm lines are counted only where the coach could read
+        lines = [coaching.say("roleplay", "summary", "lines_unread", turns=turns)]
+    else:
+        lines = [coaching.say("roleplay", "summary", "lines", turns=turns,
+                              calm=_int(ctx, "rp_calm"))]
     first, best = slots.get("opener_first_score"), slots.get("best_score")
     if first is not None and best is not None and first != best:
         lines.append(coaching.say("roleplay", "summary", "opener", first=first, best=best))

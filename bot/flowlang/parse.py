@@ -20,7 +20,8 @@ from bot.flowlang.source import PathKey, SourceDoc
 from bot.setting import CONTEXTS
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-FLOW_KEYS = ("id", "title", "start", "states", "description", "menu_button", "context")
+FLOW_KEYS = ("id", "title", "start", "states", "description", "menu_button", "context",
+             "words")
 STATE_KEYS = ("say", "do", "choices", "ask", "next", "context", "on_text")
 TARGET_KEYS = ("to", "flow", "at", "call", "then", "return", "resume")
 ROUTE_KEYS = (*TARGET_KEYS, "if", "unless", "set", "do")
@@ -57,6 +58,7 @@ class FlowParser:
             self.fail(("menu_button",), "'menu_button' must be true or false")
             menu_button = True
         context = self._context(data, ())
+        words = self._words(data)
         raw_states = data.get("states")
         states: dict[str, StateSpec] = {}
         if not isinstance(raw_states, dict) or not raw_states:
@@ -67,12 +69,31 @@ class FlowParser:
                 state = self._state(str(name), raw, ("states", name))
                 if state is not None:
                     states[state.name] = state
+        self._words_are_set(words, states)
         if flow_id is None or title is None or start is None:
             return None
         return FlowSpec(flow_id, title, start, states, self.doc.path, description or "",
                         menu_button=menu_button, context=context or "chat")
 
     # -- pieces ---------------------------------------------------------------------------
+
+    def _words(self, data: dict) -> tuple[str, ...]:
+        """Slots whose `set:` values are the person's words, translated with the flow."""
+        value = data.get("words", [])
+        if not isinstance(value, list) or not all(
+                isinstance(w, str) and NAME.match(w) for w in value):
+            self.fail(("words",), "'words' must list slot names whose button values are the "
+                                  "person's words (translated with the flow), e.g. [feeling]")
+            return ()
+        return tuple(value)
+
+    def _words_are_set(self, words: tuple[str, ...], states: dict[str, StateSpec]) -> None:
+        set_here = {slot for state in states.values() for choice in state.choices
+                    for slot, _value in choice.route.sets}
+        for index, slot in enumerate(words):
+            if slot not in set_here:
+                self.fail(("words", index), f"'words' names '{slot}', which no button in "
+                                            "this flow sets")
 
     def _context(self, data: dict, at: PathKey) -> str | None:
         """Where text typed here is written, for the screen and the coach."""

@@ -2,14 +2,17 @@
 
 English stays inline in the YAML; a translation names a sentence by its place (`talk.opener.say`,
 `talk.opener.choices.2`, `core.help`, `coach.partner_crossed.styles.defensive...`), so the flows
-keep their structure once and translators edit only .po files. Only the listed places are text:
-a `set:` value, a slot name, a rule pattern or a word list that matches what people type is not
-something the coach says, and stays out of the catalogs.
+keep their structure once and translators edit only .po files. Only the listed places are text.
+A slot name, a rule pattern or a `set:` value the program decides by stays out of the catalogs;
+a `set:` value that stands for the person's own words (a slot the flow lists under `words:`),
+and the words a step looks for in what people type (`strip_prefix`, `slot_mentions`), are
+translated, so a tapped "hurt" is "dolido/a" in Spanish and a typed "miedo" is heard as fear.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -74,10 +77,33 @@ def _matches(pattern: str, path: PathKey) -> bool:
         fnmatch.fnmatchcase(n, p) for n, p in zip(names, parts, strict=True))
 
 
-def is_text(rel: str, path: PathKey) -> bool:
+def is_text(rel: str, path: PathKey, words: tuple[str, ...] = ()) -> bool:
+    """Whether the value at `path` is text; `words` are the flow's `words:` slots."""
     include, exclude = _patterns(rel)
-    return any(_matches(p, path) for p in include) and not any(
-        _matches(p, path) for p in exclude)
+    if any(_matches(p, path) for p in include):
+        return not any(_matches(p, path) for p in exclude)
+    return "/" not in rel and (_is_words_value(path, words) or _is_typed_words(path))
+
+
+def _is_words_value(path: PathKey, words: tuple[str, ...]) -> bool:
+    """`states.S.choices.N.set.SLOT` for a slot holding the person's words."""
+    return (len(path) == 6 and path[0] == "states" and path[2] == "choices"
+            and path[4] == "set" and path[5] in words)
+
+
+def _is_typed_words(path: PathKey) -> bool:
+    """One entry of a list of words people type: a step's `strip_prefix`, the cues of a
+    `slot_mentions` or `slot_has_words` condition."""
+    if not path or path[0] != "states" or not isinstance(path[-1], int):
+        return False
+    return path[2:4] == ("ask", "strip_prefix") or bool(
+        {"slot_mentions", "slot_has_words"} & set(path[:-1]))
+
+
+def flow_words(data: Any) -> tuple[str, ...]:
+    """The slots a flow file names under `words:` (checked by the flow parser)."""
+    words = data.get("words") if isinstance(data, dict) else None
+    return tuple(str(w) for w in words) if isinstance(words, list) else ()
 
 
 def ctxt_of(rel: str, path: PathKey) -> str:
@@ -110,19 +136,44 @@ def leaves(data: Any, at: PathKey = ()) -> Iterator[tuple[PathKey, str]]:
 
 def places(rel: str, doc: SourceDoc) -> list[Place]:
     """The sentences of one file, in file order."""
+    words = flow_words(doc.data) if "/" not in rel else ()
     return [Place(ctxt_of(rel, path), text, rel, doc.pos(path)[0])
-            for path, text in leaves(doc.data) if is_text(rel, path)]
+            for path, text in leaves(doc.data) if is_text(rel, path, words)
+            and (has_words(text) or not _is_words_value(path, words))]
 
 
 Lookup = Callable[[str, str], str]  # (id, English) -> the text to use
+# In a translated entry of a word list, alternatives for the one English entry.
+WORD_SEPARATOR = "|"
 
 
-def overlay(rel: str, data: Any, lookup: Lookup, at: PathKey = ()) -> Any:
+def overlay(rel: str, data: Any, lookup: Lookup, at: PathKey = (),
+            words: tuple[str, ...] | None = None) -> Any:
     """A copy of `data` with each sentence replaced by `lookup`; everything else shared."""
+    if words is None:
+        words = flow_words(data) if "/" not in rel else ()
     if isinstance(data, dict):
-        return {key: overlay(rel, value, lookup, (*at, key)) for key, value in data.items()}
+        return {key: overlay(rel, value, lookup, (*at, key), words)
+                for key, value in data.items()}
     if isinstance(data, list):
-        return [overlay(rel, value, lookup, (*at, index)) for index, value in enumerate(data)]
-    if isinstance(data, str) and is_text(rel, at):
+        out: list[Any] = []
+        for index, value in enumerate(data):
+            found = overlay(rel, value, lookup, (*at, index), words)
+            if isinstance(value, str) and _is_typed_words((*at, index)):
+                # a language may need several words for one: "le fui infiel | la engañé"
+                out += [w.strip() for w in str(found).split(WORD_SEPARATOR) if w.strip()]
+            else:
+                out.append(found)
+        return out
+    if isinstance(data, str) and is_text(rel, at, words) and (
+            has_words(data) or not _is_words_value(at, words)):
         return lookup(ctxt_of(rel, at), data)
     return data
+
+
+_PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
+
+
+def has_words(text: str) -> bool:
+    """Something to translate: not only placeholders (`${best_opener}` carries a slot on)."""
+    return any(c.isalpha() for c in _PLACEHOLDER.sub("", text))

@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from bot.safety.screen import RuleSet, screen
+from bot.safety.screen import screen
+from bot.safety.screen_rules import RuleSet
 from bot.setting import NO_SETTING, setting_for
 from bot.understanding.learned import LearnedReader
 
@@ -53,7 +54,7 @@ def load_labelled(path: Path | str) -> list[dict[str, str]]:
 
 
 def evaluate(split: str, path: Path | str, rules: RuleSet | None = None,
-             learned: LearnedReader | None = None) -> dict[str, Any]:
+             learned: LearnedReader | None = None, language: str = "en") -> dict[str, Any]:
     """Recall, false-alarm rate and category accuracy; "unsure" counts as flagged.
 
     Missed and false-alarm items are reported by index into the file, never by text.
@@ -61,7 +62,8 @@ def evaluate(split: str, path: Path | str, rules: RuleSet | None = None,
     items = load_labelled(path)
     chosen = [(i, item) for i, item in enumerate(items) if split in ("all", item.get("split"))]
     # Each item is judged where it was typed and by whom, when the data says so.
-    judged = [(i, item, screen(item["text"], rules, setting_for(item, item.get("context")),
+    judged = [(i, item, screen(item["text"], rules,
+                               setting_for(item, item.get("context"), item.get("lang") or language),
                                learned)) for i, item in chosen]
     risky = [row for row in judged if row[1]["category"] != "none"]
     safe = [row for row in judged if row[1]["category"] == "none"]

@@ -343,7 +343,7 @@ class Stages:
             # safety, but asking at every line would drown the conversation.
             if (turn.command is not None or session.flow == SAFETY_FLOW
                     or session.slots.get(ASKED_DIRECTLY) == session.flow
-                    or not self._writing(session, turn.text or "")):
+                    or not self._writing(turn)):
                 return False  # a command, a button's words, or already asked here
             session.slots[ASKED_DIRECTLY] = session.flow
         if self.on_flag is not None:
@@ -366,10 +366,13 @@ class Stages:
             turn.notes = [self.texts.get("unread_language")]
         return True
 
-    def _writing(self, session: Session, text: str) -> bool:
-        """Words the person wrote, not a button's answer typed ("sí", "vale"): where the
-        step keeps what is typed, or four words or more anywhere."""
-        return (self.engine.state(session).keeps_text is not None
+    def _writing(self, turn: Turn) -> bool:
+        """Words the person wrote, not a button's answer typed ("sí", "vale", a label typed
+        out): where the step keeps what is typed, or four words or more anywhere."""
+        text = turn.text or ""
+        if self.engine.typed_choice(turn.ctx, text) is not None:
+            return False
+        return (self.engine.state(turn.ctx.session).keeps_text is not None
                 or len(text.split()) >= UNREAD_MIN_WORDS)
 
     def setting(self, session: Session) -> Setting:

@@ -99,7 +99,8 @@ def coach_feedback(ctx: StepContext, slot: str) -> None:
         return
     fb = analyse(ctx, text)
     if not fb.read:  # a language the rules cannot read: say so, score nothing
-        ctx.say(coaching.say("feedback", "unread_language"))
+        ours = text == slots.get("opener")  # the flow's own opener, kept as it was
+        ctx.say(coaching.say("feedback", "unread_template" if ours else "unread_language"))
         slots["best_opener"] = text
         return
     for line in feedback_lines(fb, coaching, slots.get(ROLE_SLOT)):

@@ -38,6 +38,7 @@ TEXTS: dict[PathKey, frozenset[str]] = {
     ("feedback", "better"): frozenset({"before", "after"}),
     ("feedback", "kept_best"): frozenset(),
     ("feedback", "unread_language"): frozenset(),
+    ("feedback", "unread_template"): frozenset(),
     ("feedback", "strengths"): frozenset({"strengths"}),
     ("answers", "still_open"): frozenset({"topics"}),
     ("roleplay", "intro"): frozenset({"style"}),

@@ -96,3 +96,15 @@ def test_a_word_list_entry_may_become_several_words_a_sentence_may_not() -> None
     state = data["states"]["feeling"]
     assert state["next"][0]["if"]["slot_mentions"]["feeling"] == ["miedo", "asustad", "afraid"]
     assert state["choices"][0]["set"] == {"feeling": "dolido/a | herido/a", "role": "hurt"}
+
+
+def test_labels_an_action_puts_in_a_message_and_the_check_in_wording_are_text() -> None:
+    assert is_text("boundaries.yaml", ("states", "share", "do", 0, "compose_answers",
+                                       "boundary_flirting"))
+    assert ctxt_of("boundaries.yaml", ("states", "share", "do", 0, "compose_answers",
+                                       "boundary_flirting")) == (
+        "boundaries.share.do.0.compose_answers.boundary_flirting")
+    assert not is_text("boundaries.yaml", ("states", "share", "do", 0, "clear_slots"))
+    assert is_text("coach/checkins.yaml", ("weekdays", 0))
+    assert is_text("coach/checkins.yaml", ("when_weekly",))
+    assert not is_text("coach/checkins.yaml", ("default_quiet",))

@@ -661,6 +661,7 @@ def test_words_in_a_language_the_rules_cannot_read_are_never_a_silent_pass() -> 
     result = screen("me pegó anoche cuando vio los mensajes", None, spanish)
     assert result.risk == "unsure" and unread(result) and result.rule == "unread_language:es"
     assert not screen("🙂", None, spanish).is_flagged  # nothing to read, nothing to judge
+    assert not screen("18:30", None, spanish).is_flagged  # a time holds no words
     english_words = screen("I want to kill myself", None, spanish)
     assert english_words.risk == "risk" and not unread(english_words)  # what it can read, it judges
     assert not unread(screen("me pegó anoche", None, Setting(language="en")))

@@ -44,6 +44,8 @@ TEXTS: dict[PathKey, frozenset[str]] = {
     ("roleplay", "intro"): frozenset({"style"}),
     ("roleplay", "partner_prefix"): frozenset(),
     ("roleplay", "tip_prefix"): frozenset(),
+    ("roleplay", "unread_tip"): frozenset(),
+    ("roleplay", "summary", "carry_unread"): frozenset(),
     **{("roleplay", section, tip): frozenset() for section in TIP_SECTIONS.values()
        for tip in ("harsh", "almost", "steady", "take_a_break")},
     **{("roleplay", "owning_tips", kind): frozenset() for kind in OWNING_KINDS},

@@ -170,9 +170,12 @@ def _tip(ctx: StepContext, coaching: Coaching, fb: Feedback, move: str, slips: l
         candidates += [("by_move", move), *verdict, ("by_style", style)]
     else:
         candidates += [("by_style", style), ("by_move", move)]
-    candidates += [("steady",), ("almost",)]
+    if fb.read:  # praise or a nudge only for a line the coach could read
+        candidates += [("steady",), ("almost",)]
     candidates = [c for c in candidates if c[0] != "by_move" or c[1] in TIPPED_MOVES]
     tips = [coaching.tip(role, *where) for where in candidates]
+    if not fb.read:
+        tips.append(coaching.texts[("roleplay", "unread_tip")])
     recent = [t for t in ctx.session.slots.get("rp_tips", "").split("\n") if t]
     last = ctx.session.slots.get("rp_tip")
     # the most fitting tip not given lately; failing that, one that was not the last
@@ -180,7 +183,7 @@ def _tip(ctx: StepContext, coaching: Coaching, fb: Feedback, move: str, slips: l
         for tip in tips:
             if allowed(tip):
                 return tip
-    return coaching.tip(role, "steady")
+    return tips[-1] if not fb.read else coaching.tip(role, "steady")
 
 
 def _remember_best(ctx: StepContext, fb: Feedback, text: str) -> None:
@@ -265,7 +268,10 @@ def roleplay_summary(ctx: StepContext, _: Any) -> None:
     if _role(ctx) == "crossed" and ("roleplay", "summary", "carry_owning", focus) in coaching.texts:
         carry = ("roleplay", "summary", "carry_owning", focus)
     prefix = "keep_prefix" if focus == "none" else "carry_prefix"
-    lines.append(coaching.texts[("roleplay", "summary", prefix)]
-                 + coaching.texts.get(carry, coaching.texts[("roleplay", "summary", "carry",
-                                                             "none")]))
+    if focus == "none" and _int(ctx, "rp_unread"):  # nothing read: no praise for calm
+        lines.append(coaching.texts[("roleplay", "summary", "carry_unread")])
+    else:
+        lines.append(coaching.texts[("roleplay", "summary", prefix)]
+                     + coaching.texts.get(carry, coaching.texts[("roleplay", "summary",
+                                                                 "carry", "none")]))
     ctx.say("\n".join(lines))

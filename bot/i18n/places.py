@@ -21,7 +21,7 @@ from bot.flowlang.source import PathKey, SourceDoc
 
 # In every flow file (flows/*.yaml): what a step says, its buttons and skip label, the title.
 FLOW_TEXTS = ("title", "states.*.say", "states.*.say.*", "states.*.choices.*.label",
-              "states.*.ask.skip")
+              "states.*.ask.skip", "states.*.do.*.compose_answers.*")
 # The files kept beside the flows: (text places, places under them that are not text).
 DATA_TEXTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "core/messages.yaml": (("*",), ()),
@@ -34,6 +34,9 @@ DATA_TEXTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "coach/partner_crossed.yaml": (("styles.*.label", "styles.*.answers.**"), ()),
     "coach/plan.yaml": (("title", "empty", "*.heading", "heated.*.*", "sections.*.heading",
                          "sections.*.slots.*"), ()),
+    "coach/checkins.yaml": (("late", "weekdays.*", "when_once", "when_weekly", "quiet",
+                             "quiet_none", "list_*", "progress_*", "legend", "picture_legend",
+                             "commitments.*", "export_title"), ()),
     "coach/together.yaml": (("partner", "topics.*.title", "topics.*.questions.*",
                              "topics.*.try_saying", "texts.*"), ()),
     "coach/feedback_rules.yaml": (("kinds.*.explanation", "kinds.*.suggestion",

@@ -50,6 +50,7 @@ LABELS = ("none", "violence", "coercive_control", "self_harm")  # the learned st
 CATEGORY_PRIORITY = {"self_harm": 3, "violence": 2, "coercive_control": 1, "none": 0}
 
 _WORD_RE = re.compile(r"[^\W_]+")
+_LETTER = re.compile(r"[^\W\d_]")
 _AND = re.compile(r"\band\b")
 
 
@@ -285,9 +286,10 @@ def screen(text: str, rules: RuleSet | None = None, setting: Setting = NO_SETTIN
     found = _screen_words(text, rules)
     if found.rule == NO_MATCH and learned is not None:
         found = _learned(text, learned)
-    if found.rule == NO_MATCH and setting.language not in rules.languages and _WORD_RE.search(
+    if found.rule == NO_MATCH and setting.language not in rules.languages and _LETTER.search(
             text):
-        # Words it cannot read are no sign of safety: never a silent pass.
+        # Words it cannot read are no sign of safety: never a silent pass. A time or a number
+        # ("18:30") holds no words to read.
         return ScreenResult("unsure", "none", f"{UNREAD}:{setting.language}")
     if not found.is_flagged or not rules.in_setting:
         return found

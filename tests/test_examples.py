@@ -96,3 +96,18 @@ def test_a_negative_threshold_is_refused(tmp_path: Path) -> None:
                                       for label in LABELS))
     _reader, problems = examples_loader(LABELS, "category")(path)
     assert ["'threshold' must be a number, 0 or more" in p.message for p in problems] == [True]
+
+
+def test_an_unchanged_file_is_read_once_and_an_edited_one_again(tmp_path: Path) -> None:
+    """A catalog per language reads the same examples: parsed once while the file stands."""
+    body = "model: ../models/minilm-static\nthreshold: 0.8\nexamples:\n" + "".join(
+        f"- {{text: a first example for {label}, category: {label}}}\n" for label in LABELS)
+    path = _write(tmp_path, body)
+    load = examples_loader(LABELS, "category")
+    first, problems = load(path)
+    assert first is not None and problems == []
+    assert load(path)[0] is first  # not parsed again
+    path.write_text(body + "- {text: one more example of violence, category: violence}\n",
+                    encoding="utf-8")
+    again, _ = load(path)
+    assert again is not None and again is not first and len(again.examples) == len(LABELS) + 1

@@ -54,21 +54,40 @@ def examples_loader(labels: tuple[str, ...], label_key: str
     """A DataFile loader for examples labelled with one of `labels` under `label_key`."""
 
     def load(path: Path) -> tuple[LearnedReader | None, list[FlowProblem]]:
-        doc, problems = load_source(path)
-        if doc is None:
-            return None, problems
-        spec, problems = _read(doc, labels, label_key)
-        if spec is None:
-            return None, problems
-        folder, parts, examples, numbers = spec
         try:
-            return _fitted(folder.resolve(), parts, labels, examples,
-                           tuple(sorted(numbers.items())),
-                           fitted.weights_path(Path(doc.path)).resolve()), []
-        except ModelError as error:
-            return None, [doc.problem(("model",), str(error))]
+            stat = path.stat()
+        except OSError:
+            return _load(path, labels, label_key)
+        # A file unchanged since it was read (same size and time) is not parsed again: the
+        # examples are the biggest files beside the flows, and a catalog is built per language.
+        reader, problems = _load_unchanged(path, stat.st_size, stat.st_mtime_ns, labels,
+                                           label_key)
+        return reader, list(problems)
 
     return load
+
+
+@functools.lru_cache(maxsize=8)
+def _load_unchanged(path: Path, _size: int, _mtime_ns: int, labels: tuple[str, ...],
+                    label_key: str) -> tuple[LearnedReader | None, list[FlowProblem]]:
+    return _load(path, labels, label_key)
+
+
+def _load(path: Path, labels: tuple[str, ...], label_key: str
+          ) -> tuple[LearnedReader | None, list[FlowProblem]]:
+    doc, problems = load_source(path)
+    if doc is None:
+        return None, problems
+    spec, problems = _read(doc, labels, label_key)
+    if spec is None:
+        return None, problems
+    folder, parts, examples, numbers = spec
+    try:
+        return _fitted(folder.resolve(), parts, labels, examples,
+                       tuple(sorted(numbers.items())),
+                       fitted.weights_path(Path(doc.path)).resolve()), []
+    except ModelError as error:
+        return None, [doc.problem(("model",), str(error))]
 
 
 def _read(doc: SourceDoc, labels: tuple[str, ...], label_key: str

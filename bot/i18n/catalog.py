@@ -21,6 +21,10 @@ _PLACEHOLDER = re.compile(r"\$\{(\w+)\}|(?<![$\w{])\{(\w+)\}")
 _CODE = re.compile(r"^[a-z]{2,3}$")
 
 
+def without_placeholders(text: str) -> str:
+    return _PLACEHOLDER.sub("", text)
+
+
 def placeholders(text: str) -> list[str]:
     """The placeholders a text uses, sorted, each as often as it occurs."""
     return sorted(m.group(1) or m.group(2) for m in _PLACEHOLDER.finditer(text))

@@ -12,12 +12,12 @@ translated, so a tapped "hurt" is "dolido/a" in Spanish and a typed "miedo" is h
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from bot.flowlang.source import PathKey, SourceDoc
+from bot.i18n.catalog import without_placeholders
 
 # In every flow file (flows/*.yaml): what a step says, its buttons and skip label, the title.
 FLOW_TEXTS = ("title", "states.*.say", "states.*.say.*", "states.*.choices.*.label",
@@ -141,8 +141,7 @@ def places(rel: str, doc: SourceDoc) -> list[Place]:
     """The sentences of one file, in file order."""
     words = flow_words(doc.data) if "/" not in rel else ()
     return [Place(ctxt_of(rel, path), text, rel, doc.pos(path)[0])
-            for path, text in leaves(doc.data) if is_text(rel, path, words)
-            and (has_words(text) or not _is_words_value(path, words))]
+            for path, text in leaves(doc.data) if _translated(rel, path, words, text)]
 
 
 Lookup = Callable[[str, str], str]  # (id, English) -> the text to use
@@ -168,15 +167,14 @@ def overlay(rel: str, data: Any, lookup: Lookup, at: PathKey = (),
             else:
                 out.append(found)
         return out
-    if isinstance(data, str) and is_text(rel, at, words) and (
-            has_words(data) or not _is_words_value(at, words)):
+    if isinstance(data, str) and _translated(rel, at, words, data):
         return lookup(ctxt_of(rel, at), data)
     return data
 
 
-_PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
-
-
-def has_words(text: str) -> bool:
-    """Something to translate: not only placeholders (`${best_opener}` carries a slot on)."""
-    return any(c.isalpha() for c in _PLACEHOLDER.sub("", text))
+def _translated(rel: str, path: PathKey, words: tuple[str, ...], text: str) -> bool:
+    """Text at a place, except a button value that only carries a slot on (`${best_opener}`)."""
+    if not is_text(rel, path, words):
+        return False
+    return not _is_words_value(path, words) or any(
+        c.isalpha() for c in without_placeholders(text))

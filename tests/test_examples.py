@@ -24,6 +24,9 @@ def test_the_shipped_examples_load() -> None:
     assert problems == [] and screen is not None and len(screen.examples) > 2000
     coach, problems = examples_loader(VERDICTS, "verdict")(COACH)
     assert problems == [] and coach is not None and coach.labels == VERDICTS
+    # The file's numbers reach the reader: the screen reads a message nearly the same as a
+    # risky example; the coach does not.
+    assert (screen.close, screen.close_lead) == (0.8, 0.4) and coach.close == 0.0
 
 
 def test_the_flows_hold_what_the_builder_writes() -> None:

@@ -56,6 +56,37 @@ def test_the_threshold_and_the_neighbours_both_decide(reader: LearnedReader) -> 
     assert lonely.leans_away(text, "none") is None
 
 
+def test_a_message_nearly_the_same_as_an_example_needs_only_the_close_lead(
+        reader: LearnedReader) -> None:
+    text = "she slapped me hard across the face again"
+    reading = reader.read(text)
+    assert reading.nearest[0][0].label == "risk" and reading.nearest[0][1] >= 0.8
+    lead = reading.lead_over("none")
+    strict = LearnedReader(reader.features, LABELS, EXAMPLES, reader.vectors, reader.weights,
+                           threshold=lead + 1.0)
+    assert strict.leans_away(text, "none") is None  # the weights alone fall short
+    close = LearnedReader(reader.features, LABELS, EXAMPLES, reader.vectors, reader.weights,
+                          threshold=lead + 1.0, close=0.8, close_lead=lead - 0.1)
+    assert close.leans_away(text, "none") is not None
+    too_far = LearnedReader(reader.features, LABELS, EXAMPLES, reader.vectors, reader.weights,
+                            threshold=lead + 1.0, close=0.99999, close_lead=lead - 0.1)
+    assert too_far.leans_away(text, "none") is None
+    no_lead = LearnedReader(reader.features, LABELS, EXAMPLES, reader.vectors, reader.weights,
+                            threshold=lead + 1.0, close=0.8, close_lead=lead + 0.1)
+    assert no_lead.leans_away(text, "none") is None
+
+
+def test_a_message_nearly_the_same_as_a_usual_example_is_not_close(
+        reader: LearnedReader) -> None:
+    text = "can we talk about the messages tonight please"
+    reading = reader.read(text)
+    assert reading.nearest[0][0].label == "none"
+    assert not reader.is_close(reading, "none")
+    close = LearnedReader(reader.features, LABELS, EXAMPLES, reader.vectors, reader.weights,
+                          threshold=99.0, close=0.1, close_lead=-99.0)
+    assert close.leans_away(text, "none") is None
+
+
 def test_fitting_is_the_same_every_time(reader: LearnedReader) -> None:
     again = LearnedReader.fit(reader.features, LABELS, EXAMPLES, 0.1, 0.5)
     assert (again.weights == reader.weights).all()

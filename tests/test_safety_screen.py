@@ -197,6 +197,9 @@ def test_self_harm_flagged(text: str) -> None:
         ("He always needs to know where I am and who I'm with every second", "coercive_control"),
         ("I'm walking on eggshells all the time", "coercive_control"),
         ("I can't go on", "self_harm"),
+        # What someone will do "if I ...": asked about gently, whatever the consequence.
+        ("he said if i ever talk to my ex again he'll leave", "coercive_control"),
+        ("if I miss one of her calls she makes me sleep in the car", "coercive_control"),
     ],
 )
 def test_unsure_cases(text: str, category: str) -> None:
@@ -204,10 +207,41 @@ def test_unsure_cases(text: str, category: str) -> None:
     assert (result.risk, result.category) == ("unsure", category), result.rule
 
 
+def test_a_named_consequence_if_i_speak_up_is_a_clear_risk() -> None:
+    result = screen("he said if I tell anyone about the texts he'll take the kids")
+    assert (result.risk, result.category) == ("risk", "coercive_control"), result.rule
+
+
+@pytest.mark.parametrize("text", [
+    "he shouts sometimes but he has never touched me, I feel safe",
+    "she gets angry. she never so much as touch me. i have been safe with her always",
+])
+def test_feeling_safe_clears_an_unsure_sign_of_violence(text: str) -> None:
+    assert not screen(text).is_flagged, screen(text).rule
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    # Safety of the body says nothing about who holds the phone.
+    ("My husband isn't violent, I'm safe. He just says if I ever text Tom again he'll find "
+     "Tom", "coercive_control"),
+    # A "but" after it takes it back.
+    ("i feel safe with him but not safe in my head. keep thinking about driving into the "
+     "motorway barrier", "self_harm"),
+    ("I'm safe as long as I don't bring up the messages. if I do, he gets rough", None),
+])
+def test_a_reassurance_does_not_clear_what_it_does_not_speak_to(text: str,
+                                                                 category: str | None) -> None:
+    result = screen(text)
+    assert result.is_flagged, result.rule
+    assert category is None or result.category == category, result.rule
+
+
 # --------------------------------------------------------------------------- negatives
 
 IDIOMS = [
     "this is killing me",
+    "she's going to murder me when she sees i forgot to delete the app. not literally, she's "
+    "the calmest person i know",
     "I'm dying to know",
     "he hit the gym",
     "she hit me with the news",

@@ -51,6 +51,16 @@ def test_a_rule_with_a_value_the_screen_does_not_know_is_refused(spec: dict, rea
         build_rules(data)
 
 
+def test_reassurance_clears_only_the_categories_it_names() -> None:
+    data = _shipped()
+    assert build_rules(data).reassured == ("violence", "self_harm")
+    data["reassurance_clears"] = ["violence", "anger"]
+    with pytest.raises(ValueError, match="reassurance_clears"):
+        build_rules(data)
+    del data["reassurance_clears"]
+    assert build_rules(data).reassured == ("violence", "coercive_control", "self_harm")
+
+
 def test_two_rules_with_one_id_are_refused() -> None:
     data = _shipped()
     data["rules"].append(dict(data["rules"][0]))

@@ -29,7 +29,8 @@ from bot.understanding.fitted import weights_path  # noqa: E402
 
 DATA = REPO / "tests" / "data"
 # Hold-outs scored once and reported (docs/understanding.md): now examples.
-SPENT = ("holdout_fresh", "holdout_fresh2", "holdout_fresh3", "holdout_fresh4")
+SPENT = ("holdout_fresh", "holdout_fresh2", "holdout_fresh3", "holdout_fresh4", "holdout_fresh5",
+         "holdout_fresh6", "holdout_fresh7")
 SCREEN_SETS = ("screen_train.yaml", "screen_train2.yaml", "screen_train3a.yaml",
                "screen_train3b.yaml", "screen_train4a.yaml", "screen_train4b.yaml",
                "screen_train4c.yaml", "screen_train4d.yaml", "screen_none_en.yaml",
@@ -51,7 +52,9 @@ SCREEN_HEAD = """\
 # these examples. When it reads as a risk by at least `threshold`, `agree` of its
 # `neighbours` nearest examples are risks too, and it has `min_words` words or more (shorter
 # ones say too little), the coach checks in gently ("unsure", which the person can correct
-# in one tap); `coach screen --explain` names the nearest examples. Add a message the screen
+# in one tap). So it does too when the nearest example is a risk and at least `close` alike
+# in meaning (0 to 1), and the message reads as a risk by at least `close_lead`.
+# `coach screen --explain` names the nearest examples. Add a message the screen
 # missed (or flagged wrongly) with its category: violence, coercive_control, self_harm or
 # none. Written by tools/build_examples.py from the labelled sets in tests/data; the model is
 # built by tools/build_static_model.py.
@@ -95,11 +98,10 @@ def _items(names: tuple[str, ...], label: str) -> list[dict]:
     return out
 
 
-def _render(head: str, threshold: float, agree: int, examples: list[dict]) -> str:
+def _render(head: str, numbers: dict[str, float], examples: list[dict]) -> str:
     body = yaml.safe_dump({"model": "../models/minilm-static",
                            "features": ["embeddings", "char_grams"], "ridge": 0.3,
-                           "threshold": threshold, "min_words": 4, "neighbours": 5,
-                           "agree": agree, "examples": examples},
+                           **numbers, "examples": examples},
                           sort_keys=False, allow_unicode=True, width=100)
     return head + body
 
@@ -108,9 +110,12 @@ def rendered() -> dict[Path, str]:
     """Each examples file as this script writes it (a test checks the flows hold these)."""
     return {
         REPO / "flows" / "safety" / "screen_examples.yaml":
-            _render(SCREEN_HEAD, 0.8, 3, _items(SCREEN_SETS, "category")),
+            _render(SCREEN_HEAD, {"threshold": 0.8, "min_words": 4, "neighbours": 5, "agree": 3,
+                                  "close": 0.8, "close_lead": 0.4},
+                    _items(SCREEN_SETS, "category")),
         REPO / "flows" / "coach" / "feedback_examples.yaml":
-            _render(COACH_HEAD, 0.2, 1, _items(COACH_SETS, "verdict")),
+            _render(COACH_HEAD, {"threshold": 0.2, "min_words": 4, "neighbours": 5, "agree": 1},
+                    _items(COACH_SETS, "verdict")),
     }
 
 

@@ -81,7 +81,9 @@ def _explain(text: str, learned: LearnedReader | None, result: ScreenResult) -> 
         return {"decided": False, "why": "the learned stage is off (--rules-only)"}
     reading = learned.read(text, max(learned.neighbours, 3))
     if result.rule.startswith("learned."):
-        why = "it decided"
+        why = ("it decided: the nearest example says nearly the same"
+               if learned.is_close(reading, "none")
+               and reading.lead_over("none") < learned.threshold else "it decided")
     elif result.rule != "no_match":
         why = "the rules decided; the learned stage reads only messages no rule matched"
     elif not learned.can_read(text):
@@ -89,6 +91,9 @@ def _explain(text: str, learned: LearnedReader | None, result: ScreenResult) -> 
     else:
         why = (f"it did not act: it acts at a lead of {learned.threshold} with {learned.agree} "
                f"of the {learned.neighbours} nearest examples agreeing")
+        if learned.close:
+            why += (f", or of {learned.close_lead} when the nearest example is a risk "
+                    f"{learned.close} alike or more")
     return {"decided": result.rule.startswith("learned."), "why": why,
             "risk_lead": round(reading.lead_over("none"), 2),
             "leans_to": reading.label_away("none", learned.neighbours),

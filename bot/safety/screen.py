@@ -232,6 +232,11 @@ def _signals(masked: str, present: set[str], rs: RuleSet) -> ScreenResult | None
     return ScreenResult("unsure", category, f"signals:{category}:{names}")
 
 
+def _reassured(category: str, masked: str, rs: RuleSet) -> bool:
+    return (category in rs.reassured and rs.reassurance is not None
+            and rs.reassurance.search(masked) is not None)
+
+
 def _evaluate(text: str, rs: RuleSet) -> ScreenResult:
     norm = normalise(text, rs.max_chars)
     if not _WORD_RE.search(norm):
@@ -255,12 +260,12 @@ def _evaluate(text: str, rs: RuleSet) -> ScreenResult:
             break
     if best is None and rs.signals:
         signalled = _signals(masked, present, rs)
-        if signalled is not None and not (rs.reassurance and rs.reassurance.search(masked)):
+        if signalled is not None and not _reassured(signalled.category, masked, rs):
             return signalled
     if best is not None:
         # "she yells and cries but she's never touched me": an explicit reassurance outweighs
         # a merely uncertain sign (never a clear one), so the person is not asked needlessly.
-        if best.risk == "unsure" and rs.reassurance is not None and rs.reassurance.search(masked):
+        if best.risk == "unsure" and _reassured(best.category, masked, rs):
             return ScreenResult("none", "none", f"reassured:{best.id}")
         return ScreenResult(best.risk, best.category, best.id)
     if negated:

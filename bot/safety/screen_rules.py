@@ -82,6 +82,9 @@ class RuleSet:
     addressee_words: frozenset[str] = frozenset()
     people_words: frozenset[str] = frozenset()
     reassurance: re.Pattern[str] | None = None
+    # The categories a reassurance clears an unsure flag of ("he's never touched me" says
+    # nothing about who holds the phone).
+    reassured: tuple[str, ...] = ("violence", "coercive_control", "self_harm")
     signals: tuple[SignalFamily, ...] = ()
     signal_threshold: int = 2
     rule_index: GateIndex | None = None
@@ -212,11 +215,20 @@ def build_rules(data: Mapping[str, Any], *, gates: bool = True) -> RuleSet:
             if data.get("reassurance")
             else None
         ),
+        reassured=_reassured(data.get("reassurance_clears")),
         in_setting=build_setting_rules(data.get("in_setting"), CATEGORIES[:-1],
                                        lambda raw, where: _compile(raw, macros, where)),
         languages=tuple(str(lang) for lang in data.get("languages") or ("en",)),
         **{k: int(v) for k, v in settings.items()},
     )
+
+
+def _reassured(raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return CATEGORIES[:-1]
+    if not isinstance(raw, list) or any(c not in CATEGORIES[:-1] for c in raw):
+        raise ValueError(f"reassurance_clears must list categories of {', '.join(CATEGORIES[:-1])}")
+    return tuple(raw)
 
 
 @functools.lru_cache(maxsize=4)

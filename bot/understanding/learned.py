@@ -68,6 +68,11 @@ class LearnedReader:
     neighbours: int = 5  # how many nearest examples are asked ...
     agree: int = 3  # ... and how many of them must lean the same way as the weights
     kinds: tuple[str, ...] = ()  # the kinds the examples are marked with, after the labels
+    # A message whose nearest example is this alike in meaning (0 turns it off), and not
+    # `usual`, needs only `close_lead` over `usual`: the weights average a rare wording away
+    # even when an example says almost the same ("i cut again last night").
+    close: float = 0.0
+    close_lead: float = 0.0
 
     def can_read(self, text: str) -> bool:
         return len(_WORDS.findall(text)) >= self.min_words
@@ -80,16 +85,25 @@ class LearnedReader:
         if not self.can_read(text):
             return None
         reading = self.read(text, max(self.neighbours, NEAREST_SHOWN))
-        if reading.lead_over(usual) < self.threshold:
-            return None
+        lead = reading.lead_over(usual)
         agreeing = [e.label for e, _ in reading.nearest[: self.neighbours] if e.label != usual]
-        return reading if len(agreeing) >= self.agree else None
+        if lead >= self.threshold and len(agreeing) >= self.agree:
+            return reading
+        return reading if self.is_close(reading, usual) and lead >= self.close_lead else None
+
+    def is_close(self, reading: Reading, usual: str) -> bool:
+        """The nearest example says nearly the same and is not `usual`."""
+        if not self.close or not reading.nearest:
+            return False
+        nearest, similarity = reading.nearest[0]
+        return nearest.label != usual and similarity >= self.close
 
     @classmethod
     def fit(cls, features: Features, labels: tuple[str, ...],
             examples: tuple[Example, ...], ridge: float, threshold: float,
             min_words: int = 4, neighbours: int = 5, agree: int = 3,
-            weights: np.ndarray | None = None) -> LearnedReader:
+            weights: np.ndarray | None = None, close: float = 0.0,
+            close_lead: float = 0.0) -> LearnedReader:
         """Fit, or take `weights` fitted before from the same examples (fitted.py)."""
         texts = [e.text for e in examples]
         kinds = kinds_of(examples)
@@ -101,7 +115,7 @@ class LearnedReader:
         else:
             vectors = features.neighbour_matrix(texts)
         return cls(features, labels, examples, np.ascontiguousarray(vectors), weights, threshold,
-                   min_words, neighbours, min(agree, neighbours), kinds)
+                   min_words, neighbours, min(agree, neighbours), kinds, close, close_lead)
 
     def read(self, text: str, nearest: int = NEAREST_SHOWN) -> Reading:
         vector, meaning = self.features.both(text)

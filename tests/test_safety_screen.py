@@ -148,6 +148,8 @@ COERCIVE_CONTROL = [
 ]
 
 SELF_HARM = [
+    "i cut again last night, first time in three years. the messages kept replaying",
+    "I've burned again, I'm sorry",
     "i want to die",
     "i wanna die lol this is too much",
     "wanna kill myself tbh",

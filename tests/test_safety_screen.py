@@ -209,6 +209,61 @@ def test_unsure_cases(text: str, category: str) -> None:
     assert (result.risk, result.category) == ("unsure", category), result.rule
 
 
+@pytest.mark.parametrize(("text", "category"), [
+    ("it's 4am, I've written the note, I just wanted to tell someone", "self_harm"),
+    ("lol what's the highest bridge in leeds, asking for a friend", "self_harm"),
+    ("been reading up on ways that look like accidents", "self_harm"),
+    ("what's the point fixing this, i won't be here for our anniversary anyway", "self_harm"),
+    ("he'd be free to be with her if i wasn't here", "self_harm"),
+    ("I told him I'd find the guy and break his legs", "violence"),
+    ("i told him i'd burn his stuff and him with it", "violence"),
+    ("my friend's boyfriend choked her when he found the messages", "violence"),
+    ("when i'm angry i get rough with her, i know that", "violence"),
+    ("i've started following him home from work to make sure he goes straight home",
+     "coercive_control"),
+    ("thinking of getting his phone cloned, a lad at work can do it", "coercive_control"),
+    ("my sister isn't allowed her own phone anymore since she liked her ex's photo",
+     "coercive_control"),
+    ("From now on I read every message before you send it.", "coercive_control"),
+])
+def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
+    result = screen(text)
+    assert result.is_flagged and result.category == category, result.rule
+
+
+@pytest.mark.parametrize("text", [
+    "I left a note on the fridge saying I'd be back late",
+    "we went up the tallest building in Dubai on our honeymoon",
+    "break a leg at the interview tomorrow!",
+    "I won't be here for dinner on Friday, I'm at my mum's",
+    "she choked up when she read the messages",
+    "I'm following her on insta again, is that weird?",
+])
+def test_their_everyday_look_alikes_are_not(text: str) -> None:
+    assert not screen(text).is_flagged, screen(text).rule
+
+
+@pytest.mark.parametrize("text", [
+    "My ex used to hit me, but that was years ago and I feel completely safe with Tom",
+    "he used to check my phone when we first got together but we stopped years ago and we "
+    "laugh about it now",
+    "I used to self harm at school. That hasn't been part of my life for years.",
+    "i went through a rough patch at 17 and hurt myself, but thats long behind me, ive been "
+    "well for ten years",
+])
+def test_harm_that_is_over_and_told_as_over_is_not_a_risk(text: str) -> None:
+    assert not screen(text).is_flagged, screen(text).rule
+
+
+@pytest.mark.parametrize("text", [
+    "I used to self harm at school and I'm in a good place, but lately I'm thinking about it "
+    "again",
+    "My ex used to hit me years ago. I feel safe with Tom but my ex is outside again tonight",
+])
+def test_harm_that_is_over_yields_to_anything_now(text: str) -> None:
+    assert screen(text).is_flagged
+
+
 def test_a_named_consequence_if_i_speak_up_is_a_clear_risk() -> None:
     result = screen("he said if I tell anyone about the texts he'll take the kids")
     assert (result.risk, result.category) == ("risk", "coercive_control"), result.rule

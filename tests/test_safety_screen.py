@@ -225,6 +225,17 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("my sister isn't allowed her own phone anymore since she liked her ex's photo",
      "coercive_control"),
     ("From now on I read every message before you send it.", "coercive_control"),
+    ("he smothered me with a pillow when he found the messages", "violence"),
+    ("i feel like im going to snap and hit her, i dont trust myself", "violence"),
+    ("i sat outside his flat last night with a bat in the boot", "violence"),
+    ("he drives really fast with the kids in the back when he's angry", "violence"),
+    ("he has my email, my banking login, my icloud", "coercive_control"),
+    ("He picks what I wear now.", "coercive_control"),
+    ("give me your phone. unlock it. you don't get privacy anymore", "coercive_control"),
+    ("I've been going through his laptop and his work email. He doesn't know.",
+     "coercive_control"),
+    ("the life insurance is paid up, so that's one thing sorted", "self_harm"),
+    ("drove around drunk, kind of hoping something would happen", "self_harm"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     result = screen(text)
@@ -237,6 +248,10 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "break a leg at the interview tomorrow!",
     "I won't be here for dinner on Friday, I'm at my mum's",
     "she choked up when she read the messages",
+    "I could kill him lol, he liked his ex's beach photo at 2am",
+    "I'm going to kill him with kindness and then ask about the girl",
+    "I'm never going to hit her, whatever happens",
+    "I'll check my phone less in the evenings",
     "I'm following her on insta again, is that weird?",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
@@ -253,6 +268,24 @@ def test_their_everyday_look_alikes_are_not(text: str) -> None:
 ])
 def test_harm_that_is_over_and_told_as_over_is_not_a_risk(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule
+
+
+@pytest.mark.parametrize("text", [
+    "She told me she'd \"kill me\" if I liked another one of his photos. She was laughing, it's "
+    "a running joke",
+    "my ex hit me ten years ago in another country. i'm safe, i'm just hurt",
+])
+def test_a_joke_between_them_or_harm_long_over_is_not_a_risk(text: str) -> None:
+    assert not screen(text).is_flagged, screen(text).rule
+
+
+@pytest.mark.parametrize("text", [
+    "She told me she'd kill me if I liked another photo. She wasn't laughing.",
+    "my ex used to hit me. i'm safe but i'm not allowed to leave without his permission now",
+    "he's smothering me with a pillow when he's drunk",
+])
+def test_the_same_words_with_danger_in_them_still_are(text: str) -> None:
+    assert screen(text).is_flagged
 
 
 @pytest.mark.parametrize("text", [
@@ -297,6 +330,9 @@ def test_a_reassurance_does_not_clear_what_it_does_not_speak_to(text: str,
 
 IDIOMS = [
     "this is killing me",
+    "he told me \"you're suffocating me\" when i asked who she was. how do i answer that",
+    "safe, yes. scared of losing her, yes. scared of her, no.",
+    "I'm killing myself at the gym every morning so I don't have to think about it",
     "she's going to murder me when she sees i forgot to delete the app. not literally, she's "
     "the calmest person i know",
     "I'm dying to know",

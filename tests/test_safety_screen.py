@@ -265,17 +265,12 @@ def test_their_everyday_look_alikes_are_not(text: str) -> None:
     "I used to self harm at school. That hasn't been part of my life for years.",
     "i went through a rough patch at 17 and hurt myself, but thats long behind me, ive been "
     "well for ten years",
-])
-def test_harm_that_is_over_and_told_as_over_is_not_a_risk(text: str) -> None:
-    assert not screen(text).is_flagged, screen(text).rule
-
-
-@pytest.mark.parametrize("text", [
+    "my ex hit me ten years ago in another country. i'm safe, i'm just hurt",
+    # A threat told as a joke between them.
     "She told me she'd \"kill me\" if I liked another one of his photos. She was laughing, it's "
     "a running joke",
-    "my ex hit me ten years ago in another country. i'm safe, i'm just hurt",
 ])
-def test_a_joke_between_them_or_harm_long_over_is_not_a_risk(text: str) -> None:
+def test_harm_that_is_over_or_a_joke_between_them_is_not_a_risk(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule
 
 

@@ -276,6 +276,7 @@ def test_harm_that_is_over_or_a_joke_between_them_is_not_a_risk(text: str) -> No
 
 @pytest.mark.parametrize("text", [
     "She told me she'd kill me if I liked another photo. She wasn't laughing.",
+    "He said he'd kill me if I texted her again. He was laughing.",  # laughter is no joke
     "my ex used to hit me. i'm safe but i'm not allowed to leave without his permission now",
     "he's smothering me with a pillow when he's drunk",
 ])

@@ -781,10 +781,42 @@ def test_words_in_a_language_the_rules_cannot_read_are_never_a_silent_pass() -> 
     from bot.setting import Setting
 
     spanish = Setting(language="es")
-    result = screen("me pegó anoche cuando vio los mensajes", None, spanish)
+    result = screen("anoche vio los mensajes y se puso como loco", None, spanish)
     assert result.risk == "unsure" and unread(result) and result.rule == "unread_language:es"
     assert not screen("🙂", None, spanish).is_flagged  # nothing to read, nothing to judge
     assert not screen("18:30", None, spanish).is_flagged  # a time holds no words
     english_words = screen("I want to kill myself", None, spanish)
     assert english_words.risk == "risk" and not unread(english_words)  # what it can read, it judges
     assert not unread(screen("me pegó anoche", None, Setting(language="en")))
+
+
+@pytest.mark.parametrize(("text", "category"), [
+    ("quiero morirme, ya no puedo más", "self_harm"),
+    ("me corté anoche otra vez", "self_harm"),
+    ("mi novio me pega cuando bebe", "violence"),
+    ("tengo miedo de él", "violence"),
+    ("me revisa el celular todas las noches", "coercive_control"),
+    ("no me deja salir con mis amigas", "coercive_control"),
+])
+def test_the_plainest_spanish_for_each_danger_is_asked_about_in_its_category(
+        text: str, category: str) -> None:
+    from bot.setting import Setting
+
+    result = screen(text, None, Setting(language="es"))
+    assert (result.risk, result.category) == ("unsure", category), result.rule
+
+
+@pytest.mark.parametrize("text", [
+    "mi novio no me pega, solo grita",
+    "nunca me pegó",
+    "me quiero morir de la vergüenza, mi suegra vio los chats",
+    "me quiero morir jajaja me mandó un audio que era para su ex",
+    "no quiero vivir revisando su teléfono",
+    "me pegó fuerte lo del snap, no me lo esperaba",
+    "me corté el pelo ayer",
+])
+def test_their_spanish_look_alikes_are_only_the_general_question(text: str) -> None:
+    from bot.safety.screen import unread
+    from bot.setting import Setting
+
+    assert unread(screen(text, None, Setting(language="es")))

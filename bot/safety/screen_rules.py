@@ -84,7 +84,7 @@ class RuleSet:
     reassurance: re.Pattern[str] | None = None
     # The categories a reassurance clears an unsure flag of ("he's never touched me" says
     # nothing about who holds the phone).
-    reassured: tuple[str, ...] = ("violence", "coercive_control", "self_harm")
+    reassured: tuple[str, ...] = CATEGORIES[:-1]
     signals: tuple[SignalFamily, ...] = ()
     signal_threshold: int = 2
     rule_index: GateIndex | None = None
@@ -215,7 +215,7 @@ def build_rules(data: Mapping[str, Any], *, gates: bool = True) -> RuleSet:
             if data.get("reassurance")
             else None
         ),
-        reassured=_reassured(data.get("reassurance_clears")),
+        reassured=_reassured_categories(data.get("reassurance_clears")),
         in_setting=build_setting_rules(data.get("in_setting"), CATEGORIES[:-1],
                                        lambda raw, where: _compile(raw, macros, where)),
         languages=tuple(str(lang) for lang in data.get("languages") or ("en",)),
@@ -223,7 +223,7 @@ def build_rules(data: Mapping[str, Any], *, gates: bool = True) -> RuleSet:
     )
 
 
-def _reassured(raw: Any) -> tuple[str, ...]:
+def _reassured_categories(raw: Any) -> tuple[str, ...]:
     if raw is None:
         return CATEGORIES[:-1]
     if not isinstance(raw, list) or any(c not in CATEGORIES[:-1] for c in raw):

@@ -27,6 +27,8 @@ def test_the_shipped_examples_load() -> None:
     # The file's numbers reach the reader: the screen reads a message nearly the same as a
     # risky example; the coach does not.
     assert (screen.close, screen.close_lead) == (0.8, 0.4) and coach.close == 0.0
+    # ... and reads past a negation or a reassurance of the rules at a lead of 1.0
+    assert screen.overrule == 1.0 and coach.overrule == 0.0
 
 
 def test_the_flows_hold_what_the_builder_writes() -> None:

@@ -118,6 +118,11 @@ def test_a_commitment_is_not_a_risk_by_resemblance_but_rules_still_flag() -> Non
     result = screen(text, None, setting, learned)
     assert not result.is_flagged and result.rule.startswith("own_commitment:learned.")
     assert screen("I will hurt myself if you leave", None, setting, learned).risk == "risk"
+    # A reading as strong as the examples' `overrule` stands, even there.
+    lead = learned.read(text).lead_over("none")
+    strong = replace(learned, overrule=lead - 0.01)
+    assert screen(text, None, setting, strong).rule.startswith("learned.coercive_control:")
+    assert not screen(text, None, setting, replace(learned, overrule=lead + 0.01)).is_flagged
 
 
 @pytest.mark.parametrize("text", [

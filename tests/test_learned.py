@@ -87,6 +87,21 @@ def test_a_message_nearly_the_same_as_a_usual_example_is_not_close(
     assert close.leans_away(text, "none") is None
 
 
+def test_a_strong_lead_is_what_reads_past_the_rules(reader: LearnedReader) -> None:
+    text = "my husband struck me and I am bruised"
+    lead = reader.read(text).lead_over("none")
+
+    def with_overrule(overrule: float, agree: int = 2) -> LearnedReader:
+        return LearnedReader(reader.features, LABELS, EXAMPLES, reader.vectors, reader.weights,
+                             threshold=0.0, neighbours=3, agree=agree, overrule=overrule)
+
+    assert with_overrule(lead - 0.1).leans_strongly(text, "none") is not None
+    assert with_overrule(lead + 0.1).leans_strongly(text, "none") is None
+    assert with_overrule(lead - 0.1, agree=4).leans_strongly(text, "none") is None
+    assert with_overrule(0.0).leans_strongly(text, "none") is None  # 0 turns it off
+    assert with_overrule(0.0).leans_away(text, "none") is not None
+
+
 def test_fitting_is_the_same_every_time(reader: LearnedReader) -> None:
     again = LearnedReader.fit(reader.features, LABELS, EXAMPLES, 0.1, 0.5)
     assert (again.weights == reader.weights).all()

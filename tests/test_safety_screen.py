@@ -764,6 +764,48 @@ def test_what_the_rules_cleared_or_a_calm_line_stays_clear(text: str) -> None:
     assert not screen(text, None, learned=shipped_learned()).is_flagged
 
 
+NEGATED_THEN_CONTROL = ("she doesn't hurt me. she just makes me write a timetable of my day and "
+                        "checks it against where my phone was")
+
+
+def test_a_negation_clears_its_own_words_not_the_rest_of_the_message() -> None:
+    """"She doesn't hurt me" rules out a word of violence; the control told after it is read
+    by the learned stage, at the stronger `overrule` lead."""
+    from bot.safety.screen import cleared_by_words, shipped_learned
+
+    learned = shipped_learned()
+    words = screen(NEGATED_THEN_CONTROL)
+    assert cleared_by_words(words) and words.rule.startswith("negated:violence.")
+    result = screen(NEGATED_THEN_CONTROL, None, learned=learned)
+    assert (result.risk, result.category) == ("unsure", "coercive_control")
+    weaker = dataclasses.replace(learned, overrule=float(result.rule.split(":")[1]) + 0.1)
+    assert screen(NEGATED_THEN_CONTROL, None, learned=weaker) == words  # short of the lead
+    assert screen(NEGATED_THEN_CONTROL, None, learned=dataclasses.replace(
+        learned, overrule=0.0)) == words  # 0 turns it off
+
+
+def test_an_idiom_the_rules_masked_stays_clear_whatever_it_resembles() -> None:
+    from bot.safety.screen import cleared_by_words, shipped_learned
+
+    learned = dataclasses.replace(shipped_learned(), overrule=0.01, threshold=0.01)
+    for text in ("break a leg tonight", "break a leg tonight, you'll smash it"):
+        result = screen(text, None, learned=learned)
+        assert result.rule == "idiom:idiom.break_a_leg" and not cleared_by_words(result)
+
+
+def test_explain_says_when_the_learned_stage_read_past_a_negation(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    assert main(["screen", "--json", "--explain", "--", NEGATED_THEN_CONTROL]) == 0
+    why = json.loads(capsys.readouterr().out)["learned"]["why"]
+    assert why.startswith("it decided: the rules cleared its words (negated:violence.")
+    assert main(["screen", "--json", "--explain", "--",
+                 "she has never laid a finger on me, she just texts other guys"]) == 0
+    why = json.loads(capsys.readouterr().out)["learned"]["why"]
+    assert why.startswith("it did not act: the rules cleared its words (negated:")
+
+
 def test_explain_names_the_nearest_examples_never_the_message(
         capsys: pytest.CaptureFixture[str]) -> None:
     from bot.cli import main

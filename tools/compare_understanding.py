@@ -145,7 +145,8 @@ def shipped_figures(name: str, train: list[dict], val: list[dict], key: str,
         features, names, tuple(Example(i["text"], i[key], tuple(i.get("kinds") or ()))
                                for i in train),
         spec["ridge"], spec["threshold"], spec["min_words"], spec["neighbours"], spec["agree"],
-        close=spec.get("close", 0.0), close_lead=spec.get("close_lead", 0.0))
+        close=spec.get("close", 0.0), close_lead=spec.get("close_lead", 0.0),
+        overrule=spec.get("overrule", 0.0))
     if name == "screen":
         flagged = [(screen(i["text"], None, setting_for(i, i.get("context")), reader), i)
                    for i in val]

@@ -14,7 +14,7 @@ import sys
 from bot.cli.common import EXIT_USAGE, Subparsers, add_setting_options, command, setting_of
 from bot.cli.rules import add_learned_option, flows_learned, flows_rules
 from bot.safety.evaluation import SPLITS, LabelledDataError, benchmark, evaluate
-from bot.safety.screen import EXAMPLES_FILE, LABELS, ScreenResult, screen
+from bot.safety.screen import EXAMPLES_FILE, LABELS, ScreenResult, cleared_by_words, screen
 from bot.safety.screen_rules import RuleSet, build_rules
 from bot.understanding.learned import LearnedReader
 
@@ -68,22 +68,31 @@ def run(args: argparse.Namespace) -> int:
         line.rstrip("\r\n") for line in sys.stdin)
     for text in texts:
         result = screen(text, rules, setting, learned)
-        explained = _explain(text, learned, result) if args.explain else None
+        explained = _explain(text, learned, result, screen(text, rules, setting)
+                             ) if args.explain else None
         print(_format(result, args.json, explained), flush=True)
     return 0
 
 
-def _explain(text: str, learned: LearnedReader | None, result: ScreenResult) -> dict:
+def _explain(text: str, learned: LearnedReader | None, result: ScreenResult,
+             words: ScreenResult) -> dict:
     """Why the learned stage reads a message as it does: whether it decided, its lead over
     "none" against the threshold, and the nearest labelled examples (examples from the
-    flows, never the screened text)."""
+    flows, never the screened text). `words`: what the rules alone found."""
     if learned is None:
         return {"decided": False, "why": "the learned stage is off (--rules-only)"}
     reading = learned.read(text, max(learned.neighbours, 3))
-    if result.rule.startswith("learned."):
+    past = (f"the rules cleared its words ({words.rule}); the learned stage reads past that "
+            f"at a lead of {learned.overrule} with {learned.agree} of the "
+            f"{learned.neighbours} nearest examples agreeing")
+    if result.rule.startswith("learned.") and cleared_by_words(words):
+        why = f"it decided: {past}"
+    elif result.rule.startswith("learned."):
         why = ("it decided: the nearest example says nearly the same"
                if learned.is_close(reading, "none")
                and reading.lead_over("none") < learned.threshold else "it decided")
+    elif cleared_by_words(words) and learned.overrule:
+        why = f"it did not act: {past}"
     elif result.rule != "no_match":
         why = "the rules decided; the learned stage reads only messages no rule matched"
     elif not learned.can_read(text):

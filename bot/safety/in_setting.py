@@ -30,9 +30,13 @@ class SettingRule:
     contexts: frozenset[str] = frozenset()  # empty: anywhere
     roles: frozenset[str] = frozenset()  # empty: any speaker, or none known
     learned_too: bool = False  # also any flag of the learned stage, whatever its category
+    # ... but not one it reads by its `overrule` lead or more (a strong reading stands)
+    strong_learned_stands: bool = False
 
-    def applies(self, category: str, text: str, setting: Setting, rule: str = "") -> bool:
-        learned = self.learned_too and rule.startswith(LEARNED_PREFIX)
+    def applies(self, category: str, text: str, setting: Setting, rule: str = "",
+                strong: bool = False) -> bool:
+        learned = (self.learned_too and rule.startswith(LEARNED_PREFIX)
+                   and not (strong and self.strong_learned_stands))
         return ((category in self.categories or learned)
                 and (not self.contexts or setting.context in self.contexts)
                 and (not self.roles or setting.role in self.roles)
@@ -70,16 +74,18 @@ def build_setting_rules(raw: Any, categories: tuple[str, ...],
             unless=compile_(spec["unless"], f"{where}.unless") if spec.get("unless") else None,
             contexts=frozenset(spec.get("contexts") or ()),
             roles=frozenset(spec.get("roles") or ()),
-            learned_too=bool(spec.get("learned_too", False))))
+            learned_too=bool(spec.get("learned_too", False)),
+            strong_learned_stands=bool(spec.get("strong_learned_stands", False))))
     return tuple(out)
 
 
 def lowered(risk: str, category: str, rule: str, text: str, setting: Setting,
-            rules: tuple[SettingRule, ...]) -> tuple[str, str, str]:
-    """(risk, category, rule id) after the setting: the first entry that lowers it wins."""
+            rules: tuple[SettingRule, ...], strong: bool = False) -> tuple[str, str, str]:
+    """(risk, category, rule id) after the setting: the first entry that lowers it wins.
+    `strong`: a learned flag read by the examples' `overrule` lead."""
     for entry in rules:
         if LEVELS.index(entry.becomes) < LEVELS.index(risk) and entry.applies(
-                category, text, setting, rule):
+                category, text, setting, rule, strong):
             return entry.becomes, category if entry.becomes != "none" else "none", (
                 f"{entry.id}:{rule}")
     return risk, category, rule

@@ -22,7 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from bot.quotes import QUOTES
-from bot.safety.in_setting import lowered
+from bot.safety.in_setting import LEARNED_PREFIX, lowered
 from bot.safety.prefilter import grams
 from bot.safety.screen_rules import (
     CATEGORIES,
@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 
 LEARNED = "screen_learned"  # the learned stage, offered under this name (bot/app.py)
 NO_MATCH = "no_match"
+# The rule ids of the rules' clearings of a risk's own words (_evaluate), which the learned
+# stage reads past at a strong lead. An idiom's clearing stands: it is the whole figure of
+# speech ("break a leg"), and a resemblance to violence is exactly what it rules out.
+CLEARED_BY_WORDS = ("negated:", "reassured:")
 UNREAD = "unread_language"
 EXAMPLES_FILE = "safety/screen_examples.yaml"
 RISK_LEVELS = ("none", "unsure", "risk")
@@ -289,8 +293,10 @@ def screen(text: str, rules: RuleSet | None = None, setting: Setting = NO_SETTIN
         log.exception("safety rules failed to load; returning unsure")
         return ScreenResult("unsure", "none", "screen_error")
     found = _screen_words(text, rules)
-    if found.rule == NO_MATCH and learned is not None:
-        found = _learned(text, learned)
+    strong = False
+    if learned is not None and (found.rule == NO_MATCH or cleared_by_words(found)):
+        read, strong = _learned(text, learned, strong_only=found.rule != NO_MATCH)
+        found = read if read.is_flagged or found.rule == NO_MATCH else found
     if found.rule == NO_MATCH and setting.language not in rules.languages and _LETTER.search(
             text):
         # Words it cannot read are no sign of safety: never a silent pass. A time or a number
@@ -301,7 +307,7 @@ def screen(text: str, rules: RuleSet | None = None, setting: Setting = NO_SETTIN
     try:
         risk, category, rule = lowered(found.risk, found.category, found.rule,
                                        normalise(text, rules.max_chars), setting,
-                                       rules.in_setting)
+                                       rules.in_setting, strong)
     except Exception:  # never lose a flag to a bug in the setting's rules
         log.exception("safety screen setting rules failed; keeping the flag")
         return found
@@ -318,20 +324,29 @@ def unread(result: ScreenResult) -> bool:
     return result.rule.startswith(UNREAD + ":")
 
 
-def _learned(text: str, learned: LearnedReader) -> ScreenResult:
+def cleared_by_words(result: ScreenResult) -> bool:
+    """The rules saw a risk's words and cleared them: a negation, a reassurance."""
+    return not result.is_flagged and result.rule.startswith(CLEARED_BY_WORDS)
+
+
+def _learned(text: str, learned: LearnedReader, strong_only: bool = False
+             ) -> tuple[ScreenResult, bool]:
     """Wording the rules have not seen: an "unsure" check-in (correctable in one tap) when
-    the message reads as a risk by the examples' threshold. Only messages with no rule match
-    at all come here: a negation, an idiom or a reassurance the rules saw stays cleared."""
+    the message reads as a risk by the examples' threshold, and whether it reads so by
+    `overrule`. What the rules cleared by a negation or a reassurance is read only for that
+    strong a lead: the clearing holds for its words, not for the rest of the message."""
     try:
-        reading = learned.leans_away(text, "none")
+        reading = (learned.leans_strongly(text, "none") if strong_only
+                   else learned.leans_away(text, "none"))
     except Exception:  # never lose the rules' answer to the learned stage
         log.exception("learned screen failed; keeping the rules' answer")
-        return ScreenResult("none", "none", NO_MATCH)
+        return ScreenResult("none", "none", NO_MATCH), False
     if reading is None:
-        return ScreenResult("none", "none", NO_MATCH)
+        return ScreenResult("none", "none", NO_MATCH), False
     category = reading.label_away("none", learned.neighbours)
-    return ScreenResult("unsure", category,
-                        f"learned.{category}:{reading.lead_over('none'):.2f}")
+    return (ScreenResult("unsure", category, f"{LEARNED_PREFIX}{category}:"
+                                             f"{reading.lead_over('none'):.2f}"),
+            learned.is_strong(reading, "none"))
 
 
 def _screen_words(text: str, rules: RuleSet) -> ScreenResult:

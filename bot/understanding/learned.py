@@ -73,6 +73,10 @@ class LearnedReader:
     # even when an example says almost the same ("i cut again last night").
     close: float = 0.0
     close_lead: float = 0.0
+    # A lead this strong (0 turns it off), with `agree` nearest examples, reads past what the
+    # rules cleared by a negation or a reassurance: "he's never hit me" clears a word of
+    # violence, not the rest of "he's never hit me, he just has my bank card".
+    overrule: float = 0.0
 
     def can_read(self, text: str) -> bool:
         return len(_WORDS.findall(text)) >= self.min_words
@@ -86,10 +90,21 @@ class LearnedReader:
             return None
         reading = self.read(text, max(self.neighbours, NEAREST_SHOWN))
         lead = reading.lead_over(usual)
-        agreeing = [e.label for e, _ in reading.nearest[: self.neighbours] if e.label != usual]
-        if lead >= self.threshold and len(agreeing) >= self.agree:
+        if lead >= self.threshold and self._agreeing(reading, usual) >= self.agree:
             return reading
         return reading if self.is_close(reading, usual) and lead >= self.close_lead else None
+
+    def leans_strongly(self, text: str, usual: str) -> Reading | None:
+        """The reading, when `text` reads as something other than `usual` by `overrule`."""
+        reading = self.leans_away(text, usual) if self.overrule else None
+        return reading if reading is not None and self.is_strong(reading, usual) else None
+
+    def is_strong(self, reading: Reading, usual: str) -> bool:
+        return (bool(self.overrule) and reading.lead_over(usual) >= self.overrule
+                and self._agreeing(reading, usual) >= self.agree)
+
+    def _agreeing(self, reading: Reading, usual: str) -> int:
+        return sum(e.label != usual for e, _ in reading.nearest[: self.neighbours])
 
     def is_close(self, reading: Reading, usual: str) -> bool:
         """The nearest example says nearly the same and is not `usual`."""
@@ -103,7 +118,7 @@ class LearnedReader:
             examples: tuple[Example, ...], ridge: float, threshold: float,
             min_words: int = 4, neighbours: int = 5, agree: int = 3,
             weights: np.ndarray | None = None, close: float = 0.0,
-            close_lead: float = 0.0) -> LearnedReader:
+            close_lead: float = 0.0, overrule: float = 0.0) -> LearnedReader:
         """Fit, or take `weights` fitted before from the same examples (fitted.py)."""
         texts = [e.text for e in examples]
         kinds = kinds_of(examples)
@@ -115,7 +130,8 @@ class LearnedReader:
         else:
             vectors = features.neighbour_matrix(texts)
         return cls(features, labels, examples, np.ascontiguousarray(vectors), weights, threshold,
-                   min_words, neighbours, min(agree, neighbours), kinds, close, close_lead)
+                   min_words, neighbours, min(agree, neighbours), kinds, close, close_lead,
+                   overrule)
 
     def read(self, text: str, nearest: int = NEAREST_SHOWN) -> Reading:
         vector, meaning = self.features.both(text)

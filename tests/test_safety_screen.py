@@ -833,9 +833,45 @@ def test_words_in_a_language_the_rules_cannot_read_are_never_a_silent_pass() -> 
 
 
 @pytest.mark.parametrize(("text", "category"), [
+    ("quiero matarme, ya no puedo más", "self_harm"),
+    ("me voy a suicidar", "self_harm"),
+    ("ya decidí quitarme la vida, perdón", "self_harm"),
+    ("mi novio me pega cuando bebe", "violence"),
+    ("me pegó en la cara", "violence"),
+    ("ayer me golpeó otra vez", "violence"),
+    ("me dio una bofetada delante de su mamá", "violence"),
+])
+def test_the_clearest_spanish_for_self_harm_and_being_hit_is_a_clear_risk(
+        text: str, category: str) -> None:
+    """As "I want to kill myself" and "he hit me" are: the help at once, not a question."""
+    from bot.setting import Setting
+
+    result = screen(text, None, Setting(language="es"))
+    assert (result.risk, result.category) == ("risk", category), result.rule
+
+
+@pytest.mark.parametrize("text", [
+    "me voy a matar estudiando para el final",
+    "me quiero matar jajaja qué oso",
+    "no quiero matarme, solo quiero que esto pare",
+    "me pegó un grito horrible",
+    "se me pega esa canción",
+    "me golpeó la realidad cuando vi los chats",
+    "me pega la nostalgia cuando veo sus fotos",
+    "me dio un golpe de suerte",
+    "nunca me pegó, solo grita",
+])
+def test_spanish_figures_of_speech_are_no_clear_risk(text: str) -> None:
+    from bot.setting import Setting
+
+    result = screen(text, None, Setting(language="es"))
+    assert result.risk != "risk" and ".es_plain" not in result.rule, result.rule
+
+
+@pytest.mark.parametrize(("text", "category"), [
     ("quiero morirme, ya no puedo más", "self_harm"),
     ("me corté anoche otra vez", "self_harm"),
-    ("mi novio me pega cuando bebe", "violence"),
+    ("me empujó contra la puerta", "violence"),
     ("tengo miedo de él", "violence"),
     ("me revisa el celular todas las noches", "coercive_control"),
     ("no me deja salir con mis amigas", "coercive_control"),

@@ -827,6 +827,46 @@ def test_a_line_in_a_language_the_rules_cannot_read_is_not_judged_with_english_w
     assert english.read and english.verdict == "harsh"
 
 
+@pytest.mark.parametrize(("text", "watching"), [
+    ("voy a revisar su celular todas las noches", True),
+    ("quiero ver tus mensajes", True),
+    ("le voy a revisar el celular cuando duerma", True),
+    ("dame tu contraseña", True),
+    ("tienes que compartirme tu ubicación", True),
+    ("quiero que me muestres tu celular", True),
+    ("le voy a poner un rastreador en el carro", True),
+    ("tengo derecho a saber con quién hablas", True),
+    ("tu celular se queda en la mesa", True),
+    ("Voy a checar su WhatsApp", True),
+    # one's own openness, what was done, a request with an end, a refusal
+    ("te voy a mostrar mi celular cuando quieras", False),
+    ("puedes revisar mi celular", False),
+    ("revisé su celular anoche y me siento mal", False),
+    ("no voy a revisar su celular", False),
+    ("¿estarías dispuesto a compartir tu ubicación unas semanas?", False),
+    ("me dolió ver tus mensajes con ella", False),
+    ("te comparto mi ubicación siempre", False),
+])
+def test_watching_is_told_apart_in_a_language_the_rules_cannot_judge(
+        text: str, watching: bool) -> None:
+    """No Spanish line is judged, but one that describes checking the partner is still set
+    aside as watching (never coach anyone to police a partner), by `watching_unread`."""
+    from bot.coach.feedback import describes_watching
+
+    spanish = Setting(role="hurt", context="boundary", language="es")
+    assert describes_watching(text, None, spanish) is watching
+    assert not analyse(text, setting=spanish).read  # still not judged
+    assert not describes_watching(text, None, Setting(language="fr"))  # no words for French
+
+
+def test_watching_in_english_is_the_policing_kind() -> None:
+    from bot.coach.feedback import describes_watching
+
+    english = Setting(role="hurt", context="boundary", language="en")
+    assert describes_watching("I will check his phone every night", None, english)
+    assert not describes_watching("I will share my location with you", None, english)
+
+
 def test_lines_in_a_language_the_rules_cannot_read_are_counted_as_not_judged(tmp_path) -> None:
     data = tmp_path / "lines.yaml"
     data.write_text(yaml.safe_dump({"items": [

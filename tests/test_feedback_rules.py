@@ -59,9 +59,19 @@ def test_a_file_without_kinds_is_refused_with_its_reason(tmp_path) -> None:
 def test_the_rules_say_which_languages_they_read_and_a_bad_list_is_refused() -> None:
     raw = load_rules()
     assert compiled_rules().languages == ("en",)
-    assert build_rules({**raw, "languages": ["en", "es"]}).languages == ("en", "es")
+    assert build_rules({**raw, "languages": ["en", "es"], "watching_unread": {}}).languages == (
+        "en", "es")
     with pytest.raises(ValueError, match="languages"):
         build_rules({**raw, "languages": "en"})
+
+
+def test_watching_words_are_for_languages_the_rules_cannot_judge() -> None:
+    raw = load_rules()
+    assert "es" in compiled_rules().watching_unread
+    with pytest.raises(ValueError, match="watching_unread: the rules read en already"):
+        build_rules({**raw, "watching_unread": {"en": ["check"]}})
+    with pytest.raises(ValueError, match="watching_unread must map"):
+        build_rules({**raw, "watching_unread": ["revisar"]})
 
 
 def test_a_harsher_margin_that_is_not_a_number_is_refused() -> None:

@@ -168,9 +168,12 @@ def compose_answers(ctx: StepContext, labels: dict[str, str]) -> None:
                     "checking the partner (their phone, messages, location)")
 def slot_policing(ctx: StepContext, slot: str) -> bool:
     text = ctx.session.slots.get(slot, "")
-    # The flow sets such a line aside, so only the rules' words decide, never a resemblance.
-    return bool(text) and any(f.kind == "policing" for f in analyse(
-        ctx, text, "boundary", learned_too=False).findings)
+    # The flow sets such a line aside, so only the rules' words decide, never a resemblance;
+    # in a language the coach cannot judge, its watching words for that language.
+    rules = ctx.services.get(feedback_rules.SERVICE)
+    return bool(text) and feedback.describes_watching(
+        text, rules if isinstance(rules, feedback_rules.FeedbackRules) else None,
+        setting_for(ctx.session.slots, "boundary", ctx.session.lang))
 
 
 # -- after a safety concern: no way back into a rehearsal -------------------------------------

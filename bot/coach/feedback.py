@@ -36,6 +36,7 @@ from bot.coach.feedback_text import (
     in_reported,
     make_finding,
     negated,
+    normalise,
     positive_hits,
     prepare,
 )
@@ -286,6 +287,18 @@ def _unread(rules: FeedbackRules) -> Feedback:
     """A line in a language the rules cannot read: said so, never judged with English words."""
     low, high = ((rules.raw.get("scoring") or {}).get("bands") or {}).get("almost", (50, 50))
     return Feedback("almost", (int(low) + int(high)) // 2, [], "", [], read=False)
+
+
+def describes_watching(text: str, rules: FeedbackRules | None = None,
+                       setting: Setting = NO_SETTING) -> bool:
+    """The line describes watching or checking the partner (their phone, messages,
+    location), by the rules' words alone, never a resemblance: a policing finding where the
+    rules judge the language, their `watching_unread` words where they cannot."""
+    rules = rules or compiled_rules()
+    if setting.language in rules.languages:
+        return any(f.kind == "policing" for f in analyse(text, rules, setting).findings)
+    words = normalise(text if isinstance(text, str) else "")
+    return any(p.search(words) for p in rules.watching_unread.get(setting.language, ()))
 
 
 def shipped_learned() -> LearnedReader | None:

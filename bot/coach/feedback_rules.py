@@ -7,7 +7,7 @@ Kept apart from the analysis so the flows catalog can load, check and swap a rul
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -86,6 +86,9 @@ class FeedbackRules:
     acronyms: frozenset[str]
     short_shout_words: frozenset[str]
     languages: tuple[str, ...] = ("en",)  # what the rules can read (`languages:` in the file)
+    # In a language the rules cannot judge, the words that still set a line aside as watching
+    # the partner (`watching_unread:`, by language): never coach anyone to police a partner.
+    watching_unread: dict[str, tuple[re.Pattern[str], ...]] = field(default_factory=dict)
 
 
 
@@ -196,7 +199,24 @@ def build_rules(raw: dict[str, Any]) -> FeedbackRules:
         acronyms=frozenset(str(a).upper() for a in shout.get("acronyms") or ()),
         short_shout_words=frozenset(str(w).lower() for w in shout.get("short_words") or ()),
         languages=_languages(raw.get("languages")),
+        watching_unread=_watching_unread(raw.get("watching_unread"), macros,
+                                         _languages(raw.get("languages"))),
     )
+
+
+def _watching_unread(raw: Any, macros: dict[str, str], languages: tuple[str, ...]
+                     ) -> dict[str, tuple[re.Pattern[str], ...]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(
+            isinstance(patterns, list) and all(isinstance(p, str) for p in patterns)
+            for patterns in raw.values()):
+        raise ValueError("watching_unread must map a language code to a list of patterns")
+    read = [str(language) for language in raw if language in languages]
+    if read:
+        raise ValueError(f"watching_unread: the rules read {', '.join(read)} already "
+                         "(policing sets such a line aside there)")
+    return {str(language): _compile_all(patterns, macros) for language, patterns in raw.items()}
 
 
 def _languages(raw: Any) -> tuple[str, ...]:

@@ -893,6 +893,31 @@ def test_a_line_with_something_to_change_that_reads_as_harsh_is_harsh() -> None:
     assert "I'm sorry" not in fb.rewrite  # the hurt partner is never handed an apology
 
 
+BLAME_SHIFTED = ("If you hadn't been so cold all year I would never have needed someone to "
+                 "talk to.")
+
+
+def test_a_harsh_line_gets_the_kind_the_examples_read_when_the_rules_named_another() -> None:
+    """The rules hear blame in "if you hadn't been so cold"; the examples read the whole as
+    blame-shifting: both are named, the rules' words first."""
+    from bot.coach.feedback import shipped_learned
+    from bot.coach.feedback_rules import build_rules, load_rules
+
+    crossed = Setting(role="crossed", context="rehearsal")
+    alone = analyse(BLAME_SHIFTED, setting=crossed)
+    assert alone.verdict == "harsh" and [f.kind for f in alone.findings] == ["you_blame"]
+    fb = analyse(BLAME_SHIFTED, setting=crossed, learned=shipped_learned())
+    assert [f.kind for f in fb.findings] == ["you_blame", "blame_shift"]
+    assert fb.findings[-1].end == 0 and "land as harsh" in fb.findings[-1].explanation
+    raw = load_rules()
+    spec = {k: v for k, v in raw["kinds"]["learned"].items() if k != "also_kind_floor"}
+    rules = build_rules({**raw, "kinds": {**raw["kinds"], "learned": spec}})
+    assert analyse(BLAME_SHIFTED, rules, crossed, shipped_learned()).findings == alone.findings
+    strict = build_rules({**raw, "kinds": {**raw["kinds"], "learned": {
+        **spec, "also_kind_floor": 99.0}}})
+    assert analyse(BLAME_SHIFTED, strict, crossed, shipped_learned()).findings == alone.findings
+
+
 def test_without_a_harsher_margin_the_rules_keep_their_almost() -> None:
     from bot.coach.feedback import shipped_learned
     from bot.coach.feedback_rules import build_rules, load_rules

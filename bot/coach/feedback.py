@@ -331,14 +331,33 @@ def _harsher(found: Feedback, text: str, rules: FeedbackRules, setting: Setting,
     return _judged(found, text, rules, setting, "harsh", [*found.findings, finding])
 
 
+def _also_kind(found: Feedback, text: str, rules: FeedbackRules, setting: Setting,
+               learned: LearnedReader) -> Feedback | None:
+    """A line the rules call harsh for one thing is often another too ("Sorry I'm not perfect
+    like you": the rules hear contempt, the examples a non-apology): the kind the examples
+    read most, when it reaches `also_kind_floor` and the rules did not name it, is added
+    after the rules' findings, with the example the line resembles."""
+    spec = rules.raw["kinds"]["learned"]
+    floor = spec.get("also_kind_floor")
+    if floor is None or not learned.can_read(text):
+        return None
+    reading = learned.read(text)
+    taken = frozenset(f.kind for f in found.findings)
+    kind = _kind_read(reading, {**spec, "kind_floor": floor}, rules, setting.role)
+    if kind == "learned" or kind in taken:
+        return None
+    finding = _learned_finding(reading, "harsh", rules, setting.role, taken, kind)
+    return _judged(found, text, rules, setting, "harsh", [*found.findings, finding])
+
+
 def _learned_finding(reading: Reading, verdict: str, rules: FeedbackRules, role: str | None,
-                     taken: frozenset[str] = frozenset()) -> Finding:
-    """What the learned stage read, as a finding: the kind it reads (unless the rules already
-    named it), or "learned", with the example the line resembles."""
+                     taken: frozenset[str] = frozenset(), kind: str | None = None) -> Finding:
+    """What the learned stage read, as a finding: `kind`, or the kind it reads (unless the
+    rules already named it), or "learned", with the example the line resembles."""
     spec = rules.raw["kinds"]["learned"]
     like = _resembles(reading, verdict)
     words = (spec.get("verdict_words") or {}).get(verdict, verdict)
-    kind = _kind_read(reading, spec, rules, role)
+    kind = kind or _kind_read(reading, spec, rules, role)
     if kind in taken:
         kind = "learned"
     rule = rules.kinds[kind]
@@ -409,6 +428,8 @@ def analyse(text: str, rules: FeedbackRules | None = None, setting: Setting = NO
             return _with_learned(found, text, rules, setting, reading)
         if learned is not None and found.verdict == "almost":
             return _harsher(found, text, rules, setting, learned) or found
+        if learned is not None and found.verdict == "harsh":
+            return _also_kind(found, text, rules, setting, learned) or found
         return found
     except Exception:  # a bug must not take the conversation down; log and degrade
         log.exception("feedback analysis failed")

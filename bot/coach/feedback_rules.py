@@ -166,7 +166,8 @@ def build_rules(raw: dict[str, Any]) -> FeedbackRules:
     macros["BVERB"] = "(?:" + "|".join(re.escape(str(v)) for v in verbs) + ")"
     kinds = {name: _kind_rule(name, spec, macros) for name, spec in raw["kinds"].items()}
     learned = raw["kinds"].get("learned") or {}
-    for key, example in (("kind_floor", "-0.5"), ("harsher_margin", "0.6")):
+    for key, example in (("kind_floor", "-0.5"), ("harsher_margin", "0.6"),
+                         ("also_kind_floor", "-0.25")):
         value = learned.get(key, 0.0)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"kinds.learned.{key} must be a number, e.g. {example}")

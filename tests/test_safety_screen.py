@@ -202,6 +202,10 @@ def test_self_harm_flagged(text: str) -> None:
         # What someone will do "if I ...": asked about gently, whatever the consequence.
         ("he said if i ever talk to my ex again he'll leave", "coercive_control"),
         ("if I miss one of her calls she makes me sleep in the car", "coercive_control"),
+        # ... in the category of what follows: harm to the body, or the user's own life.
+        ("if i bring it up she'll go for my sister to get at me", "violence"),
+        ("if I mention the texts he'll lose it and hit something", "violence"),
+        ("if she goes back to him i won't be here much longer", "self_harm"),
     ],
 )
 def test_unsure_cases(text: str, category: str) -> None:
@@ -236,6 +240,15 @@ def test_unsure_cases(text: str, category: str) -> None:
      "coercive_control"),
     ("the life insurance is paid up, so that's one thing sorted", "self_harm"),
     ("drove around drunk, kind of hoping something would happen", "self_harm"),
+    # held in is violence (the label definitions: "trapped or blocked in"); kept out, control
+    ("she locked me in the box room until I gave her my passcode", "violence"),
+    ("he stood in the doorway for an hour so I couldn't get out", "violence"),
+    ("he locked me out on the balcony in the rain", "violence"),
+    ("she locked me out of our joint account", "coercive_control"),
+    ("he hid my car keys so I couldn't see my friends", "coercive_control"),
+    # not safe with oneself is self-harm
+    ("I'm safe from her. It's me I'm not safe from tonight.", "self_harm"),
+    ("honestly I don't feel safe with myself at the moment", "self_harm"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     result = screen(text)

@@ -206,6 +206,11 @@ def test_self_harm_flagged(text: str) -> None:
         ("if i bring it up she'll go for my sister to get at me", "violence"),
         ("if I mention the texts he'll lose it and hit something", "violence"),
         ("if she goes back to him i won't be here much longer", "self_harm"),
+        ("he said if i bring her up again he'll shut me up himself", "violence"),
+        ("honestly it'd be easier for everyone if I just wasn't here anymore", "self_harm"),
+        # a reassurance speaks for its own categories: the sign of control stands
+        ("He's never hit me. He just says if I text Tom again he'll finish what he started",
+         "coercive_control"),
     ],
 )
 def test_unsure_cases(text: str, category: str) -> None:

@@ -241,18 +241,16 @@ def _reassured(category: str, masked: str, rs: RuleSet) -> bool:
             and rs.reassurance.search(masked) is not None)
 
 
-def _evaluate(text: str, rs: RuleSet) -> ScreenResult:
-    norm = normalise(text, rs.max_chars)
-    if not _WORD_RE.search(norm):
-        return ScreenResult("none", "none", "empty")
-    masked, idiom = _mask_idioms(norm, rs)
+def _best_rule(masked: str, present: set[str], rs: RuleSet,
+               leave_out: frozenset[str] = frozenset()) -> tuple[Rule | None, str | None]:
+    """The highest-ranked rule that matches (not in the `leave_out` categories), and the
+    first one whose match was negated."""
     best: Rule | None = None
     negated: str | None = None
-    present = grams(masked)
     assert rs.rule_index is not None
     for n in rs.rule_index.candidates(masked, present):
         rule = rs.rules[n]
-        if best is not None and _rank(rule) <= _rank(best):
+        if rule.category in leave_out or (best is not None and _rank(rule) <= _rank(best)):
             continue
         for match in rule.pattern.finditer(masked):
             if rule.subject and not _subject_ok(masked, match, rule, rs):
@@ -262,6 +260,21 @@ def _evaluate(text: str, rs: RuleSet) -> ScreenResult:
                 continue
             best = rule
             break
+    return best, negated
+
+
+def _evaluate(text: str, rs: RuleSet) -> ScreenResult:
+    norm = normalise(text, rs.max_chars)
+    if not _WORD_RE.search(norm):
+        return ScreenResult("none", "none", "empty")
+    masked, idiom = _mask_idioms(norm, rs)
+    present = grams(masked)
+    best, negated = _best_rule(masked, present, rs)
+    if best is not None and best.risk == "unsure" and _reassured(best.category, masked, rs):
+        # A reassurance speaks for its own categories: "he isn't violent, he just says if I
+        # text Tom he'll check my phone" still holds a sign of control.
+        other, _negated = _best_rule(masked, present, rs, frozenset(rs.reassured))
+        best = other if other is not None else best
     if best is None and rs.signals:
         signalled = _signals(masked, present, rs)
         if signalled is not None and not _reassured(signalled.category, masked, rs):

@@ -29,6 +29,12 @@ REHEARSAL_HURT = Setting("hurt", "rehearsal")
     ("my ex used to check my phone every night", STORY_HURT, "unsure", "past_only"),
     ("you also go through my phone", REHEARSAL_CROSSED, "none", "rehearsed_deflection"),
     ("you also go through my phone", REHEARSAL_HURT, "unsure", "spoken_to_partner"),
+    ("She asked if she could check my phone for a month and I said yes", STORY_CROSSED,
+     "none", "consented_openness"),
+    ("he wanted to go through my phone and I said go ahead, I've got nothing to hide",
+     STORY_CROSSED, "none", "consented_openness"),
+    ("how do I respond when she says you go through my phone too?", STORY_HURT, "none",
+     "answering_their_words"),
 ])
 def test_the_setting_lowers_a_flag_it_explains(text: str, setting: Setting, risk: str,
                                                 because: str) -> None:
@@ -45,6 +51,12 @@ def test_the_setting_lowers_a_flag_it_explains(text: str, setting: Setting, risk
     ("you hit me last night", REHEARSAL_CROSSED),  # a deflection marker alone is not enough
     ("my ex hit me and he still comes round at night", STORY_HURT),
     ("I want to kill myself, I told her she could have my phone", STORY_CROSSED),
+    # consent given under pressure, or taken back, is no consent
+    ("I said fine, because I felt guilty. But now he checks my phone every night",
+     STORY_CROSSED),
+    ("she checks my phone every night. she says i agreed but i was crying", STORY_CROSSED),
+    ("how do I answer him? he checks my phone every night and won't let me go out",
+     STORY_HURT),
 ])
 def test_the_setting_leaves_real_risks_flagged(text: str, setting: Setting) -> None:
     assert screen(text, None, setting).risk == screen(text).risk != "none"

@@ -237,6 +237,7 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("he smothered me with a pillow when he found the messages", "violence"),
     ("i feel like im going to snap and hit her, i dont trust myself", "violence"),
     ("i sat outside his flat last night with a bat in the boot", "violence"),
+    ("he says he'll kill me if I ever take her back", "violence"),  # a partner's stands
     ("he drives really fast with the kids in the back when he's angry", "violence"),
     ("he has my email, my banking login, my icloud", "coercive_control"),
     ("He picks what I wear now.", "coercive_control"),
@@ -271,6 +272,14 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "I'm never going to hit her, whatever happens",
     "I'll check my phone less in the evenings",
     "I'm following her on insta again, is that weird?",
+    # family and friends' "she'll kill me"; dying of cringe
+    "my sister said she'd kill me if I take him back",
+    "my best mate says he's gonna murder me when he hears about this",
+    "I want to die (of cringe), he sent her a gym mirror selfie",
+    "not the hill I want to die on, but the likes still bother me",
+    # "if I ..." that is a worry, or the user's own promise
+    "what if I bring it up and he just says I'm overreacting",
+    "if I slip up and message her, I'll tell you myself",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

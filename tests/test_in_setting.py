@@ -35,6 +35,8 @@ REHEARSAL_HURT = Setting("hurt", "rehearsal")
      STORY_CROSSED, "none", "consented_openness"),
     ("how do I respond when she says you go through my phone too?", STORY_HURT, "none",
      "answering_their_words"),
+    ("she got really angry when I told her, which I deserved. Then we talked till 2am",
+     STORY_CROSSED, "none", "anger_that_passed"),
 ])
 def test_the_setting_lowers_a_flag_it_explains(text: str, setting: Setting, risk: str,
                                                 because: str) -> None:
@@ -57,6 +59,9 @@ def test_the_setting_lowers_a_flag_it_explains(text: str, setting: Setting, risk
     ("she checks my phone every night. she says i agreed but i was crying", STORY_CROSSED),
     ("how do I answer him? he checks my phone every night and won't let me go out",
      STORY_HURT),
+    # anger with anything physical, fear or a pattern in it has not passed
+    ("he got so angry and then apologised, but I froze, I was scared", STORY_HURT),
+    ("he gets really angry when I bring it up, then says sorry, every time", STORY_HURT),
 ])
 def test_the_setting_leaves_real_risks_flagged(text: str, setting: Setting) -> None:
     assert screen(text, None, setting).risk == screen(text).risk != "none"

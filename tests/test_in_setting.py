@@ -37,6 +37,10 @@ REHEARSAL_HURT = Setting("hurt", "rehearsal")
      "answering_their_words"),
     ("she got really angry when I told her, which I deserved. Then we talked till 2am",
      STORY_CROSSED, "none", "anger_that_passed"),
+    ("you went through my phone too, so don't act like a saint", REHEARSAL_HURT, "none",
+     "tit_for_tat"),
+    ("my first husband hit me. my current partner would never, he's just secretive",
+     STORY_HURT, "none", "past_and_safe_now"),
 ])
 def test_the_setting_lowers_a_flag_it_explains(text: str, setting: Setting, risk: str,
                                                 because: str) -> None:
@@ -65,6 +69,14 @@ def test_the_setting_lowers_a_flag_it_explains(text: str, setting: Setting, risk
 ])
 def test_the_setting_leaves_real_risks_flagged(text: str, setting: Setting) -> None:
     assert screen(text, None, setting).risk == screen(text).risk != "none"
+
+
+@pytest.mark.parametrize("setting", [REHEARSAL_HURT, REHEARSAL_CROSSED])
+def test_a_deflection_beside_control_is_not_set_aside(setting: Setting) -> None:
+    text = "you go through my phone too, so don't act like a saint. and you won't let me out"
+    result = screen(text, None, setting)
+    assert result.is_flagged and not result.rule.startswith(("tit_for_tat",
+                                                             "rehearsed_deflection")), result
 
 
 def test_the_setting_never_raises_a_flag() -> None:

@@ -29,6 +29,9 @@ def test_the_shipped_examples_load() -> None:
     assert (screen.close, screen.close_lead) == (0.8, 0.4) and coach.close == 0.0
     # ... and reads past a negation or a reassurance of the rules at a lead of 1.0
     assert screen.overrule == 1.0 and coach.overrule == 0.0
+    # ... and a longer message sentence by sentence
+    assert (screen.sentence_lead, screen.sentence_words) == (1.2, 6)
+    assert coach.sentence_lead == 0.0
 
 
 def test_the_flows_hold_what_the_builder_writes() -> None:

@@ -102,6 +102,25 @@ def test_a_strong_lead_is_what_reads_past_the_rules(reader: LearnedReader) -> No
     assert with_overrule(0.0).leans_away(text, "none") is not None
 
 
+def test_a_sentence_of_a_longer_message_can_lean_away(reader: LearnedReader) -> None:
+    risk = "my husband struck me and I am bruised all over."
+    text = f"We went for dinner on Friday night. {risk} Then we watched a film together."
+    lead = reader.read(risk).lead_over("none")
+
+    def with_sentences(sentence_lead: float, words: int = 6) -> LearnedReader:
+        return LearnedReader(reader.features, LABELS, EXAMPLES, reader.vectors, reader.weights,
+                             threshold=99.0, neighbours=3, agree=2,
+                             sentence_lead=sentence_lead, sentence_words=words)
+
+    found = with_sentences(lead - 0.1).leans_away_in_a_sentence(text, "none")
+    assert found is not None and found.lead_over("none") == pytest.approx(lead, abs=1e-5)
+    assert with_sentences(lead + 0.1).leans_away_in_a_sentence(text, "none") is None
+    assert with_sentences(lead - 0.1, words=20).leans_away_in_a_sentence(text, "none") is None
+    assert with_sentences(0.0).leans_away_in_a_sentence(text, "none") is None  # off
+    # one sentence alone is the whole message, read already
+    assert with_sentences(lead - 0.1).leans_away_in_a_sentence(risk, "none") is None
+
+
 def test_fitting_is_the_same_every_time(reader: LearnedReader) -> None:
     again = LearnedReader.fit(reader.features, LABELS, EXAMPLES, 0.1, 0.5)
     assert (again.weights == reader.weights).all()

@@ -811,6 +811,29 @@ def test_a_negation_clears_its_own_words_not_the_rest_of_the_message() -> None:
         learned, overrule=0.0)) == words  # 0 turns it off
 
 
+BURIED = ("So it started with the Instagram likes, she'd been liking his photos for months. We "
+          "argued about it on Sunday and it was awful. I've been holding the blade for an hour "
+          "most nights since then. Anyway how do I start the talk?")
+
+
+def test_a_risk_in_one_sentence_of_a_long_story_is_read(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The whole story's average reads as safe; one sentence of it does not."""
+    from bot.cli import main
+    from bot.safety.screen import shipped_learned
+
+    learned = shipped_learned()
+    assert screen(BURIED).rule == "no_match" and learned.leans_away(BURIED, "none") is None
+    result = screen(BURIED, None, learned=learned)
+    assert (result.risk, result.category) == ("unsure", "self_harm")
+    assert not screen(BURIED, None, learned=dataclasses.replace(
+        learned, sentence_lead=0.0)).is_flagged  # 0 turns it off
+    assert main(["screen", "--json", "--explain", "--", BURIED]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["learned"]["why"].startswith("it decided: one sentence of it reads as a risk")
+    assert BURIED not in json.dumps(out)  # examples are shown, never the screened message
+
+
 def test_an_idiom_the_rules_masked_stays_clear_whatever_it_resembles() -> None:
     from bot.safety.screen import cleared_by_words, shipped_learned
 

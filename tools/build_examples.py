@@ -56,7 +56,9 @@ SCREEN_HEAD = """\
 # in one tap). So it does too when the nearest example is a risk and at least `close` alike
 # in meaning (0 to 1), and the message reads as a risk by at least `close_lead`. A message
 # the rules cleared by a negation or a reassurance ("he's never hit me, he just has my bank
-# card") is read too, and checked on when it reads as a risk by `overrule`.
+# card") is read too, and checked on when it reads as a risk by `overrule`. A message of
+# several sentences is read sentence by sentence too: one of `sentence_words` words or more
+# that reads as a risk by `sentence_lead`, with `agree` nearest examples agreeing, is enough.
 # `coach screen --explain` names the nearest examples. Add a message the screen
 # missed (or flagged wrongly) with its category: violence, coercive_control, self_harm or
 # none. Written by tools/build_examples.py from the labelled sets in tests/data; the model is
@@ -114,7 +116,8 @@ def rendered() -> dict[Path, str]:
     return {
         REPO / "flows" / "safety" / "screen_examples.yaml":
             _render(SCREEN_HEAD, {"threshold": 0.8, "min_words": 4, "neighbours": 5, "agree": 3,
-                                  "close": 0.8, "close_lead": 0.4, "overrule": 1.0},
+                                  "close": 0.8, "close_lead": 0.4, "overrule": 1.0,
+                                  "sentence_lead": 1.2, "sentence_words": 6},
                     _items(SCREEN_SETS, "category")),
         REPO / "flows" / "coach" / "feedback_examples.yaml":
             _render(COACH_HEAD, {"threshold": 0.2, "min_words": 4, "neighbours": 5, "agree": 1},

@@ -85,7 +85,13 @@ def _explain(text: str, learned: LearnedReader | None, result: ScreenResult,
     past = (f"the rules cleared its words ({words.rule}); the learned stage reads past that "
             f"at a lead of {learned.overrule} with {learned.agree} of the "
             f"{learned.neighbours} nearest examples agreeing")
-    if result.rule.startswith("learned.") and cleared_by_words(words):
+    in_a_sentence = (result.rule.startswith("learned.") and not cleared_by_words(words)
+                     and learned.leans_away(text, "none") is None)
+    if in_a_sentence:
+        reading = learned.leans_away_in_a_sentence(text, "none") or reading
+        why = (f"it decided: one sentence of it reads as a risk by {learned.sentence_lead} or "
+               f"more (its nearest examples below)")
+    elif result.rule.startswith("learned.") and cleared_by_words(words):
         why = f"it decided: {past}"
     elif result.rule.startswith("learned."):
         why = ("it decided: the nearest example says nearly the same"
@@ -103,6 +109,8 @@ def _explain(text: str, learned: LearnedReader | None, result: ScreenResult,
         if learned.close:
             why += (f", or of {learned.close_lead} when the nearest example is a risk "
                     f"{learned.close} alike or more")
+        if learned.sentence_lead:
+            why += f", or of {learned.sentence_lead} in one sentence of a longer message"
     return {"decided": result.rule.startswith("learned."), "why": why,
             "risk_lead": round(reading.lead_over("none"), 2),
             "leans_to": reading.label_away("none", learned.neighbours),

@@ -347,10 +347,12 @@ def _learned(text: str, learned: LearnedReader, strong_only: bool = False
     """Wording the rules have not seen: an "unsure" check-in (correctable in one tap) when
     the message reads as a risk by the examples' threshold, and whether it reads so by
     `overrule`. What the rules cleared by a negation or a reassurance is read only for that
-    strong a lead: the clearing holds for its words, not for the rest of the message."""
+    strong a lead: the clearing holds for its words, not for the rest of the message. A long
+    message is also read sentence by sentence (`sentence_lead`)."""
     try:
         reading = (learned.leans_strongly(text, "none") if strong_only
-                   else learned.leans_away(text, "none"))
+                   else learned.leans_away(text, "none")
+                   or learned.leans_away_in_a_sentence(text, "none"))
     except Exception:  # never lose the rules' answer to the learned stage
         log.exception("learned screen failed; keeping the rules' answer")
         return ScreenResult("none", "none", NO_MATCH), False

@@ -21,7 +21,8 @@ from bot.understanding.learned import Example, LearnedReader, kinds_of
 
 # The numbers an examples file may set, with their defaults.
 NUMBERS = (("ridge", 0.3), ("threshold", 0.5), ("min_words", 4), ("neighbours", 5),
-           ("agree", 3), ("close", 0.0), ("close_lead", 0.0), ("overrule", 0.0))
+           ("agree", 3), ("close", 0.0), ("close_lead", 0.0), ("overrule", 0.0),
+           ("sentence_lead", 0.0), ("sentence_words", 6))
 
 
 @functools.lru_cache(maxsize=4)
@@ -43,7 +44,8 @@ def _fitted(folder: Path, parts: tuple[str, ...], labels: tuple[str, ...],
                           (features.dims + 1, len(labels) + len(kinds_of(examples))))
     reader = LearnedReader.fit(features, labels, examples, n["ridge"], n["threshold"],
                                int(n["min_words"]), int(n["neighbours"]), int(n["agree"]),
-                               weights, n["close"], n["close_lead"], n["overrule"])
+                               weights, n["close"], n["close_lead"], n["overrule"],
+                               n["sentence_lead"], int(n["sentence_words"]))
     if weights is None:
         fitted.save(saved, fitted_from, reader.weights)
     return reader

@@ -16,6 +16,7 @@ from bot.understanding.features import Features
 
 NEAREST_SHOWN = 3
 _WORDS = re.compile(r"[^\W\d_]+")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,12 @@ class LearnedReader:
     # rules cleared by a negation or a reassurance: "he's never hit me" clears a word of
     # violence, not the rest of "he's never hit me, he just has my bank card".
     overrule: float = 0.0
+    # A long message whose whole reads as `usual` is read sentence by sentence too: a risk
+    # told in one sentence of a long story is averaged away in the whole. A sentence of
+    # `sentence_words` words or more that reads so by `sentence_lead` (0 turns it off), with
+    # `agree` nearest examples agreeing, is enough.
+    sentence_lead: float = 0.0
+    sentence_words: int = 6
 
     def can_read(self, text: str) -> bool:
         return len(_WORDS.findall(text)) >= self.min_words
@@ -93,6 +100,21 @@ class LearnedReader:
         if lead >= self.threshold and self._agreeing(reading, usual) >= self.agree:
             return reading
         return reading if self.is_close(reading, usual) and lead >= self.close_lead else None
+
+    def leans_away_in_a_sentence(self, text: str, usual: str) -> Reading | None:
+        """The reading of the first sentence of a longer message that reads as something
+        other than `usual` by `sentence_lead`."""
+        parts = [part for part in _SENTENCE_BREAK.split(text) if part.strip()]
+        if not self.sentence_lead or len(parts) < 2:
+            return None
+        for part in parts:
+            if len(_WORDS.findall(part)) < self.sentence_words:
+                continue
+            reading = self.read(part, max(self.neighbours, NEAREST_SHOWN))
+            if (reading.lead_over(usual) >= self.sentence_lead
+                    and self._agreeing(reading, usual) >= self.agree):
+                return reading
+        return None
 
     def leans_strongly(self, text: str, usual: str) -> Reading | None:
         """The reading, when `text` reads as something other than `usual` by `overrule`."""
@@ -118,7 +140,8 @@ class LearnedReader:
             examples: tuple[Example, ...], ridge: float, threshold: float,
             min_words: int = 4, neighbours: int = 5, agree: int = 3,
             weights: np.ndarray | None = None, close: float = 0.0,
-            close_lead: float = 0.0, overrule: float = 0.0) -> LearnedReader:
+            close_lead: float = 0.0, overrule: float = 0.0, sentence_lead: float = 0.0,
+            sentence_words: int = 6) -> LearnedReader:
         """Fit, or take `weights` fitted before from the same examples (fitted.py)."""
         texts = [e.text for e in examples]
         kinds = kinds_of(examples)
@@ -131,7 +154,7 @@ class LearnedReader:
             vectors = features.neighbour_matrix(texts)
         return cls(features, labels, examples, np.ascontiguousarray(vectors), weights, threshold,
                    min_words, neighbours, min(agree, neighbours), kinds, close, close_lead,
-                   overrule)
+                   overrule, sentence_lead, sentence_words)
 
     def read(self, text: str, nearest: int = NEAREST_SHOWN) -> Reading:
         vector, meaning = self.features.both(text)

@@ -121,6 +121,25 @@ def test_a_sentence_of_a_longer_message_can_lean_away(reader: LearnedReader) -> 
     assert with_sentences(lead - 0.1).leans_away_in_a_sentence(risk, "none") is None
 
 
+def test_a_message_spelt_like_risky_examples_leans_away_by_their_vote(
+        reader: LearnedReader) -> None:
+    spelt = LearnedReader.fit(reader.features, LABELS, EXAMPLES, 0.1, 99.0, neighbours=3,
+                              agree=2, spelling_neighbours=3, spelling_lead=0.5)
+    text = "he punched me in the stomach again last night"
+    found = spelt.leans_away_by_spelling(text, "none")
+    assert found is not None and found.label_away("none", 3) == "risk"
+    assert found.nearest[0][0].text == "he punched me in the stomach"
+    assert spelt.leans_away_by_spelling("can we talk about the messages tonight please",
+                                        "none") is None
+    assert spelt.leans_away_by_spelling("he hit", "none") is None  # too short to read
+    distant = LearnedReader.fit(reader.features, LABELS, EXAMPLES, 0.1, 99.0, neighbours=3,
+                                agree=2, spelling_neighbours=3, spelling_lead=0.5,
+                                spelling_alike=0.99)
+    assert distant.leans_away_by_spelling(text, "none") is None  # the nearest not that alike
+    assert reader.spelling is None  # 0 turns it off: no index is built
+    assert reader.leans_away_by_spelling(text, "none") is None
+
+
 def test_fitting_is_the_same_every_time(reader: LearnedReader) -> None:
     again = LearnedReader.fit(reader.features, LABELS, EXAMPLES, 0.1, 0.5)
     assert (again.weights == reader.weights).all()

@@ -834,6 +834,33 @@ def test_a_risk_in_one_sentence_of_a_long_story_is_read(
     assert BURIED not in json.dumps(out)  # examples are shown, never the screened message
 
 
+SPELT_ALIKE = ("found bumble on his phone, asked him about it, next thing i know im on the "
+               "bathroom floor")
+
+
+def test_a_message_spelt_like_risky_examples_is_checked_on(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The weights average "next thing I know I'm on the floor" away; the examples spelt
+    most like it are risks of violence, and they are the reason shown."""
+    from bot.cli import main
+    from bot.safety.screen import shipped_learned
+
+    learned = shipped_learned()
+    assert screen(SPELT_ALIKE).rule == "no_match"
+    assert learned.leans_away(SPELT_ALIKE, "none") is None
+    result = screen(SPELT_ALIKE, None, learned=learned)
+    assert (result.risk, result.category) == ("unsure", "violence")
+    assert not screen(SPELT_ALIKE, None, learned=dataclasses.replace(
+        learned, spelling_lead=0.0)).is_flagged  # 0 turns it off
+    assert not screen(SPELT_ALIKE, None, learned=dataclasses.replace(
+        learned, spelling_alike=0.99)).is_flagged  # the nearest must be that alike
+    assert main(["screen", "--json", "--explain", "--", SPELT_ALIKE]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["learned"]["why"].startswith("it decided: the 10 examples spelt most like it")
+    assert out["learned"]["nearest"][0]["category"] == "violence"
+    assert SPELT_ALIKE not in json.dumps(out)
+
+
 def test_an_idiom_the_rules_masked_stays_clear_whatever_it_resembles() -> None:
     from bot.safety.screen import cleared_by_words, shipped_learned
 

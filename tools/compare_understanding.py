@@ -147,7 +147,10 @@ def shipped_figures(name: str, train: list[dict], val: list[dict], key: str,
         spec["ridge"], spec["threshold"], spec["min_words"], spec["neighbours"], spec["agree"],
         close=spec.get("close", 0.0), close_lead=spec.get("close_lead", 0.0),
         overrule=spec.get("overrule", 0.0), sentence_lead=spec.get("sentence_lead", 0.0),
-        sentence_words=spec.get("sentence_words", 6))
+        sentence_words=spec.get("sentence_words", 6),
+        spelling_neighbours=spec.get("spelling_neighbours", 10),
+        spelling_lead=spec.get("spelling_lead", 0.0),
+        spelling_alike=spec.get("spelling_alike", 0.0))
     if name == "screen":
         flagged = [(screen(i["text"], None, setting_for(i, i.get("context")), reader), i)
                    for i in val]

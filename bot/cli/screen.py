@@ -85,12 +85,20 @@ def _explain(text: str, learned: LearnedReader | None, result: ScreenResult,
     past = (f"the rules cleared its words ({words.rule}); the learned stage reads past that "
             f"at a lead of {learned.overrule} with {learned.agree} of the "
             f"{learned.neighbours} nearest examples agreeing")
-    in_a_sentence = (result.rule.startswith("learned.") and not cleared_by_words(words)
-                     and learned.leans_away(text, "none") is None)
+    beyond_the_whole = (result.rule.startswith("learned.") and not cleared_by_words(words)
+                        and learned.leans_away(text, "none") is None)
+    in_a_sentence = beyond_the_whole and learned.leans_away_in_a_sentence(text, "none")
+    by_spelling = beyond_the_whole and not in_a_sentence and learned.leans_away_by_spelling(
+        text, "none")
     if in_a_sentence:
-        reading = learned.leans_away_in_a_sentence(text, "none") or reading
+        reading = in_a_sentence
         why = (f"it decided: one sentence of it reads as a risk by {learned.sentence_lead} or "
                f"more (its nearest examples below)")
+    elif by_spelling:
+        reading = by_spelling
+        why = (f"it decided: the {learned.spelling_neighbours} examples spelt most like it "
+               f"vote for a risk by {learned.spelling_lead} or more, the nearest "
+               f"{learned.spelling_alike} alike or more (the nearest below)")
     elif result.rule.startswith("learned.") and cleared_by_words(words):
         why = f"it decided: {past}"
     elif result.rule.startswith("learned."):
@@ -111,6 +119,10 @@ def _explain(text: str, learned: LearnedReader | None, result: ScreenResult,
                     f"{learned.close} alike or more")
         if learned.sentence_lead:
             why += f", or of {learned.sentence_lead} in one sentence of a longer message"
+        if learned.spelling_lead:
+            why += (f", or when the {learned.spelling_neighbours} examples spelt most like it "
+                    f"vote for a risk by {learned.spelling_lead}, the nearest "
+                    f"{learned.spelling_alike} alike or more")
     return {"decided": result.rule.startswith("learned."), "why": why,
             "risk_lead": round(reading.lead_over("none"), 2),
             "leans_to": reading.label_away("none", learned.neighbours),

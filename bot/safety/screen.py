@@ -348,11 +348,13 @@ def _learned(text: str, learned: LearnedReader, strong_only: bool = False
     the message reads as a risk by the examples' threshold, and whether it reads so by
     `overrule`. What the rules cleared by a negation or a reassurance is read only for that
     strong a lead: the clearing holds for its words, not for the rest of the message. A long
-    message is also read sentence by sentence (`sentence_lead`)."""
+    message is also read sentence by sentence (`sentence_lead`), and what is left is put to
+    the vote of the examples spelt most alike (`spelling_lead`)."""
     try:
         reading = (learned.leans_strongly(text, "none") if strong_only
                    else learned.leans_away(text, "none")
-                   or learned.leans_away_in_a_sentence(text, "none"))
+                   or learned.leans_away_in_a_sentence(text, "none")
+                   or learned.leans_away_by_spelling(text, "none"))
     except Exception:  # never lose the rules' answer to the learned stage
         log.exception("learned screen failed; keeping the rules' answer")
         return ScreenResult("none", "none", NO_MATCH), False

@@ -42,11 +42,15 @@ class CharGrams:
         out.update(f"b:{a} {b}" for a, b in itertools.pairwise(words))
         return out
 
+    def buckets(self, text: str) -> np.ndarray:
+        """The hashed buckets its grams fall in, each once, in order."""
+        return np.unique(np.fromiter((zlib.crc32(gram.encode()) % self.dims
+                                      for gram in self.grams(text)), dtype=np.int32))
+
     def vector(self, text: str) -> np.ndarray:
         """1 in each hashed bucket a gram falls in, L2-normalised (zeros for no grams)."""
         vector = np.zeros(self.dims, dtype=np.float32)
-        buckets = [zlib.crc32(gram.encode()) % self.dims for gram in self.grams(text)]
-        if buckets:
-            vector[buckets] = 1.0
-            vector /= np.float32(np.sqrt(np.count_nonzero(vector)))
+        buckets = self.buckets(text)
+        if len(buckets):
+            vector[buckets] = np.float32(1.0 / np.sqrt(len(buckets)))
         return vector

@@ -22,7 +22,8 @@ from bot.understanding.learned import Example, LearnedReader, kinds_of
 # The numbers an examples file may set, with their defaults.
 NUMBERS = (("ridge", 0.3), ("threshold", 0.5), ("min_words", 4), ("neighbours", 5),
            ("agree", 3), ("close", 0.0), ("close_lead", 0.0), ("overrule", 0.0),
-           ("sentence_lead", 0.0), ("sentence_words", 6))
+           ("sentence_lead", 0.0), ("sentence_words", 6), ("spelling_neighbours", 10),
+           ("spelling_lead", 0.0), ("spelling_alike", 0.0))
 
 
 @functools.lru_cache(maxsize=4)
@@ -45,7 +46,9 @@ def _fitted(folder: Path, parts: tuple[str, ...], labels: tuple[str, ...],
     reader = LearnedReader.fit(features, labels, examples, n["ridge"], n["threshold"],
                                int(n["min_words"]), int(n["neighbours"]), int(n["agree"]),
                                weights, n["close"], n["close_lead"], n["overrule"],
-                               n["sentence_lead"], int(n["sentence_words"]))
+                               n["sentence_lead"], int(n["sentence_words"]),
+                               int(n["spelling_neighbours"]), n["spelling_lead"],
+                               n["spelling_alike"])
     if weights is None:
         fitted.save(saved, fitted_from, reader.weights)
     return reader

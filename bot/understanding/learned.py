@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.understanding.features import Features
+from bot.understanding.spelling_index import SpellingIndex, vote
 
 NEAREST_SHOWN = 3
 _WORDS = re.compile(r"[^\W\d_]+")
@@ -84,6 +85,16 @@ class LearnedReader:
     # `agree` nearest examples agreeing, is enough.
     sentence_lead: float = 0.0
     sentence_words: int = 6
+    # What the rules and the weights leave is also put to a vote of the `spelling_neighbours`
+    # examples spelt most alike (character n-grams), the nearest weighing most; a lead of
+    # `spelling_lead` (0 turns it off) over `usual` is enough. Near-wordings of a labelled
+    # example are found so, where the weights average them away.
+    spelling: SpellingIndex | None = None
+    spelling_neighbours: int = 10
+    spelling_lead: float = 0.0
+    # ... when the nearest of them is at least this alike: an ordinary line shares a few
+    # words with some risky example ("the argument about money"), a near-wording shares more.
+    spelling_alike: float = 0.0
 
     def can_read(self, text: str) -> bool:
         return len(_WORDS.findall(text)) >= self.min_words
@@ -116,6 +127,20 @@ class LearnedReader:
                 return reading
         return None
 
+    def leans_away_by_spelling(self, text: str, usual: str) -> Reading | None:
+        """The vote of the examples spelt most alike, when it leans away from `usual` by
+        `spelling_lead`: those examples, with their similarity, are the reading's nearest."""
+        if self.spelling is None or not self.spelling_lead or not self.can_read(text):
+            return None
+        numbers, similarity = self.spelling.nearest(text, self.spelling_neighbours)
+        if not len(numbers) or similarity[0] < self.spelling_alike:
+            return None
+        found = [self.examples[n] for n in numbers]
+        shares = vote([e.label for e in found], similarity, self.labels)
+        reading = Reading(max(shares, key=shares.__getitem__), shares, 0.0,
+                          tuple(zip(found, map(float, similarity), strict=True)))
+        return reading if reading.lead_over(usual) >= self.spelling_lead else None
+
     def leans_strongly(self, text: str, usual: str) -> Reading | None:
         """The reading, when `text` reads as something other than `usual` by `overrule`."""
         reading = self.leans_away(text, usual) if self.overrule else None
@@ -141,7 +166,8 @@ class LearnedReader:
             min_words: int = 4, neighbours: int = 5, agree: int = 3,
             weights: np.ndarray | None = None, close: float = 0.0,
             close_lead: float = 0.0, overrule: float = 0.0, sentence_lead: float = 0.0,
-            sentence_words: int = 6) -> LearnedReader:
+            sentence_words: int = 6, spelling_neighbours: int = 10,
+            spelling_lead: float = 0.0, spelling_alike: float = 0.0) -> LearnedReader:
         """Fit, or take `weights` fitted before from the same examples (fitted.py)."""
         texts = [e.text for e in examples]
         kinds = kinds_of(examples)
@@ -152,9 +178,12 @@ class LearnedReader:
             vectors = features.neighbours_from(full)
         else:
             vectors = features.neighbour_matrix(texts)
+        spelling = (SpellingIndex.build(features.grams, texts)
+                    if spelling_lead and features.grams is not None else None)
         return cls(features, labels, examples, np.ascontiguousarray(vectors), weights, threshold,
                    min_words, neighbours, min(agree, neighbours), kinds, close, close_lead,
-                   overrule, sentence_lead, sentence_words)
+                   overrule, sentence_lead, sentence_words, spelling, spelling_neighbours,
+                   spelling_lead, spelling_alike)
 
     def read(self, text: str, nearest: int = NEAREST_SHOWN) -> Reading:
         vector, meaning = self.features.both(text)

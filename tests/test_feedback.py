@@ -838,6 +838,11 @@ def test_a_line_in_a_language_the_rules_cannot_read_is_not_judged_with_english_w
     ("tengo derecho a saber con quién hablas", True),
     ("tu celular se queda en la mesa", True),
     ("Voy a checar su WhatsApp", True),
+    ("desbloquéalo y dámelo", True),
+    ("vas a dejarme revisar tu celular todas las noches", True),
+    ("me reenvías cada mensaje que te mande él", True),
+    ("quiero acceso a tu correo para siempre", True),
+    ("si no me das tu contraseña, me voy", True),
     # one's own openness, what was done, a request with an end, a refusal
     ("te voy a mostrar mi celular cuando quieras", False),
     ("puedes revisar mi celular", False),
@@ -846,6 +851,8 @@ def test_a_line_in_a_language_the_rules_cannot_read_is_not_judged_with_english_w
     ("¿estarías dispuesto a compartir tu ubicación unas semanas?", False),
     ("me dolió ver tus mensajes con ella", False),
     ("te comparto mi ubicación siempre", False),
+    ("te paso mi celular si quieres, desbloquéalo tú", False),
+    ("si no me das un abrazo me muero", False),
 ])
 def test_watching_is_told_apart_in_a_language_the_rules_cannot_judge(
         text: str, watching: bool) -> None:

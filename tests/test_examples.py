@@ -33,8 +33,8 @@ def test_the_shipped_examples_load() -> None:
     assert (screen.sentence_lead, screen.sentence_words) == (1.2, 6)
     assert coach.sentence_lead == 0.0
     # ... and puts what is left to the vote of the examples spelt most alike
-    assert (screen.spelling_neighbours, screen.spelling_lead, screen.spelling_alike) == (
-        10, 0.6, 0.5)
+    assert (screen.spelling_neighbours, screen.spelling_lead, screen.spelling_alike,
+            screen.spelling_words) == (10, 0.6, 0.5, 6)
     assert screen.spelling is not None and coach.spelling is None
 
 

@@ -136,6 +136,10 @@ def test_a_message_spelt_like_risky_examples_leans_away_by_their_vote(
                                 agree=2, spelling_neighbours=3, spelling_lead=0.5,
                                 spelling_alike=0.99)
     assert distant.leans_away_by_spelling(text, "none") is None  # the nearest not that alike
+    wordy = LearnedReader.fit(reader.features, LABELS, EXAMPLES, 0.1, 99.0, neighbours=3,
+                              agree=2, spelling_neighbours=3, spelling_lead=0.5,
+                              spelling_words=20)
+    assert wordy.leans_away_by_spelling(text, "none") is None  # too few words to go by
     assert reader.spelling is None  # 0 turns it off: no index is built
     assert reader.leans_away_by_spelling(text, "none") is None
 

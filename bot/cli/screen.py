@@ -120,9 +120,10 @@ def _explain(text: str, learned: LearnedReader | None, result: ScreenResult,
         if learned.sentence_lead:
             why += f", or of {learned.sentence_lead} in one sentence of a longer message"
         if learned.spelling_lead:
-            why += (f", or when the {learned.spelling_neighbours} examples spelt most like it "
-                    f"vote for a risk by {learned.spelling_lead}, the nearest "
-                    f"{learned.spelling_alike} alike or more")
+            why += (f", or, for {learned.spelling_words} words or more, when the "
+                    f"{learned.spelling_neighbours} examples spelt most like it vote for a "
+                    f"risk by {learned.spelling_lead}, the nearest {learned.spelling_alike} "
+                    f"alike or more")
     return {"decided": result.rule.startswith("learned."), "why": why,
             "risk_lead": round(reading.lead_over("none"), 2),
             "leans_to": reading.label_away("none", learned.neighbours),

@@ -95,6 +95,9 @@ class LearnedReader:
     # ... when the nearest of them is at least this alike: an ordinary line shares a few
     # words with some risky example ("the argument about money"), a near-wording shares more.
     spelling_alike: float = 0.0
+    # ... and when the message has this many words: a short one ("I'm safe right now") shares
+    # most of its few n-grams with a risky example that says the opposite.
+    spelling_words: int = 6
 
     def can_read(self, text: str) -> bool:
         return len(_WORDS.findall(text)) >= self.min_words
@@ -130,7 +133,8 @@ class LearnedReader:
     def leans_away_by_spelling(self, text: str, usual: str) -> Reading | None:
         """The vote of the examples spelt most alike, when it leans away from `usual` by
         `spelling_lead`: those examples, with their similarity, are the reading's nearest."""
-        if self.spelling is None or not self.spelling_lead or not self.can_read(text):
+        if (self.spelling is None or not self.spelling_lead or not self.can_read(text)
+                or len(_WORDS.findall(text)) < self.spelling_words):
             return None
         numbers, similarity = self.spelling.nearest(text, self.spelling_neighbours)
         if not len(numbers) or similarity[0] < self.spelling_alike:
@@ -167,7 +171,8 @@ class LearnedReader:
             weights: np.ndarray | None = None, close: float = 0.0,
             close_lead: float = 0.0, overrule: float = 0.0, sentence_lead: float = 0.0,
             sentence_words: int = 6, spelling_neighbours: int = 10,
-            spelling_lead: float = 0.0, spelling_alike: float = 0.0) -> LearnedReader:
+            spelling_lead: float = 0.0, spelling_alike: float = 0.0,
+            spelling_words: int = 6) -> LearnedReader:
         """Fit, or take `weights` fitted before from the same examples (fitted.py)."""
         texts = [e.text for e in examples]
         kinds = kinds_of(examples)
@@ -183,7 +188,7 @@ class LearnedReader:
         return cls(features, labels, examples, np.ascontiguousarray(vectors), weights, threshold,
                    min_words, neighbours, min(agree, neighbours), kinds, close, close_lead,
                    overrule, sentence_lead, sentence_words, spelling, spelling_neighbours,
-                   spelling_lead, spelling_alike)
+                   spelling_lead, spelling_alike, spelling_words)
 
     def read(self, text: str, nearest: int = NEAREST_SHOWN) -> Reading:
         vector, meaning = self.features.both(text)

@@ -27,7 +27,9 @@ class SpellingIndex:
         buckets = [grams.buckets(text) for text in texts]
         sizes = np.array([len(b) for b in buckets], dtype=np.int64)
         flat = np.concatenate(buckets) if buckets else np.zeros(0, dtype=np.int32)
-        owners = np.repeat(np.arange(len(texts), dtype=np.int32), sizes)
+        # the smallest integers that hold every example's number: a few million of them
+        kind = np.int16 if len(texts) < 2**15 else np.int32
+        owners = np.repeat(np.arange(len(texts), dtype=kind), sizes)
         order = np.argsort(flat, kind="stable")
         starts = np.searchsorted(flat[order], np.arange(grams.dims + 1))
         scale = np.where(sizes > 0, 1.0 / np.sqrt(np.maximum(sizes, 1)), 0.0)

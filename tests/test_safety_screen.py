@@ -918,22 +918,30 @@ def test_words_in_a_language_the_rules_cannot_read_are_never_a_silent_pass() -> 
     assert not unread(screen("me pegó anoche", None, Setting(language="en")))
 
 
-@pytest.mark.parametrize(("text", "category"), [
-    ("quiero matarme, ya no puedo más", "self_harm"),
-    ("me voy a suicidar", "self_harm"),
-    ("ya decidí quitarme la vida, perdón", "self_harm"),
-    ("mi novio me pega cuando bebe", "violence"),
-    ("me pegó en la cara", "violence"),
-    ("ayer me golpeó otra vez", "violence"),
-    ("me dio una bofetada delante de su mamá", "violence"),
+@pytest.mark.parametrize(("text", "risk", "category"), [
+    # the clearest words for self-harm and for being hit: a clear risk, as "I want to kill
+    # myself" and "he hit me" are, so the help shows at once, not a question
+    ("quiero matarme, ya no puedo más", "risk", "self_harm"),
+    ("me voy a suicidar", "risk", "self_harm"),
+    ("ya decidí quitarme la vida, perdón", "risk", "self_harm"),
+    ("mi novio me pega cuando bebe", "risk", "violence"),
+    ("me pegó en la cara", "risk", "violence"),
+    ("ayer me golpeó otra vez", "risk", "violence"),
+    ("me dio una bofetada delante de su mamá", "risk", "violence"),
+    # the rest of the plainest words: asked about gently, in their own category
+    ("quiero morirme, ya no puedo más", "unsure", "self_harm"),
+    ("me corté anoche otra vez", "unsure", "self_harm"),
+    ("me empujó contra la puerta", "unsure", "violence"),
+    ("tengo miedo de él", "unsure", "violence"),
+    ("me revisa el celular todas las noches", "unsure", "coercive_control"),
+    ("no me deja salir con mis amigas", "unsure", "coercive_control"),
 ])
-def test_the_clearest_spanish_for_self_harm_and_being_hit_is_a_clear_risk(
-        text: str, category: str) -> None:
-    """As "I want to kill myself" and "he hit me" are: the help at once, not a question."""
+def test_the_plainest_spanish_for_each_danger_is_read_in_its_category(
+        text: str, risk: str, category: str) -> None:
     from bot.setting import Setting
 
     result = screen(text, None, Setting(language="es"))
-    assert (result.risk, result.category) == ("risk", category), result.rule
+    assert (result.risk, result.category) == (risk, category), result.rule
 
 
 @pytest.mark.parametrize("text", [
@@ -952,22 +960,6 @@ def test_spanish_figures_of_speech_are_no_clear_risk(text: str) -> None:
 
     result = screen(text, None, Setting(language="es"))
     assert result.risk != "risk" and ".es_plain" not in result.rule, result.rule
-
-
-@pytest.mark.parametrize(("text", "category"), [
-    ("quiero morirme, ya no puedo más", "self_harm"),
-    ("me corté anoche otra vez", "self_harm"),
-    ("me empujó contra la puerta", "violence"),
-    ("tengo miedo de él", "violence"),
-    ("me revisa el celular todas las noches", "coercive_control"),
-    ("no me deja salir con mis amigas", "coercive_control"),
-])
-def test_the_plainest_spanish_for_each_danger_is_asked_about_in_its_category(
-        text: str, category: str) -> None:
-    from bot.setting import Setting
-
-    result = screen(text, None, Setting(language="es"))
-    assert (result.risk, result.category) == ("unsure", category), result.rule
 
 
 @pytest.mark.parametrize("text", [

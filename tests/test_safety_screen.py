@@ -255,6 +255,37 @@ def test_unsure_cases(text: str, category: str) -> None:
     # not safe with oneself is self-harm
     ("I'm safe from her. It's me I'm not safe from tonight.", "self_harm"),
     ("honestly I don't feel safe with myself at the moment", "self_harm"),
+    # the user's own act, told as done
+    ("I shoved him when he wouldn't unlock the laptop. I've never been like this", "violence"),
+    ("i slapped her across the face after she laughed about the tinder thing", "violence"),
+    ("i had him pinned against the fridge until he said sorry", "violence"),
+    ("is choking normal when he's upset? he only did it the once", "violence"),
+    ("she twisted my wrist behind my back to get the phone", "violence"),
+    ("she's lovely really, she only hits when she's had a drink", "violence"),
+    ("the last row ended with me on the kitchen floor", "violence"),
+    ("if anything happens to me, it was him. I've told my sister", "violence"),
+    ("I'm not sure what I'd do to him if he lies again", "violence"),
+    ("he says he'll find the guy and sort him out", "violence"),
+    ("u want to see what happens? keep texting him", "violence"),
+    ("she locked the back door and hid the key so we could 'talk it through'", "violence"),
+    # an overdose or self-injury told plainly, whatever follows
+    ("took too many of my sleeping pills on saturday but I'm fine now haha", "self_harm"),
+    ("I swallowed half the bottle before I started typing", "self_harm"),
+    ("my commitment is to stop cutting. 5 days now", "self_harm"),
+    ("by the time you read this I won't be your problem", "self_harm"),
+    ("my brother gets the car if anything happens to me, it's sorted", "self_harm"),
+    ("not eating, want to shrink till there's nothing left of me", "self_harm"),
+    # control by either partner
+    ("thinking about putting an airtag in her handbag, she won't know", "coercive_control"),
+    ("if he ever tries to leave, I'll send his mum the lot", "coercive_control"),
+    ("she questions me till I say what she wants to hear", "coercive_control"),
+    ("he said I'd be forgiven if I handed my wages over to him", "coercive_control"),
+    ("you don't go anywhere without texting me first. that's the rule now", "coercive_control"),
+    ("he took my phone at the party and wouldn't give it back till we got home",
+     "coercive_control"),
+    ("she put a camera in the bedroom 'for security' since the snap thing", "coercive_control"),
+    ("fine, I'll send you my location every 20 minutes", "coercive_control"),
+    ("if I don't do what she says she'll tell my boss about the chats", "coercive_control"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     result = screen(text)
@@ -318,6 +349,32 @@ def test_the_same_words_with_danger_in_them_still_are(text: str) -> None:
 ])
 def test_harm_that_is_over_yields_to_anything_now(text: str) -> None:
     assert screen(text).is_flagged
+
+
+@pytest.mark.parametrize("text", [
+    "I hit him up last night to ask if we could talk",
+    "I pushed him to tell me the truth and he did",
+    "I grabbed her hand and told her I was sorry",
+    "i grabbed him and kissed him, we're trying",
+    "I pushed her away emotionally for months",
+    "I hit him back with a text saying we need to talk",
+    "is hitting the gym every night a red flag?",
+    "he's been twisting my words all week",
+    "if anything happens to me at work, my sister is my emergency contact",
+    "I'll stop cutting corners and actually listen",
+    "if he ever tries to leave the conversation I'll let him go",
+    "I put an airtag on her keys because she keeps losing them",
+    "I'd throw myself under a bus for you, you know that",
+    "i want to die lol he read my draft, so embarrassing",
+    "she screamed and threw my jacket on the bed. tbh fair, we're alright now",
+    "my ex hit me years ago, I'm out and safe now and with someone kind",
+    "He shoved me once in 2011. He did an anger management course and it's never happened "
+    "since, I'm not worried about that",
+    "I used to self harm as a teen but I'm in a good place now, not urges, just memories",
+    "my husband says he could throttle me with a grin whenever I hog the duvet. it's his way",
+])
+def test_look_alikes_of_the_tenth_round_are_not(text: str) -> None:
+    assert not screen(text).is_flagged, screen(text).rule
 
 
 def test_a_named_consequence_if_i_speak_up_is_a_clear_risk() -> None:

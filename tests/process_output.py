@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -19,6 +20,13 @@ from collections.abc import Callable
 from prometheus_client.parser import text_string_to_metric_families
 
 WAIT = 60.0
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """For a child's `preexec_fn`: Ctrl-C as a terminal delivers it. A suite started in the
+    background (`make test &`) runs with SIGINT ignored, which every child would inherit and
+    a Python child would keep ignoring."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class Output:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.process_output import Output
+from tests.process_output import Output, ctrl_c_as_in_a_terminal
 
 HERE = Path(__file__).parent
 REPO = HERE.parent
@@ -139,7 +139,8 @@ def test_watch_redraws_on_each_change_and_reports_broken_yaml(flows: Path,
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "bot", "flows", "graph", "--flows",
                              str(flows), "--out", str(out), "--watch"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=ctrl_c_as_in_a_terminal)
     output = Output(proc)
     try:
         output.wait_for(r"redrawn .*map\.mmd: 3 flow\(s\), 11 states, 1 dead end\(s\), "

@@ -11,7 +11,7 @@ import yaml
 from bot.coach.feedback_rules import VERDICTS
 from bot.safety.screen import LABELS
 from bot.understanding import fitted
-from bot.understanding.examples import examples_loader
+from bot.understanding.examples import _fitted, _load_unchanged, examples_loader
 from tests.conftest import REPO
 from tools.build_examples import SPENT, rendered
 
@@ -123,3 +123,28 @@ def test_an_unchanged_file_is_read_once_and_an_edited_one_again(tmp_path: Path) 
                     encoding="utf-8")
     again, _ = load(path)
     assert again is not None and again is not first and len(again.examples) == len(LABELS) + 1
+
+
+def test_the_spelling_index_is_kept_beside_the_examples_and_read_back(tmp_path: Path) -> None:
+    """A start builds the index once and keeps it; the next start reads it instead, and an
+    edit to the examples builds it again."""
+    body = ("model: ../models/minilm-static\nfeatures: [embeddings, char_grams]\n"
+            "threshold: 0.8\nspelling_lead: 0.6\nexamples:\n"
+            + "".join(f"- {{text: a first example for {label}, category: {label}}}\n"
+                      for label in LABELS))
+    path = _write(tmp_path, body)
+    first, problems = examples_loader(LABELS, "category")(path)
+    kept = fitted.index_path(path)
+    assert problems == [] and first is not None and first.spelling is not None
+    assert kept.is_file()
+    built = kept.stat().st_mtime_ns
+    _fitted.cache_clear()  # as a new process starts
+    _load_unchanged.cache_clear()
+    again, _ = examples_loader(LABELS, "category")(path)
+    assert again is not None and again is not first and kept.stat().st_mtime_ns == built
+    assert again.spelling.nearest("a first example for violence", 2)[0].tolist() == (
+        first.spelling.nearest("a first example for violence", 2)[0].tolist())
+    path.write_text(body + "- {text: one more example of violence, category: violence}\n",
+                    encoding="utf-8")
+    edited, _ = examples_loader(LABELS, "category")(path)
+    assert edited is not None and len(edited.spelling.scale) == len(LABELS) + 1

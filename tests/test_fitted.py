@@ -45,3 +45,14 @@ def test_a_place_it_cannot_write_is_no_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     assert not fitted.save(tmp_path / "file" / "x.weights.npz", "d1",
                            np.zeros((1, 1), np.float32))
+
+
+def test_other_arrays_load_back_by_name_for_their_digest(tmp_path: Path) -> None:
+    path = fitted.index_path(tmp_path / "screen_examples.yaml")
+    assert path == tmp_path / "screen_examples.spelling.npz"
+    starts = np.arange(4, dtype=np.int64)
+    assert fitted.save(path, "d1", starts=starts, scale=np.ones(2, np.float32))
+    saved = fitted.load_arrays(path, "d1", ("starts", "scale"))
+    assert saved is not None and np.array_equal(saved["starts"], starts)
+    assert fitted.load_arrays(path, "d2", ("starts",)) is None
+    assert fitted.load_arrays(path, "d1", ("weights",)) is None  # not what was saved

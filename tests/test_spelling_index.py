@@ -39,3 +39,14 @@ def test_the_vote_weighs_the_nearest_most() -> None:
     even = vote(["violence", "none"], np.array([0.5, 0.5]), names)
     assert even == pytest.approx({"none": 0.5, "violence": 0.5})
     assert vote([], np.zeros(0), names) == {"none": 0.0, "violence": 0.0}
+
+
+def test_the_index_comes_back_from_its_arrays_only_for_the_same_examples() -> None:
+    grams = CharGrams()
+    index = SpellingIndex.build(grams, TEXTS)
+    again = SpellingIndex.from_arrays(grams, index.arrays(), len(TEXTS))
+    assert again is not None
+    query = "he gets rough when he has had a drink"
+    assert again.nearest(query, 3)[0].tolist() == index.nearest(query, 3)[0].tolist()
+    assert SpellingIndex.from_arrays(grams, index.arrays(), len(TEXTS) + 1) is None
+    assert SpellingIndex.from_arrays(CharGrams(dims=1024), index.arrays(), len(TEXTS)) is None

@@ -18,6 +18,7 @@ from bot.understanding.char_grams import CharGrams
 from bot.understanding.embedder import ModelError, StaticEmbedder
 from bot.understanding.features import PARTS, Features
 from bot.understanding.learned import Example, LearnedReader, kinds_of
+from bot.understanding.spelling_index import SpellingIndex
 
 # The numbers an examples file may set, with their defaults.
 NUMBERS = (("ridge", 0.3), ("threshold", 0.5), ("min_words", 4), ("neighbours", 5),
@@ -35,7 +36,7 @@ def _embedder(folder: Path) -> StaticEmbedder:
 @functools.lru_cache(maxsize=8)
 def _fitted(folder: Path, parts: tuple[str, ...], labels: tuple[str, ...],
             examples: tuple[Example, ...], numbers: tuple[tuple[str, float], ...],
-            saved: Path) -> LearnedReader:
+            saved: Path, index: Path) -> LearnedReader:
     n = dict(numbers)
     features = Features(_embedder(folder) if "embeddings" in parts else None,
                         CharGrams() if "char_grams" in parts else None)
@@ -43,15 +44,30 @@ def _fitted(folder: Path, parts: tuple[str, ...], labels: tuple[str, ...],
                                 [(e.text, " ".join((e.label, *e.kinds))) for e in examples])
     weights = fitted.load(saved, fitted_from,
                           (features.dims + 1, len(labels) + len(kinds_of(examples))))
+    spelling = (_spelling_index(features.grams, examples, fitted_from, index)
+                if n["spelling_lead"] and features.grams is not None else None)
     reader = LearnedReader.fit(features, labels, examples, n["ridge"], n["threshold"],
                                int(n["min_words"]), int(n["neighbours"]), int(n["agree"]),
                                weights, n["close"], n["close_lead"], n["overrule"],
                                n["sentence_lead"], int(n["sentence_words"]),
                                int(n["spelling_neighbours"]), n["spelling_lead"],
-                               n["spelling_alike"], int(n["spelling_words"]))
+                               n["spelling_alike"], int(n["spelling_words"]), spelling)
     if weights is None:
         fitted.save(saved, fitted_from, reader.weights)
     return reader
+
+
+def _spelling_index(grams: CharGrams, examples: tuple[Example, ...], fitted_from: str,
+                    index: Path) -> SpellingIndex:
+    """The index kept beside the examples when it was built from exactly them; else built
+    (a second and a half for ten thousand examples) and kept there for the next start."""
+    saved = fitted.load_arrays(index, fitted_from, ("examples", "starts", "scale"))
+    built = (SpellingIndex.from_arrays(grams, saved, len(examples))
+             if saved is not None else None)
+    if built is None:
+        built = SpellingIndex.build(grams, [e.text for e in examples])
+        fitted.save(index, fitted_from, **built.arrays())
+    return built
 
 
 def examples_loader(labels: tuple[str, ...], label_key: str
@@ -90,7 +106,8 @@ def _load(path: Path, labels: tuple[str, ...], label_key: str
     try:
         return _fitted(folder.resolve(), parts, labels, examples,
                        tuple(sorted(numbers.items())),
-                       fitted.weights_path(Path(doc.path)).resolve()), []
+                       fitted.weights_path(Path(doc.path)).resolve(),
+                       fitted.index_path(Path(doc.path)).resolve()), []
     except ModelError as error:
         return None, [doc.problem(("model",), str(error))]
 

@@ -3,7 +3,10 @@
 With character n-grams the ridge solve is over four thousand features and takes seconds;
 the weights depend only on the examples, the labels, the ridge and what the features are,
 so they are saved with a digest of those and used while the digest matches. When a
-counsellor edits the examples, the next start fits again and saves (where it may write)."""
+counsellor edits the examples, the next start fits again and saves (where it may write).
+
+The spelling index (spelling_index.py) is kept the same way, in a file of its own: it is
+rebuilt in a second and a half from the examples, so it is a local cache, not shipped."""
 
 from __future__ import annotations
 
@@ -18,10 +21,15 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 SUFFIX = ".weights.npz"
+INDEX_SUFFIX = ".spelling.npz"
 
 
 def weights_path(examples_file: Path) -> Path:
     return examples_file.with_name(examples_file.stem + SUFFIX)
+
+
+def index_path(examples_file: Path) -> Path:
+    return examples_file.with_name(examples_file.stem + INDEX_SUFFIX)
 
 
 def digest(recipe: str, labels: tuple[str, ...], ridge: float,
@@ -37,26 +45,37 @@ def digest(recipe: str, labels: tuple[str, ...], ridge: float,
 
 def load(path: Path, expected: str, shape: tuple[int, int]) -> np.ndarray | None:
     """The saved weights when they were fitted from exactly this; None otherwise."""
+    saved = load_arrays(path, expected, ("weights",))
+    if saved is None or saved["weights"].shape != shape:
+        return None
+    return saved["weights"].astype(np.float32)
+
+
+def load_arrays(path: Path, expected: str, names: tuple[str, ...]
+                ) -> dict[str, np.ndarray] | None:
+    """The arrays saved under `names` when they came from exactly this; None otherwise."""
     try:
         with np.load(path, allow_pickle=False) as saved:
             if str(saved["digest"]) != expected:
                 return None
-            weights = saved["weights"]
-    except (OSError, KeyError, ValueError):
+            return {name: saved[name] for name in names}
+    except (OSError, KeyError, ValueError, EOFError):
         return None
-    return weights.astype(np.float32) if weights.shape == shape else None
 
 
-def save(path: Path, fitted_from: str, weights: np.ndarray) -> bool:
+def save(path: Path, fitted_from: str, weights: np.ndarray | None = None,
+         **arrays: np.ndarray) -> bool:
     """Write atomically (several processes may start at once); False where it may not."""
+    if weights is not None:
+        arrays["weights"] = weights
     try:
         handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(handle, "wb") as file:
-            np.savez(file, digest=np.array(fitted_from), weights=weights)
+            np.savez(file, digest=np.array(fitted_from), **arrays)
         os.chmod(temporary, 0o644)  # as readable as the examples beside it
         os.replace(temporary, path)
     except OSError as error:
-        log.info("learned stage: fitted weights not saved beside the examples (%s)",
+        log.info("learned stage: %s not saved beside the examples (%s)", path.name,
                  error.strerror or type(error).__name__)
         return False
     return True

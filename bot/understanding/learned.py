@@ -172,8 +172,10 @@ class LearnedReader:
             close_lead: float = 0.0, overrule: float = 0.0, sentence_lead: float = 0.0,
             sentence_words: int = 6, spelling_neighbours: int = 10,
             spelling_lead: float = 0.0, spelling_alike: float = 0.0,
-            spelling_words: int = 6) -> LearnedReader:
-        """Fit, or take `weights` fitted before from the same examples (fitted.py)."""
+            spelling_words: int = 6, spelling: SpellingIndex | None = None
+            ) -> LearnedReader:
+        """Fit, or take `weights` fitted before from the same examples (fitted.py), and
+        `spelling` indexed before from them."""
         texts = [e.text for e in examples]
         kinds = kinds_of(examples)
         if weights is None:
@@ -183,8 +185,8 @@ class LearnedReader:
             vectors = features.neighbours_from(full)
         else:
             vectors = features.neighbour_matrix(texts)
-        spelling = (SpellingIndex.build(features.grams, texts)
-                    if spelling_lead and features.grams is not None else None)
+        if spelling is None and spelling_lead and features.grams is not None:
+            spelling = SpellingIndex.build(features.grams, texts)
         return cls(features, labels, examples, np.ascontiguousarray(vectors), weights, threshold,
                    min_words, neighbours, min(agree, neighbours), kinds, close, close_lead,
                    overrule, sentence_lead, sentence_words, spelling, spelling_neighbours,

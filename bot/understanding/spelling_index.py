@@ -35,6 +35,21 @@ class SpellingIndex:
         scale = np.where(sizes > 0, 1.0 / np.sqrt(np.maximum(sizes, 1)), 0.0)
         return cls(grams, owners[order], starts.astype(np.int64), scale.astype(np.float32))
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What `from_arrays` takes back: kept beside the examples (fitted.py)."""
+        return {"examples": self.examples, "starts": self.starts, "scale": self.scale}
+
+    @classmethod
+    def from_arrays(cls, grams: CharGrams, arrays: dict[str, np.ndarray],
+                    count: int) -> SpellingIndex | None:
+        """The index saved for `count` examples by these grams; None if it does not fit."""
+        examples, starts, scale = arrays["examples"], arrays["starts"], arrays["scale"]
+        if (len(starts) != grams.dims + 1 or len(scale) != count
+                or (len(starts) and int(starts[-1]) != len(examples))
+                or (len(examples) and int(examples.max()) >= count)):
+            return None
+        return cls(grams, examples, starts.astype(np.int64), scale.astype(np.float32))
+
     def nearest(self, text: str, count: int) -> tuple[np.ndarray, np.ndarray]:
         """The `count` most alike examples (their numbers) and their cosine similarity."""
         mine = self.grams.buckets(text)

@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml
 chat: $(STAMP)
 	$(BIN)/coach chat
 
+# Three workers: most tests wait on processes, servers and files, so three outrun two cores.
+# Every test on the PostgreSQL server shares one worker (some stop and restart the server).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 3 --dist loadgroup
 	$(BIN)/ruff check .
 
 check: $(STAMP)

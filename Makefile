@@ -20,9 +20,9 @@ chat: $(STAMP)
 	$(BIN)/coach chat
 
 # Three workers: most tests wait on processes, servers and files, so three outrun two cores.
-# Every test on the PostgreSQL server shares one worker (some stop and restart the server).
+# Each worker has its own PostgreSQL server (tests/pg_server.py): some tests restart it.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 3 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 3
 	$(BIN)/ruff check .
 
 check: $(STAMP)

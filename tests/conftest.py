@@ -95,15 +95,6 @@ def store() -> MemoryStore:
     return MemoryStore()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """With several workers (`make test`: pytest-xdist, --dist loadgroup), every test on the
-    PostgreSQL server runs in the same one: some stop and restart it, which would cut off
-    another worker's connections mid-test."""
-    for item in items:
-        if "pg_cluster" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("postgres"))
-
-
 @pytest.fixture(scope="session")
 def pg_cluster():
     """A PostgreSQL server for the whole run (tests/pg_server.py), or a skip with the reason."""

@@ -1,6 +1,7 @@
-"""A throwaway PostgreSQL cluster for the tests: the server in COACH_TEST_POSTGRES_URL when set,
-else one started with initdb/pg_ctl in a temp folder on 127.0.0.1 and a free port, as the
-`postgres` user when the tests run as root (PostgreSQL refuses to run as root)."""
+"""A throwaway PostgreSQL cluster for the tests: the server in COACH_TEST_POSTGRES_URL when set
+(for the first of several workers), else one started with initdb/pg_ctl in a temp folder on
+127.0.0.1 and a free port, as the `postgres` user when the tests run as root (PostgreSQL
+refuses to run as root)."""
 
 from __future__ import annotations
 
@@ -76,12 +77,18 @@ class Cluster:
 
 
 def start_cluster() -> Cluster:
-    """The server to test against; NoServer with the reason when there is none."""
+    """The server to test against; NoServer with the reason when there is none.
+
+    With several workers (pytest-xdist) only the first uses the server given in the
+    environment; the others start their own where they can, since some tests stop and restart
+    the server and count its databases, which would cut off or miscount another worker's."""
     given = os.environ.get(ENV_URL, "").strip()
-    if given:  # .ci/run's server: COACH_TEST_POSTGRES_DATA lets the tests restart it too
-        data = os.environ.get(ENV_DATA, "").strip()
-        return Cluster(given, Path(data) if data else None, _tool("pg_ctl"))
     initdb, pg_ctl = _tool("initdb"), _tool("pg_ctl")
+    first_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0"
+    if given and (first_worker or not (initdb and pg_ctl)):
+        # .ci/run's server: COACH_TEST_POSTGRES_DATA lets the first worker restart it too
+        data = os.environ.get(ENV_DATA, "").strip() if first_worker else ""
+        return Cluster(given, Path(data) if data else None, pg_ctl)
     if not (initdb and pg_ctl):
         raise NoServer(f"no PostgreSQL: set ${ENV_URL} or put initdb/pg_ctl on PATH")
     root = os.geteuid() == 0

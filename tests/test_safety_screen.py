@@ -286,6 +286,26 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("she put a camera in the bedroom 'for security' since the snap thing", "coercive_control"),
     ("fine, I'll send you my location every 20 minutes", "coercive_control"),
     ("if I don't do what she says she'll tell my boss about the chats", "coercive_control"),
+    # what is left and said before an end; means within reach
+    ("I've written him a letter for after. can you check the tone", "self_harm"),
+    ("my sister can have the flat so she's not the one who finds me", "self_harm"),
+    ("tell her it's not her fault, whatever happens to me", "self_harm"),
+    ("if I'm not here next month, the dog goes to Ruth", "self_harm"),
+    ("what's the most painless way, asking for me", "self_harm"),
+    ("where would you get a lot of co-codamol without a prescription", "self_harm"),
+    ("I scratched myself on purpose when I saw the hearts on her post", "self_harm"),
+    # violence in everyday words
+    ("he broke my jaw in the summer and I'm still with him", "violence"),
+    ("I'll shut your mouth for you if you mention her again", "violence"),
+    ("go on then, see what happens", "violence"),
+    ("he swerved at me in the drive when I said I'd seen the texts", "violence"),
+    ("please just let me out of the bedroom, I'll give you the phone", "violence"),
+    # control by the clock, the camera, in secret and by what is held back
+    ("he wants a selfie every 30 minutes when I'm out with the girls", "coercive_control"),
+    ("she calls my work to check I'm actually there", "coercive_control"),
+    ("I set up his whatsapp on my laptop while he was asleep", "coercive_control"),
+    ("he says I can have my bank card back when I've earned it", "coercive_control"),
+    ("I'll send the screenshots to your whole family if you leave", "coercive_control"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     result = screen(text)
@@ -372,6 +392,12 @@ def test_harm_that_is_over_yields_to_anything_now(text: str) -> None:
     "since, I'm not worried about that",
     "I used to self harm as a teen but I'm in a good place now, not urges, just memories",
     "my husband says he could throttle me with a grin whenever I hog the duvet. it's his way",
+    "what's the most peaceful way to tell him I read the messages?",
+    "he'll hit the gym again tomorrow and then we'll talk",
+    "let's talk and see what happens",
+    "can I have my phone charger back",
+    "I drove to her house to talk face to face",
+    "the last thing I want is a fight about the app",
 ])
 def test_look_alikes_of_the_tenth_round_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule
@@ -868,9 +894,12 @@ def test_a_negation_clears_its_own_words_not_the_rest_of_the_message() -> None:
         learned, overrule=0.0)) == words  # 0 turns it off
 
 
-BURIED = ("So it started with the Instagram likes, she'd been liking his photos for months. We "
-          "argued about it on Sunday and it was awful. I've been holding the blade for an hour "
-          "most nights since then. Anyway how do I start the talk?")
+# (Session 10's examples read the story this test had before, a blade held "most nights since
+# then", as a risk whole; this one still averages its one sentence away.)
+BURIED = ("We've been together eleven years and have two girls. In March I found he'd been "
+          "messaging a woman from his five-a-side team, nothing physical he says. We had a long "
+          "talk in the garden and agreed to try counselling. Some nights I stand at the edge of "
+          "the platform a bit too long. Anyway, how do I raise the messages again?")
 
 
 def test_a_risk_in_one_sentence_of_a_long_story_is_read(

@@ -398,6 +398,18 @@ def test_harm_that_is_over_yields_to_anything_now(text: str) -> None:
     "can I have my phone charger back",
     "I drove to her house to talk face to face",
     "the last thing I want is a fight about the app",
+    # harm long over and told as over; a blow as a simile or in sport; stuff thrown out
+    "I went through a really bad patch at 20 with self-harm. I'm 45 now and well",
+    "I had a dark time in my teens, hurting myself. it's been twenty years, I'm not in that "
+    "place",
+    "my dad was violent when I was little. I'm totally safe with my husband, he's never been "
+    "anything but gentle",
+    "I was in a controlling marriage in my twenties. I've been out of it for years",
+    "it felt like someone had kicked me in the gut when I saw her name",
+    "he kicked me in a match last week, unrelated, but the texts are the problem",
+    "she threw my things out on the lawn when she found the app. fair",
+    "when she gets mad she goes for a walk and comes back calmer",
+    "we agreed he'll show me any message from her if I ask, for a month",
 ])
 def test_look_alikes_of_the_tenth_round_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

@@ -294,6 +294,9 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("what's the most painless way, asking for me", "self_harm"),
     ("where would you get a lot of co-codamol without a prescription", "self_harm"),
     ("I scratched myself on purpose when I saw the hearts on her post", "self_harm"),
+    ("burned myself with the kettle on purpose last night", "self_harm"),
+    # words about the partner speak for the partner, not for the person's own danger
+    ("he's not dangerous. I'm a bit of a danger to myself right now", "self_harm"),
     # violence in everyday words
     ("he broke my jaw in the summer and I'm still with him", "violence"),
     ("I'll shut your mouth for you if you mention her again", "violence"),

@@ -237,8 +237,10 @@ def _signals(masked: str, present: set[str], rs: RuleSet) -> ScreenResult | None
 
 
 def _reassured(category: str, masked: str, rs: RuleSet) -> bool:
-    return (category in rs.reassured and rs.reassurance is not None
-            and rs.reassurance.search(masked) is not None)
+    return ((category in rs.reassured and rs.reassurance is not None
+             and rs.reassurance.search(masked) is not None)
+            or (category in rs.partner_reassured and rs.partner_reassurance is not None
+                and rs.partner_reassurance.search(masked) is not None))
 
 
 def _best_rule(masked: str, present: set[str], rs: RuleSet,

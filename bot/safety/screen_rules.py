@@ -85,6 +85,10 @@ class RuleSet:
     # The categories a reassurance clears an unsure flag of ("he's never touched me" says
     # nothing about who holds the phone).
     reassured: tuple[str, ...] = CATEGORIES[:-1]
+    # Words about the partner alone ("she's not dangerous", "he's never hurt me"): they speak
+    # for danger from the partner, never for the person's own ("it's me I'm worried about").
+    partner_reassurance: re.Pattern[str] | None = None
+    partner_reassured: tuple[str, ...] = ("violence",)
     signals: tuple[SignalFamily, ...] = ()
     signal_threshold: int = 2
     rule_index: GateIndex | None = None
@@ -216,6 +220,13 @@ def build_rules(data: Mapping[str, Any], *, gates: bool = True) -> RuleSet:
             else None
         ),
         reassured=_reassured_categories(data.get("reassurance_clears")),
+        partner_reassurance=(
+            _compile(data["partner_reassurance"], macros, "partner_reassurance")
+            if data.get("partner_reassurance")
+            else None
+        ),
+        partner_reassured=_reassured_categories(data.get("partner_reassurance_clears",
+                                                         ["violence"])),
         in_setting=build_setting_rules(data.get("in_setting"), CATEGORIES[:-1],
                                        lambda raw, where: _compile(raw, macros, where)),
         languages=tuple(str(lang) for lang in data.get("languages") or ("en",)),

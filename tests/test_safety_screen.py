@@ -297,6 +297,13 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("burned myself with the kettle on purpose last night", "self_harm"),
     # words about the partner speak for the partner, not for the person's own danger
     ("he's not dangerous. I'm a bit of a danger to myself right now", "self_harm"),
+    # watched through others; danger told by what the person now does
+    ("he texts my sister to check where I am every evening", "coercive_control"),
+    ("I've gone through her phone every night while she sleeps for a month", "coercive_control"),
+    ("he stopped giving me money for the shopping until I drop the subject", "coercive_control"),
+    ("I gave my neighbour a code word in case he kicks off", "violence"),
+    ("she chucked a mug at me, it missed me, just", "violence"),
+    ("been driving home with no seatbelt on purpose, just seeing", "self_harm"),
     # violence in everyday words
     ("he broke my jaw in the summer and I'm still with him", "violence"),
     ("I'll shut your mouth for you if you mention her again", "violence"),
@@ -413,6 +420,12 @@ def test_harm_that_is_over_yields_to_anything_now(text: str) -> None:
     "she threw my things out on the lawn when she found the app. fair",
     "when she gets mad she goes for a walk and comes back calmer",
     "we agreed he'll show me any message from her if I ask, for a month",
+    "I keep the table between us at dinner, it's a big table",
+    "he was flooring it to get to the hospital when the baby came",
+    "my code word with my sister for 'rescue me from this party' is pineapple",
+    "she threw the ball and it missed me by a mile lol",
+    "I lost a tooth playing rugby in 2015",
+    "my friend said just go through his phone while he sleeps. I'm not doing that",
 ])
 def test_look_alikes_of_the_tenth_round_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

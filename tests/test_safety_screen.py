@@ -426,6 +426,12 @@ def test_harm_that_is_over_yields_to_anything_now(text: str) -> None:
     "she threw the ball and it missed me by a mile lol",
     "I lost a tooth playing rugby in 2015",
     "my friend said just go through his phone while he sleeps. I'm not doing that",
+    "he kicked a door once at 20, he's 40 now and it never happened again, I'm not scared of him",
+    "my ex used to read my messages. that was 2012 and I'm long free of him",
+    "she reads my chats off the cloud backup, we share the icloud family thing and always have",
+    "you're allowed to check my phone if it helps",
+    "my mum says he'll 'murder me' if I don't sort this out. she's joking",
+    "he said I'd regret this forever. he meant losing us, not a threat",
 ])
 def test_look_alikes_of_the_tenth_round_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

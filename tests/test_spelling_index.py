@@ -50,3 +50,5 @@ def test_the_index_comes_back_from_its_arrays_only_for_the_same_examples() -> No
     assert again.nearest(query, 3)[0].tolist() == index.nearest(query, 3)[0].tolist()
     assert SpellingIndex.from_arrays(grams, index.arrays(), len(TEXTS) + 1) is None
     assert SpellingIndex.from_arrays(CharGrams(dims=1024), index.arrays(), len(TEXTS)) is None
+    broken = {**index.arrays(), "examples": -index.examples - 1}  # not numbers of examples
+    assert SpellingIndex.from_arrays(grams, broken, len(TEXTS)) is None

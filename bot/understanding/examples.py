@@ -60,7 +60,7 @@ def _fitted(folder: Path, parts: tuple[str, ...], labels: tuple[str, ...],
 def _spelling_index(grams: CharGrams, examples: tuple[Example, ...], fitted_from: str,
                     index: Path) -> SpellingIndex:
     """The index kept beside the examples when it was built from exactly them; else built
-    (a second and a half for ten thousand examples) and kept there for the next start."""
+    (2.5 s for sixteen thousand examples) and kept there for the next start."""
     saved = fitted.load_arrays(index, fitted_from, ("examples", "starts", "scale"))
     built = (SpellingIndex.from_arrays(grams, saved, len(examples))
              if saved is not None else None)

@@ -6,7 +6,7 @@ so they are saved with a digest of those and used while the digest matches. When
 counsellor edits the examples, the next start fits again and saves (where it may write).
 
 The spelling index (spelling_index.py) is kept the same way, in a file of its own: it is
-rebuilt in a second and a half from the examples, so it is a local cache, not shipped."""
+rebuilt from the examples in a few seconds, so it is a local cache, not shipped."""
 
 from __future__ import annotations
 

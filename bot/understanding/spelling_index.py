@@ -46,7 +46,8 @@ class SpellingIndex:
         examples, starts, scale = arrays["examples"], arrays["starts"], arrays["scale"]
         if (len(starts) != grams.dims + 1 or len(scale) != count
                 or (len(starts) and int(starts[-1]) != len(examples))
-                or (len(examples) and int(examples.max()) >= count)):
+                or (len(examples) and (int(examples.min()) < 0
+                                       or int(examples.max()) >= count))):
             return None
         return cls(grams, examples, starts.astype(np.int64), scale.astype(np.float32))
 

@@ -432,6 +432,13 @@ def test_harm_that_is_over_yields_to_anything_now(text: str) -> None:
     "you're allowed to check my phone if it helps",
     "my mum says he'll 'murder me' if I don't sort this out. she's joking",
     "he said I'd regret this forever. he meant losing us, not a threat",
+    "if I ever decide to leave, I'll tell you first",
+    "do you want to see what happens if we try counselling?",
+    "let's try it for a month, then see what happens",
+    "there are people who find me funny, believe it or not",
+    "should I push him again about the texts?",
+    "can I get my keys back, I left them at yours",
+    "I call my mum every night so she can see the baby",
 ])
 def test_look_alikes_of_the_tenth_round_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

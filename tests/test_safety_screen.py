@@ -341,47 +341,8 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     # "if I ..." that is a worry, or the user's own promise
     "what if I bring it up and he just says I'm overreacting",
     "if I slip up and message her, I'll tell you myself",
-])
-def test_their_everyday_look_alikes_are_not(text: str) -> None:
-    assert not screen(text).is_flagged, screen(text).rule
-
-
-@pytest.mark.parametrize("text", [
-    "My ex used to hit me, but that was years ago and I feel completely safe with Tom",
-    "he used to check my phone when we first got together but we stopped years ago and we "
-    "laugh about it now",
-    "I used to self harm at school. That hasn't been part of my life for years.",
-    "i went through a rough patch at 17 and hurt myself, but thats long behind me, ive been "
-    "well for ten years",
-    "my ex hit me ten years ago in another country. i'm safe, i'm just hurt",
-    # A threat told as a joke between them.
-    "She told me she'd \"kill me\" if I liked another one of his photos. She was laughing, it's "
-    "a running joke",
-])
-def test_harm_that_is_over_or_a_joke_between_them_is_not_a_risk(text: str) -> None:
-    assert not screen(text).is_flagged, screen(text).rule
-
-
-@pytest.mark.parametrize("text", [
-    "She told me she'd kill me if I liked another photo. She wasn't laughing.",
-    "He said he'd kill me if I texted her again. He was laughing.",  # laughter is no joke
-    "my ex used to hit me. i'm safe but i'm not allowed to leave without his permission now",
-    "he's smothering me with a pillow when he's drunk",
-])
-def test_the_same_words_with_danger_in_them_still_are(text: str) -> None:
-    assert screen(text).is_flagged
-
-
-@pytest.mark.parametrize("text", [
-    "I used to self harm at school and I'm in a good place, but lately I'm thinking about it "
-    "again",
-    "My ex used to hit me years ago. I feel safe with Tom but my ex is outside again tonight",
-])
-def test_harm_that_is_over_yields_to_anything_now(text: str) -> None:
-    assert screen(text).is_flagged
-
-
-@pytest.mark.parametrize("text", [
+    # the tenth round's forms: reaching, urging and contacting are not acts of harm; harm
+    # long over, a blow as a simile, openness asked for, words said not to be a threat
     "I hit him up last night to ask if we could talk",
     "I pushed him to tell me the truth and he did",
     "I grabbed her hand and told her I was sorry",
@@ -440,8 +401,43 @@ def test_harm_that_is_over_yields_to_anything_now(text: str) -> None:
     "can I get my keys back, I left them at yours",
     "I call my mum every night so she can see the baby",
 ])
-def test_look_alikes_of_the_tenth_round_are_not(text: str) -> None:
+def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule
+
+
+@pytest.mark.parametrize("text", [
+    "My ex used to hit me, but that was years ago and I feel completely safe with Tom",
+    "he used to check my phone when we first got together but we stopped years ago and we "
+    "laugh about it now",
+    "I used to self harm at school. That hasn't been part of my life for years.",
+    "i went through a rough patch at 17 and hurt myself, but thats long behind me, ive been "
+    "well for ten years",
+    "my ex hit me ten years ago in another country. i'm safe, i'm just hurt",
+    # A threat told as a joke between them.
+    "She told me she'd \"kill me\" if I liked another one of his photos. She was laughing, it's "
+    "a running joke",
+])
+def test_harm_that_is_over_or_a_joke_between_them_is_not_a_risk(text: str) -> None:
+    assert not screen(text).is_flagged, screen(text).rule
+
+
+@pytest.mark.parametrize("text", [
+    "She told me she'd kill me if I liked another photo. She wasn't laughing.",
+    "He said he'd kill me if I texted her again. He was laughing.",  # laughter is no joke
+    "my ex used to hit me. i'm safe but i'm not allowed to leave without his permission now",
+    "he's smothering me with a pillow when he's drunk",
+])
+def test_the_same_words_with_danger_in_them_still_are(text: str) -> None:
+    assert screen(text).is_flagged
+
+
+@pytest.mark.parametrize("text", [
+    "I used to self harm at school and I'm in a good place, but lately I'm thinking about it "
+    "again",
+    "My ex used to hit me years ago. I feel safe with Tom but my ex is outside again tonight",
+])
+def test_harm_that_is_over_yields_to_anything_now(text: str) -> None:
+    assert screen(text).is_flagged
 
 
 def test_a_named_consequence_if_i_speak_up_is_a_clear_risk() -> None:

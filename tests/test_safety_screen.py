@@ -316,6 +316,21 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("I set up his whatsapp on my laptop while he was asleep", "coercive_control"),
     ("he says I can have my bank card back when I've earned it", "coercive_control"),
     ("I'll send the screenshots to your whole family if you leave", "coercive_control"),
+    # the writer's own threat to someone; watching a partner in secret, or asking how to
+    ("if that guy from her gym texts her again I'm going to glass him", "violence"),
+    ("I'll go round to her ex's place with a hammer and we'll see", "violence"),
+    ("tell him I'll break his legs if he comes near her", "violence"),
+    ("I keep going through his messages while he's asleep, he has no clue", "coercive_control"),
+    ("how can I get into her instagram without her finding out", "coercive_control"),
+    ("I want to set up a fake profile so I can watch who likes his posts", "coercive_control"),
+    ("is there an app that forwards all his texts to me", "coercive_control"),
+    ("his family threaten to have me deported if I leave him", "coercive_control"),
+    # ends told as answers; danger told by what the body learned
+    ("honestly better I die than my parents find out", "self_harm"),
+    ("I'm the problem here and the solution is simple", "self_harm"),
+    ("finally updated my will last night, such a relief", "self_harm"),
+    ("I've got quick at covering my head when he starts", "violence"),
+    ("when he backs me into the kitchen corner I just go quiet", "violence"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     result = screen(text)
@@ -400,6 +415,18 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "should I push him again about the texts?",
     "can I get my keys back, I left them at yours",
     "I call my mum every night so she can see the baby",
+    # look-alikes of the eleventh round's forms
+    "I'm going to strangle him lol, he ate my leftovers again",
+    "my nephew said I'll batter him when he heard, he's nine",
+    "I went through his phone once while he was in the shower. I told him the next day",
+    "my sister keeps telling me to go through his phone while he sleeps, I won't",
+    "how do I get my phone back from her without a row",
+    "how do I tell him I read his messages",
+    "he made a fake account to see what his ex posts",
+    "we made our wills when the twins were born",
+    "if a bus hit me tomorrow who would walk the dog",
+    "I make sure the kids are asleep before I bring it up, they hear everything",
+    "I'm going round to his with the lads to watch the match",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

@@ -331,6 +331,19 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("finally updated my will last night, such a relief", "self_harm"),
     ("I've got quick at covering my head when he starts", "violence"),
     ("when he backs me into the kitchen corner I just go quiet", "violence"),
+    # means asked about or made ready; menace and force in plain words; control by its price
+    ("twenty of my sleeping tablets and half a bottle of gin, would that be enough", "self_harm"),
+    ("how many of these painkillers would it take, roughly", "self_harm"),
+    ("I tied a scarf to the banister last night just to see", "self_harm"),
+    ("I've had the razor ready on the side of the bath all week", "self_harm"),
+    ("one way trip to the coast on friday, won't need a return ticket", "self_harm"),
+    ("he texted 'you're going to get it when I'm back from the pub'", "violence"),
+    ("she punched the door and said this could be you", "violence"),
+    ("he stamped on my hand when I reached for my phone", "violence"),
+    ("the silent treatment lasts until I apologise for asking about her", "coercive_control"),
+    ("I'm allowed to see my friends on Fridays now as long as I'm back by nine", "coercive_control"),
+    ("she hid my car keys so I can't get to work and see him", "coercive_control"),
+    ("I left an old phone recording under his car seat", "coercive_control"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     result = screen(text)
@@ -427,6 +440,12 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "if a bus hit me tomorrow who would walk the dog",
     "I make sure the kids are asleep before I bring it up, they hear everything",
     "I'm going round to his with the lads to watch the match",
+    "if she says 'he's just a friend' again I'm walking into the sea (I live in Leeds)",
+    "she's been following her ex's new girlfriend on insta",
+    "I slept with a chair wedged under the door handle years ago, that life is long gone",
+    "how many of these questions would it take to get to the point",
+    "I haven't eaten properly in days, I've just been so busy",
+    "I'm allowed to say I'm hurt, right?",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

@@ -341,7 +341,7 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("she punched the door and said this could be you", "violence"),
     ("he stamped on my hand when I reached for my phone", "violence"),
     ("the silent treatment lasts until I apologise for asking about her", "coercive_control"),
-    ("I'm allowed to see my friends on Fridays now as long as I'm back by nine", "coercive_control"),
+    ("I'm allowed to see my friends on Fridays as long as I'm back by nine", "coercive_control"),
     ("she hid my car keys so I can't get to work and see him", "coercive_control"),
     ("I left an old phone recording under his car seat", "coercive_control"),
 ])

@@ -446,6 +446,10 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "how many of these questions would it take to get to the point",
     "I haven't eaten properly in days, I've just been so busy",
     "I'm allowed to say I'm hurt, right?",
+    "I'm ready to end it. The marriage, I mean, I'm fine in myself",
+    "if looks could kill I'd be dead twice over after breakfast",
+    "she can read my messages whenever, I offered",
+    "he threw a chair once when he was 16, long before we met. he's a gentle man now",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

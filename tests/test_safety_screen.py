@@ -344,6 +344,18 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("I'm allowed to see my friends on Fridays as long as I'm back by nine", "coercive_control"),
     ("she hid my car keys so I can't get to work and see him", "coercive_control"),
     ("I left an old phone recording under his car seat", "coercive_control"),
+    # pleas and threats said in the moment; control in the first person; ends told sideways
+    ("it's only a chat, please don't hurt me", "violence"),
+    ("we can talk, just put the knife down first", "violence"),
+    ("one more lie and you'll end up in an ambulance", "violence"),
+    ("I'm going to go round and teach that girl a lesson", "violence"),
+    ("you can see your sister when I say so", "coercive_control"),
+    ("please just let me keep my mum's number, that's all I ask", "coercive_control"),
+    ("he texts my friends from my account to test them", "coercive_control"),
+    ("I'll stop if she wants, and if not, I'll end it, and I don't mean the relationship",
+     "self_harm"),
+    ("I'm sorry I'm still alive, honestly", "self_harm"),
+    ("the bridge on my way home is starting to look friendly", "self_harm"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     result = screen(text)
@@ -450,6 +462,13 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "if looks could kill I'd be dead twice over after breakfast",
     "she can read my messages whenever, I offered",
     "he threw a chair once when he was 16, long before we met. he's a gentle man now",
+    "please don't hurt me like that again by hiding things",
+    "can you put the phone down while we talk",
+    "we had to put the dog down last spring and he was so kind about it",
+    "I found a way out of the phone contract at last",
+    "I'm not being here for Christmas, I'm at my mum's",
+    "he messages me from his work account sometimes",
+    "my ex used to throw stuff at me. I'm five years out and safe",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

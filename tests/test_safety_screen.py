@@ -356,6 +356,16 @@ def test_unsure_cases(text: str, category: str) -> None:
      "self_harm"),
     ("I'm sorry I'm still alive, honestly", "self_harm"),
     ("the bridge on my way home is starting to look friendly", "self_harm"),
+    # harm and ends in the plainest words, as English learners and people in a hurry put them
+    ("i tell him please stop hurting me, he not listen", "violence"),
+    ("her brother says only one of us will walk out if we meet", "violence"),
+    ("he went and got the axe out of the shed and just stood there", "violence"),
+    ("she kicked the dog when I didn't show her my phone", "violence"),
+    ("he said he will break both my arms", "violence"),
+    ("I won't be a burden to anyone very soon", "self_harm"),
+    ("if you don't hear from me after tonight, tell her I'm sorry", "self_harm"),
+    ("there's a voice telling me to step off the platform", "self_harm"),
+    ("I drank some bleach on sunday, not much", "self_harm"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     result = screen(text)
@@ -469,6 +479,11 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "I'm not being here for Christmas, I'm at my mum's",
     "he messages me from his work account sometimes",
     "my ex used to throw stuff at me. I'm five years out and safe",
+    "I won't be a problem for you anymore about the gym, I've let it go",
+    "if I stop answering for a bit it is because I am driving home",
+    "if you don't hear from me by friday, chase me about the plan",
+    "he threw the dog a ball and we talked in the park",
+    "you pushed me away for months and I let you",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

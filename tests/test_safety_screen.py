@@ -366,6 +366,15 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("if you don't hear from me after tonight, tell her I'm sorry", "self_harm"),
     ("there's a voice telling me to step off the platform", "self_harm"),
     ("I drank some bleach on sunday, not much", "self_harm"),
+    # the same told politely or at length, as older writers do
+    ("I keep the old rifle in the loft and think of turning it on myself", "self_harm"),
+    ("I have made my final arrangements and written to the children", "self_harm"),
+    ("I took a handful of whatever was in the cabinet and went to sleep", "self_harm"),
+    ("She came at me with the carving knife when I mentioned the emails", "violence"),
+    ("He has started squaring up to me whenever her name comes up", "violence"),
+    ("I am not permitted to ring my sister; he tells me when I can phone her", "coercive_control"),
+    ("My pension has been paid into his account since he read my letters", "coercive_control"),
+    ("He has forbidden me from going to the church group", "coercive_control"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     result = screen(text)
@@ -484,6 +493,10 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "if you don't hear from me by friday, chase me about the plan",
     "he threw the dog a ball and we talked in the park",
     "you pushed me away for months and I let you",
+    "I turned location sharing on myself, it's her call whether I keep it on",
+    "I've made my arrangements for the trip to see my sister",
+    "I need to remove myself from the situation for a day",
+    "we had a few days of silence and then a good long talk",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

@@ -41,6 +41,16 @@ REHEARSAL_HURT = Setting("hurt", "rehearsal")
      "tit_for_tat"),
     ("my first husband hit me. my current partner would never, he's just secretive",
      STORY_HURT, "none", "past_and_safe_now"),
+    ("you read my emails without asking, so maybe we both have things to own",
+     REHEARSAL_HURT, "none", "tit_for_tat"),
+    ("you're the one who checks my phone while I sleep, remember?", REHEARSAL_CROSSED,
+     "none", "tit_for_tat"),
+    ("she said she'd strangle me, then burst into tears, and we talked", STORY_CROSSED,
+     "none", "threat_told_as_joke"),
+    ("he punched a wall when he was 17, long before me. he's the gentlest man", STORY_HURT,
+     "none", "past_and_safe_now"),
+    ("I'm going to end it, the relationship I mean, I'm fine in myself", STORY_HURT, "none",
+     "meant_the_relationship"),
 ])
 def test_the_setting_lowers_a_flag_it_explains(text: str, setting: Setting, risk: str,
                                                 because: str) -> None:

@@ -497,6 +497,9 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "I've made my arrangements for the trip to see my sister",
     "I need to remove myself from the situation for a day",
     "we had a few days of silence and then a good long talk",
+    "she said she could murder me, then burst into tears, and we talked for hours",
+    "he said he'd strangle me for hiding it and we both laughed, we're ok",
+    "not dangerous, just sulky: he went quiet and watched the football",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

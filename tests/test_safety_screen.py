@@ -375,6 +375,16 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("I am not permitted to ring my sister; he tells me when I can phone her", "coercive_control"),
     ("My pension has been paid into his account since he read my letters", "coercive_control"),
     ("He has forbidden me from going to the church group", "coercive_control"),
+    # the same texted by the young, where "lol" or "sorry" is no clearing
+    ("cut again last night lol whatever", "self_harm"),
+    ("honestly not sure i'll still be here by christmas", "self_harm"),
+    ("i just want out. for good", "self_harm"),
+    ("she went for my eyes again, i've got scratches everywhere", "violence"),
+    ("her cousin turned up outside my flat with a baseball bat", "violence"),
+    ("he says he'll get his mates to sort me out", "violence"),
+    ("she gives my phone back for one hour a day", "coercive_control"),
+    ("i've been logging into his snap and deleting girls", "coercive_control"),
+    ("can't go to the party because you won't let me", "coercive_control"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     result = screen(text)
@@ -500,6 +510,10 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "she said she could murder me, then burst into tears, and we talked for hours",
     "he said he'd strangle me for hiding it and we both laughed, we're ok",
     "not dangerous, just sulky: he went quiet and watched the football",
+    "tonight's the night, I'm finally going to talk to her about the app",
+    "I'd rather walk into traffic than sit through that again, kidding",
+    "if you'd been reading over my shoulder you'd have seen how it started",
+    "my last attempt at explaining went badly, so I want to practise",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

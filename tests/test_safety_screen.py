@@ -385,6 +385,16 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("she gives my phone back for one hour a day", "coercive_control"),
     ("i've been logging into his snap and deleting girls", "coercive_control"),
     ("can't go to the party because you won't let me", "coercive_control"),
+    # in any words, any dialect
+    ("I'm sorry I shoved you, it won't happen again", "violence"),
+    ("he gets a bit handy after a few pints", "violence"),
+    ("ask me again when the bruising goes down", "violence"),
+    ("my dad's old pistol in my lap most nights now", "self_harm"),
+    ("i'd be fine if i just didn't wake up tomorrow", "self_harm"),
+    ("you won't have to worry about me after tonight", "self_harm"),
+    ("gonna put a spy app on her phone tonight", "coercive_control"),
+    ("I need permission to go to the shop now", "coercive_control"),
+    ("give me the code or I'm posting the screenshots", "coercive_control"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     result = screen(text)
@@ -514,6 +524,10 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "I'd rather walk into traffic than sit through that again, kidding",
     "if you'd been reading over my shoulder you'd have seen how it started",
     "my last attempt at explaining went badly, so I want to practise",
+    "I'm sorry I hurt you, I'm not going to explain it away",
+    "my grandad gave me a box of his old records",
+    "I'm sorry I hit you up so late last night",
+    "she asked me to take the car keys off her dad, he shouldn't drive",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

@@ -395,6 +395,16 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("gonna put a spy app on her phone tonight", "coercive_control"),
     ("I need permission to go to the shop now", "coercive_control"),
     ("give me the code or I'm posting the screenshots", "coercive_control"),
+    # told as plans and places, as things, as arrangements
+    ("I've stopped caring whether I wake up", "self_harm"),
+    ("been researching methods most of the night", "self_harm"),
+    ("how many co-codamol would be too many for someone my weight", "self_harm"),
+    ("I drove to the viaduct last night and sat at the edge for an hour", "self_harm"),
+    ("we have to talk somewhere public because of the choking thing", "violence"),
+    ("she threw me down the stairs when I wouldn't unlock it", "violence"),
+    ("he locked the doors and I can't get out till he's calm", "violence"),
+    ("she takes my phone to work with her every day now", "coercive_control"),
+    ("I only see my friends if I hand over my payslip first", "coercive_control"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     result = screen(text)
@@ -528,6 +538,10 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "my grandad gave me a box of his old records",
     "I'm sorry I hit you up so late last night",
     "she asked me to take the car keys off her dad, he shouldn't drive",
+    "it feels like someone is standing on my chest when I think about it",
+    "I'm not going to make him show me his phone, I want honesty",
+    "I've been researching ways to rebuild trust after an affair",
+    "what's the point of a phone if you never answer it lol",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

@@ -542,6 +542,8 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "I'm not going to make him show me his phone, I want honesty",
     "I've been researching ways to rebuild trust after an affair",
     "what's the point of a phone if you never answer it lol",
+    "she put the knife down and listened, then we talked for hours",
+    "my visa is through his job but he has never threatened me with it",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

@@ -3,12 +3,13 @@ on messages long enough to read, with its nearest examples agreeing."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from bot.understanding.char_grams import CharGrams
 from bot.understanding.embedder import StaticEmbedder
 from bot.understanding.features import Features
-from bot.understanding.learned import Example, LearnedReader
+from bot.understanding.learned import Example, LearnedReader, _most_alike
 from tests.conftest import REPO
 
 LABELS = ("none", "risk")
@@ -192,3 +193,11 @@ def test_the_label_named_is_the_weights_choice_among_the_nearest_examples() -> N
     assert reading.label_away("none", 2) == "violence"
     alone = Reading("coercive_control", scores, 0.3, ((Example("e", "none"), 0.9),))
     assert alone.label_away("none", 1) == "coercive_control"
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 50, 500])
+def test_the_most_alike_are_found_by_a_partial_sort_as_by_a_full_one(count: int) -> None:
+    similarity = np.random.default_rng(count).random(300).astype(np.float32)
+    similarity[[7, 8]] = 2.0  # a tie at the top: the earlier example comes first
+    expected = sorted(range(len(similarity)), key=lambda i: (-similarity[i], i))[:count]
+    assert _most_alike(similarity, count) == expected

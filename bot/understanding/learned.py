@@ -42,8 +42,7 @@ class Reading:
 
     def lead_over(self, other: str) -> float:
         """How much the best label other than `other` scores above `other`."""
-        rest = [score for label, score in self.scores.items() if label != other]
-        return max(rest) - self.scores[other] if rest else 0.0
+        return _lead(self.scores, other)
 
     def label_away(self, usual: str, neighbours: int) -> str:
         """The label other than `usual` the weights read most among those the nearest
@@ -122,11 +121,13 @@ class LearnedReader:
         if not self.sentence_lead or len(parts) < 2:
             return None
         for part in parts:
-            if len(_WORDS.findall(part)) < self.sentence_words:
+            # The weights first: finding the nearest examples costs most, and most sentences
+            # of a long story fall short of the lead without them.
+            if (len(_WORDS.findall(part)) < self.sentence_words
+                    or _lead(self._scored(part)[0], usual) < self.sentence_lead):
                 continue
             reading = self.read(part, max(self.neighbours, NEAREST_SHOWN))
-            if (reading.lead_over(usual) >= self.sentence_lead
-                    and self._agreeing(reading, usual) >= self.agree):
+            if self._agreeing(reading, usual) >= self.agree:
                 return reading
         return None
 
@@ -192,19 +193,41 @@ class LearnedReader:
                    overrule, sentence_lead, sentence_words, spelling, spelling_neighbours,
                    spelling_lead, spelling_alike, spelling_words)
 
-    def read(self, text: str, nearest: int = NEAREST_SHOWN) -> Reading:
+    def _scored(self, text: str) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+        """The labels' scores, the weights' whole output and the meaning vector."""
         vector, meaning = self.features.both(text)
         raw = np.append(vector, np.float32(1.0)) @ self.weights
-        scores = {label: float(s) for label, s in zip(self.labels, raw, strict=False)}
+        return {label: float(s) for label, s in zip(self.labels, raw, strict=False)}, raw, meaning
+
+    def read(self, text: str, nearest: int = NEAREST_SHOWN) -> Reading:
+        scores, raw, meaning = self._scored(text)
         kind_scores = {kind: float(s) for kind, s in zip(
             self.kinds, raw[len(self.labels):], strict=True)}
         ranked = sorted(scores.values(), reverse=True)
         similarity = self.vectors @ meaning
-        order = np.argsort(-similarity)[:nearest] if nearest else []
-        similar = tuple((self.examples[i], float(similarity[i])) for i in order)
+        similar = tuple((self.examples[i], float(similarity[i]))
+                        for i in _most_alike(similarity, nearest))
         return Reading(max(scores, key=scores.__getitem__), scores,
                        ranked[0] - ranked[1] if len(ranked) > 1 else ranked[0], similar,
                        kind_scores)
+
+
+def _lead(scores: dict[str, float], usual: str) -> float:
+    """How much the best label other than `usual` scores above it (before the nearest
+    examples are found, for a sentence that may not need them)."""
+    rest = [score for label, score in scores.items() if label != usual]
+    return max(rest) - scores[usual] if rest else 0.0
+
+
+def _most_alike(similarity: np.ndarray, count: int) -> list[int]:
+    """The `count` most similar, most similar first (ties by position): a partial sort,
+    since only a handful of many thousands of examples are wanted."""
+    count = min(count, len(similarity))
+    if count <= 0:
+        return []
+    kth = -np.partition(-similarity, count - 1)[count - 1]
+    candidates = np.flatnonzero(similarity >= kth)  # with every tie of the last one
+    return sorted(candidates.tolist(), key=lambda i: (-similarity[i], i))[:count]
 
 
 def kinds_of(examples: tuple[Example, ...]) -> tuple[str, ...]:

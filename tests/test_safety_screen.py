@@ -405,6 +405,24 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("he locked the doors and I can't get out till he's calm", "violence"),
     ("she takes my phone to work with her every day now", "coercive_control"),
     ("I only see my friends if I hand over my payslip first", "coercive_control"),
+    # told in passing, as a place, as house rules
+    ("I went quiet, then I lost it and shoved her, I hate myself for it", "violence"),
+    ("he hit the door right next to my head last night", "violence"),
+    ("she says if she ever meets the girl from his office she'll break her nose", "violence"),
+    ("does it count as abuse if he only does it when he's drunk", "violence"),
+    ("I keep sitting on the roof at night, eleventh floor", "self_harm"),
+    ("how cold does the water have to be before you stop feeling anything", "self_harm"),
+    ("I've got a few new ones since Friday, next to the old scars", "self_harm"),
+    ("my husband holds all of our accounts now", "coercive_control"),
+    ("found an airtag in my handbag after the row about the app", "coercive_control"),
+    # to or about anyone; made to; ends as errands
+    ("I threw my glass at him when he lied again", "violence"),
+    ("he told her ex he knows where his kids go to school", "violence"),
+    ("his brother says he's going to break his legs", "violence"),
+    ("she keeps making me put every text in a shared doc", "coercive_control"),
+    ("he records my calls since he found the app", "coercive_control"),
+    ("I've written letters to my parents, just in case", "self_harm"),
+    ("I'll take myself out of the picture, it's simpler", "self_harm"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     result = screen(text)
@@ -544,6 +562,12 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "what's the point of a phone if you never answer it lol",
     "she put the knife down and listened, then we talked for hours",
     "my visa is through his job but he has never threatened me with it",
+    "I punched the wall when I read the texts and broke a knuckle, nobody else was there",
+    "we agreed my phone stays on the kitchen table at dinner, both of ours do",
+    "how cold does the sea get in june, we're going to Cornwall",
+    "he chased me round the garden with the hose, we were laughing",
+    "you read my diary once too, so let's call it even",
+    "she threw the ball at him and the dog went mad",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

@@ -32,7 +32,7 @@ DATA = REPO / "tests" / "data"
 SPENT = ("holdout_fresh", "holdout_fresh2", "holdout_fresh3", "holdout_fresh4", "holdout_fresh5",
          "holdout_fresh6", "holdout_fresh7", "holdout_fresh8", "holdout_fresh9",
          "holdout_fresh10", "holdout_fresh11", "holdout_fresh12", "holdout_fresh13",
-         "holdout_fresh14", "holdout_fresh15")
+         "holdout_fresh14", "holdout_fresh15", "holdout_fresh16", "holdout_fresh17")
 SCREEN_SETS = ("screen_train.yaml", "screen_train2.yaml", "screen_train3a.yaml",
                "screen_train3b.yaml", "screen_train4a.yaml", "screen_train4b.yaml",
                "screen_train4c.yaml", "screen_train4d.yaml", "screen_train5a.yaml",
@@ -40,7 +40,7 @@ SCREEN_SETS = ("screen_train.yaml", "screen_train2.yaml", "screen_train3a.yaml",
                "screen_train5e.yaml", "screen_train5f.yaml", "screen_train6a.yaml",
                "screen_train6b.yaml", "screen_train6c.yaml", "screen_train6d.yaml",
                "screen_train6e.yaml", "screen_train6f.yaml", "screen_train6g.yaml",
-               "screen_train6h.yaml",
+               "screen_train6h.yaml", "screen_train7a.yaml", "screen_train7b.yaml",
                "screen_none_en.yaml",
                "screen_train_es.yaml", "screen_none_es.yaml",
                "safety_labelled.yaml", "safety_rounds.yaml", "safety_dev.yaml",
@@ -54,7 +54,7 @@ COACH_SETS = ("coach_train.yaml", "coach_train2.yaml", "coach_train3.yaml", "coa
               "feedback_labelled.yaml", "feedback_rounds.yaml", "feedback_dev.yaml",
               "feedback_holdout.yaml",
               *(f"{folder}/coach.yaml" for folder in SPENT
-                if (DATA / folder / "coach.yaml").is_file()))  # the 13th and 15th have none
+                if (DATA / folder / "coach.yaml").is_file()))  # the 13th, 15th and 17th have none
 
 SCREEN_HEAD = """\
 # Examples for the safety screen's learned stage (bot/understanding/). The rules in

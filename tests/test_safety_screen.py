@@ -423,6 +423,16 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("he records my calls since he found the app", "coercive_control"),
     ("I've written letters to my parents, just in case", "self_harm"),
     ("I'll take myself out of the picture, it's simpler", "self_harm"),
+    # places visited and quiet things; force in passing; the deal
+    ("I keep thinking about just going under when I'm in the bath", "self_harm"),
+    ("I went up to the roof of the car park and stood there for ages", "self_harm"),
+    ("gave my niece my grandmother's ring while I'm still here to see it", "self_harm"),
+    ("he hits things when he's angry. walls, the dog once", "violence"),
+    ("if he raises his hand again I'm going to my mum's", "violence"),
+    ("I hide in the bathroom with the kids when he starts", "violence"),
+    ("house rules since she found the chats: phone face-up at dinner", "coercive_control"),
+    ("I have to leave the bathroom door open now", "coercive_control"),
+    ("he's made sure I don't have anyone else to talk to", "coercive_control"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     result = screen(text)
@@ -568,6 +578,9 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "he chased me round the garden with the hose, we were laughing",
     "you read my diary once too, so let's call it even",
     "she threw the ball at him and the dog went mad",
+    "I'm a dead man walking when she sees the phone bill lol",
+    "we made the deal that we both share passwords for a month",
+    "I keep thinking about just going to bed early and skipping the talk",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

@@ -51,6 +51,8 @@ REHEARSAL_HURT = Setting("hurt", "rehearsal")
      "none", "past_and_safe_now"),
     ("I'm going to end it, the relationship I mean, I'm fine in myself", STORY_HURT, "none",
      "meant_the_relationship"),
+    ("I've offered him my phone whenever he wants, it's his call", STORY_CROSSED, "none",
+     "consented_openness"),
 ])
 def test_the_setting_lowers_a_flag_it_explains(text: str, setting: Setting, risk: str,
                                                 because: str) -> None:

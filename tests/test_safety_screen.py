@@ -378,7 +378,7 @@ def test_unsure_cases(text: str, category: str) -> None:
     # the same texted by the young, where "lol" or "sorry" is no clearing
     ("cut again last night lol whatever", "self_harm"),
     ("honestly not sure i'll still be here by christmas", "self_harm"),
-    ("i just want out. for good", "self_harm"),
+    ("i just want out. permanently", "self_harm"),
     ("she went for my eyes again, i've got scratches everywhere", "violence"),
     ("her cousin turned up outside my flat with a baseball bat", "violence"),
     ("he says he'll get his mates to sort me out", "violence"),
@@ -426,7 +426,8 @@ def test_unsure_cases(text: str, category: str) -> None:
     # places visited and quiet things; force in passing; the deal
     ("I keep thinking about just going under when I'm in the bath", "self_harm"),
     ("I went up to the roof of the car park and stood there for ages", "self_harm"),
-    ("gave my niece my grandmother's ring while I'm still here to see it", "self_harm"),
+    ("gave my niece my grandmother's ring, I want to see her wear it while I'm still here",
+     "self_harm"),
     ("he hits things when he's angry. walls, the dog once", "violence"),
     ("if he raises his hand again I'm going to my mum's", "violence"),
     ("I hide in the bathroom with the kids when he starts", "violence"),
@@ -581,6 +582,21 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "I'm a dead man walking when she sees the phone bill lol",
     "we made the deal that we both share passwords for a month",
     "I keep thinking about just going to bed early and skipping the talk",
+    # look-alikes of this round's forms that a review found, said another way
+    "please don't break my trust again like that",
+    "I'm sorry I pushed you away all winter",
+    "I'll shoot her a message tomorrow about the weekend",
+    "he's brilliant at dodging questions about his ex",
+    "I've decided I'm not going to carry on reading his old chats",
+    "I want to commit to being here for the kids, whatever happens with us",
+    "if you don't hear from me later it's because I'm at my sister's",
+    "we sat on the balcony for hours talking it through",
+    "the only way we can stay together is honesty, both ways",
+    "I keep an airtag on my keys because I lose them",
+    "I rang the hotel to check our booking for the anniversary",
+    "he offered to unfollow all the women he used to date",
+    "I feel like a prisoner in my own head since I saw the texts",
+    "I looked up how tall his ex is, I know, I know",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

@@ -227,7 +227,8 @@ def _most_alike(similarity: np.ndarray, count: int) -> list[int]:
         return []
     kth = -np.partition(-similarity, count - 1)[count - 1]
     candidates = np.flatnonzero(similarity >= kth)  # with every tie of the last one
-    return sorted(candidates.tolist(), key=lambda i: (-similarity[i], i))[:count]
+    # Most similar first, then by position (lexsort's last key is its first).
+    return candidates[np.lexsort((candidates, -similarity[candidates]))][:count].tolist()
 
 
 def kinds_of(examples: tuple[Example, ...]) -> tuple[str, ...]:

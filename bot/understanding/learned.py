@@ -123,10 +123,12 @@ class LearnedReader:
         for part in parts:
             # The weights first: finding the nearest examples costs most, and most sentences
             # of a long story fall short of the lead without them.
-            if (len(_WORDS.findall(part)) < self.sentence_words
-                    or _lead(self._scored(part)[0], usual) < self.sentence_lead):
+            if len(_WORDS.findall(part)) < self.sentence_words:
                 continue
-            reading = self.read(part, max(self.neighbours, NEAREST_SHOWN))
+            scored = self._scored(part)
+            if _lead(scored[0], usual) < self.sentence_lead:
+                continue
+            reading = self._reading(*scored, max(self.neighbours, NEAREST_SHOWN))
             if self._agreeing(reading, usual) >= self.agree:
                 return reading
         return None
@@ -200,7 +202,10 @@ class LearnedReader:
         return {label: float(s) for label, s in zip(self.labels, raw, strict=False)}, raw, meaning
 
     def read(self, text: str, nearest: int = NEAREST_SHOWN) -> Reading:
-        scores, raw, meaning = self._scored(text)
+        return self._reading(*self._scored(text), nearest)
+
+    def _reading(self, scores: dict[str, float], raw: np.ndarray, meaning: np.ndarray,
+                 nearest: int) -> Reading:
         kind_scores = {kind: float(s) for kind, s in zip(
             self.kinds, raw[len(self.labels):], strict=True)}
         ranked = sorted(scores.values(), reverse=True)

@@ -32,7 +32,8 @@ DATA = REPO / "tests" / "data"
 SPENT = ("holdout_fresh", "holdout_fresh2", "holdout_fresh3", "holdout_fresh4", "holdout_fresh5",
          "holdout_fresh6", "holdout_fresh7", "holdout_fresh8", "holdout_fresh9",
          "holdout_fresh10", "holdout_fresh11", "holdout_fresh12", "holdout_fresh13",
-         "holdout_fresh14", "holdout_fresh15", "holdout_fresh16", "holdout_fresh17")
+         "holdout_fresh14", "holdout_fresh15", "holdout_fresh16", "holdout_fresh17",
+         "holdout_fresh18")
 SCREEN_SETS = ("screen_train.yaml", "screen_train2.yaml", "screen_train3a.yaml",
                "screen_train3b.yaml", "screen_train4a.yaml", "screen_train4b.yaml",
                "screen_train4c.yaml", "screen_train4d.yaml", "screen_train5a.yaml",
@@ -54,7 +55,7 @@ COACH_SETS = ("coach_train.yaml", "coach_train2.yaml", "coach_train3.yaml", "coa
               "feedback_labelled.yaml", "feedback_rounds.yaml", "feedback_dev.yaml",
               "feedback_holdout.yaml",
               *(f"{folder}/coach.yaml" for folder in SPENT
-                if (DATA / folder / "coach.yaml").is_file()))  # the 13th, 15th and 17th have none
+                if (DATA / folder / "coach.yaml").is_file()))  # the 13th, 15th, 17th and 18th have none
 
 SCREEN_HEAD = """\
 # Examples for the safety screen's learned stage (bot/understanding/). The rules in

@@ -53,6 +53,18 @@ REHEARSAL_HURT = Setting("hurt", "rehearsal")
      "meant_the_relationship"),
     ("I've offered him my phone whenever he wants, it's his call", STORY_CROSSED, "none",
      "consented_openness"),
+    ("she's gonna end me for missing her birthday dinner lol", STORY_CROSSED,
+     "none", "everyday_hyperbole"),
+    ("my gran said she'd break his nose for me. she's 88 and all talk, love her", STORY_HURT,
+     "none", "family_bluster"),
+    ("she said 'go on then, read my messages' and held it out to me", STORY_HURT, "none",
+     "offered_their_own_phone"),
+    ("my ex boyfriend broke my arm in 2011. that's long over, he moved abroad", STORY_HURT,
+     "none", "past_and_safe_now"),
+    ("she screamed at me when she saw the chats. she had every right to", STORY_CROSSED, "none",
+     "anger_that_passed"),
+    ("you went through my messages last summer and I never made a fuss about it",
+     REHEARSAL_HURT, "none", "tit_for_tat"),
 ])
 def test_the_setting_lowers_a_flag_it_explains(text: str, setting: Setting, risk: str,
                                                 because: str) -> None:
@@ -78,6 +90,18 @@ def test_the_setting_lowers_a_flag_it_explains(text: str, setting: Setting, risk
     # anger with anything physical, fear or a pattern in it has not passed
     ("he got so angry and then apologised, but I froze, I was scared", STORY_HURT),
     ("he gets really angry when I bring it up, then says sorry, every time", STORY_HURT),
+    # hyperbole with fear, or words he said, is no hyperbole
+    ("he's going to kill me when he finds out I told you lol. I'm scared", STORY_HURT),
+    ("he said he's going to kill me when he gets home lol", STORY_HURT),
+    # bluster that was acted on, or comes with a weapon
+    ("my brother said he'd break his legs and he's got a knife in the car, love him",
+     STORY_HURT),
+    # the partner taking a phone is not their offer
+    ("she said check my phone then took mine and changed my passwords", STORY_HURT),
+    # not scary, but...
+    ("he got angry. he's not a violent man but he slammed the car door on my leg", STORY_HURT),
+    ("my first husband hit me in 2009. I remarried last year and my new wife threw a pan at me",
+     STORY_HURT),
 ])
 def test_the_setting_leaves_real_risks_flagged(text: str, setting: Setting) -> None:
     assert screen(text, None, setting).risk == screen(text).risk != "none"

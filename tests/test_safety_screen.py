@@ -199,8 +199,9 @@ def test_self_harm_flagged(text: str) -> None:
         ("He always needs to know where I am and who I'm with every second", "coercive_control"),
         ("I'm walking on eggshells all the time", "coercive_control"),
         ("I can't go on", "self_harm"),
-        # What someone will do "if I ...": asked about gently, whatever the consequence.
-        ("he said if i ever talk to my ex again he'll leave", "coercive_control"),
+        # What someone will do "if I ...": asked about gently, unless it is only a feeling, or
+        # only leaving over a betrayal (that is a boundary).
+        ("he said if I see my friends this weekend he'll leave me", "coercive_control"),
         ("if I miss one of her calls she makes me sleep in the car", "coercive_control"),
         # ... in the category of what follows: harm to the body, or the user's own life.
         ("if i bring it up she'll go for my sister to get at me", "violence"),
@@ -597,6 +598,15 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "he offered to unfollow all the women he used to date",
     "I feel like a prisoner in my own head since I saw the texts",
     "I looked up how tall his ex is, I know, I know",
+    # "if" that means whether, a consequence that is only leaving, "a bit", eggshells of guilt
+    "I honestly don't know if I can forgive you yet",
+    "she always said if I ever lied again she'd leave. fair enough",
+    "he said if i ever talk to my ex again he'll leave",
+    "I worry that if I bring it up she'll be really hurt",
+    "he raised his voice a bit but he never comes near me",
+    "I'm walking on eggshells but that's my guilt, not because of her",
+    "I just want to disappear under the covers and sleep till Monday",
+    "I'll be dead on my feet tomorrow, we were up talking until 3",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule
@@ -635,6 +645,15 @@ def test_the_same_words_with_danger_in_them_still_are(text: str) -> None:
 ])
 def test_harm_that_is_over_yields_to_anything_now(text: str) -> None:
     assert screen(text).is_flagged
+
+
+@pytest.mark.parametrize("text", [
+    "I asked if I could see my mum on Sunday and he said we'd see if I'd earned it",
+    "if I talk to anyone about it he'll leave and take the kids with him",
+    "if I don't answer within ten minutes she'll be upset and then she takes my car keys",
+])
+def test_a_consequence_held_over_me_is_asked_about(text: str) -> None:
+    assert screen(text).category == "coercive_control", screen(text).rule
 
 
 def test_a_named_consequence_if_i_speak_up_is_a_clear_risk() -> None:

@@ -55,7 +55,7 @@ COACH_SETS = ("coach_train.yaml", "coach_train2.yaml", "coach_train3.yaml", "coa
               "feedback_labelled.yaml", "feedback_rounds.yaml", "feedback_dev.yaml",
               "feedback_holdout.yaml",
               *(f"{folder}/coach.yaml" for folder in SPENT
-                if (DATA / folder / "coach.yaml").is_file()))  # the 13th, 15th, 17th and 18th have none
+                if (DATA / folder / "coach.yaml").is_file()))  # 13th, 15th, 17th, 18th: none
 
 SCREEN_HEAD = """\
 # Examples for the safety screen's learned stage (bot/understanding/). The rules in

@@ -435,6 +435,21 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("house rules since she found the chats: phone face-up at dinner", "coercive_control"),
     ("I have to leave the bathroom door open now", "coercive_control"),
     ("he's made sure I don't have anyone else to talk to", "coercive_control"),
+    # round twelve: the cover story, the aftermath, menace left unsaid, ends arranged
+    ("I told work I walked into a cupboard. I didn't walk into anything", "violence"),
+    ("we talked about the app and I woke up with a split lip", "violence"),
+    ("he's been better, he only went for me twice this month", "violence"),
+    ("remember your laptop? next time it's not going to be the laptop", "violence"),
+    ("if I see her at the gym I won't be responsible for what I do", "violence"),
+    ("what's the sentence for ABH, roughly, asking for no reason", "violence"),
+    ("she logged in as me and messaged my friends for a fortnight", "coercive_control"),
+    ("he has me doing an hourly check-in with a photo", "coercive_control"),
+    ("I've memorised her passcode and read it all while she's at the gym", "coercive_control"),
+    ("my wage isn't mine, my car isn't mine, my phone isn't mine", "coercive_control"),
+    ("I've sorted who gets what and left the will out on the table", "self_harm"),
+    ("I keep driving the coast road with my headlights off", "self_harm"),
+    ("the dark thoughts are back and they're louder", "self_harm"),
+    ("please don't tell me to call a helpline, I've decided", "self_harm"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     result = screen(text)
@@ -607,6 +622,13 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "I'm walking on eggshells but that's my guilt, not because of her",
     "I just want to disappear under the covers and sleep till Monday",
     "I'll be dead on my feet tomorrow, we were up talking until 3",
+    # round twelve's look-alikes
+    "I'm going to kill her if she leaves wet towels on the floor again",
+    "my sister says just check his phone while he sleeps. I won't, I'd rather ask",
+    "I put a tracker on my keys because I lose them every week",
+    "I could smash his phone with a hammer. the phone, not him",
+    "we had a lesson in the kitchen, he's teaching me to make bread",
+    "my phone died so I couldn't text you back, sorry",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

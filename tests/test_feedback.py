@@ -669,6 +669,27 @@ def test_a_plain_apology_from_the_one_who_crossed_a_line_is_calm() -> None:
     assert fb.verdict == "calm" and "own_part" in fb.positives
 
 
+def test_owning_a_part_in_plain_words_is_heard() -> None:
+    owned = ("It was my choice, nobody else's.", "That's on me, all of it.",
+             "I lied about the app. I did that.",
+             "I told you it was harmless. That was me making excuses.")
+    unheard = [text for text in owned if "own_part" not in analyse(text, setting=CROSSED).positives]
+    assert unheard == []
+
+
+def test_the_parts_that_keep_a_line_calm_are_named_by_the_rules_file() -> None:
+    from bot.coach.feedback import shipped_learned
+
+    rules = compiled_rules()
+    learned_spec = rules.raw["kinds"]["learned"]
+    assert set(learned_spec["calm_building"]) <= set(rules.raw["positives"])
+    text = "I feel lonely when you're on your phone all evening"
+    none_kept = dataclasses.replace(rules, raw={**rules.raw, "kinds": {
+        **rules.raw["kinds"], "learned": {**learned_spec, "calm_building": ["appreciation"]}}})
+    assert analyse(text, setting=HURT, learned=shipped_learned()).verdict == "calm"
+    assert analyse(text, none_kept, HURT, shipped_learned()).verdict != "calm"
+
+
 def test_the_hurt_partner_is_never_handed_an_apology() -> None:
     for text in ("I'm sorry I snooped, I was scared", "I'm sorry you found out that way",
                  "I'm sorry but you lied to me"):

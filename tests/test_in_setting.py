@@ -53,6 +53,8 @@ REHEARSAL_HURT = Setting("hurt", "rehearsal")
      "meant_the_relationship"),
     ("I've offered him my phone whenever he wants, it's his call", STORY_CROSSED, "none",
      "consented_openness"),
+    ("he'd murder me if he knew I used his Netflix 😂", STORY_CROSSED, "none",
+     "everyday_hyperbole"),
     ("she's gonna end me for missing her birthday dinner lol", STORY_CROSSED,
      "none", "everyday_hyperbole"),
     ("my gran said she'd break his nose for me. she's 88 and all talk, love her", STORY_HURT,
@@ -98,6 +100,8 @@ def test_the_setting_lowers_a_flag_it_explains(text: str, setting: Setting, risk
      STORY_HURT),
     # the partner taking a phone is not their offer
     ("she said check my phone then took mine and changed my passwords", STORY_HURT),
+    ("he said 'go through my phone then', then grabbed mine and wouldn't give it back",
+     STORY_HURT),
     # not scary, but...
     ("he got angry. he's not a violent man but he slammed the car door on my leg", STORY_HURT),
     ("my first husband hit me in 2009. I remarried last year and my new wife threw a pan at me",

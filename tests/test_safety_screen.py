@@ -447,8 +447,10 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("I've memorised her passcode and read it all while she's at the gym", "coercive_control"),
     ("my wage isn't mine, my car isn't mine, my phone isn't mine", "coercive_control"),
     ("I've sorted who gets what and left the will out on the table", "self_harm"),
-    ("I keep driving the coast road with my headlights off", "self_harm"),
+    ("I keep driving the coast road at night with my headlights off", "self_harm"),
     ("the dark thoughts are back and they're louder", "self_harm"),
+    ("if I leave him he said I'd get hurt", "violence"),
+    ("my brother said he'll stab him lol, he's just got out for GBH", "violence"),
     ("please don't tell me to call a helpline, I've decided", "self_harm"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
@@ -672,6 +674,7 @@ def test_harm_that_is_over_yields_to_anything_now(text: str) -> None:
 @pytest.mark.parametrize("text", [
     "I asked if I could see my mum on Sunday and he said we'd see if I'd earned it",
     "if I talk to anyone about it he'll leave and take the kids with him",
+    "if I see my friends he'll be devastated, and then he doesn't let me sleep all night",
     "if I don't answer within ten minutes she'll be upset and then she takes my car keys",
 ])
 def test_a_consequence_held_over_me_is_asked_about(text: str) -> None:

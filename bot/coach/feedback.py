@@ -50,7 +50,8 @@ LEARNED = "feedback_learned"  # the learned stage, offered under this name (bot/
 EXAMPLES_FILE = "coach/feedback_examples.yaml"
 MAX_LIKE_CHARS = 120  # an example quoted in a finding stays a phone line long
 # The parts of a calm line; two of them and a resemblance does not overrule the rules.
-CALM_BUILDING = frozenset({"named_feeling", "specific_observation", "invitation"})
+# What a line is built of, when the rules file names nothing else (kinds.learned.calm_building).
+CALM_BUILDING = ("named_feeling", "specific_observation", "invitation")
 
 
 @dataclass(frozen=True)
@@ -407,6 +408,13 @@ def _resembles(reading: Reading, verdict: str) -> str:
     return text if len(text) <= MAX_LIKE_CHARS else text[:MAX_LIKE_CHARS].rsplit(" ", 1)[0] + "…"
 
 
+def _built_calm(found: Feedback, rules: FeedbackRules) -> bool:
+    """Two of the calm parts the rules file names (a feeling, a specific observation, an
+    invitation, one's own part owned): a resemblance does not overrule what the line is."""
+    parts = rules.raw["kinds"]["learned"].get("calm_building") or CALM_BUILDING
+    return len(set(parts) & set(found.positives)) >= 2
+
+
 def analyse(text: str, rules: FeedbackRules | None = None, setting: Setting = NO_SETTING,
             learned: LearnedReader | None = None) -> Feedback:
     """Analyse one message with `rules` (the flows' own, loaded with the catalog; the shipped
@@ -421,7 +429,7 @@ def analyse(text: str, rules: FeedbackRules | None = None, setting: Setting = NO
         found = _analyse(text, rules, setting)
         # A line the rules find built like a calm one (an I-statement with a feeling, a
         # specific observation, an invitation) is not overruled by a resemblance.
-        built_calm = len(CALM_BUILDING & set(found.positives)) >= 2
+        built_calm = _built_calm(found, rules)
         reading = learned.leans_away(text, "calm") if (
             learned is not None and found.verdict == "calm" and not built_calm) else None
         if reading is not None:

@@ -451,6 +451,11 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("the dark thoughts are back and they're louder", "self_harm"),
     ("if I leave him he said I'd get hurt", "violence"),
     ("my brother said he'll stab him lol, he's just got out for GBH", "violence"),
+    ("you know what happened last time you raised your voice at me", "violence"),
+    ("you want your phone back? earn it. you want to see your mum? earn it", "coercive_control"),
+    ("I wrote notes for everyone and I'm tying up loose ends before Friday", "self_harm"),
+    ("I swallowed a whole packet of paracetamol after I read the texts", "self_harm"),
+    ("she said if I ever text him again she'll put him in a wheelchair", "violence"),
     ("please don't tell me to call a helpline, I've decided", "self_harm"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
@@ -631,6 +636,9 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "I could smash his phone with a hammer. the phone, not him",
     "we had a lesson in the kitchen, he's teaching me to make bread",
     "my phone died so I couldn't text you back, sorry",
+    "you know what happened last time we went camping? the tent flooded",
+    "I took every tablet of the antibiotic course like the doctor said",
+    "I drank a cup of tea and calmed down before I replied",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

@@ -194,6 +194,15 @@ def test_a_commitment_is_not_a_risk_by_resemblance_but_rules_still_flag() -> Non
     assert not screen(text, None, setting, replace(learned, overrule=lead + 0.01)).is_flagged
 
 
+def test_words_of_consent_do_not_lower_what_reads_as_an_end() -> None:
+    from bot.safety.screen import shipped_learned
+
+    decided = "thanks for trying but I've made my decision. I said bye to my sister this morning"
+    assert screen(decided, None, Setting("hurt", "chat"), shipped_learned()).category == "self_harm"
+    told = "I'll tell my GP about the cutting, that's all I can manage"
+    assert screen(told, None, Setting("hurt", "boundary"), shipped_learned()).is_flagged
+
+
 @pytest.mark.parametrize("text", [
     "you can read my messages any time, I want you to",
     "I will give you my passwords so you can check my phone if you need to",

@@ -121,6 +121,8 @@ NEGATIVE_CASES = [
     ("accusation_question", "Can you help me understand why the app is still there?"),
     ("demand", "I'd like us to agree on some boundaries. Would you be open to that?"),
     ("demand", "I will stop messaging him, I promise. I'm sorry."),
+    ("demand", "I found the messages and it really hurt me. I need you to see that."),
+    ("absolute", "I lied, and I'm sorry. If you want, I'll tell you everything."),
     ("thought_as_feeling", "I feel hurt and lonely. Can we talk?"),
     ("thought_as_feeling", "I felt uneasy when you hid your phone."),
 ]

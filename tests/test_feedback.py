@@ -122,6 +122,8 @@ NEGATIVE_CASES = [
     ("demand", "I'd like us to agree on some boundaries. Would you be open to that?"),
     ("demand", "I will stop messaging him, I promise. I'm sorry."),
     ("demand", "I found the messages and it really hurt me. I need you to see that."),
+    ("minimising", "You're right, I said it was nothing. It wasn't nothing, and I'm sorry."),
+    ("insult", "I'm sorry for calling you a liar when you asked. I was scared."),
     ("absolute", "I lied, and I'm sorry. If you want, I'll tell you everything."),
     ("thought_as_feeling", "I feel hurt and lonely. Can we talk?"),
     ("thought_as_feeling", "I felt uneasy when you hid your phone."),

@@ -456,6 +456,9 @@ def test_unsure_cases(text: str, category: str) -> None:
     ("I wrote notes for everyone and I'm tying up loose ends before Friday", "self_harm"),
     ("I swallowed a whole packet of paracetamol after I read the texts", "self_harm"),
     ("she said if I ever text him again she'll put him in a wheelchair", "violence"),
+    # a boundary said to the partner tells that it happened
+    ("I know I hurt you with the texts, but you can't hit me, that's not ok", "violence"),
+    ("I'll answer everything if you promise you won't shove me this time", "violence"),
     ("please don't tell me to call a helpline, I've decided", "self_harm"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:

@@ -230,8 +230,11 @@ def _rewrite(
     if verdict == "calm" and stripped and len(stripped) <= max_echo:
         return stripped
     feeling = _feeling_word(t, rules, hits, verdict)
-    if any(f.kind in ("policing", "access_request") for f in findings) and (
-            "policing" in templates):
+    watching = [f for f in findings if f.kind in ("policing", "access_request")]
+    # A resemblance alone (no words found) is no ground to hand the one who crossed a line a
+    # line about openness instead of their apology.
+    if watching and "policing" in templates and not (
+            role == "crossed" and not any(f.excerpt for f in watching)):
         return str(templates["policing"]).format(feeling=feeling)
     if role == "crossed" and ("own_part" in hits or OWNING_KINDS & {f.kind for f in findings}):
         return str(templates["apology"])

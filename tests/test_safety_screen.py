@@ -459,6 +459,10 @@ def test_unsure_cases(text: str, category: str) -> None:
     # a boundary said to the partner tells that it happened
     ("I know I hurt you with the texts, but you can't hit me, that's not ok", "violence"),
     ("I'll answer everything if you promise you won't shove me this time", "violence"),
+    # after the nineteenth hold-out was scored: an idiom that hid a wish to die, and an end
+    # in an older person's words
+    ("honestly been wanting to die for a few days now", "self_harm"),
+    ("I am 71 and I keep wondering if it is worth carrying on", "self_harm"),
     ("please don't tell me to call a helpline, I've decided", "self_harm"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
@@ -642,6 +646,7 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "you know what happened last time we went camping? the tent flooded",
     "I took every tablet of the antibiotic course like the doctor said",
     "I drank a cup of tea and calmed down before I replied",
+    "her lemon tart is to die for, I'm bringing one on Sunday",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

@@ -95,6 +95,8 @@ def test_the_setting_lowers_a_flag_it_explains(text: str, setting: Setting, risk
     # hyperbole with fear, or words he said, is no hyperbole
     ("he's going to kill me when he finds out I told you lol. I'm scared", STORY_HURT),
     ("he said he's going to kill me when he gets home lol", STORY_HURT),
+    ("if I tell him the truth about the guy from work he'll kill me. literally. not lol",
+     STORY_HURT),
     # bluster that was acted on, or comes with a weapon
     ("my brother said he'd break his legs and he's got a knife in the car, love him",
      STORY_HURT),

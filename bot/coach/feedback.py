@@ -49,8 +49,8 @@ log = logging.getLogger(__name__)
 LEARNED = "feedback_learned"  # the learned stage, offered under this name (bot/app.py)
 EXAMPLES_FILE = "coach/feedback_examples.yaml"
 MAX_LIKE_CHARS = 120  # an example quoted in a finding stays a phone line long
-# The parts of a calm line; two of them and a resemblance does not overrule the rules.
-# What a line is built of, when the rules file names nothing else (kinds.learned.calm_building).
+# The parts of a calm line, when the rules file names none (kinds.learned.calm_building): two
+# of them and a resemblance does not overrule the rules.
 CALM_BUILDING = ("named_feeling", "specific_observation", "invitation")
 
 
@@ -413,8 +413,9 @@ def _resembles(reading: Reading, verdict: str) -> str:
 
 def _built_calm(found: Feedback, rules: FeedbackRules) -> bool:
     """Two of the calm parts the rules file names (a feeling, a specific observation, an
-    invitation, one's own part owned): a resemblance does not overrule what the line is."""
-    parts = rules.raw["kinds"]["learned"].get("calm_building") or CALM_BUILDING
+    invitation): a resemblance does not overrule what the line is."""
+    spec = (rules.raw.get("kinds") or {}).get("learned") or {}
+    parts = spec.get("calm_building") or CALM_BUILDING
     return len(set(parts) & set(found.positives)) >= 2
 
 
@@ -432,9 +433,9 @@ def analyse(text: str, rules: FeedbackRules | None = None, setting: Setting = NO
         found = _analyse(text, rules, setting)
         # A line the rules find built like a calm one (an I-statement with a feeling, a
         # specific observation, an invitation) is not overruled by a resemblance.
-        built_calm = _built_calm(found, rules)
         reading = learned.leans_away(text, "calm") if (
-            learned is not None and found.verdict == "calm" and not built_calm) else None
+            learned is not None and found.verdict == "calm"
+            and not _built_calm(found, rules)) else None
         if reading is not None:
             return _with_learned(found, text, rules, setting, reading)
         if learned is not None and found.verdict == "almost":

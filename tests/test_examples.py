@@ -148,3 +148,49 @@ def test_the_spelling_index_is_kept_beside_the_examples_and_read_back(tmp_path: 
                     encoding="utf-8")
     edited, _ = examples_loader(LABELS, "category")(path)
     assert edited is not None and len(edited.spelling.scale) == len(LABELS) + 1
+
+
+def test_the_examples_vectors_are_kept_and_read_back_only_while_they_fit(tmp_path: Path
+                                                                        ) -> None:
+    """Embedding the examples is most of a start: kept beside them, read back at the next
+    start with the same result, built again after an edit or when the kept file is wrong."""
+    body = "model: ../models/minilm-static\nthreshold: 0.8\nexamples:\n" + "".join(
+        f"- {{text: a first example for {label}, category: {label}}}\n" for label in LABELS)
+    path = _write(tmp_path, body)
+    first, problems = examples_loader(LABELS, "category")(path)
+    kept = fitted.vectors_path(path)
+    assert problems == [] and first is not None and kept.is_file()
+    built = kept.stat().st_mtime_ns
+    _fitted.cache_clear()  # as a new process starts
+    _load_unchanged.cache_clear()
+    again, _ = examples_loader(LABELS, "category")(path)
+    assert again is not None and again is not first and kept.stat().st_mtime_ns == built
+    np.testing.assert_array_equal(again.vectors, first.vectors)
+    # A kept file of the wrong shape is not used; the vectors are made and kept again.
+    with np.load(kept) as saved:
+        fitted.save(kept, str(saved["digest"]), vectors=saved["vectors"][:1])
+    _fitted.cache_clear()
+    _load_unchanged.cache_clear()
+    mended, _ = examples_loader(LABELS, "category")(path)
+    assert mended is not None and mended.vectors.shape == first.vectors.shape
+    assert np.load(kept)["vectors"].shape == first.vectors.shape
+    path.write_text(body + "- {text: one more example of violence, category: violence}\n",
+                    encoding="utf-8")
+    edited, _ = examples_loader(LABELS, "category")(path)
+    assert edited is not None and len(edited.vectors) == len(LABELS) + 1
+    assert len(np.load(kept)["vectors"]) == len(LABELS) + 1
+
+
+def test_a_kept_file_with_a_problem_still_reports_its_line(tmp_path: Path) -> None:
+    """The kept copy of the data has no positions: a problem found in it (here, a model
+    removed after the copy was kept) points at its line all the same."""
+    body = "threshold: 0.8\nmodel: ../models/minilm-static\nexamples:\n" + "".join(
+        f"- {{text: a first example for {label}, category: {label}}}\n" for label in LABELS)
+    path = _write(tmp_path, body)
+    assert examples_loader(LABELS, "category")(path)[0] is not None
+    (tmp_path / "models").unlink()
+    (tmp_path / "models").mkdir()
+    _fitted.cache_clear()
+    _load_unchanged.cache_clear()
+    reader, problems = examples_loader(LABELS, "category")(path)
+    assert reader is None and [p.line for p in problems] == [2]

@@ -43,6 +43,11 @@ def overlaid(name: str, data: Any) -> Any:
     return data if overlay is None else overlay(name, data)
 
 
+def overlay_active() -> bool:
+    """Whether files loaded now are read through an overlay (their data is not the file's)."""
+    return _OVERLAY.get() is not None
+
+
 @dataclass
 class SourceDoc:
     """Plain data plus positions: `where[path]` is the (line, col) of the value at `path`."""

@@ -10,13 +10,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bot.flowlang.errors import FlowProblem
-from bot.flowlang.source import SourceDoc, load_source
+from bot.flowlang.source import SourceDoc
 from bot.paths import shipped_flows
 from bot.understanding import fitted
 from bot.understanding.char_grams import CharGrams
 from bot.understanding.embedder import ModelError, StaticEmbedder
 from bot.understanding.features import PARTS, Features
+from bot.understanding.kept_source import kept_source, parsed_source
 from bot.understanding.learned import Example, LearnedReader, kinds_of
 from bot.understanding.spelling_index import SpellingIndex
 
@@ -36,25 +39,48 @@ def _embedder(folder: Path) -> StaticEmbedder:
 @functools.lru_cache(maxsize=8)
 def _fitted(folder: Path, parts: tuple[str, ...], labels: tuple[str, ...],
             examples: tuple[Example, ...], numbers: tuple[tuple[str, float], ...],
-            saved: Path, index: Path) -> LearnedReader:
+            examples_file: Path) -> LearnedReader:
+    """The reader, from what is kept beside `examples_file` where it was made from exactly
+    these examples; what is not kept is built, and kept for the next start."""
     n = dict(numbers)
+    saved = fitted.weights_path(examples_file)
     features = Features(_embedder(folder) if "embeddings" in parts else None,
                         CharGrams() if "char_grams" in parts else None)
     fitted_from = fitted.digest(features.recipe, labels, n["ridge"],
                                 [(e.text, " ".join((e.label, *e.kinds))) for e in examples])
     weights = fitted.load(saved, fitted_from,
                           (features.dims + 1, len(labels) + len(kinds_of(examples))))
-    spelling = (_spelling_index(features.grams, examples, fitted_from, index)
+    spelling = (_spelling_index(features.grams, examples, fitted_from,
+                                fitted.index_path(examples_file))
                 if n["spelling_lead"] and features.grams is not None else None)
+    vectors_file = fitted.vectors_path(examples_file)
+    vectors = _kept_vectors(vectors_file, fitted_from, features, len(examples))
     reader = LearnedReader.fit(features, labels, examples, n["ridge"], n["threshold"],
                                int(n["min_words"]), int(n["neighbours"]), int(n["agree"]),
                                weights, n["close"], n["close_lead"], n["overrule"],
                                n["sentence_lead"], int(n["sentence_words"]),
                                int(n["spelling_neighbours"]), n["spelling_lead"],
-                               n["spelling_alike"], int(n["spelling_words"]), spelling)
+                               n["spelling_alike"], int(n["spelling_words"]), spelling,
+                               vectors)
     if weights is None:
         fitted.save(saved, fitted_from, reader.weights)
+    if vectors is None:
+        fitted.save(vectors_file, fitted_from, vectors=reader.vectors)
     return reader
+
+
+def _kept_vectors(path: Path, fitted_from: str, features: Features, count: int
+                  ) -> np.ndarray | None:
+    """The examples' meaning vectors kept from an earlier start: embedding forty thousand
+    examples again is most of a start's time."""
+    kept = fitted.load_arrays(path, fitted_from, ("vectors",))
+    if kept is None:
+        return None
+    vectors = kept["vectors"]
+    width = features.embedder.dims if features.embedder is not None else features.dims
+    if vectors.dtype != np.float32 or vectors.shape != (count, width):
+        return None
+    return vectors
 
 
 def _spelling_index(grams: CharGrams, examples: tuple[Example, ...], fitted_from: str,
@@ -96,19 +122,22 @@ def _load_unchanged(path: Path, _size: int, _mtime_ns: int, labels: tuple[str, .
 
 def _load(path: Path, labels: tuple[str, ...], label_key: str
           ) -> tuple[LearnedReader | None, list[FlowProblem]]:
-    doc, problems = load_source(path)
-    if doc is None:
-        return None, problems
-    spec, problems = _read(doc, labels, label_key)
+    doc = kept_source(path)
+    spec, problems = _read(doc, labels, label_key) if doc is not None else (None, [])
+    if spec is None:  # not kept, or its data has a problem to show at its line
+        doc, problems = parsed_source(path)
+        if doc is None:
+            return None, problems
+        spec, problems = _read(doc, labels, label_key)
     if spec is None:
         return None, problems
     folder, parts, examples, numbers = spec
     try:
         return _fitted(folder.resolve(), parts, labels, examples,
-                       tuple(sorted(numbers.items())),
-                       fitted.weights_path(Path(doc.path)).resolve(),
-                       fitted.index_path(Path(doc.path)).resolve()), []
+                       tuple(sorted(numbers.items())), Path(doc.path).resolve()), []
     except ModelError as error:
+        if not doc.where:  # the kept copy has no positions: the file has them
+            doc = parsed_source(path)[0] or doc
         return None, [doc.problem(("model",), str(error))]
 
 

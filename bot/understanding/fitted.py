@@ -5,8 +5,9 @@ the weights depend only on the examples, the labels, the ridge and what the feat
 so they are saved with a digest of those and used while the digest matches. When a
 counsellor edits the examples, the next start fits again and saves (where it may write).
 
-The spelling index (spelling_index.py) is kept the same way, in a file of its own: it is
-rebuilt from the examples in a few seconds, so it is a local cache, not shipped."""
+The spelling index (spelling_index.py) and the examples' meaning vectors are kept the same
+way, each in a file of its own: they are rebuilt from the examples in a few seconds, so they
+are local caches, not shipped (tens of megabytes each)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 SUFFIX = ".weights.npz"
 INDEX_SUFFIX = ".spelling.npz"
+VECTORS_SUFFIX = ".vectors.npz"
 
 
 def weights_path(examples_file: Path) -> Path:
@@ -30,6 +32,10 @@ def weights_path(examples_file: Path) -> Path:
 
 def index_path(examples_file: Path) -> Path:
     return examples_file.with_name(examples_file.stem + INDEX_SUFFIX)
+
+
+def vectors_path(examples_file: Path) -> Path:
+    return examples_file.with_name(examples_file.stem + VECTORS_SUFFIX)
 
 
 def digest(recipe: str, labels: tuple[str, ...], ridge: float,

@@ -175,18 +175,19 @@ class LearnedReader:
             close_lead: float = 0.0, overrule: float = 0.0, sentence_lead: float = 0.0,
             sentence_words: int = 6, spelling_neighbours: int = 10,
             spelling_lead: float = 0.0, spelling_alike: float = 0.0,
-            spelling_words: int = 6, spelling: SpellingIndex | None = None
-            ) -> LearnedReader:
+            spelling_words: int = 6, spelling: SpellingIndex | None = None,
+            vectors: np.ndarray | None = None) -> LearnedReader:
         """Fit, or take `weights` fitted before from the same examples (fitted.py), and
-        `spelling` indexed before from them."""
+        `spelling` indexed and `vectors` (the examples' neighbour vectors) made before
+        from them."""
         texts = [e.text for e in examples]
         kinds = kinds_of(examples)
         if weights is None:
             full = features.matrix(texts)
             weights = solve_ridge(full, [{e.label, *e.kinds} for e in examples],
                                   labels + kinds, ridge)
-            vectors = features.neighbours_from(full)
-        else:
+            vectors = features.neighbours_from(full) if vectors is None else vectors
+        elif vectors is None:
             vectors = features.neighbour_matrix(texts)
         if spelling is None and spelling_lead and features.grams is not None:
             spelling = SpellingIndex.build(features.grams, texts)

@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 
 from bot.cli import main
 from bot.coach.evaluation import EVAL_KINDS, benchmark, evaluate, format_report, load_labelled
-from bot.coach.feedback import Feedback, analyse
+from bot.coach.feedback import Feedback, _learned_finding, _resembles, analyse
 from bot.coach.feedback_rules import POSITIVE_KINDS, RULES_PATH, compiled_rules
 from bot.coach.feedback_text import Finding
 from bot.setting import Setting
+from bot.understanding.learned import Example, Reading
 
 # Test data: the analyser's evaluation is given these files, it never looks for them.
 DATA_DIR = Path(__file__).parent / "data"
@@ -960,3 +961,23 @@ def test_without_a_harsher_margin_the_rules_keep_their_almost() -> None:
     line = "You never think about anyone except yourself, and that is exactly why this happened."
     fb = analyse(line, rules, Setting(role="hurt", context="rehearsal"), shipped_learned())
     assert fb.verdict == "almost"
+
+
+def test_the_example_a_resemblance_shows_is_never_an_empty_quote() -> None:
+    """A line read as harsh with only "almost" lines near it names the nearest of those; with
+    only calm lines near it, the explanation names no example rather than an empty “”."""
+    def near(*labels: str) -> tuple[tuple[Example, float], ...]:
+        return tuple((Example(f"line {n}", label), 0.9 - n / 10) for n, label in enumerate(labels))
+
+    reading = Reading("harsh", {"calm": 0.0, "almost": 0.5, "harsh": 0.6}, 0.1,
+                      near("calm", "almost", "calm"))
+    assert _resembles(reading, "harsh") == "line 1"
+    assert _resembles(dataclasses.replace(reading, nearest=near("harsh", "almost")),
+                      "harsh") == "line 0"
+    calm_only = dataclasses.replace(reading, nearest=near("calm", "calm"))
+    assert _resembles(calm_only, "harsh") == ""
+    finding = _learned_finding(calm_only, "harsh", compiled_rules(), None)
+    assert finding.kind == "learned" and "“" not in finding.explanation
+    assert finding.explanation.endswith("often land as harsh.")
+    named = _learned_finding(calm_only, "harsh", compiled_rules(), None, kind="contempt")
+    assert named.explanation.endswith("Lines like this often land as harsh.")

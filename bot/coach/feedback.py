@@ -365,10 +365,13 @@ def _learned_finding(reading: Reading, verdict: str, rules: FeedbackRules, role:
     if kind in taken:
         kind = "learned"
     rule = rules.kinds[kind]
+    # Without an example to show (the nearest are all calm), the sentences that name none.
+    alone = "" if like else "_alone"
     if kind == "learned":
-        explanation = rule.explanation.format(verdict=words, like=like)
+        explanation = str(spec.get(f"explanation{alone}") or rule.explanation).format(
+            verdict=words, like=like)
     else:
-        explanation = f"{rule.explanation} " + str(spec.get("because", "")).format(
+        explanation = f"{rule.explanation} " + str(spec.get(f"because{alone}", "")).format(
             verdict=words, like=like)
     return Finding(kind, 0, 0, "", explanation, rule.suggestion)
 
@@ -405,8 +408,11 @@ def _kind_read(reading: Reading, spec: dict, rules: FeedbackRules, role: str | N
 
 
 def _resembles(reading: Reading, verdict: str) -> str:
-    """The nearest example with this verdict, as the explanation's "like"."""
-    texts = [e.text for e, _similarity in reading.nearest if e.label == verdict]
+    """The nearest example with this verdict, as the explanation's "like"; failing one, the
+    nearest that is not calm (a line read as harsh past "almost" may have only "almost"
+    lines near it), so the example shown is not left empty."""
+    texts = ([e.text for e, _similarity in reading.nearest if e.label == verdict]
+             or [e.text for e, _similarity in reading.nearest if e.label != "calm"])
     text = texts[0] if texts else ""
     return text if len(text) <= MAX_LIKE_CHARS else text[:MAX_LIKE_CHARS].rsplit(" ", 1)[0] + "…"
 

@@ -40,7 +40,8 @@ DATA_TEXTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "coach/together.yaml": (("partner", "topics.*.title", "topics.*.questions.*",
                              "topics.*.try_saying", "texts.*"), ()),
     "coach/feedback_rules.yaml": (("kinds.*.explanation", "kinds.*.suggestion",
-                                   "kinds.learned.because", "kinds.learned.verdict_words.*"),
+                                   "kinds.learned.because", "kinds.learned.*_alone",
+                                   "kinds.learned.verdict_words.*"),
                                   ()),
 }
 # The id prefix of a data file is its path with dots (`coach.coaching`), except these.

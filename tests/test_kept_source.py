@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.flowlang.source import text_overlay
-from bot.understanding.kept_source import kept_path, kept_source, parsed_source
+from bot.understanding.fitted import data_path
+from bot.understanding.kept_source import kept_source, parsed_source
 
 BODY = "threshold: 0.8\nexamples:\n- {text: \"they said \\\"no\\\" – fine\", label: calm}\n"
 
@@ -21,7 +22,7 @@ def test_a_parsed_file_is_kept_and_read_back_with_the_same_data(tmp_path: Path) 
     path = _file(tmp_path)
     assert kept_source(path) is None  # nothing kept yet
     doc, problems = parsed_source(path)
-    assert problems == [] and doc is not None and kept_path(path).is_file()
+    assert problems == [] and doc is not None and data_path(path).is_file()
     again = kept_source(path)
     assert again is not None and again.data == doc.data and again.path == str(path)
     assert again.where == {}  # no positions: a problem found in it is parsed again
@@ -39,12 +40,12 @@ def test_a_changed_file_is_not_read_from_the_kept_copy(tmp_path: Path) -> None:
 def test_a_broken_or_odd_file_is_not_kept(tmp_path: Path) -> None:
     broken = _file(tmp_path, "examples: [unclosed\n")
     doc, problems = parsed_source(broken)
-    assert doc is None and problems and not kept_path(broken).exists()
+    assert doc is None and problems and not data_path(broken).exists()
     # Keys JSON would turn into text: the copy would not be the file's data.
     odd = tmp_path / "odd.yaml"
     odd.write_text("1: one\nexamples: []\n", encoding="utf-8")
     doc, problems = parsed_source(odd)
-    assert doc is not None and problems == [] and not kept_path(odd).exists()
+    assert doc is not None and problems == [] and not data_path(odd).exists()
 
 
 def test_data_read_through_an_overlay_is_not_kept_but_a_kept_copy_is_overlaid(
@@ -53,7 +54,7 @@ def test_data_read_through_an_overlay_is_not_kept_but_a_kept_copy_is_overlaid(
     with text_overlay(lambda _name, data: {**data, "threshold": 0.1}):
         doc, _ = parsed_source(path)
         assert doc is not None and doc.data["threshold"] == 0.1
-        assert not kept_path(path).exists()
+        assert not data_path(path).exists()
     parsed_source(path)
     with text_overlay(lambda _name, data: {**data, "threshold": 0.1}):
         assert kept_source(path).data["threshold"] == 0.1
@@ -63,5 +64,5 @@ def test_data_read_through_an_overlay_is_not_kept_but_a_kept_copy_is_overlaid(
 def test_a_damaged_copy_is_ignored(tmp_path: Path) -> None:
     path = _file(tmp_path)
     parsed_source(path)
-    kept_path(path).write_bytes(b"not an npz")
+    data_path(path).write_bytes(b"not an npz")
     assert kept_source(path) is None

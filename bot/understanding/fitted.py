@@ -5,9 +5,9 @@ the weights depend only on the examples, the labels, the ridge and what the feat
 so they are saved with a digest of those and used while the digest matches. When a
 counsellor edits the examples, the next start fits again and saves (where it may write).
 
-The spelling index (spelling_index.py) and the examples' meaning vectors are kept the same
-way, each in a file of its own: they are rebuilt from the examples in a few seconds, so they
-are local caches, not shipped (tens of megabytes each)."""
+The spelling index (spelling_index.py), the examples' meaning vectors and the file's parsed
+data (kept_source.py) are kept the same way, each in a file of its own: they are rebuilt from
+the examples in a few seconds, so they are local caches, not shipped (megabytes each)."""
 
 from __future__ import annotations
 
@@ -24,18 +24,27 @@ log = logging.getLogger(__name__)
 SUFFIX = ".weights.npz"
 INDEX_SUFFIX = ".spelling.npz"
 VECTORS_SUFFIX = ".vectors.npz"
+DATA_SUFFIX = ".data.npz"  # the file's parsed data (kept_source.py)
+
+
+def _beside(examples_file: Path, suffix: str) -> Path:
+    return examples_file.with_name(examples_file.stem + suffix)
 
 
 def weights_path(examples_file: Path) -> Path:
-    return examples_file.with_name(examples_file.stem + SUFFIX)
+    return _beside(examples_file, SUFFIX)
 
 
 def index_path(examples_file: Path) -> Path:
-    return examples_file.with_name(examples_file.stem + INDEX_SUFFIX)
+    return _beside(examples_file, INDEX_SUFFIX)
 
 
 def vectors_path(examples_file: Path) -> Path:
-    return examples_file.with_name(examples_file.stem + VECTORS_SUFFIX)
+    return _beside(examples_file, VECTORS_SUFFIX)
+
+
+def data_path(examples_file: Path) -> Path:
+    return _beside(examples_file, DATA_SUFFIX)
 
 
 def digest(recipe: str, labels: tuple[str, ...], ridge: float,

@@ -19,12 +19,6 @@ from bot.flowlang.errors import FlowProblem
 from bot.flowlang.source import SourceDoc, load_source, overlaid, overlay_active
 from bot.understanding import fitted
 
-SUFFIX = ".data.npz"
-
-
-def kept_path(source: Path) -> Path:
-    return source.with_name(source.stem + SUFFIX)
-
 
 def kept_source(path: Path) -> SourceDoc | None:
     """The file's data from the kept copy, when its bytes are those it was made from."""
@@ -32,7 +26,7 @@ def kept_source(path: Path) -> SourceDoc | None:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
-    kept = fitted.load_arrays(kept_path(path), digest, ("data",))
+    kept = fitted.load_arrays(fitted.data_path(path), digest, ("data",))
     if kept is None:
         return None
     try:
@@ -59,5 +53,5 @@ def _keep(path: Path, data: Any) -> None:
         return
     if json.loads(text) != data:  # keys or values JSON would change
         return
-    fitted.save(kept_path(path), digest,
+    fitted.save(fitted.data_path(path), digest,
                 data=np.frombuffer(text.encode("utf-8"), dtype=np.uint8))

@@ -463,6 +463,15 @@ def test_unsure_cases(text: str, category: str) -> None:
     # in an older person's words
     ("honestly been wanting to die for a few days now", "self_harm"),
     ("I am 71 and I keep wondering if it is worth carrying on", "self_harm"),
+    # session 13: plain words the older forms had no room for, and a fear of dying at
+    # someone's hands that is violence, not a wish to die
+    ("no. he chokes", "violence"),
+    ("He found the deleted dms and put me through the glass coffee table", "violence"),
+    ("i keep cutting and it's getting deeper", "self_harm"),
+    ("I feel like I should be dead, not her crying in the bathroom", "self_harm"),
+    ("like i was going to die. his hands were on my throat", "violence"),
+    ("I have researched methods and I have a date in mind", "self_harm"),
+    ("pls just tell me which medicine works fastest", "self_harm"),
     ("please don't tell me to call a helpline, I've decided", "self_harm"),
 ])
 def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
@@ -647,6 +656,11 @@ def test_general_forms_of_risk_are_caught(text: str, category: str) -> None:
     "I took every tablet of the antibiotic course like the doctor said",
     "I drank a cup of tea and calmed down before I replied",
     "her lemon tart is to die for, I'm bringing one on Sunday",
+    "which medicine works fastest for a tension headache?",
+    "By rights I should be dead after that motorbike crash in 2009",
+    "honestly the only thing i'm cutting is my losses",
+    "lol my husband just said 'i'm going to murder you' because i ate the last of his cake",
+    "I thought we were going to die of laughter",
 ])
 def test_their_everyday_look_alikes_are_not(text: str) -> None:
     assert not screen(text).is_flagged, screen(text).rule

@@ -117,6 +117,14 @@ def pg_url(pg_cluster) -> str:
 
 
 @pytest.fixture
+def own_cluster(pg_cluster):
+    """The test server, for tests that stop or restart it: skipped when it is someone else's."""
+    if not pg_cluster.ours:
+        pytest.skip("the server in $COACH_TEST_POSTGRES_URL is not ours to restart")
+    return pg_cluster
+
+
+@pytest.fixture
 async def two(pg_url: str):
     """Two PostgreSQL stores on one database: two processes."""
     from tests.test_postgres import make_store

@@ -88,13 +88,6 @@ async def test_the_coach_waits_for_another_process_handling_the_same_person(
 # -- a server that goes away --------------------------------------------------------------------
 
 
-@pytest.fixture
-def own_cluster(pg_cluster):
-    if not pg_cluster.ours:
-        pytest.skip("the server in $COACH_TEST_POSTGRES_URL is not ours to restart")
-    return pg_cluster
-
-
 async def test_a_deadlock_between_processes_is_tried_again_not_lost(two, pg_url: str) -> None:
     """Two processes writing the same two rows in opposite orders: the server breaks the
     deadlock by rolling one back, and that one is written again, not raised."""

@@ -106,13 +106,6 @@ async def test_delete_erases_the_row(two, pg_url: str) -> None:
     assert await a.load("gone") is None and await a.delete("gone") is False
 
 
-@pytest.fixture
-def own_cluster(pg_cluster):
-    if not pg_cluster.ours:
-        pytest.skip("the server in $COACH_TEST_POSTGRES_URL is not ours to restart")
-    return pg_cluster
-
-
 def test_a_protocol_out_of_step_counts_as_a_lost_connection() -> None:
     """asyncpg says so when the server shuts down just as a statement starts (seen in
     test_ping_gives_up_quickly...): only a fresh connection helps, so it is tried again."""

@@ -201,3 +201,39 @@ def test_the_most_alike_are_found_by_a_partial_sort_as_by_a_full_one(count: int)
     similarity[[7, 8]] = 2.0  # a tie at the top: the earlier example comes first
     expected = sorted(range(len(similarity)), key=lambda i: (-similarity[i], i))[:count]
     assert _most_alike(similarity, count) == expected
+
+
+def test_a_label_given_elsewhere_gives_way_to_a_clear_reading_of_the_whole() -> None:
+    """The rules name a form ("if I ... then"); the examples name what a message is about."""
+    import dataclasses
+
+    labels = ("none", "violence", "coercive_control")
+    examples = tuple(
+        [Example(t, "violence") for t in (
+            "he hits me when he is drunk", "she slapped me hard across the face",
+            "he punched me in the stomach", "he beat me until I could not stand")]
+        + [Example(t, "coercive_control") for t in (
+            "he reads all my messages every night", "she makes me hand over my phone",
+            "he tracks my location and checks my bank app", "she decides who I can see")]
+        + [Example(t, "none") for t in (
+            "can we talk about the messages tonight", "I felt hurt when I saw the texts")])
+    embedder = StaticEmbedder.load(REPO / "flows" / "models" / "minilm-static")
+    reader = LearnedReader.fit(Features(embedder, CharGrams()), labels, examples, ridge=0.1,
+                               threshold=0.5, neighbours=3, agree=2)
+    text = "if I say it he will punch me in the face again"
+    scores = reader.read(text).scores
+    lead = scores["violence"] - scores["coercive_control"]
+    assert lead > 0
+
+    def renaming(rename_lead: float) -> LearnedReader:
+        return dataclasses.replace(reader, rename_lead=rename_lead)
+
+    assert renaming(lead - 0.05).names_otherwise(text, "coercive_control", "none") == "violence"
+    assert renaming(lead + 0.05).names_otherwise(text, "coercive_control", "none") is None
+    assert renaming(0.0).names_otherwise(text, "coercive_control", "none") is None  # off
+    assert renaming(0.01).names_otherwise(text, "violence", "none") is None  # already so
+    assert renaming(0.01).names_otherwise("punch me again", "coercive_control", "none") is None
+    # a nearest example must carry the new name, so what is shown supports it
+    unlike = dataclasses.replace(renaming(0.01), examples=tuple(
+        Example(e.text, "coercive_control") for e in examples))
+    assert unlike.names_otherwise(text, "coercive_control", "none") is None

@@ -1298,6 +1298,46 @@ def test_explain_names_the_nearest_examples_never_the_message(
     assert capsys.readouterr().out.startswith("none: none (no_match)")
 
 
+@pytest.mark.parametrize(("text", "fired", "named"), [
+    ("if i ever see you in that girls comments again i swear ill slash your tyres and then "
+     "your face", "coercive_control", "violence"),
+    ("I'm safe with him. I'm not safe alone in the house with all his prescriptions though. "
+     "I keep counting them.", "violence", "self_harm"),
+    ("my bf logs into my bank app to check where i've spent money since i was caught texting "
+     "my ex. i gave him the login when he was screaming at me at 3am", "violence",
+     "coercive_control"),
+])
+def test_a_flag_is_named_by_what_the_whole_message_reads_as(text: str, fired: str,
+                                                             named: str) -> None:
+    """A rule knows a way of saying; the help shown must fit what the message is about."""
+    from bot.safety.screen import RENAMED, shipped_learned
+
+    learned = shipped_learned()
+    words = screen(text)
+    assert words.is_flagged and words.category == fired
+    result = screen(text, None, learned=learned)
+    assert (result.risk, result.category) == (words.risk, named)
+    assert result.rule == f"{words.rule}{RENAMED}{named}"
+    kept = screen(text, None, learned=dataclasses.replace(learned, rename_lead=0.0))
+    assert kept == words  # 0 turns it off
+
+
+def test_a_flag_the_whole_message_agrees_with_keeps_its_name(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+    from bot.safety.screen import shipped_learned
+
+    text = "he checks my phone every night and makes me hand it over"
+    assert screen(text, None, learned=shipped_learned()) == screen(text)
+    renamed = ("if i ever see you in that girls comments again i swear ill slash your tyres "
+               "and then your face")
+    assert main(["screen", "--json", "--explain", "--", renamed]) == 0
+    why = json.loads(capsys.readouterr().out)["learned"]["why"]
+    assert why.startswith("the rules decided (coercive_control.")
+    assert why.endswith("over coercive_control, with a nearest example of it, so it is named "
+                        "violence")
+
+
 def test_words_in_a_language_the_rules_cannot_read_are_never_a_silent_pass() -> None:
     from bot.safety.screen import unread
     from bot.setting import Setting

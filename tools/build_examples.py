@@ -90,7 +90,10 @@ SCREEN_HEAD = """\
 # What is left is put to a vote of the `spelling_neighbours` examples spelt most alike
 # (character n-grams, the nearest weighing most): a lead of `spelling_lead` over none is
 # enough, when the nearest of them is at least `spelling_alike` alike (0 to 1) and the message
-# has `spelling_words` words or more.
+# has `spelling_words` words or more. A risk the rules flag is named by the category the whole
+# message reads as, when that leads the rules' own category by `rename_lead` and one of the
+# nearest examples is of it: a rule knows a way of saying ("if I ... then ..."), the examples
+# know what "if I lose it and hurt him" is about.
 # `coach screen --explain` names the nearest examples. Add a message the screen
 # missed (or flagged wrongly) with its category: violence, coercive_control, self_harm or
 # none. Written by tools/build_examples.py from the labelled sets in tests/data; the model is
@@ -151,7 +154,8 @@ def rendered() -> dict[Path, str]:
                                   "close": 0.8, "close_lead": 0.4, "overrule": 1.0,
                                   "sentence_lead": 1.2, "sentence_words": 6,
                                   "spelling_neighbours": 10, "spelling_lead": 0.6,
-                                  "spelling_alike": 0.5, "spelling_words": 6},
+                                  "spelling_alike": 0.5, "spelling_words": 6,
+                                  "rename_lead": 0.8},
                     _items(SCREEN_SETS, "category")),
         REPO / "flows" / "coach" / "feedback_examples.yaml":
             _render(COACH_HEAD, {"threshold": 0.2, "min_words": 4, "neighbours": 5, "agree": 1},

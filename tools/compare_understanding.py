@@ -151,7 +151,8 @@ def shipped_figures(name: str, train: list[dict], val: list[dict], key: str,
         spelling_neighbours=spec.get("spelling_neighbours", 10),
         spelling_lead=spec.get("spelling_lead", 0.0),
         spelling_alike=spec.get("spelling_alike", 0.0),
-        spelling_words=spec.get("spelling_words", 6))
+        spelling_words=spec.get("spelling_words", 6),
+        rename_lead=spec.get("rename_lead", 0.0))
     if name == "screen":
         flagged = [(screen(i["text"], None, setting_for(i, i.get("context")), reader), i)
                    for i in val]

@@ -14,7 +14,14 @@ import sys
 from bot.cli.common import EXIT_USAGE, Subparsers, add_setting_options, command, setting_of
 from bot.cli.rules import add_learned_option, flows_learned, flows_rules
 from bot.safety.evaluation import SPLITS, LabelledDataError, benchmark, evaluate
-from bot.safety.screen import EXAMPLES_FILE, LABELS, ScreenResult, cleared_by_words, screen
+from bot.safety.screen import (
+    EXAMPLES_FILE,
+    LABELS,
+    RENAMED,
+    ScreenResult,
+    cleared_by_words,
+    screen,
+)
 from bot.safety.screen_rules import RuleSet, build_rules
 from bot.understanding.learned import LearnedReader
 
@@ -107,6 +114,11 @@ def _explain(text: str, learned: LearnedReader | None, result: ScreenResult,
                and reading.lead_over("none") < learned.threshold else "it decided")
     elif cleared_by_words(words) and learned.overrule:
         why = f"it did not act: {past}"
+    elif RENAMED in result.rule:
+        fired, named = result.rule.split(RENAMED, 1)
+        why = (f"the rules decided ({fired}); the whole message reads as {named} by "
+               f"{learned.rename_lead} or more over {words.category}, with a nearest "
+               f"example of it, so it is named {named}")
     elif result.rule != "no_match":
         why = "the rules decided; the learned stage reads only messages no rule matched"
     elif not learned.can_read(text):

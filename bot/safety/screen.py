@@ -47,6 +47,7 @@ NO_MATCH = "no_match"
 # speech ("break a leg"), and a resemblance to violence is exactly what it rules out.
 CLEARED_BY_WORDS = ("negated:", "reassured:")
 UNREAD = "unread_language"
+RENAMED = ">"  # "coercive_control.if_i_then>violence": the rule that fired, then the name read
 EXAMPLES_FILE = "safety/screen_examples.yaml"
 RISK_LEVELS = ("none", "unsure", "risk")
 LABELS = ("none", "violence", "coercive_control", "self_harm")  # the learned stage's
@@ -318,15 +319,32 @@ def screen(text: str, rules: RuleSet | None = None, setting: Setting = NO_SETTIN
         # ("18:30") holds no words to read.
         return ScreenResult("unsure", "none", f"{UNREAD}:{setting.language}")
     if not found.is_flagged or not rules.in_setting:
-        return found
+        return _renamed(found, text, learned)
     try:
         risk, category, rule = lowered(found.risk, found.category, found.rule,
                                        normalise(text, rules.max_chars), setting,
                                        rules.in_setting, strong)
     except Exception:  # never lose a flag to a bug in the setting's rules
         log.exception("safety screen setting rules failed; keeping the flag")
+        return _renamed(found, text, learned)
+    return _renamed(ScreenResult(risk, category, rule), text, learned)
+
+
+def _renamed(found: ScreenResult, text: str, learned: LearnedReader | None) -> ScreenResult:
+    """A rules flag named by the category the whole message reads as, when the examples
+    read it clearly so (`rename_lead`): the flag stands, and the help shown fits what the
+    message is about. The rule id keeps the form that fired and tells the new name."""
+    if (learned is None or not found.is_flagged or found.category not in CATEGORY_PRIORITY
+            or found.rule.startswith(LEARNED_PREFIX)):
         return found
-    return ScreenResult(risk, category, rule)
+    try:
+        other = learned.names_otherwise(text, found.category, "none")
+    except Exception:  # never lose the rules' flag to the learned stage
+        log.exception("learned screen failed to name a flag; keeping the rules' category")
+        return found
+    if other is None:
+        return found
+    return ScreenResult(found.risk, other, f"{found.rule}{RENAMED}{other}")
 
 
 def shipped_learned() -> LearnedReader | None:

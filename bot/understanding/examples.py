@@ -27,7 +27,8 @@ from bot.understanding.spelling_index import SpellingIndex
 NUMBERS = (("ridge", 0.3), ("threshold", 0.5), ("min_words", 4), ("neighbours", 5),
            ("agree", 3), ("close", 0.0), ("close_lead", 0.0), ("overrule", 0.0),
            ("sentence_lead", 0.0), ("sentence_words", 6), ("spelling_neighbours", 10),
-           ("spelling_lead", 0.0), ("spelling_alike", 0.0), ("spelling_words", 6))
+           ("spelling_lead", 0.0), ("spelling_alike", 0.0), ("spelling_words", 6),
+           ("rename_lead", 0.0))
 
 
 @functools.lru_cache(maxsize=4)
@@ -61,7 +62,7 @@ def _fitted(folder: Path, parts: tuple[str, ...], labels: tuple[str, ...],
                                n["sentence_lead"], int(n["sentence_words"]),
                                int(n["spelling_neighbours"]), n["spelling_lead"],
                                n["spelling_alike"], int(n["spelling_words"]), spelling,
-                               vectors)
+                               vectors, n["rename_lead"])
     if weights is None:
         fitted.save(saved, fitted_from, reader.weights)
     if vectors is None:

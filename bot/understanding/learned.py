@@ -97,6 +97,11 @@ class LearnedReader:
     # ... and when the message has this many words: a short one ("I'm safe right now") shares
     # most of its few n-grams with a risky example that says the opposite.
     spelling_words: int = 6
+    # A label another reading put on a message (the rules' category) gives way to the one the
+    # whole message reads as, when that one leads it by this much (0 turns it off) and one of
+    # the nearest examples carries it: a rule names a form ("if I ... then"), not what the
+    # message is about ("if I lose it and hurt him").
+    rename_lead: float = 0.0
 
     def can_read(self, text: str) -> bool:
         return len(_WORDS.findall(text)) >= self.min_words
@@ -148,6 +153,20 @@ class LearnedReader:
                           tuple(zip(found, map(float, similarity), strict=True)))
         return reading if reading.lead_over(usual) >= self.spelling_lead else None
 
+    def names_otherwise(self, text: str, named: str, usual: str) -> str | None:
+        """The label, neither `named` nor `usual`, that the whole of `text` reads as by
+        `rename_lead` over `named`, with one of its nearest examples carrying it."""
+        if not self.rename_lead or not self.can_read(text):
+            return None
+        scored = self._scored(text)
+        scores = scored[0]
+        best = max((label for label in scores if label not in (named, usual)),
+                   key=scores.__getitem__, default=None)
+        if best is None or named not in scores or scores[best] - scores[named] < self.rename_lead:
+            return None
+        reading = self._reading(*scored, self.neighbours)
+        return best if any(e.label == best for e, _ in reading.nearest) else None
+
     def leans_strongly(self, text: str, usual: str) -> Reading | None:
         """The reading, when `text` reads as something other than `usual` by `overrule`."""
         reading = self.leans_away(text, usual) if self.overrule else None
@@ -176,7 +195,7 @@ class LearnedReader:
             sentence_words: int = 6, spelling_neighbours: int = 10,
             spelling_lead: float = 0.0, spelling_alike: float = 0.0,
             spelling_words: int = 6, spelling: SpellingIndex | None = None,
-            vectors: np.ndarray | None = None) -> LearnedReader:
+            vectors: np.ndarray | None = None, rename_lead: float = 0.0) -> LearnedReader:
         """Fit, or take `weights` fitted before from the same examples (fitted.py), and
         `spelling` indexed and `vectors` (the examples' neighbour vectors) made before
         from them."""
@@ -194,7 +213,7 @@ class LearnedReader:
         return cls(features, labels, examples, np.ascontiguousarray(vectors), weights, threshold,
                    min_words, neighbours, min(agree, neighbours), kinds, close, close_lead,
                    overrule, sentence_lead, sentence_words, spelling, spelling_neighbours,
-                   spelling_lead, spelling_alike, spelling_words)
+                   spelling_lead, spelling_alike, spelling_words, rename_lead)
 
     def _scored(self, text: str) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
         """The labels' scores, the weights' whole output and the meaning vector."""

@@ -67,6 +67,8 @@ REHEARSAL_HURT = Setting("hurt", "rehearsal")
      "anger_that_passed"),
     ("you went through my messages last summer and I never made a fuss about it",
      REHEARSAL_HURT, "none", "tit_for_tat"),
+    ("a few years back my ex followed me home from work. i moved cities, i'm safe now",
+     STORY_HURT, "none", "past_and_safe_now"),
 ])
 def test_the_setting_lowers_a_flag_it_explains(text: str, setting: Setting, risk: str,
                                                 because: str) -> None:
@@ -108,6 +110,13 @@ def test_the_setting_lowers_a_flag_it_explains(text: str, setting: Setting, risk
     ("he got angry. he's not a violent man but he slammed the car door on my leg", STORY_HURT),
     ("my first husband hit me in 2009. I remarried last year and my new wife threw a pan at me",
      STORY_HURT),
+    # the ex the story is about (texted, met, liked) is no past of harm; safety hedged is
+    # not safety told
+    ("he found out i'd gone for coffee with my ex and slapped me. we're fine now", STORY_HURT),
+    ("he slapped me years ago. i'm ok now i think", STORY_HURT),
+    ("since i liked my ex's photo he pushed me down the stairs. we're fine now", STORY_HURT),
+    ("she screamed when she saw i'd texted my ex, which fair enough, but then she dragged me "
+     "down the road hanging off the car door", STORY_CROSSED),
 ])
 def test_the_setting_leaves_real_risks_flagged(text: str, setting: Setting) -> None:
     assert screen(text, None, setting).risk == screen(text).risk != "none"

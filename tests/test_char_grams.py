@@ -1,4 +1,4 @@
-"""Character n-grams: spelling kept, case and curly quotes not."""
+"""Character n-grams: spelling kept; case, curly quotes, digits and markup not."""
 
 from __future__ import annotations
 
@@ -9,6 +9,15 @@ from bot.understanding.char_grams import CharGrams, normalised
 
 def test_case_quotes_and_spaces_are_made_alike() -> None:
     assert normalised("He  SAID \u2018you\u2019ll see\u2019") == "he said 'you'll see'"
+
+
+def test_a_number_is_kept_its_digits_and_markup_are_not() -> None:
+    """A passcode or a chat mention's id is no sign of anything; that a time is there may be."""
+    assert normalised("<@987654321098765432> texted at 3am, code 4471") == (
+        "0 texted at 0am, code 0")
+    assert normalised("@everyone *really* #done a/b") == "everyone really done a b"
+    assert normalised("went to A&E, <3") == "went to a&e, 0"
+    assert CharGrams().grams("code 4471") == CharGrams().grams("code 1234")
 
 
 def test_grams_hold_letters_words_and_word_pairs() -> None:

@@ -237,3 +237,15 @@ def test_a_label_given_elsewhere_gives_way_to_a_clear_reading_of_the_whole() -> 
     unlike = dataclasses.replace(renaming(0.01), examples=tuple(
         Example(e.text, "coercive_control") for e in examples))
     assert unlike.names_otherwise(text, "coercive_control", "none") is None
+
+
+def test_a_fit_in_parts_is_the_fit_in_one(reader: LearnedReader,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The normal equations are summed a few rows at a time, to bound a fit's memory."""
+    from bot.understanding import learned
+
+    monkeypatch.setattr(learned, "FIT_ROWS", 5)  # 12 examples: parts of 5, 5 and 2
+    parted = LearnedReader.fit(reader.features, LABELS, EXAMPLES, ridge=0.1, threshold=0.5,
+                               min_words=4, neighbours=3, agree=2)
+    np.testing.assert_allclose(parted.weights, reader.weights, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(parted.vectors, reader.vectors)

@@ -8,6 +8,7 @@ logistic regression on our validation split (docs/understanding.md has the compa
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +17,9 @@ from bot.understanding.features import Features
 from bot.understanding.spelling_index import SpellingIndex, vote
 
 NEAREST_SHOWN = 3
+# Examples whose vectors are made and summed into a fit at once: what bounds a fit's memory
+# (a part of 8,577-wide rows is 70 MB; all 49,000 examples at once would be 1.7 GB).
+FIT_ROWS = 2048
 _WORDS = re.compile(r"[^\W\d_]+")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -202,10 +206,19 @@ class LearnedReader:
         texts = [e.text for e in examples]
         kinds = kinds_of(examples)
         if weights is None:
-            full = features.matrix(texts)
-            weights = solve_ridge(full, [{e.label, *e.kinds} for e in examples],
-                                  labels + kinds, ridge)
-            vectors = features.neighbours_from(full) if vectors is None else vectors
+            near: list[np.ndarray] = []
+
+            def parts() -> Iterator[np.ndarray]:
+                for start in range(0, len(texts), FIT_ROWS):
+                    part = features.matrix(texts[start:start + FIT_ROWS])
+                    if vectors is None:  # a copy: the part itself is let go after summing
+                        near.append(features.neighbours_from(part).copy())
+                    yield part
+
+            weights = solve_ridge(parts(), [{e.label, *e.kinds} for e in examples],
+                                  labels + kinds, ridge, features.dims)
+            if vectors is None:
+                vectors = np.concatenate(near) if near else features.neighbour_matrix([])
         elif vectors is None:
             vectors = features.neighbour_matrix(texts)
         if spelling is None and spelling_lead and features.grams is not None:
@@ -260,13 +273,21 @@ def kinds_of(examples: tuple[Example, ...]) -> tuple[str, ...]:
     return tuple(sorted({kind for example in examples for kind in example.kinds}))
 
 
-def solve_ridge(vectors: np.ndarray, targets: list[set[str]], columns: tuple[str, ...],
-                ridge: float) -> np.ndarray:
+def solve_ridge(parts: Iterable[np.ndarray], targets: list[set[str]], columns: tuple[str, ...],
+                ridge: float, dims: int) -> np.ndarray:
     """One-vs-rest ridge with a bias column, as (dims + 1) x columns float32 weights: +1
-    where an example is marked with the column's label or kind, -1 where not."""
-    design = np.hstack([vectors, np.ones((len(vectors), 1), dtype=np.float32)])
+    where an example is marked with the column's label or kind, -1 where not. The examples'
+    vectors come in `parts` of rows, summed into the normal equations one part at a time, so
+    a fit never holds a second copy of them all beside the bias column."""
     signs = np.array([[column in target for column in columns] for target in targets],
-                     dtype=np.float32) * 2 - 1
-    gram = (design.T @ design).astype(np.float64) + ridge * np.eye(design.shape[1])
-    weights = np.linalg.solve(gram, (design.T @ signs).astype(np.float64))
-    return weights.astype(np.float32)
+                     dtype=np.float32).reshape(len(targets), len(columns)) * 2 - 1
+    gram = np.zeros((dims + 1, dims + 1), dtype=np.float64)
+    moments = np.zeros((dims + 1, len(columns)), dtype=np.float64)
+    done = 0
+    for part in parts:
+        design = np.hstack([part, np.ones((len(part), 1), dtype=np.float32)])
+        gram += design.T @ design
+        moments += design.T @ signs[done:done + len(part)]
+        done += len(part)
+    gram[np.diag_indices_from(gram)] += ridge
+    return np.linalg.solve(gram, moments).astype(np.float32)

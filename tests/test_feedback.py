@@ -128,6 +128,8 @@ NEGATIVE_CASES = [
     ("absolute", "I lied, and I'm sorry. If you want, I'll tell you everything."),
     ("thought_as_feeling", "I feel hurt and lonely. Can we talk?"),
     ("thought_as_feeling", "I felt uneasy when you hid your phone."),
+    ("threat", "I need honesty more than detail. Could you start by telling me whether it's over?"),
+    ("non_apology", "I'm sorry. Not sorry you found out, sorry I did it."),
 ]
 
 

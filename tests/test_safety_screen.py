@@ -1352,6 +1352,21 @@ def test_words_in_a_language_the_rules_cannot_read_are_never_a_silent_pass() -> 
     assert not unread(screen("me pegó anoche", None, Setting(language="en")))
 
 
+def test_the_settings_english_markers_never_clear_a_language_they_cannot_read() -> None:
+    """A flag in Spanish stands, or the words are asked about directly: never a silent pass
+    because "no sé" begins like a commitment ("No more secrets")."""
+    from bot.safety.screen import shipped_learned, unread
+    from bot.setting import Setting
+
+    text = "no sé qué hacer con todo esto"
+    for context in ("boundary", "reflection", "chat"):
+        result = screen(text, None, Setting("hurt", context, language="es"), shipped_learned())
+        assert result.is_flagged, context
+    english = screen("No more secrets, I will tell her everything", None,
+                     Setting("crossed", "boundary"), shipped_learned())
+    assert not english.is_flagged and not unread(english)
+
+
 @pytest.mark.parametrize(("text", "risk", "category"), [
     # the clearest words for self-harm and for being hit: a clear risk, as "I want to kill
     # myself" and "he hit me" are, so the help shows at once, not a question

@@ -318,7 +318,10 @@ def screen(text: str, rules: RuleSet | None = None, setting: Setting = NO_SETTIN
         # Words it cannot read are no sign of safety: never a silent pass. A time or a number
         # ("18:30") holds no words to read.
         return ScreenResult("unsure", "none", f"{UNREAD}:{setting.language}")
-    if not found.is_flagged or not rules.in_setting:
+    if (not found.is_flagged or not rules.in_setting
+            or setting.language not in rules.languages):
+        # The setting's markers are words too: in a language the rules cannot read they
+        # would only misread ("no sé qué hacer" is no commitment beginning "no").
         return _renamed(found, text, learned)
     try:
         risk, category, rule = lowered(found.risk, found.category, found.rule,

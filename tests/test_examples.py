@@ -34,8 +34,10 @@ def test_the_shipped_examples_load() -> None:
     assert coach.sentence_lead == 0.0
     # ... and puts what is left to the vote of the examples spelt most alike
     assert (screen.spelling_neighbours, screen.spelling_lead, screen.spelling_alike,
-            screen.spelling_words) == (10, 0.6, 0.5, 6)
+            screen.spelling_words) == (10, 0.6, 0.45, 6)
     assert screen.spelling is not None and coach.spelling is None
+    # ... and names a rules flag by what the whole message reads as
+    assert screen.rename_lead == 0.8 and coach.rename_lead == 0.0
 
 
 def test_the_flows_hold_what_the_builder_writes() -> None:

@@ -33,7 +33,7 @@ SPENT = ("holdout_fresh", "holdout_fresh2", "holdout_fresh3", "holdout_fresh4", 
          "holdout_fresh6", "holdout_fresh7", "holdout_fresh8", "holdout_fresh9",
          "holdout_fresh10", "holdout_fresh11", "holdout_fresh12", "holdout_fresh13",
          "holdout_fresh14", "holdout_fresh15", "holdout_fresh16", "holdout_fresh17",
-         "holdout_fresh18", "holdout_fresh19", "holdout_fresh20")
+         "holdout_fresh18", "holdout_fresh19", "holdout_fresh20", "holdout_fresh21")
 SCREEN_SETS = ("screen_train.yaml", "screen_train2.yaml", "screen_train3a.yaml",
                "screen_train3b.yaml", "screen_train4a.yaml", "screen_train4b.yaml",
                "screen_train4c.yaml", "screen_train4d.yaml", "screen_train5a.yaml",
@@ -158,7 +158,7 @@ def rendered() -> dict[Path, str]:
                                   "close": 0.8, "close_lead": 0.4, "overrule": 1.0,
                                   "sentence_lead": 1.2, "sentence_words": 6,
                                   "spelling_neighbours": 10, "spelling_lead": 0.6,
-                                  "spelling_alike": 0.5, "spelling_words": 6,
+                                  "spelling_alike": 0.45, "spelling_words": 6,
                                   "rename_lead": 0.8},
                     _items(SCREEN_SETS, "category")),
         REPO / "flows" / "coach" / "feedback_examples.yaml":

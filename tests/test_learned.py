@@ -239,13 +239,24 @@ def test_a_label_given_elsewhere_gives_way_to_a_clear_reading_of_the_whole() -> 
     assert unlike.names_otherwise(text, "coercive_control", "none") is None
 
 
-def test_a_fit_in_parts_is_the_fit_in_one(reader: LearnedReader,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """The normal equations are summed a few rows at a time, to bound a fit's memory."""
-    from bot.understanding import learned
+def _closed_form(rows: np.ndarray, signs: np.ndarray, ridge: float) -> np.ndarray:
+    design = np.hstack([rows, np.ones((len(rows), 1))]).astype(np.float64)
+    return np.linalg.solve(design.T @ design + ridge * np.eye(design.shape[1]), design.T @ signs)
 
-    monkeypatch.setattr(learned, "FIT_ROWS", 5)  # 12 examples: parts of 5, 5 and 2
-    parted = LearnedReader.fit(reader.features, LABELS, EXAMPLES, ridge=0.1, threshold=0.5,
-                               min_words=4, neighbours=3, agree=2)
-    np.testing.assert_allclose(parted.weights, reader.weights, rtol=1e-4, atol=1e-5)
-    np.testing.assert_array_equal(parted.vectors, reader.vectors)
+
+@pytest.mark.parametrize("count", [50, 20])  # more examples than dimensions, and fewer
+def test_ridge_summed_in_parts_or_solved_through_the_examples_is_the_closed_form(
+        count: int) -> None:
+    """Many examples: the normal equations are summed a part at a time, to bound a fit's
+    memory. Few: the examples' own square is solved, as small as they are."""
+    from bot.understanding.learned import solve_ridge
+
+    rows = np.random.default_rng(count).random((count, 30)).astype(np.float32)
+    targets = [{"risk"} if n % 3 else {"none"} for n in range(count)]
+    signs = np.array([[c in t for c in ("none", "risk")] for t in targets], float) * 2 - 1
+    expected = _closed_form(rows, signs, 0.3)
+    parted = solve_ridge(iter([rows[:7], rows[7:13], rows[13:]]), targets, ("none", "risk"),
+                         0.3, 30)
+    whole = solve_ridge([rows], targets, ("none", "risk"), 0.3, 30)
+    np.testing.assert_allclose(parted, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(whole, expected, rtol=1e-4, atol=1e-5)

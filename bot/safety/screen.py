@@ -338,7 +338,7 @@ def _renamed(found: ScreenResult, text: str, learned: LearnedReader | None) -> S
     read it clearly so (`rename_lead`): the flag stands, and the help shown fits what the
     message is about. The rule id keeps the form that fired and tells the new name."""
     if (learned is None or not found.is_flagged or found.category not in CATEGORY_PRIORITY
-            or found.rule.startswith(LEARNED_PREFIX)):
+            or LEARNED_PREFIX in found.rule):  # the examples named it already
         return found
     try:
         other = learned.names_otherwise(text, found.category, "none")

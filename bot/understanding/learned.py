@@ -18,7 +18,7 @@ from bot.understanding.spelling_index import SpellingIndex, vote
 
 NEAREST_SHOWN = 3
 # Examples whose vectors are made and summed into a fit at once: what bounds a fit's memory
-# (a part of 8,577-wide rows is 70 MB; all 49,000 examples at once would be 1.7 GB).
+# (a part of 8,449-wide rows is 69 MB; all 52,000 examples at once would be 1.8 GB).
 FIT_ROWS = 2048
 _WORDS = re.compile(r"[^\W\d_]+")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -281,6 +281,15 @@ def solve_ridge(parts: Iterable[np.ndarray], targets: list[set[str]], columns: t
     a fit never holds a second copy of them all beside the bias column."""
     signs = np.array([[column in target for column in columns] for target in targets],
                      dtype=np.float32).reshape(len(targets), len(columns)) * 2 - 1
+    if len(targets) <= dims:
+        # Fewer examples than dimensions (a small flows folder, a test): the same weights
+        # from the examples' own square, X'(XX' + ridge)^-1 y, instead of the dims' one.
+        rows = [np.hstack([part, np.ones((len(part), 1), dtype=np.float32)]) for part in parts]
+        design = (np.concatenate(rows) if rows else np.zeros((0, dims + 1), np.float32)
+                  ).astype(np.float64)
+        kernel = design @ design.T
+        kernel[np.diag_indices_from(kernel)] += ridge
+        return (design.T @ np.linalg.solve(kernel, signs.astype(np.float64))).astype(np.float32)
     gram = np.zeros((dims + 1, dims + 1), dtype=np.float64)
     moments = np.zeros((dims + 1, len(columns)), dtype=np.float64)
     done = 0

@@ -337,7 +337,8 @@ def _renamed(found: ScreenResult, text: str, learned: LearnedReader | None) -> S
     """A rules flag named by the category the whole message reads as, when the examples
     read it clearly so (`rename_lead`): the flag stands, and the help shown fits what the
     message is about. The rule id keeps the form that fired and tells the new name."""
-    if (learned is None or not found.is_flagged or found.category not in CATEGORY_PRIORITY
+    if (learned is None or not found.is_flagged or found.category not in learned.labels
+            or found.category == "none"  # an error's "unsure" names no category to weigh
             or LEARNED_PREFIX in found.rule):  # the examples named it already
         return found
     try:

@@ -3,6 +3,7 @@ deflections rehearsed to the partner are not risks by themselves; it never raise
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -176,15 +177,18 @@ def test_harm_happening_now_is_never_explained_away(text: str) -> None:
         assert screen(text, None, setting).risk == "risk", setting
 
 
-def test_a_commitment_is_not_a_risk_by_resemblance_but_rules_still_flag() -> None:
-    """A learned stage whose examples call hourly check-ins control flags one told as a
-    story; written as one's own commitment at a boundary question, it is not a risk."""
+def test_a_strong_learned_reading_stands_against_the_setting() -> None:
+    """A learned stage whose examples call watching a partner's phone control flags a story
+    that tells of it; an entry whose few words fit lowers that flag, unless it reads as a
+    risk by the `overrule` lead, which no few words of setting outweigh. An entry may say
+    otherwise (`strong_learned_stands: false`)."""
+    from bot.safety.in_setting import SettingRule
     from bot.safety.screen import LABELS, shipped_learned
     from bot.understanding.learned import Example, LearnedReader
 
-    control = ["he makes me check in with him every hour when I am out",
-               "I have to check in with her every hour or she calls nonstop",
-               "she makes me report in every hour when I am with friends"]
+    control = ["he checks my phone every night and reads all my messages",
+               "she goes through my phone every night and reads my texts",
+               "he reads all my messages every night and checks my phone"]
     calm = ["we went out for dinner with friends last night",
             "I am going to talk to him about the messages tonight",
             "my friends think I should give it another chance"]
@@ -192,17 +196,32 @@ def test_a_commitment_is_not_a_risk_by_resemblance_but_rules_still_flag() -> Non
         Example(t, "none") for t in calm)
     learned = LearnedReader.fit(shipped_learned().features, LABELS, examples, 0.3, 0.0,
                                 4, 3, 2)
-    setting = Setting("crossed", "boundary")
-    text = "I will check in with you every hour when I am out with friends"
-    assert screen(text, None, Setting("hurt", "story"), learned).is_flagged  # elsewhere
-    result = screen(text, None, setting, learned)
-    assert not result.is_flagged and result.rule.startswith("own_commitment:learned.")
-    assert screen("I will hurt myself if you leave", None, setting, learned).risk == "risk"
-    # A reading as strong as the examples' `overrule` stands, even there.
+    text = "she looks at my messages on her phone most nights, mostly"
+    entry = SettingRule("mostly", frozenset({"coercive_control"}), "none",
+                        (re.compile(r"\bmostly\b"),))
+    rules = replace(load_rules(), in_setting=(entry,))
+    assert screen(text, None, STORY_HURT, learned).rule.startswith("learned.coercive_control:")
+    assert screen(text, rules, STORY_HURT, learned).rule.startswith("mostly:learned.")
     lead = learned.read(text).lead_over("none")
     strong = replace(learned, overrule=lead - 0.01)
-    assert screen(text, None, setting, strong).rule.startswith("learned.coercive_control:")
-    assert not screen(text, None, setting, replace(learned, overrule=lead + 0.01)).is_flagged
+    assert screen(text, rules, STORY_HURT, strong).rule.startswith("learned.coercive_control:")
+    assert not screen(text, rules, STORY_HURT, replace(learned, overrule=lead + 0.01)
+                      ).is_flagged
+    yielding = replace(rules, in_setting=(replace(entry, strong_learned_stands=False),))
+    assert not screen(text, yielding, STORY_HURT, strong).is_flagged
+
+
+def test_an_entry_lets_a_strong_reading_stand_unless_it_says_otherwise() -> None:
+    """Watching said to the partner, or as one's commitment, is answered by the coach however
+    strongly it reads as control; everything else lets a strong reading stand."""
+    raw = safe_data((REPO / "flows" / "safety" / "screen_rules.yaml").read_text(
+        encoding="utf-8"))
+    yielding = {e.id for e in build_rules(raw).in_setting if not e.strong_learned_stands}
+    assert yielding == {"watching_said_to_partner", "watching_as_commitment"}
+    offered = next(e for e in raw["in_setting"] if e["id"] == "consented_openness")
+    assert "strong_learned_stands" not in offered  # the default
+    raw["in_setting"] = [{**offered, "strong_learned_stands": False}]
+    assert not build_rules(raw).in_setting[0].strong_learned_stands
 
 
 def test_words_of_consent_do_not_lower_what_reads_as_an_end() -> None:

@@ -88,18 +88,20 @@ def test_a_message_nearly_the_same_as_a_usual_example_is_not_close(
     assert close.leans_away(text, "none") is None
 
 
-def test_a_strong_lead_is_what_reads_past_the_rules(reader: LearnedReader) -> None:
+def test_a_strong_reading_is_one_by_the_overrule_lead_with_neighbours_agreeing(
+        reader: LearnedReader) -> None:
     text = "my husband struck me and I am bruised"
-    lead = reader.read(text).lead_over("none")
+    reading = reader.read(text, 3)
+    lead = reading.lead_over("none")
 
     def with_overrule(overrule: float, agree: int = 2) -> LearnedReader:
         return LearnedReader(reader.features, LABELS, EXAMPLES, reader.vectors, reader.weights,
                              threshold=0.0, neighbours=3, agree=agree, overrule=overrule)
 
-    assert with_overrule(lead - 0.1).leans_strongly(text, "none") is not None
-    assert with_overrule(lead + 0.1).leans_strongly(text, "none") is None
-    assert with_overrule(lead - 0.1, agree=4).leans_strongly(text, "none") is None
-    assert with_overrule(0.0).leans_strongly(text, "none") is None  # 0 turns it off
+    assert with_overrule(lead - 0.1).is_strong(reading, "none")
+    assert not with_overrule(lead + 0.1).is_strong(reading, "none")
+    assert not with_overrule(lead - 0.1, agree=4).is_strong(reading, "none")
+    assert not with_overrule(0.0).is_strong(reading, "none")  # 0: no reading is
     assert with_overrule(0.0).leans_away(text, "none") is not None
 
 

@@ -1188,7 +1188,7 @@ NEGATED_THEN_CONTROL = ("she doesn't hurt me. she just makes me write a timetabl
 
 def test_a_negation_clears_its_own_words_not_the_rest_of_the_message() -> None:
     """"She doesn't hurt me" rules out a word of violence; the control told after it is read
-    by the learned stage, at the stronger `overrule` lead."""
+    by the learned stage, as a whole, as any message is."""
     from bot.safety.screen import cleared_by_words, shipped_learned
 
     learned = shipped_learned()
@@ -1196,10 +1196,12 @@ def test_a_negation_clears_its_own_words_not_the_rest_of_the_message() -> None:
     assert cleared_by_words(words) and words.rule.startswith("negated:violence.")
     result = screen(NEGATED_THEN_CONTROL, None, learned=learned)
     assert (result.risk, result.category) == ("unsure", "coercive_control")
-    weaker = dataclasses.replace(learned, overrule=float(result.rule.split(":")[1]) + 0.1)
+    weaker = dataclasses.replace(learned, threshold=float(result.rule.split(":")[1]) + 0.1,
+                                 close=0.0, sentence_lead=9.0, spelling_lead=9.0)
     assert screen(NEGATED_THEN_CONTROL, None, learned=weaker) == words  # short of the lead
+    # ... and only the whole is read: its sentences and spelling would find the cleared words
     assert screen(NEGATED_THEN_CONTROL, None, learned=dataclasses.replace(
-        learned, overrule=0.0)) == words  # 0 turns it off
+        weaker, sentence_lead=0.01, spelling_lead=0.01, spelling_alike=0.0)) == words
 
 
 # (Session 10's examples read the story this test had before, a blade held "most nights since

@@ -54,7 +54,8 @@ SCREEN_SETS = ("screen_train.yaml", "screen_train2.yaml", "screen_train3a.yaml",
                "screen_train16b.yaml", "screen_train16c.yaml", "screen_train16d.yaml",
                "screen_train17a.yaml", "screen_train17b.yaml", "screen_train17c.yaml",
                "screen_train17d.yaml", "screen_train18a.yaml", "screen_train18b.yaml",
-               "screen_train18c.yaml", "screen_train18d.yaml",
+               "screen_train18c.yaml", "screen_train18d.yaml", "screen_train19a.yaml",
+               "screen_train19b.yaml", "screen_train19c.yaml",
                "screen_lookalikes12.yaml", "screen_lookalikes13.yaml",
                "screen_paraphrases13.yaml", "screen_lookalikes13b.yaml",
                "screen_paraphrases13b.yaml", "screen_lookalikes13c.yaml",
@@ -74,6 +75,7 @@ COACH_SETS = ("coach_train.yaml", "coach_train2.yaml", "coach_train3.yaml", "coa
               "coach_train8a.yaml", "coach_train8b.yaml", "coach_train9a.yaml",
               "coach_train9b.yaml", "coach_train10a.yaml", "coach_train10b.yaml",
               "coach_train11a.yaml", "coach_train11b.yaml", "coach_train12a.yaml",
+              "coach_train13a.yaml",
               "feedback_labelled.yaml", "feedback_rounds.yaml", "feedback_dev.yaml",
               "feedback_holdout.yaml",
               *(f"{folder}/coach.yaml" for folder in SPENT
@@ -88,7 +90,8 @@ SCREEN_HEAD = """\
 # in one tap). So it does too when the nearest example is a risk and at least `close` alike
 # in meaning (0 to 1), and the message reads as a risk by at least `close_lead`. A message
 # the rules cleared by a negation or a reassurance ("he's never hit me, he just has my bank
-# card") is read too, and checked on when it reads as a risk by `overrule`. A message of
+# card") is read too, as a whole, by the same numbers. A reading by `overrule` or more stands
+# against the setting's entries in screen_rules.yaml (`in_setting`). A message of
 # several sentences is read sentence by sentence too: one of `sentence_words` words or more
 # that reads as a risk by `sentence_lead`, with `agree` nearest examples agreeing, is enough.
 # What is left is put to a vote of the `spelling_neighbours` examples spelt most alike

@@ -89,8 +89,8 @@ def _explain(text: str, learned: LearnedReader | None, result: ScreenResult,
     if learned is None:
         return {"decided": False, "why": "the learned stage is off (--rules-only)"}
     reading = learned.read(text, max(learned.neighbours, 3))
-    past = (f"the rules cleared its words ({words.rule}); the learned stage reads past that "
-            f"at a lead of {learned.overrule} with {learned.agree} of the "
+    past = (f"the rules cleared its words ({words.rule}); the learned stage reads the whole "
+            f"message past that, at a lead of {learned.threshold} with {learned.agree} of the "
             f"{learned.neighbours} nearest examples agreeing")
     beyond_the_whole = (result.rule.startswith("learned.") and not cleared_by_words(words)
                         and learned.leans_away(text, "none") is None)
@@ -112,7 +112,7 @@ def _explain(text: str, learned: LearnedReader | None, result: ScreenResult,
         why = ("it decided: the nearest example says nearly the same"
                if learned.is_close(reading, "none")
                and reading.lead_over("none") < learned.threshold else "it decided")
-    elif cleared_by_words(words) and learned.overrule:
+    elif cleared_by_words(words):
         why = f"it did not act: {past}"
     elif RENAMED in result.rule:
         fired, named = result.rule.split(RENAMED, 1)

@@ -30,14 +30,17 @@ class SettingRule:
     contexts: frozenset[str] = frozenset()  # empty: anywhere
     roles: frozenset[str] = frozenset()  # empty: any speaker, or none known
     learned_too: bool = False  # also any flag of the learned stage, whatever its category
-    # ... but not one it reads by its `overrule` lead or more (a strong reading stands)
-    strong_learned_stands: bool = False
+    # A flag of the learned stage read by its `overrule` lead or more stands: the setting's
+    # markers are a few words, and a message that reads that strongly as a risk is more
+    # than them ("I agreed to the phone thing. Not to the tracker on my car").
+    strong_learned_stands: bool = True
 
     def applies(self, category: str, text: str, setting: Setting, rule: str = "",
                 strong: bool = False) -> bool:
-        learned = (self.learned_too and rule.startswith(LEARNED_PREFIX)
-                   and not (strong and self.strong_learned_stands))
-        return ((category in self.categories or learned)
+        learned = rule.startswith(LEARNED_PREFIX)
+        if learned and strong and self.strong_learned_stands:
+            return False
+        return ((category in self.categories or (learned and self.learned_too))
                 and (not self.contexts or setting.context in self.contexts)
                 and (not self.roles or setting.role in self.roles)
                 and all(marker.search(text) for marker in self.markers)
@@ -75,7 +78,7 @@ def build_setting_rules(raw: Any, categories: tuple[str, ...],
             contexts=frozenset(spec.get("contexts") or ()),
             roles=frozenset(spec.get("roles") or ()),
             learned_too=bool(spec.get("learned_too", False)),
-            strong_learned_stands=bool(spec.get("strong_learned_stands", False))))
+            strong_learned_stands=bool(spec.get("strong_learned_stands", True))))
     return tuple(out)
 
 

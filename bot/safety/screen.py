@@ -311,7 +311,7 @@ def screen(text: str, rules: RuleSet | None = None, setting: Setting = NO_SETTIN
     found = _screen_words(text, rules)
     strong = False
     if learned is not None and (found.rule == NO_MATCH or cleared_by_words(found)):
-        read, strong = _learned(text, learned, strong_only=found.rule != NO_MATCH)
+        read, strong = _learned(text, learned, whole_only=found.rule != NO_MATCH)
         found = read if read.is_flagged or found.rule == NO_MATCH else found
     if found.rule == NO_MATCH and setting.language not in rules.languages and _LETTER.search(
             text):
@@ -366,19 +366,21 @@ def cleared_by_words(result: ScreenResult) -> bool:
     return not result.is_flagged and result.rule.startswith(CLEARED_BY_WORDS)
 
 
-def _learned(text: str, learned: LearnedReader, strong_only: bool = False
+def _learned(text: str, learned: LearnedReader, whole_only: bool = False
              ) -> tuple[ScreenResult, bool]:
     """Wording the rules have not seen: an "unsure" check-in (correctable in one tap) when
     the message reads as a risk by the examples' threshold, and whether it reads so by
-    `overrule`. What the rules cleared by a negation or a reassurance is read only for that
-    strong a lead: the clearing holds for its words, not for the rest of the message. A long
-    message is also read sentence by sentence (`sentence_lead`), and what is left is put to
-    the vote of the examples spelt most alike (`spelling_lead`)."""
+    `overrule` (a strong reading, which the setting does not lower). A long message is also
+    read sentence by sentence (`sentence_lead`), and what is left is put to the vote of the
+    examples spelt most alike (`spelling_lead`). What the rules cleared by a negation or a
+    reassurance is read as a whole only (`whole_only`): the clearing holds for its words, not
+    for the rest of "he's never hit me, he just has my bank card", but its own sentence, or
+    its spelling, would only find the cleared words again."""
     try:
-        reading = (learned.leans_strongly(text, "none") if strong_only
-                   else learned.leans_away(text, "none")
-                   or learned.leans_away_in_a_sentence(text, "none")
-                   or learned.leans_away_by_spelling(text, "none"))
+        reading = learned.leans_away(text, "none")
+        if reading is None and not whole_only:
+            reading = (learned.leans_away_in_a_sentence(text, "none")
+                       or learned.leans_away_by_spelling(text, "none"))
     except Exception:  # never lose the rules' answer to the learned stage
         log.exception("learned screen failed; keeping the rules' answer")
         return ScreenResult("none", "none", NO_MATCH), False

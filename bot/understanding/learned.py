@@ -78,9 +78,8 @@ class LearnedReader:
     # even when an example says almost the same ("i cut again last night").
     close: float = 0.0
     close_lead: float = 0.0
-    # A lead this strong (0 turns it off), with `agree` nearest examples, reads past what the
-    # rules cleared by a negation or a reassurance: "he's never hit me" clears a word of
-    # violence, not the rest of "he's never hit me, he just has my bank card".
+    # A reading this strong (0: none is), with `agree` nearest examples agreeing, is more than
+    # a caller's few words of context can set aside (the screen's setting, in_setting.py).
     overrule: float = 0.0
     # A long message whose whole reads as `usual` is read sentence by sentence too: a risk
     # told in one sentence of a long story is averaged away in the whole. A sentence of
@@ -170,11 +169,6 @@ class LearnedReader:
             return None
         reading = self._reading(*scored, self.neighbours)
         return best if any(e.label == best for e, _ in reading.nearest) else None
-
-    def leans_strongly(self, text: str, usual: str) -> Reading | None:
-        """The reading, when `text` reads as something other than `usual` by `overrule`."""
-        reading = self.leans_away(text, usual) if self.overrule else None
-        return reading if reading is not None and self.is_strong(reading, usual) else None
 
     def is_strong(self, reading: Reading, usual: str) -> bool:
         return (bool(self.overrule) and reading.lead_over(usual) >= self.overrule

@@ -366,7 +366,9 @@ async def test_buttons_survive_a_restart(server: FakeDiscordAPI, tmp_path: Path)
 async def test_nobody_can_be_pinged(dc: Harness) -> None:
     await dc.topic(ALICE, "boundaries")
     await dc.press(ALICE, START)
-    loud = "@everyone @here <@&123456789012345678> <@987654321098765432> is what I fear"
+    # (A boundary answer, not a risk: "... is what I fear", mostly mentions, now reads as fear
+    # to the screen's learned stage and is checked on, which is not what this test is about.)
+    loud = "@everyone @here <@&123456789012345678> <@987654321098765432> is who I tell first"
     reply = await dc.send(ALICE, loud)
     for _ in range(3):
         reply = await dc.press(ALICE, FLOWS.flows["boundaries"].spec.states["online"].ask

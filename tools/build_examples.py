@@ -55,7 +55,8 @@ SCREEN_SETS = ("screen_train.yaml", "screen_train2.yaml", "screen_train3a.yaml",
                "screen_train17a.yaml", "screen_train17b.yaml", "screen_train17c.yaml",
                "screen_train17d.yaml", "screen_train18a.yaml", "screen_train18b.yaml",
                "screen_train18c.yaml", "screen_train18d.yaml", "screen_train19a.yaml",
-               "screen_train19b.yaml", "screen_train19c.yaml",
+               "screen_train19b.yaml", "screen_train19c.yaml", "screen_train19d.yaml",
+               "screen_train20a.yaml", "screen_train20b.yaml",
                "screen_lookalikes12.yaml", "screen_lookalikes13.yaml",
                "screen_paraphrases13.yaml", "screen_lookalikes13b.yaml",
                "screen_paraphrases13b.yaml", "screen_lookalikes13c.yaml",
@@ -157,7 +158,7 @@ def rendered() -> dict[Path, str]:
     """Each examples file as this script writes it (a test checks the flows hold these)."""
     return {
         REPO / "flows" / "safety" / "screen_examples.yaml":
-            _render(SCREEN_HEAD, {"threshold": 0.8, "min_words": 4, "neighbours": 5, "agree": 3,
+            _render(SCREEN_HEAD, {"threshold": 0.5, "min_words": 4, "neighbours": 5, "agree": 3,
                                   "close": 0.8, "close_lead": 0.4, "overrule": 1.0,
                                   "sentence_lead": 1.2, "sentence_words": 6,
                                   "spelling_neighbours": 10, "spelling_lead": 0.6,

@@ -250,3 +250,25 @@ def test_an_offer_said_to_the_partner_is_openness_not_control(text: str) -> None
 ])
 def test_an_offer_beside_control_is_still_control(text: str) -> None:
     assert screen(text, None, STORY_HURT).is_flagged
+
+
+@pytest.mark.parametrize("text", [
+    "I agreed he could check my phone, and now he has my bank app and reads my work email too",
+    "she goes through my phone every night. i said yes because otherwise she'd tell my parents",
+    "I told her she could look at my messages. now she checks my location every hour. I agreed "
+    "to some of it but not this much",
+    "we agreed to share locations. I also put spyware on his phone so I see his chats",
+    "she can read my messages any time, I said ok because I was so ashamed of the dating app",
+])
+def test_consent_that_grew_into_control_is_no_consent(text: str) -> None:
+    """Consent given, and then more taken, or given under a threat or out of shame, or beside
+    secret watching, is control told with a word of consent in it."""
+    assert screen(text, None, STORY_HURT).is_flagged
+
+
+@pytest.mark.parametrize("text", [
+    "we agreed to share our locations, and now we both feel calmer when one of us is late",
+    "I told him he could read my messages; now he says he doesn't need to",
+])
+def test_consent_and_what_came_of_it_can_be_calm(text: str) -> None:
+    assert not screen(text, None, STORY_HURT).is_flagged

@@ -31,7 +31,7 @@ from bot.store.sqlite import SQLiteStore
 from tests.conftest import REPO, Chat
 from tests.fakes.discord_api import FakeDiscordAPI
 from tests.fakes.telegram_api import FakeTelegramAPI
-from tests.process_output import Output, get, health, sample, until
+from tests.process_output import Output, get, health, labels_and_names, sample, until
 from tests.telegram_harness import ALICE, command_env, free_port, reply_to, start_command
 from tests.test_discord_adapter import _env as discord_env
 from tests.test_discord_adapter import _shown_with_buttons
@@ -166,7 +166,7 @@ def test_coach_telegram_serves_its_status_on_the_port_set(threaded_server: FakeT
         text = metrics()
         assert sample(text, "coach_updates_total", platform="telegram", outcome="replied") == 1
         assert sample(text, "coach_store_commit_seconds_count", store="sqlite") >= 1
-        assert str(ALICE) not in text
+        assert str(ALICE) not in labels_and_names(text)
     finally:
         output.proc.terminate()
     out = output.finish()

@@ -33,7 +33,8 @@ SPENT = ("holdout_fresh", "holdout_fresh2", "holdout_fresh3", "holdout_fresh4", 
          "holdout_fresh6", "holdout_fresh7", "holdout_fresh8", "holdout_fresh9",
          "holdout_fresh10", "holdout_fresh11", "holdout_fresh12", "holdout_fresh13",
          "holdout_fresh14", "holdout_fresh15", "holdout_fresh16", "holdout_fresh17",
-         "holdout_fresh18", "holdout_fresh19", "holdout_fresh20", "holdout_fresh21")
+         "holdout_fresh18", "holdout_fresh19", "holdout_fresh20", "holdout_fresh21",
+         "holdout_fresh22")
 SCREEN_SETS = ("screen_train.yaml", "screen_train2.yaml", "screen_train3a.yaml",
                "screen_train3b.yaml", "screen_train4a.yaml", "screen_train4b.yaml",
                "screen_train4c.yaml", "screen_train4d.yaml", "screen_train5a.yaml",

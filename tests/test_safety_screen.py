@@ -1204,6 +1204,22 @@ def test_a_negation_clears_its_own_words_not_the_rest_of_the_message() -> None:
         weaker, sentence_lead=0.01, spelling_lead=0.01, spelling_alike=0.0)) == words
 
 
+@pytest.mark.parametrize("text", [
+    "he's never hit me", "I'm not going to hurt myself", "I don't want to die",
+    "he has never hit me, not once", "she would never hurt me, she isn't like that",
+])
+def test_a_message_that_says_only_what_the_rules_cleared_stays_cleared(text: str) -> None:
+    """A denial, and nothing more, is not read again: whatever the examples make of its
+    words, the person said they are not so (a check-in would answer what was not said)."""
+    from bot.safety.screen import shipped_learned
+    from bot.setting import Setting
+
+    for setting in (Setting("hurt", "safety_question"), Setting("crossed", "chat")):
+        result = screen(text, None, setting, learned=dataclasses.replace(
+            shipped_learned(), threshold=0.0, close=0.0, agree=0))
+        assert not result.is_flagged and result.rule.startswith(("negated:", "reassured:"))
+
+
 # (Session 10's examples read the story this test had before, a blade held "most nights since
 # then", as a risk whole; this one still averages its one sentence away.)
 BURIED = ("We've been together eleven years and have two girls. In March I found he'd been "

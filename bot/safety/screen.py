@@ -56,6 +56,10 @@ CATEGORY_PRIORITY = {"self_harm": 3, "violence": 2, "coercive_control": 1, "none
 
 _WORD_RE = re.compile(r"[^\W_]+")
 _LETTER = re.compile(r"[^\W\d_]")
+# Where the words a negation or a reassurance cleared end: a sentence, or a turn to something
+# else ("he's never hit me, he just has my bank card"; "I'm not scared of him, but ...").
+_CLAUSE_BREAK = re.compile(r"[.!?;\n]+|,?\s*\b(?:but|just|though|although|except|only)\b",
+                           re.IGNORECASE)
 _AND = re.compile(r"\band\b")
 
 
@@ -310,9 +314,11 @@ def screen(text: str, rules: RuleSet | None = None, setting: Setting = NO_SETTIN
         return ScreenResult("unsure", "none", "screen_error")
     found = _screen_words(text, rules)
     strong = False
-    if learned is not None and (found.rule == NO_MATCH or cleared_by_words(found)):
-        read, strong = _learned(text, learned, whole_only=found.rule != NO_MATCH)
-        found = read if read.is_flagged or found.rule == NO_MATCH else found
+    if learned is not None and found.rule == NO_MATCH:
+        found, strong = _learned(text, learned)
+    elif learned is not None and cleared_by_words(found) and _says_more(text, rules):
+        read, strong = _learned(text, learned, whole_only=True)
+        found = read if read.is_flagged else found
     if found.rule == NO_MATCH and setting.language not in rules.languages and _LETTER.search(
             text):
         # Words it cannot read are no sign of safety: never a silent pass. A time or a number
@@ -366,16 +372,23 @@ def cleared_by_words(result: ScreenResult) -> bool:
     return not result.is_flagged and result.rule.startswith(CLEARED_BY_WORDS)
 
 
+def _says_more(text: str, rules: RuleSet) -> bool:
+    """Whether a message the rules cleared says more than the words they cleared: the
+    clearing holds for its own words ("I'm not going to hurt myself" says nothing else, and
+    stays cleared), not for the rest ("he's never hit me, he just has my bank card")."""
+    parts = [part for part in _CLAUSE_BREAK.split(text) if part and _LETTER.search(part)]
+    return any(not cleared_by_words(_screen_words(part, rules)) for part in parts)
+
+
 def _learned(text: str, learned: LearnedReader, whole_only: bool = False
              ) -> tuple[ScreenResult, bool]:
     """Wording the rules have not seen: an "unsure" check-in (correctable in one tap) when
     the message reads as a risk by the examples' threshold, and whether it reads so by
     `overrule` (a strong reading, which the setting does not lower). A long message is also
     read sentence by sentence (`sentence_lead`), and what is left is put to the vote of the
-    examples spelt most alike (`spelling_lead`). What the rules cleared by a negation or a
-    reassurance is read as a whole only (`whole_only`): the clearing holds for its words, not
-    for the rest of "he's never hit me, he just has my bank card", but its own sentence, or
-    its spelling, would only find the cleared words again."""
+    examples spelt most alike (`spelling_lead`). A message the rules cleared by a negation or a
+    reassurance, that says more than that (`_says_more`), is read as a whole only
+    (`whole_only`): its sentences and its spelling would find the cleared words again."""
     try:
         reading = learned.leans_away(text, "none")
         if reading is None and not whole_only:

@@ -1304,6 +1304,16 @@ def test_explain_says_when_the_learned_stage_read_past_a_negation(
     assert why.startswith("it did not act: the rules cleared its words (negated:")
 
 
+def test_explain_says_a_bare_denial_is_not_read_again(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    assert main(["screen", "--json", "--explain", "--", "I'm not going to hurt myself"]) == 0
+    why = json.loads(capsys.readouterr().out)["learned"]["why"]
+    assert why == ("it did not read it: the rules cleared its words "
+                   "(negated:self_harm.kill_myself), and it says nothing more")
+
+
 def test_explain_names_the_nearest_examples_never_the_message(
         capsys: pytest.CaptureFixture[str]) -> None:
     from bot.cli import main

@@ -20,6 +20,8 @@ from bot.safety.screen import (
     RENAMED,
     ScreenResult,
     cleared_by_words,
+    load_rules,
+    says_more,
     screen,
 )
 from bot.safety.screen_rules import RuleSet, build_rules
@@ -75,14 +77,14 @@ def run(args: argparse.Namespace) -> int:
         line.rstrip("\r\n") for line in sys.stdin)
     for text in texts:
         result = screen(text, rules, setting, learned)
-        explained = _explain(text, learned, result, screen(text, rules, setting)
-                             ) if args.explain else None
+        explained = _explain(text, learned, result, screen(text, rules, setting),
+                             rules or load_rules()) if args.explain else None
         print(_format(result, args.json, explained), flush=True)
     return 0
 
 
 def _explain(text: str, learned: LearnedReader | None, result: ScreenResult,
-             words: ScreenResult) -> dict:
+             words: ScreenResult, rules: RuleSet) -> dict:
     """Why the learned stage reads a message as it does: whether it decided, its lead over
     "none" against the threshold, and the nearest labelled examples (examples from the
     flows, never the screened text). `words`: what the rules alone found."""
@@ -112,6 +114,9 @@ def _explain(text: str, learned: LearnedReader | None, result: ScreenResult,
         why = ("it decided: the nearest example says nearly the same"
                if learned.is_close(reading, "none")
                and reading.lead_over("none") < learned.threshold else "it decided")
+    elif cleared_by_words(words) and not says_more(text, rules):
+        why = (f"it did not read it: the rules cleared its words ({words.rule}), and it says "
+               f"nothing more")
     elif cleared_by_words(words):
         why = f"it did not act: {past}"
     elif RENAMED in result.rule:

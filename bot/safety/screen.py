@@ -316,7 +316,7 @@ def screen(text: str, rules: RuleSet | None = None, setting: Setting = NO_SETTIN
     strong = False
     if learned is not None and found.rule == NO_MATCH:
         found, strong = _learned(text, learned)
-    elif learned is not None and cleared_by_words(found) and _says_more(text, rules):
+    elif learned is not None and cleared_by_words(found) and says_more(text, rules):
         read, strong = _learned(text, learned, whole_only=True)
         found = read if read.is_flagged else found
     if found.rule == NO_MATCH and setting.language not in rules.languages and _LETTER.search(
@@ -372,7 +372,7 @@ def cleared_by_words(result: ScreenResult) -> bool:
     return not result.is_flagged and result.rule.startswith(CLEARED_BY_WORDS)
 
 
-def _says_more(text: str, rules: RuleSet) -> bool:
+def says_more(text: str, rules: RuleSet) -> bool:
     """Whether a message the rules cleared says more than the words they cleared: the
     clearing holds for its own words ("I'm not going to hurt myself" says nothing else, and
     stays cleared), not for the rest ("he's never hit me, he just has my bank card")."""
@@ -387,7 +387,7 @@ def _learned(text: str, learned: LearnedReader, whole_only: bool = False
     `overrule` (a strong reading, which the setting does not lower). A long message is also
     read sentence by sentence (`sentence_lead`), and what is left is put to the vote of the
     examples spelt most alike (`spelling_lead`). A message the rules cleared by a negation or a
-    reassurance, that says more than that (`_says_more`), is read as a whole only
+    reassurance, that says more than that (`says_more`), is read as a whole only
     (`whole_only`): its sentences and its spelling would find the cleared words again."""
     try:
         reading = learned.leans_away(text, "none")
